@@ -1,0 +1,115 @@
+// Training throughput of plugfit on Fashion-MNIST, printed as one JSON line like the peers in
+// ../shared/bench (samples/s over the timed epochs, seconds per epoch, test accuracy, peak RSS).
+//
+//   plugfit_bench [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
+//                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T] [--seed S]
+//
+// --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
+// dispatch cost); --epoch-callbacks adds N that override only epoch hooks (must cost nothing).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <plugfit/registry.hpp>
+
+#include "data/dataset.hpp"
+#include "metrics/metrics.hpp"
+#include "registry/builtins.hpp"
+#include "training/fit.hpp"
+#include "util/blas.hpp"
+
+using namespace plugfit;
+
+namespace {
+
+class IdleEverywhere final : public Callback {
+ public:
+  void on_train_batch_begin(std::int64_t, Logs&) override {}
+  void on_train_batch_end(std::int64_t, Logs&) override {}
+  void on_epoch_begin(int, Logs&) override {}
+  void on_epoch_end(int, Logs&) override {}
+  void on_test_batch_begin(std::int64_t, Logs&) override {}
+  void on_test_batch_end(std::int64_t, Logs&) override {}
+};
+
+class EpochOnly final : public Callback {
+ public:
+  void on_epoch_begin(int, Logs&) override {}
+  void on_epoch_end(int, Logs&) override {}
+};
+
+std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (argv[i] == name) return argv[i + 1];
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t batch = std::stoul(arg(argc, argv, "--batch", "32"));
+  const int epochs = std::stoi(arg(argc, argv, "--epochs", "1"));
+  const std::string hidden = arg(argc, argv, "--hidden", "128");
+  const std::string optimizer = arg(argc, argv, "--optimizer", "adam");
+  const int idle = std::stoi(arg(argc, argv, "--idle-callbacks", "0"));
+  const int epoch_only = std::stoi(arg(argc, argv, "--epoch-callbacks", "0"));
+  const int threads = std::stoi(arg(argc, argv, "--threads", std::to_string(blas_threads_for_batch(batch))));
+  const auto seed = std::stoull(arg(argc, argv, "--seed", "0"));
+
+  try {
+    Registry registry;
+    register_builtins(registry);
+    Json layers = Json::array({{{"class_name", "Flatten"}, {"config", Json::object()}}});
+    std::stringstream units(hidden);
+    for (std::string u; std::getline(units, u, ',');)
+      layers.push_back({{"class_name", "Dense"}, {"config", {{"units", std::stoi(u)}, {"activation", "relu"}}}});
+    layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
+
+    const Dataset train = load_dataset("fashion-mnist:train");
+    const Dataset test = load_dataset("fashion-mnist:test");
+    auto model = Sequential::from_config({{"layers", layers}}, registry);
+    model->build(train.sample_shape(), seed);
+    std::vector<std::unique_ptr<Metric>> metrics;
+    metrics.push_back(registry.create_metric("sparse_categorical_accuracy", Json::object()));
+    metrics.back()->set_name("accuracy");
+    model->compile(registry.create_optimizer(optimizer, Json::object()),
+                   registry.create_loss("sparse_categorical_crossentropy", Json::object()),
+                   "sparse_categorical_crossentropy", std::move(metrics));
+
+    std::vector<std::unique_ptr<Callback>> owned;
+    std::vector<Callback*> callbacks;
+    for (int i = 0; i < idle; ++i) owned.push_back(std::make_unique<IdleEverywhere>());
+    for (int i = 0; i < epoch_only; ++i) owned.push_back(std::make_unique<EpochOnly>());
+    for (auto& c : owned) callbacks.push_back(c.get());
+
+    set_blas_threads(threads);
+    FitOptions options;
+    options.epochs = epochs;
+    options.batch_size = batch;
+    options.verbose = 0;
+    options.seed = seed;
+    const auto t0 = std::chrono::steady_clock::now();
+    fit(*model, train, options, callbacks);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const Logs result = evaluate(*model, test, 1024, 0);
+
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf(
+        "{\"peer\": \"plugfit\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
+        "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", "
+        "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
+        batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),
+        double(train.size()) * epochs / seconds, seconds / epochs, result.at("accuracy"),
+        double(usage.ru_maxrss) / 1024.0);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "plugfit_bench: %s\n", e.what());
+    return 1;
+  }
+}

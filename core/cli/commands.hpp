@@ -1,0 +1,14 @@
+// The plugfit subcommands, each taking its arguments after the command name.
+// Each returns the exit code; errors are thrown as plugfit::Error (main prints them).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace plugfit {
+
+using Args = std::vector<std::string>;
+
+int cmd_train(const Args& args);
+
+}  // namespace plugfit

@@ -1,0 +1,61 @@
+// The plugfit command: train, evaluate, predict, plugins, inspect, convert.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <plugfit/error.hpp>
+#include <plugfit/version.hpp>
+
+#include "commands.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: plugfit COMMAND [ARGS]
+
+Train Keras-style Sequential models whose callbacks, layers and checkpoint backends are plugins.
+
+commands:
+  train RUN.json [--epochs N] [--batch-size N] [--verbose 0|1|2] [--seed N]
+                        train the model a run file describes
+  --help                this text
+  --version             the plugfit version and SDK ABI
+
+Exit codes: 0 success, 1 training or runtime failure, 2 bad usage or bad input.
+)";
+
+int dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    std::fputs(kUsage, argv.empty() ? stderr : stdout);
+    return argv.empty() ? 2 : 0;
+  }
+  if (argv[0] == "--version") {
+    std::printf("plugfit %s (SDK ABI %d.%d)\n", PLUGFIT_VERSION, PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR);
+    return 0;
+  }
+  const std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  if (argv[0] == "train") return plugfit::cmd_train(rest);
+  throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const plugfit::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "plugfit: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "plugfit: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "plugfit: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,52 @@
+// Run files: one JSON file naming the model, the data, the compile and fit settings, the
+// plugins, the callbacks and the checkpoint URI.
+//
+// {
+//   "model": "fashion_mlp.json",            a path (relative to the run file) or an inline config
+//   "data": {"train": "fashion-mnist:train", "validation": null, "test": "fashion-mnist:test"},
+//   "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+//   "fit": {"epochs": 5, "batch_size": 32, "validation_split": 0.1, "shuffle": true, "seed": 42, "verbose": 1},
+//   "plugins": [],
+//   "callbacks": [{"class_name": "...", "config": {...}}],
+//   "checkpoint": "dir:checkpoints"
+// }
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <plugfit/config.hpp>
+
+namespace plugfit {
+
+struct TypeSpec {
+  std::string class_name;
+  Json config = Json::object();
+  // Accepts "name" or {"class_name": ..., "config": {...}}; what names the field in errors.
+  static TypeSpec from_json(const Json& spec, const std::string& what);
+};
+
+struct RunSpec {
+  std::string path;
+  Json model;
+  std::string train_data, validation_data, test_data;
+  TypeSpec optimizer{"Adam"};
+  TypeSpec loss{"sparse_categorical_crossentropy"};
+  std::vector<TypeSpec> metrics;
+  int epochs = 1;
+  std::size_t batch_size = 32;
+  bool shuffle = true;
+  double validation_split = 0.0;
+  std::optional<std::uint64_t> seed;
+  int verbose = 1;
+  std::vector<std::string> plugins;
+  std::vector<TypeSpec> callbacks;
+  std::string checkpoint;
+};
+
+// Throws InputError naming the file and the field.
+RunSpec read_run_file(const std::string& path);
+
+}  // namespace plugfit

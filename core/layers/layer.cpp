@@ -1,0 +1,128 @@
+// Key functions of the SDK's layer and model interfaces, and the initializers.
+#include <plugfit/layer.hpp>
+#include <plugfit/model.hpp>
+
+#include <cmath>
+#include <map>
+
+namespace plugfit {
+
+Layer::~Layer() = default;
+BuildContext::~BuildContext() = default;
+Model::~Model() = default;
+
+Weight* Model::find_weight(const std::string& name) const {
+  for (Weight* w : weights())
+    if (w->name == name) return w;
+  return nullptr;
+}
+
+namespace {
+
+// Keras's class names for the snake_case names.
+const std::map<std::string, std::string>& initializer_aliases() {
+  static const std::map<std::string, std::string> aliases = {
+      {"GlorotUniform", "glorot_uniform"}, {"GlorotNormal", "glorot_normal"},
+      {"HeNormal", "he_normal"},           {"HeUniform", "he_uniform"},
+      {"LecunNormal", "lecun_normal"},     {"LecunUniform", "lecun_uniform"},
+      {"Zeros", "zeros"},                  {"Ones", "ones"},
+      {"Constant", "constant"},            {"RandomNormal", "random_normal"},
+      {"RandomUniform", "random_uniform"},
+  };
+  return aliases;
+}
+
+std::string known_initializers() {
+  std::string out;
+  for (const auto& [camel, snake] : initializer_aliases()) out += (out.empty() ? "" : ", ") + snake;
+  return out;
+}
+
+std::pair<double, double> fans(const Shape& shape) {
+  if (shape.empty()) return {1.0, 1.0};
+  if (shape.size() == 1) return {double(shape[0]), double(shape[0])};
+  if (shape.size() == 2) return {double(shape[0]), double(shape[1])};
+  double receptive = 1.0;
+  for (std::size_t i = 0; i + 2 < shape.size(); ++i) receptive *= double(shape[i]);
+  return {double(shape[shape.size() - 2]) * receptive, double(shape.back()) * receptive};
+}
+
+// Keras's truncated normal: draws beyond two standard deviations are redrawn; the stddev is
+// corrected so that the truncated distribution has the requested variance.
+double truncated_normal(Rng& rng, double stddev) {
+  double z;
+  do z = rng.normal();
+  while (std::fabs(z) >= 2.0);
+  return z * stddev / 0.87962566103423978;
+}
+
+}  // namespace
+
+Initializer Initializer::from_json(const Json& spec) {
+  Initializer init;
+  Json config = Json::object();
+  if (spec.is_string()) {
+    init.name_ = spec.get<std::string>();
+  } else if (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string()) {
+    init.name_ = spec["class_name"].get<std::string>();
+    if (spec.contains("config") && spec["config"].is_object()) config = spec["config"];
+  } else {
+    throw InputError("an initializer must be a name such as \"glorot_uniform\" or {\"class_name\": ..., "
+                     "\"config\": {...}}, got " + spec.dump());
+  }
+  if (auto it = initializer_aliases().find(init.name_); it != initializer_aliases().end()) init.name_ = it->second;
+  bool known = false;
+  for (const auto& [camel, snake] : initializer_aliases()) known |= snake == init.name_;
+  if (!known) throw InputError("unknown initializer \"" + init.name_ + "\" (known: " + known_initializers() + ")");
+  init.value_ = config.value("value", 0.0);
+  init.stddev_ = config.value("stddev", 0.05);
+  init.minval_ = config.value("minval", -0.05);
+  init.maxval_ = config.value("maxval", 0.05);
+  return init;
+}
+
+Json Initializer::to_json() const {
+  if (name_ == "constant") return {{"class_name", "Constant"}, {"config", {{"value", value_}}}};
+  if (name_ == "random_normal") return {{"class_name", "RandomNormal"}, {"config", {{"stddev", stddev_}}}};
+  if (name_ == "random_uniform")
+    return {{"class_name", "RandomUniform"}, {"config", {{"minval", minval_}, {"maxval", maxval_}}}};
+  return name_;
+}
+
+void Initializer::fill(float* values, const Shape& shape, Rng& rng) const {
+  const std::size_t n = shape_size(shape);
+  const auto [fan_in, fan_out] = fans(shape);
+  auto uniform = [&](double lo, double hi) {
+    for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(lo + (hi - lo) * rng.uniform());
+  };
+  auto truncated = [&](double stddev) {
+    for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(truncated_normal(rng, stddev));
+  };
+  if (name_ == "zeros" || name_ == "ones" || name_ == "constant") {
+    const float v = name_ == "zeros" ? 0.f : name_ == "ones" ? 1.f : static_cast<float>(value_);
+    std::fill(values, values + n, v);
+  } else if (name_ == "glorot_uniform") {
+    const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+    uniform(-limit, limit);
+  } else if (name_ == "glorot_normal") {
+    truncated(std::sqrt(2.0 / (fan_in + fan_out)));
+  } else if (name_ == "he_normal") {
+    truncated(std::sqrt(2.0 / fan_in));
+  } else if (name_ == "he_uniform") {
+    const double limit = std::sqrt(6.0 / fan_in);
+    uniform(-limit, limit);
+  } else if (name_ == "lecun_normal") {
+    truncated(std::sqrt(1.0 / fan_in));
+  } else if (name_ == "lecun_uniform") {
+    const double limit = std::sqrt(3.0 / fan_in);
+    uniform(-limit, limit);
+  } else if (name_ == "random_normal") {
+    for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(rng.normal() * stddev_);
+  } else if (name_ == "random_uniform") {
+    uniform(minval_, maxval_);
+  } else {
+    throw InputError("unknown initializer \"" + name_ + "\" (known: " + known_initializers() + ")");
+  }
+}
+
+}  // namespace plugfit

@@ -1,0 +1,205 @@
+#include "sequential.hpp"
+
+#include <cctype>
+#include <map>
+
+#include "../layers/basic_layers.hpp"
+
+namespace plugfit {
+
+namespace {
+
+// "Dense" -> "dense", "acme>MyScale" -> "my_scale", as Keras names layers.
+std::string snake_case(const std::string& class_name) {
+  const auto pos = class_name.find('>');
+  const std::string bare = pos == std::string::npos ? class_name : class_name.substr(pos + 1);
+  std::string out;
+  for (std::size_t i = 0; i < bare.size(); ++i) {
+    const char c = bare[i];
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      if (i > 0 && (std::islower(static_cast<unsigned char>(bare[i - 1])) ||
+                    (i + 1 < bare.size() && std::islower(static_cast<unsigned char>(bare[i + 1])))))
+        out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class ModelBuildContext final : public BuildContext {
+ public:
+  ModelBuildContext(std::deque<Weight>& store, const std::string& layer, Rng& rng)
+      : store_(store), layer_(layer), rng_(rng) {}
+  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) override {
+    Weight& w = store_.emplace_back();
+    w.name = layer_ + "/" + name;
+    w.shape = shape;
+    w.initializer = init;
+    w.size = shape_size(shape);
+    return w;
+  }
+  Rng& rng() override { return rng_; }
+
+ private:
+  std::deque<Weight>& store_;
+  const std::string& layer_;
+  Rng& rng_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Registry& registry) {
+  const Json* body = &config;
+  if (config.is_object() && config.contains("class_name")) {
+    if (config["class_name"] != "Sequential")
+      throw InputError("only Sequential models are supported, got class_name " + config["class_name"].dump());
+    if (!config.contains("config")) throw InputError("the model config has no \"config\" object");
+    body = &config["config"];
+  }
+  if (!body->is_object() || !body->contains("layers") || !(*body)["layers"].is_array())
+    throw InputError("the model config needs a \"layers\" list");
+  const Json& specs = (*body)["layers"];
+  if (specs.empty()) throw InputError("the model has no layers");
+
+  std::unique_ptr<Sequential> model(new Sequential());
+  std::map<std::string, int> seen;
+  std::map<std::string, bool> names_taken;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const Json& spec = specs[i];
+    const std::string where = "layer " + std::to_string(i);
+    if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string())
+      throw InputError(where + " needs a \"class_name\" string, got " + spec.dump());
+    const std::string class_name = spec["class_name"].get<std::string>();
+    const Json layer_config = spec.value("config", Json::object());
+    std::unique_ptr<Layer> layer;
+    try {
+      layer = registry.create_layer(class_name, layer_config);
+    } catch (const InputError& e) {
+      throw InputError(where + " (" + class_name + "): " + e.what());
+    }
+    if (i == 0) model->declared_input_shape_ = plugfit::declared_input_shape(layer_config);
+    if (auto* input = dynamic_cast<InputLayer*>(layer.get())) {
+      if (i != 0) throw InputError(where + ": an InputLayer may only come first");
+      model->declared_input_shape_ = input->shape();
+    }
+    std::string name;
+    if (layer_config.is_object() && layer_config.contains("name") && layer_config["name"].is_string()) {
+      name = layer_config["name"].get<std::string>();
+    } else {
+      const std::string base = snake_case(registry.resolve(TypeKind::layer, class_name).name);
+      const int n = seen[base]++;
+      name = n == 0 ? base : base + "_" + std::to_string(n);
+    }
+    if (names_taken[name]) throw InputError(where + ": the layer name \"" + name + "\" is used twice");
+    names_taken[name] = true;
+    layer->set_name(name);
+    model->class_names_.push_back(registry.resolve(TypeKind::layer, class_name).name);
+    model->layers_.push_back(std::move(layer));
+  }
+  return model;
+}
+
+void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
+  if (built_) throw RuntimeFailure("the model is already built");
+  if (declared_input_shape_ && *declared_input_shape_ != input_shape)
+    throw InputError("the model expects input of shape " + shape_str(*declared_input_shape_) +
+                     " but the data has shape " + shape_str(input_shape));
+  rng_.reseed(derive_seed(seed, 2));  // dropout stream
+  Shape shape = input_shape;
+  input_shape_ = input_shape;
+  layer_output_shapes_.clear();
+  first_learning_layer_ = layers_.size();
+  bool learns_before = false;  // a layer needs an input gradient only if something before it learns
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = *layers_[i];
+    ModelBuildContext ctx(weight_store_, layer.name(), rng_);
+    try {
+      shape = layer.build(shape, ctx);
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw RuntimeFailure("layer \"" + layer.name() + "\" (" + class_names_[i] + ") failed in build: " + e.what());
+    }
+    layer.set_needs_input_gradient(learns_before);
+    layer_params_.push_back(0);
+    for (std::size_t w = weights_.size(); w < weight_store_.size(); ++w) {
+      weights_.push_back(&weight_store_[w]);
+      layer_params_.back() += weight_store_[w].size;
+    }
+    if (!learns_before && layer_params_.back() > 0) first_learning_layer_ = i;
+    learns_before |= layer_params_.back() > 0;
+    layer_output_shapes_.push_back(shape);
+  }
+  output_shape_ = shape;
+
+  std::size_t total = 0;
+  for (Weight* w : weights_) {
+    w->offset = total;
+    total += w->size;
+  }
+  params_.assign(total, 0.f);
+  grads_.assign(total, 0.f);
+  Rng init_rng(derive_seed(seed, 1));  // initial-weights stream
+  for (Weight* w : weights_) {
+    w->value_data = params_.data() + w->offset;
+    w->grad_data = grads_.data() + w->offset;
+    w->initializer.fill(w->value_data, w->shape, init_rng);
+  }
+  built_ = true;
+}
+
+void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<Loss> loss, std::string loss_name,
+                         std::vector<std::unique_ptr<Metric>> metrics) {
+  if (!built_) throw RuntimeFailure("compile() needs a built model");
+  optimizer_ = std::move(optimizer);
+  optimizer_->build(params_.size());
+  loss_ = std::move(loss);
+  loss_name_ = std::move(loss_name);
+  metrics_ = std::move(metrics);
+  softmax_fused_ = loss_->fuses_with_softmax() && layers_.back()->fuse_softmax_backward();
+}
+
+const Tensor& Sequential::forward(const Tensor& x, bool training) {
+  const Tensor* a = &x;
+  for (auto& layer : layers_) a = &layer->forward(*a, training);
+  return *a;
+}
+
+void Sequential::backward(const Tensor& dy) {
+  const Tensor* g = &dy;
+  // Layers before the first one with weights learn nothing: no need to go further back.
+  for (std::size_t i = layers_.size(); i-- > first_learning_layer_;) g = &layers_[i]->backward(*g);
+}
+
+Json Sequential::get_config() const {
+  Json layers = Json::array();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Json config = layers_[i]->get_config();
+    if (i == 0 && !dynamic_cast<const InputLayer*>(layers_[i].get()) && built_) {
+      Json batch_shape = Json::array({nullptr});
+      for (auto d : input_shape_) batch_shape.push_back(d);
+      config["batch_input_shape"] = batch_shape;
+    }
+    layers.push_back({{"class_name", class_names_[i]}, {"config", config}});
+  }
+  return {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
+}
+
+std::string Sequential::summary() const {
+  std::string out;
+  char line[200];
+  std::snprintf(line, sizeof line, "%-34s %-20s %10s\n", "Layer (type)", "Output Shape", "Param #");
+  out += line;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::string label = layers_[i]->name() + " (" + class_names_[i] + ")";
+    const std::string shape = built_ ? shape_str(layer_output_shapes_[i]) : "?";
+    std::snprintf(line, sizeof line, "%-34s %-20s %10zu\n", label.c_str(), shape.c_str(),
+                  built_ ? layer_params_[i] : std::size_t{0});
+    out += line;
+  }
+  return out + "Total params: " + std::to_string(params_.size()) + "\n";
+}
+
+}  // namespace plugfit

@@ -1,0 +1,24 @@
+#include "builtins.hpp"
+
+#include <plugfit/registry.hpp>
+
+#include "../layers/basic_layers.hpp"
+#include "../layers/dense.hpp"
+#include "../losses/losses.hpp"
+#include "../metrics/metrics.hpp"
+#include "../optimizers/optimizers.hpp"
+
+namespace plugfit {
+
+void register_builtins(Registry& registry) {
+  registry.add_layer<Dense>("Dense");
+  registry.add_layer<Activation>("Activation");
+  registry.add_layer<Dropout>("Dropout");
+  registry.add_layer<Flatten>("Flatten");
+  registry.add_layer<InputLayer>("InputLayer");
+  register_builtin_losses(registry);
+  register_builtin_metrics(registry);
+  register_builtin_optimizers(registry);
+}
+
+}  // namespace plugfit

@@ -1,0 +1,148 @@
+#include <plugfit/registry.hpp>
+
+#include <algorithm>
+
+namespace plugfit {
+
+const char* kind_name(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::layer: return "layer";
+    case TypeKind::callback: return "callback";
+    case TypeKind::optimizer: return "optimizer";
+    case TypeKind::loss: return "loss";
+    case TypeKind::metric: return "metric";
+  }
+  return "type";
+}
+
+namespace {
+std::string short_name(const std::string& qualified) {
+  const auto pos = qualified.find('>');
+  return pos == std::string::npos ? qualified : qualified.substr(pos + 1);
+}
+std::string provider_label(const TypeEntry& e) {
+  return e.provider.empty() ? "plugfit (built in)" : "plugin " + e.provider + " " + e.provider_version;
+}
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+}  // namespace
+
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
+void Registry::begin_provider(std::string plugin, std::string version) {
+  provider_ = std::move(plugin);
+  provider_version_ = std::move(version);
+}
+
+void Registry::end_provider() {
+  provider_.clear();
+  provider_version_.clear();
+}
+
+void Registry::add_entry(TypeKind kind, std::string_view name, std::function<void*(Config&)> factory) {
+  if (name.empty() || name.find('>') != std::string_view::npos)
+    throw InputError("a type name must be non-empty and without '>', got \"" + std::string(name) + "\"");
+  TypeEntry entry{provider_.empty() ? std::string(name) : provider_ + ">" + std::string(name), kind, provider_,
+                  provider_version_, std::move(factory)};
+  // Keys carry the kind so that a layer and a callback may share a name.
+  const std::string key = std::string(kind_name(kind)) + ":" + entry.name;
+  if (auto it = entries_.find(key); it != entries_.end())
+    throw InputError(std::string("the ") + kind_name(kind) + " type \"" + entry.name + "\" is registered twice: by " +
+                     provider_label(it->second) + " and by " + provider_label(entry));
+  entries_.emplace(key, std::move(entry));
+}
+
+const TypeEntry* Registry::find(TypeKind kind, std::string_view name) const {
+  const std::string prefix = std::string(kind_name(kind)) + ":";
+  if (auto it = entries_.find(prefix + std::string(name)); it != entries_.end()) return &it->second;
+  if (name.find('>') != std::string_view::npos) return nullptr;
+  const TypeEntry* match = nullptr;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.kind != kind || entry.provider.empty() || short_name(entry.name) != name) continue;
+    if (match != nullptr) return nullptr;  // ambiguous: resolve() explains
+    match = &entry;
+  }
+  return match;
+}
+
+const TypeEntry& Registry::resolve(TypeKind kind, std::string_view name) const {
+  if (const TypeEntry* e = find(kind, name)) return *e;
+  std::vector<std::string> candidates;
+  for (const auto& [key, entry] : entries_)
+    if (entry.kind == kind && short_name(entry.name) == name) candidates.push_back(entry.name);
+  if (candidates.size() > 1)
+    throw InputError(std::string("the ") + kind_name(kind) + " name \"" + std::string(name) +
+                     "\" is ambiguous; qualify it as one of: " + join(candidates));
+  throw InputError(std::string("unknown ") + kind_name(kind) + " \"" + std::string(name) + "\" (known: " +
+                   join(names(kind)) + ")");
+}
+
+std::vector<std::string> Registry::names(TypeKind kind) const {
+  std::vector<std::string> out;
+  for (const auto& [key, entry] : entries_)
+    if (entry.kind == kind) out.push_back(entry.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<const TypeEntry*> Registry::entries() const {
+  std::vector<const TypeEntry*> out;
+  for (const auto& [key, entry] : entries_) out.push_back(&entry);
+  return out;
+}
+
+void* Registry::create(TypeKind kind, std::string_view name, const Json& config, const TypeEntry** out) const {
+  const TypeEntry& entry = resolve(kind, name);
+  *out = &entry;
+  Config reader(config, entry.name);
+  void* made = entry.factory(reader);
+  try {
+    reader.check_all_used();
+  } catch (...) {
+    // The caller owns nothing yet: destroy through the kind's base class.
+    switch (kind) {
+      case TypeKind::layer: delete static_cast<Layer*>(made); break;
+      case TypeKind::callback: delete static_cast<Callback*>(made); break;
+      case TypeKind::optimizer: delete static_cast<Optimizer*>(made); break;
+      case TypeKind::loss: delete static_cast<Loss*>(made); break;
+      case TypeKind::metric: delete static_cast<Metric*>(made); break;
+    }
+    throw;
+  }
+  return made;
+}
+
+std::unique_ptr<Layer> Registry::create_layer(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<Layer>(static_cast<Layer*>(create(TypeKind::layer, name, config, &e)));
+}
+
+std::unique_ptr<Callback> Registry::create_callback(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  std::unique_ptr<Callback> cb(static_cast<Callback*>(create(TypeKind::callback, name, config, &e)));
+  cb->set_type_name(e->name);
+  return cb;
+}
+
+std::unique_ptr<Optimizer> Registry::create_optimizer(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<Optimizer>(static_cast<Optimizer*>(create(TypeKind::optimizer, name, config, &e)));
+}
+
+std::unique_ptr<Loss> Registry::create_loss(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<Loss>(static_cast<Loss*>(create(TypeKind::loss, name, config, &e)));
+}
+
+std::unique_ptr<Metric> Registry::create_metric(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  std::unique_ptr<Metric> m(static_cast<Metric*>(create(TypeKind::metric, name, config, &e)));
+  m->set_name(std::string(name));
+  return m;
+}
+
+}  // namespace plugfit

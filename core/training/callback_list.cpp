@@ -1,0 +1,82 @@
+#include "callback_list.hpp"
+
+#include <algorithm>
+
+namespace plugfit {
+
+void rethrow_from_hook(const Callback& callback, const char* hook) {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    throw RuntimeFailure("callback " + callback.type_name() + " failed in " + hook + ": " + e.what());
+  } catch (...) {
+    throw RuntimeFailure("callback " + callback.type_name() + " failed in " + hook + " with a non-standard exception");
+  }
+}
+
+CallbackList::CallbackList(std::vector<Callback*> callbacks) : callbacks_(std::move(callbacks)) {
+  for (auto& list : listeners_) list = callbacks_;
+}
+
+std::size_t CallbackList::index(Callback::BatchHook hook) {
+  return static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(hook)));
+}
+
+void CallbackList::set_model(Model* model) {
+  for (Callback* cb : callbacks_) cb->set_model(model);
+}
+
+void CallbackList::set_params(const FitParams& params) {
+  for (Callback* cb : callbacks_) cb->set_params(params);
+}
+
+template <class F>
+void CallbackList::each(const char* hook, F&& call) {
+  for (Callback* cb : callbacks_) call_hook(*cb, hook, call);
+}
+
+void CallbackList::on_train_begin(Logs& logs) { each("on_train_begin", [&](Callback& c) { c.on_train_begin(logs); }); }
+void CallbackList::on_train_end(Logs& logs) { each("on_train_end", [&](Callback& c) { c.on_train_end(logs); }); }
+void CallbackList::on_epoch_begin(int epoch, Logs& logs) {
+  each("on_epoch_begin", [&](Callback& c) { c.on_epoch_begin(epoch, logs); });
+}
+void CallbackList::on_epoch_end(int epoch, Logs& logs) {
+  each("on_epoch_end", [&](Callback& c) { c.on_epoch_end(epoch, logs); });
+}
+void CallbackList::on_test_begin(Logs& logs) { each("on_test_begin", [&](Callback& c) { c.on_test_begin(logs); }); }
+void CallbackList::on_test_end(Logs& logs) { each("on_test_end", [&](Callback& c) { c.on_test_end(logs); }); }
+void CallbackList::on_predict_begin(Logs& logs) {
+  each("on_predict_begin", [&](Callback& c) { c.on_predict_begin(logs); });
+}
+void CallbackList::on_predict_end(Logs& logs) { each("on_predict_end", [&](Callback& c) { c.on_predict_end(logs); }); }
+
+void CallbackList::on_exception(const std::exception& error) {
+  for (Callback* cb : callbacks_) {
+    try {
+      cb->on_exception(error);
+    } catch (...) {
+      // on_exception must not throw; one that does cannot stop the others from running.
+    }
+  }
+}
+
+void CallbackList::on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& logs) {
+  auto& list = listeners_[index(hook)];
+  static constexpr const char* names[] = {"on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+                                          "on_test_batch_end",    "on_predict_batch_begin", "on_predict_batch_end"};
+  for (Callback* cb : list) {
+    call_hook(*cb, names[index(hook)], [&](Callback& c) {
+      switch (hook) {
+        case Callback::kTrainBatchBegin: c.on_train_batch_begin(batch, logs); break;
+        case Callback::kTrainBatchEnd: c.on_train_batch_end(batch, logs); break;
+        case Callback::kTestBatchBegin: c.on_test_batch_begin(batch, logs); break;
+        case Callback::kTestBatchEnd: c.on_test_batch_end(batch, logs); break;
+        case Callback::kPredictBatchBegin: c.on_predict_batch_begin(batch, logs); break;
+        case Callback::kPredictBatchEnd: c.on_predict_batch_end(batch, logs); break;
+      }
+    });
+  }
+  std::erase_if(list, [hook](Callback* cb) { return cb->hook_is_default(hook); });
+}
+
+}  // namespace plugfit

@@ -1,0 +1,233 @@
+#include "fit.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "callback_list.hpp"
+#include "progbar.hpp"
+
+namespace plugfit {
+
+void FitOptions::validate() const {
+  if (epochs < 0) throw InputError("\"epochs\" must be non-negative, got " + std::to_string(epochs));
+  if (initial_epoch < 0) throw InputError("\"initial_epoch\" must be non-negative");
+  if (batch_size == 0) throw InputError("\"batch_size\" must be positive");
+  if (!(validation_split >= 0.0 && validation_split < 1.0))
+    throw InputError("\"validation_split\" must be in [0, 1), got " + std::to_string(validation_split));
+  if (verbose < 0 || verbose > 2) throw InputError("\"verbose\" must be 0, 1 or 2");
+}
+
+void History::on_train_begin(Logs&) {
+  epochs.clear();
+  history.clear();
+}
+
+void History::on_epoch_end(int epoch, Logs& logs) {
+  epochs.push_back(epoch);
+  for (const auto& [key, value] : logs) history[key].push_back(value);
+}
+
+namespace {
+
+// Copies the rows order[begin, begin + count) of src into dst, resized to (count, ...).
+void gather_rows(const Tensor& src, const std::vector<std::uint32_t>& order, std::size_t begin, std::size_t count,
+                 Tensor& dst) {
+  auto shape = src.shape();
+  const std::size_t row = src.shape()[0] == 0 ? 0 : src.size() / src.shape()[0];
+  shape[0] = count;
+  dst.resize(shape);
+  const float* from = src.data();
+  float* to = dst.data();
+  for (std::size_t i = 0; i < count; ++i)
+    std::memcpy(to + i * row, from + std::size_t{order[begin + i]} * row, row * sizeof(float));
+}
+
+std::vector<std::uint32_t> range_order(std::size_t begin, std::size_t end) {
+  std::vector<std::uint32_t> order(end - begin);
+  std::iota(order.begin(), order.end(), static_cast<std::uint32_t>(begin));
+  return order;
+}
+
+void check_data(Sequential& model, const Dataset& data, const char* role) {
+  if (data.size() == 0) throw InputError(std::string("the ") + role + " data " + data.spec + " holds no samples");
+  if (!data.has_labels()) throw InputError(std::string("the ") + role + " data " + data.spec + " has no labels");
+  if (data.y.shape()[0] != data.size())
+    throw InputError(std::string("the ") + role + " data " + data.spec + " has " + std::to_string(data.size()) +
+                     " inputs but " + std::to_string(data.y.shape()[0]) + " labels");
+  if (model.built() && data.sample_shape() != model.input_shape())
+    throw InputError(std::string("the ") + role + " data " + data.spec + " has samples of shape " +
+                     shape_str(data.sample_shape()) + " but the model's first layer \"" +
+                     model.layer(0).name() + "\" expects " + shape_str(model.input_shape()));
+}
+
+void write_metrics(Sequential& model, double loss, Logs& logs, const char* prefix) {
+  logs[std::string(prefix) + "loss"] = loss;
+  for (auto& metric : model.metrics()) logs[prefix + metric->name()] = metric->result();
+}
+
+// Evaluates rows [begin, end) of data; test hooks go to callbacks.
+Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, std::size_t end,
+                   std::size_t batch_size, CallbackList& callbacks) {
+  Logs logs;
+  callbacks.on_test_begin(logs);
+  for (auto& metric : model.metrics()) metric->reset();
+  const auto order = range_order(begin, end);
+  Tensor xb, yb;
+  double loss_sum = 0.0;
+  std::size_t seen = 0;
+  const std::size_t n = end - begin;
+  const std::size_t steps = (n + batch_size - 1) / batch_size;
+  Logs batch_logs;
+  for (std::size_t step = 0; step < steps; ++step) {
+    const std::size_t count = std::min(batch_size, n - step * batch_size);
+    if (callbacks.wants(Callback::kTestBatchBegin)) {
+      batch_logs.clear();
+      callbacks.on_batch(Callback::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
+    }
+    gather_rows(data.x, order, step * batch_size, count, xb);
+    gather_rows(data.y, order, step * batch_size, count, yb);
+    const Tensor& out = model.forward(xb, false);
+    loss_sum += model.loss().compute(out, yb, nullptr) * double(count);
+    seen += count;
+    for (auto& metric : model.metrics()) metric->update(out, yb);
+    if (callbacks.wants(Callback::kTestBatchEnd)) {
+      write_metrics(model, loss_sum / double(seen), batch_logs, "");
+      callbacks.on_batch(Callback::kTestBatchEnd, static_cast<std::int64_t>(step), batch_logs);
+    }
+  }
+  write_metrics(model, seen == 0 ? 0.0 : loss_sum / double(seen), logs, "");
+  callbacks.on_test_end(logs);
+  return logs;
+}
+
+}  // namespace
+
+History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> user_callbacks) {
+  options.validate();
+  if (!model.compiled()) throw RuntimeFailure("fit() needs a compiled model");
+  check_data(model, data, "training");
+  if (options.validation_data != nullptr) check_data(model, *options.validation_data, "validation");
+
+  const std::size_t n = data.size();
+  const std::size_t n_train =
+      options.validation_data == nullptr && options.validation_split > 0.0
+          ? static_cast<std::size_t>(std::floor(double(n) * (1.0 - options.validation_split)))
+          : n;
+  if (n_train == 0) throw InputError("validation_split leaves no training samples");
+  const std::size_t batch = options.batch_size;
+  const std::size_t steps = (n_train + batch - 1) / batch;
+
+  History history;
+  ProgbarLogger progbar(options.verbose);
+  std::vector<Callback*> all = std::move(user_callbacks);
+  all.push_back(&history);
+  if (options.verbose > 0) all.push_back(&progbar);
+  CallbackList callbacks(all);
+  callbacks.set_model(&model);
+  callbacks.set_params({options.epochs, options.initial_epoch, static_cast<std::int64_t>(steps),
+                        static_cast<std::int64_t>(n_train), static_cast<std::int64_t>(batch), options.verbose});
+
+  Logs logs, batch_logs;
+  Tensor xb, yb, dy;
+  Optimizer& optimizer = *model.optimizer();
+  model.stop_training = false;
+  try {
+    callbacks.on_train_begin(logs);
+    for (int epoch = options.initial_epoch; epoch < options.epochs && !model.stop_training; ++epoch) {
+      logs.clear();
+      callbacks.on_epoch_begin(epoch, logs);
+      auto order = range_order(0, n_train);
+      if (options.shuffle) {
+        // The order depends only on the seed and the epoch, so a resumed run sees the same data.
+        Rng shuffle_rng(derive_seed(options.seed, 1000 + static_cast<std::uint64_t>(epoch)));
+        for (std::size_t i = n_train - 1; i > 0; --i) std::swap(order[i], order[shuffle_rng.below(i + 1)]);
+      }
+      for (auto& metric : model.metrics()) metric->reset();
+      double loss_sum = 0.0;
+      std::size_t seen = 0;
+      for (std::size_t step = 0; step < steps; ++step) {
+        const auto batch_index = static_cast<std::int64_t>(step);
+        if (callbacks.wants(Callback::kTrainBatchBegin)) {
+          batch_logs.clear();
+          callbacks.on_batch(Callback::kTrainBatchBegin, batch_index, batch_logs);
+        }
+        const std::size_t count = std::min(batch, n_train - step * batch);
+        gather_rows(data.x, order, step * batch, count, xb);
+        gather_rows(data.y, order, step * batch, count, yb);
+
+        const Tensor& out = model.forward(xb, true);
+        const double loss = model.softmax_fused() ? model.loss().compute_from_softmax(out, yb, &dy)
+                                                  : model.loss().compute(out, yb, &dy);
+        for (auto& metric : model.metrics()) metric->update(out, yb);
+        model.backward(dy);
+        optimizer.step(model.parameters(), model.gradients());
+
+        loss_sum += loss * double(count);
+        seen += count;
+        if (callbacks.wants(Callback::kTrainBatchEnd)) {
+          write_metrics(model, loss_sum / double(seen), batch_logs, "");
+          callbacks.on_batch(Callback::kTrainBatchEnd, batch_index, batch_logs);
+        }
+        if (model.stop_training) break;
+      }
+      write_metrics(model, loss_sum / double(std::max<std::size_t>(seen, 1)), logs, "");
+      if (options.validation_data != nullptr || n_train < n) {
+        const Dataset& val = options.validation_data != nullptr ? *options.validation_data : data;
+        const Logs val_logs = options.validation_data != nullptr
+                                  ? evaluate_rows(model, val, 0, val.size(), batch, callbacks)
+                                  : evaluate_rows(model, val, n_train, n, batch, callbacks);
+        for (const auto& [key, value] : val_logs) logs["val_" + key] = value;
+      }
+      callbacks.on_epoch_end(epoch, logs);
+    }
+    callbacks.on_train_end(logs);
+  } catch (const std::exception& error) {
+    callbacks.on_exception(error);
+    try {
+      callbacks.on_train_end(logs);
+    } catch (...) {
+      // The first failure is the one to report.
+    }
+    throw;
+  }
+  return history;
+}
+
+Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, int verbose,
+              std::vector<Callback*> user_callbacks) {
+  if (!model.compiled()) throw RuntimeFailure("evaluate() needs a compiled model");
+  if (batch_size == 0) throw InputError("\"batch_size\" must be positive");
+  check_data(model, data, "evaluation");
+  ProgbarLogger progbar(verbose);
+  if (verbose > 0) user_callbacks.push_back(&progbar);
+  CallbackList callbacks(user_callbacks);
+  callbacks.set_model(&model);
+  const auto steps = static_cast<std::int64_t>((data.size() + batch_size - 1) / batch_size);
+  callbacks.set_params({1, 0, steps, static_cast<std::int64_t>(data.size()), static_cast<std::int64_t>(batch_size),
+                        verbose});
+  return evaluate_rows(model, data, 0, data.size(), batch_size, callbacks);
+}
+
+Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size) {
+  if (batch_size == 0) throw InputError("\"batch_size\" must be positive");
+  if (data.sample_shape() != model.input_shape())
+    throw InputError("the input " + data.spec + " has samples of shape " + shape_str(data.sample_shape()) +
+                     " but the model expects " + shape_str(model.input_shape()));
+  const std::size_t n = data.size();
+  Shape out_shape{n};
+  out_shape.insert(out_shape.end(), model.output_shape().begin(), model.output_shape().end());
+  Tensor out = Tensor::from_shape(out_shape);
+  const std::size_t row = shape_size(model.output_shape());
+  const auto order = range_order(0, n);
+  Tensor xb;
+  for (std::size_t begin = 0; begin < n; begin += batch_size) {
+    const std::size_t count = std::min(batch_size, n - begin);
+    gather_rows(data.x, order, begin, count, xb);
+    const Tensor& y = model.forward(xb, false);
+    std::memcpy(out.data() + begin * row, y.data(), count * row * sizeof(float));
+  }
+  return out;
+}
+
+}  // namespace plugfit

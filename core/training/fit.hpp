@@ -1,0 +1,56 @@
+// fit, evaluate and predict over a compiled Sequential model, with Keras's semantics.
+//
+// fit(): epochs from initial_epoch to epochs; each epoch shuffles (when asked) with an order
+// fixed by the seed and the epoch number, trains on batches of batch_size (the last one may be
+// smaller), then evaluates the validation data. validation_split takes the last fraction of the
+// samples before any shuffling, as Keras does. Returns the History.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <plugfit/callback.hpp>
+
+#include "../data/dataset.hpp"
+#include "../model/sequential.hpp"
+
+namespace plugfit {
+
+struct FitOptions {
+  int epochs = 1;
+  int initial_epoch = 0;
+  std::size_t batch_size = 32;
+  bool shuffle = true;
+  double validation_split = 0.0;
+  const Dataset* validation_data = nullptr;
+  int verbose = 1;
+  std::uint64_t seed = 0;
+  // Checks the options, throwing InputError naming the field.
+  void validate() const;
+};
+
+// Keras's History: every epoch's logs by key.
+class History final : public Callback {
+ public:
+  History() { set_type_name("History"); }
+  void on_train_begin(Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
+  std::vector<int> epochs;
+  std::map<std::string, std::vector<double>> history;
+};
+
+// Trains model on data. callbacks run in order, then History and (verbose > 0) the
+// ProgbarLogger. An exception from any part ends training: every callback's on_exception and
+// on_train_end run, then the exception propagates.
+History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks);
+
+// The loss and metrics over data, as logs ("loss", "accuracy", ...).
+Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, int verbose,
+              std::vector<Callback*> callbacks = {});
+
+// The model's outputs for data.x, (n, output_shape...).
+Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size);
+
+}  // namespace plugfit

@@ -1,0 +1,117 @@
+// Callbacks: Keras's hooks, plus on_exception, with Keras's logs semantics.
+//
+//   every *_begin hook     logs is empty
+//   *_batch_end            running means of the epoch so far (not the batch's own value)
+//   on_epoch_end           the epoch's training metrics plus the val_ ones
+//   on_train_end           the last epoch's logs
+//   on_test_end            the evaluation's results
+//
+// Hooks are no-ops by default. Batch hooks that a callback does not override cost nothing: the
+// default implementation marks itself unused on its first call and is never called again (so
+// an override should not call the base class's batch hook).
+//
+// A callback with state that must survive a resume returns it from state() and takes it back in
+// load_state(); checkpoints key it by state_key().
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config.hpp"
+#include "export.hpp"
+#include "model.hpp"
+
+namespace plugfit {
+
+// An ordered set of named metric values ("loss", "accuracy", "val_loss", ...).
+class PLUGFIT_API Logs {
+ public:
+  using Item = std::pair<std::string, double>;
+
+  // The value at key, inserted as 0 when absent.
+  double& operator[](std::string_view key);
+  // A pointer to the value at key, or nullptr.
+  const double* find(std::string_view key) const;
+  bool contains(std::string_view key) const { return find(key) != nullptr; }
+  // The value at key; throws InputError listing the keys present when it is absent.
+  double at(std::string_view key) const;
+  void clear() { items_.clear(); }
+  bool empty() const { return items_.empty(); }
+  std::size_t size() const { return items_.size(); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+  Json to_json() const;
+
+ private:
+  std::vector<Item> items_;
+};
+
+// What fit() tells callbacks before training starts.
+struct FitParams {
+  int epochs = 1;
+  int initial_epoch = 0;
+  std::int64_t steps = 0;  // batches per epoch
+  std::int64_t samples = 0;
+  std::int64_t batch_size = 32;
+  int verbose = 1;
+};
+
+class PLUGFIT_API Callback {
+ public:
+  virtual ~Callback();
+
+  virtual void on_train_begin(Logs& logs);
+  virtual void on_train_end(Logs& logs);
+  virtual void on_epoch_begin(int epoch, Logs& logs);
+  virtual void on_epoch_end(int epoch, Logs& logs);
+  virtual void on_train_batch_begin(std::int64_t batch, Logs& logs);
+  virtual void on_train_batch_end(std::int64_t batch, Logs& logs);
+  virtual void on_test_begin(Logs& logs);
+  virtual void on_test_end(Logs& logs);
+  virtual void on_test_batch_begin(std::int64_t batch, Logs& logs);
+  virtual void on_test_batch_end(std::int64_t batch, Logs& logs);
+  virtual void on_predict_begin(Logs& logs);
+  virtual void on_predict_end(Logs& logs);
+  virtual void on_predict_batch_begin(std::int64_t batch, Logs& logs);
+  virtual void on_predict_batch_end(std::int64_t batch, Logs& logs);
+  // Training failed with error; on_train_end follows. Must not throw.
+  virtual void on_exception(const std::exception& error);
+
+  // State saved in checkpoints; an empty object means stateless.
+  virtual Json state() const;
+  virtual void load_state(const Json& state);
+  // Unique per run among stateful callbacks; defaults to the registered type name.
+  virtual std::string state_key() const { return type_name_; }
+
+  Model& model() const;
+  const FitParams& params() const { return params_; }
+
+  // Host side: wiring before training.
+  void set_model(Model* model) { model_ = model; }
+  void set_params(const FitParams& params) { params_ = params; }
+  const std::string& type_name() const { return type_name_; }
+  void set_type_name(std::string name) { type_name_ = std::move(name); }
+
+  // Host side: which batch hooks turned out to be the no-op defaults (bit per hook).
+  enum BatchHook : unsigned {
+    kTrainBatchBegin = 1u << 0,
+    kTrainBatchEnd = 1u << 1,
+    kTestBatchBegin = 1u << 2,
+    kTestBatchEnd = 1u << 3,
+    kPredictBatchBegin = 1u << 4,
+    kPredictBatchEnd = 1u << 5,
+  };
+  bool hook_is_default(BatchHook hook) const { return (default_hooks_ & hook) != 0; }
+
+ private:
+  Model* model_ = nullptr;
+  FitParams params_;
+  std::string type_name_;
+  unsigned default_hooks_ = 0;
+};
+
+}  // namespace plugfit

@@ -1,0 +1,88 @@
+// Configs are JSON objects, Keras-shaped: {"class_name": "Dense", "config": {"units": 128}}.
+//
+// Config wraps the "config" object of one type and remembers which keys the type read. After a
+// type's constructor returns, the registry calls check_all_used(): a key nobody read is a typo
+// or an option the type does not have, and is an error naming the key, the type and the keys
+// it knows. Types that accept a Keras key they do not use (say "trainable") call accept().
+#pragma once
+
+#include <set>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "export.hpp"
+
+namespace plugfit {
+
+using Json = nlohmann::json;
+
+class PLUGFIT_API Config {
+ public:
+  // requires: config is an object or null (null reads as {}).
+  Config(Json config, std::string type_name);
+
+  const std::string& type_name() const { return type_; }
+  bool has(const std::string& key) const;
+
+  // The value at key converted to T, or fallback when the key is absent or null.
+  // Throws InputError naming the type, the key and the expected kind on a wrong type.
+  template <class T>
+  T get(const std::string& key, T fallback) {
+    const Json* v = lookup(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    return convert<T>(key, *v);
+  }
+  // The value at key, which must be present.
+  template <class T>
+  T require(const std::string& key) {
+    const Json* v = lookup(key);
+    if (v == nullptr || v->is_null()) missing(key);
+    return convert<T>(key, *v);
+  }
+  // The raw JSON at key (null when absent).
+  const Json& raw(const std::string& key);
+  // Marks keys as known without reading them.
+  void accept(std::initializer_list<const char*> keys);
+  // Marks every key as known (for types that read their config as plain JSON).
+  void accept_all();
+
+  // Throws InputError for the first key that was never read or accepted.
+  void check_all_used() const;
+  const Json& json() const { return json_; }
+
+ private:
+  const Json* lookup(const std::string& key);
+  [[noreturn]] void missing(const std::string& key) const;
+  [[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& got) const;
+
+  template <class T>
+  T convert(const std::string& key, const Json& v) const {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (!v.is_boolean()) wrong_type(key, "a boolean", v);
+    } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+      if (!v.is_number_integer() || v.get<long long>() < 0) wrong_type(key, "a non-negative integer", v);
+    } else if constexpr (std::is_integral_v<T>) {
+      if (!v.is_number_integer()) wrong_type(key, "an integer", v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (!v.is_number()) wrong_type(key, "a number", v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.is_string()) wrong_type(key, "a string", v);
+    } else if constexpr (std::is_same_v<T, Json>) {
+      return v;
+    }
+    try {
+      return v.get<T>();
+    } catch (const nlohmann::json::exception&) {
+      wrong_type(key, "a value of another type", v);
+    }
+  }
+
+  Json json_;
+  std::string type_;
+  std::set<std::string> used_;
+};
+
+}  // namespace plugfit

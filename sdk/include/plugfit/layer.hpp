@@ -1,0 +1,105 @@
+// Layers of a Sequential model.
+//
+// A layer is built once with the shape of its input (without the batch dimension). In build()
+// it declares its weights through the BuildContext; the model then places every weight of every
+// layer in one flat parameter buffer (and one flat gradient buffer) and initializes them, so
+// Weight::value() and Weight::grad() are valid from the first forward() on.
+//
+// forward(x, training) returns the output, held by the layer until the next forward().
+// The model guarantees that x stays alive and unchanged until the matching backward().
+// backward(dy) receives d(loss)/d(output) and must
+//   - overwrite (not accumulate) the gradient of every weight it declared, and
+//   - return d(loss)/d(input), unless needs_input_gradient() is false (the first layer), in
+//     which case it may return any tensor.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "export.hpp"
+#include "rng.hpp"
+#include "tensor.hpp"
+
+namespace plugfit {
+
+// How a weight gets its initial values: Keras's names ("glorot_uniform", "he_normal", "zeros",
+// "ones", ...) or their {"class_name": "GlorotUniform", "config": {...}} form.
+class PLUGFIT_API Initializer {
+ public:
+  // Throws InputError naming the initializer and listing the known ones.
+  static Initializer from_json(const Json& spec);
+  Initializer() = default;
+  explicit Initializer(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const { return name_; }
+  Json to_json() const;
+  // Fills values (of the given shape: fans as Keras computes them) drawing from rng.
+  void fill(float* values, const Shape& shape, Rng& rng) const;
+
+ private:
+  std::string name_ = "glorot_uniform";
+  double value_ = 0.0;     // Constant
+  double stddev_ = 0.05;   // RandomNormal
+  double minval_ = -0.05;  // RandomUniform
+  double maxval_ = 0.05;
+};
+
+// A named weight in the model's flat buffers: "dense_1/kernel".
+struct PLUGFIT_API Weight {
+  std::string name;
+  Shape shape;
+  Initializer initializer;
+  std::size_t offset = 0;  // in floats, into the flat buffers
+  std::size_t size = 0;
+  float* value_data = nullptr;
+  float* grad_data = nullptr;
+
+  TensorView value() const { return view_of(value_data, shape); }
+  TensorView grad() const { return view_of(grad_data, shape); }
+};
+
+class Layer;
+
+// What a layer may use while it is built.
+class PLUGFIT_API BuildContext {
+ public:
+  virtual ~BuildContext();
+  // Declares a weight named "<layer name>/<name>". The reference stays valid for the model's life.
+  virtual Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) = 0;
+  // The model's generator for training-time randomness (dropout): seeded by the run's seed and
+  // saved in checkpoints.
+  virtual Rng& rng() = 0;
+};
+
+class PLUGFIT_API Layer {
+ public:
+  virtual ~Layer();
+
+  // Creates the weights and returns the output shape (without batch).
+  // Throws InputError naming the layer and the shape when the input shape does not fit.
+  virtual Shape build(const Shape& input_shape, BuildContext& ctx) = 0;
+  virtual const Tensor& forward(const Tensor& x, bool training) = 0;
+  virtual const Tensor& backward(const Tensor& dy) = 0;
+  // The constructor arguments as JSON, so that get_config() rebuilds an equal layer.
+  virtual Json get_config() const = 0;
+
+  // A layer whose output is a softmax may let the loss hand it d(loss)/d(logits) directly
+  // (softmax fused with cross-entropy: exact and cheaper). Return true to accept; backward()
+  // then receives gradients with respect to the pre-softmax logits.
+  virtual bool fuse_softmax_backward() { return false; }
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  bool needs_input_gradient() const { return needs_input_gradient_; }
+  void set_needs_input_gradient(bool needed) { needs_input_gradient_ = needed; }
+
+ private:
+  std::string name_;
+  bool needs_input_gradient_ = true;
+};
+
+}  // namespace plugfit

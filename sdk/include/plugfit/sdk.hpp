@@ -1,0 +1,20 @@
+// plugfit SDK: everything a plugin author includes.
+//
+//   #include <plugfit/sdk.hpp>
+//
+//   class EpochLogger : public plugfit::Callback { ... };
+//   void register_types(plugfit::Registry& r) { r.add_callback<EpochLogger>("EpochLogger"); }
+//   PLUGFIT_PLUGIN("acme", "1.2.0", register_types)
+#pragma once
+
+#include "callback.hpp"
+#include "config.hpp"
+#include "error.hpp"
+#include "layer.hpp"
+#include "loss.hpp"
+#include "model.hpp"
+#include "optimizer.hpp"
+#include "registry.hpp"
+#include "rng.hpp"
+#include "tensor.hpp"
+#include "version.hpp"

@@ -1,0 +1,213 @@
+#include <doctest/doctest.h>
+
+#include <plugfit/registry.hpp>
+
+#include "metrics/metrics.hpp"
+#include "registry/builtins.hpp"
+#include "training/fit.hpp"
+
+using namespace plugfit;
+
+namespace {
+
+const Registry& builtins() {
+  static Registry registry;
+  static bool done = false;
+  if (!done) register_builtins(registry), done = true;
+  return registry;
+}
+
+// Three classes given by the sign pattern of two features: learnable by a small MLP.
+Dataset blobs(std::size_t n, std::uint64_t seed) {
+  Dataset d;
+  d.spec = "blobs";
+  d.x = Tensor::from_shape({n, 4});
+  d.y = Tensor::from_shape({n});
+  Rng rng(seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < 4; ++j) d.x(i, j) = static_cast<float>(rng.normal());
+    d.y(i) = d.x(i, 0) > 0.f ? 0.f : (d.x(i, 1) > 0.f ? 1.f : 2.f);
+  }
+  return d;
+}
+
+std::unique_ptr<Sequential> make_model(std::uint64_t seed, const char* optimizer = "Adam", double dropout = 0.0) {
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 16}, {"activation", "relu"}}}});
+  if (dropout > 0) layers.push_back({{"class_name", "Dropout"}, {"config", {{"rate", dropout}}}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({4}, seed);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  metrics.push_back(builtins().create_metric("sparse_categorical_accuracy", Json::object()));
+  metrics.back()->set_name("accuracy");
+  model->compile(builtins().create_optimizer(optimizer, {{"learning_rate", 0.01}}),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", std::move(metrics));
+  return model;
+}
+
+FitOptions quiet(int epochs, std::size_t batch = 16) {
+  FitOptions o;
+  o.epochs = epochs;
+  o.batch_size = batch;
+  o.verbose = 0;
+  o.seed = 11;
+  return o;
+}
+
+// Records every hook with the logs it received.
+class Recorder final : public Callback {
+ public:
+  std::vector<std::string> events;
+  std::vector<Json> batch_end_logs;
+  Json epoch_end_logs;
+  Json train_end_logs;
+  void on_train_begin(Logs& logs) override { events.push_back("train_begin" + empty(logs)); }
+  void on_train_end(Logs& logs) override {
+    events.push_back("train_end");
+    train_end_logs = logs.to_json();
+  }
+  void on_epoch_begin(int e, Logs& logs) override { events.push_back("epoch_begin " + std::to_string(e) + empty(logs)); }
+  void on_epoch_end(int e, Logs& logs) override {
+    events.push_back("epoch_end " + std::to_string(e));
+    epoch_end_logs = logs.to_json();
+  }
+  void on_train_batch_end(std::int64_t, Logs& logs) override { batch_end_logs.push_back(logs.to_json()); }
+  void on_test_begin(Logs&) override { events.push_back("test_begin"); }
+  void on_test_end(Logs&) override { events.push_back("test_end"); }
+  void on_exception(const std::exception& e) override { events.push_back(std::string("exception: ") + e.what()); }
+
+ private:
+  static std::string empty(const Logs& logs) { return logs.empty() ? "" : " (logs not empty)"; }
+};
+
+}  // namespace
+
+TEST_CASE("fit learns a separable problem and reports Keras's logs") {
+  const Dataset data = blobs(600, 1);
+  auto model = make_model(3);
+  FitOptions options = quiet(15);
+  options.validation_split = 0.2;
+  const History history = fit(*model, data, options, {});
+  REQUIRE(history.epochs.size() == 15);
+  CHECK(history.history.at("loss").back() < history.history.at("loss").front());
+  CHECK(history.history.at("accuracy").back() > 0.9);
+  CHECK(history.history.at("val_accuracy").back() > 0.85);
+  CHECK(history.history.count("val_loss") == 1);
+}
+
+TEST_CASE("the same seed gives bit-identical weights; another seed does not") {
+  const Dataset data = blobs(300, 2);
+  auto a = make_model(5, "Adam", 0.3), b = make_model(5, "Adam", 0.3);
+  fit(*a, data, quiet(3), {});
+  fit(*b, data, quiet(3), {});
+  CHECK(std::equal(a->parameters().begin(), a->parameters().end(), b->parameters().begin()));
+  FitOptions other = quiet(3);
+  other.seed = 12;
+  auto c = make_model(5, "Adam", 0.3);
+  fit(*c, data, other, {});
+  CHECK_FALSE(std::equal(a->parameters().begin(), a->parameters().end(), c->parameters().begin()));
+}
+
+TEST_CASE("hooks run in Keras's order with Keras's logs") {
+  const Dataset data = blobs(100, 3);
+  auto model = make_model(1);
+  Recorder rec;
+  FitOptions options = quiet(2, 32);
+  options.validation_split = 0.2;
+  fit(*model, data, options, {&rec});
+  const std::vector<std::string> expected{"train_begin", "epoch_begin 0", "test_begin", "test_end", "epoch_end 0",
+                                          "epoch_begin 1", "test_begin", "test_end", "epoch_end 1", "train_end"};
+  CHECK(rec.events == expected);
+  // 80 training samples in batches of 32: 3 batches per epoch.
+  REQUIRE(rec.batch_end_logs.size() == 6);
+  CHECK(rec.batch_end_logs[0].contains("loss"));
+  CHECK(rec.batch_end_logs[0].contains("accuracy"));
+  CHECK_FALSE(rec.batch_end_logs[0].contains("val_loss"));
+  for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) CHECK(rec.epoch_end_logs.contains(key));
+  CHECK(rec.train_end_logs == rec.epoch_end_logs);
+  // The running mean at the epoch's last batch is the epoch's loss.
+  CHECK(rec.batch_end_logs[5]["loss"].get<double>() == doctest::Approx(rec.epoch_end_logs["loss"].get<double>()));
+}
+
+TEST_CASE("batch hooks nobody overrides are called once, then skipped") {
+  struct Counter final : Callback {
+    int epochs = 0;
+    void on_epoch_end(int, Logs&) override { ++epochs; }
+  } counter;
+  const Dataset data = blobs(64, 4);
+  auto model = make_model(1);
+  fit(*model, data, quiet(2, 8), {&counter});
+  CHECK(counter.epochs == 2);
+  CHECK(counter.hook_is_default(Callback::kTrainBatchEnd));
+  CHECK(counter.hook_is_default(Callback::kTrainBatchBegin));
+}
+
+TEST_CASE("stop_training ends fit after the current batch, and on_train_end runs") {
+  struct Stopper final : Callback {
+    int batches = 0;
+    bool ended = false;
+    void on_train_batch_end(std::int64_t batch, Logs&) override {
+      ++batches;
+      if (batch == 2) model().stop_training = true;
+    }
+    void on_train_end(Logs&) override { ended = true; }
+  } stopper;
+  const Dataset data = blobs(200, 5);
+  auto model = make_model(1);
+  const History h = fit(*model, data, quiet(5, 10), {&stopper});
+  CHECK(stopper.batches == 3);
+  CHECK(stopper.ended);
+  CHECK(h.epochs.size() == 1);
+}
+
+TEST_CASE("an exception in a hook names the callback and hook; on_exception and on_train_end run") {
+  struct Thrower final : Callback {
+    void on_epoch_end(int, Logs&) override { throw std::runtime_error("disk on fire"); }
+  } thrower;
+  thrower.set_type_name("acme>Thrower");
+  Recorder rec;
+  const Dataset data = blobs(50, 6);
+  auto model = make_model(1);
+  CHECK_THROWS_WITH_AS(fit(*model, data, quiet(3), {&thrower, &rec}),
+                       "callback acme>Thrower failed in on_epoch_end: disk on fire", RuntimeFailure);
+  REQUIRE(rec.events.size() >= 2);
+  CHECK(rec.events[rec.events.size() - 2] == "exception: callback acme>Thrower failed in on_epoch_end: disk on fire");
+  CHECK(rec.events.back() == "train_end");
+}
+
+TEST_CASE("evaluate and predict") {
+  const Dataset data = blobs(300, 7);
+  auto model = make_model(2);
+  fit(*model, data, quiet(10), {});
+  const Logs logs = evaluate(*model, data, 64, 0);
+  CHECK(logs.at("accuracy") > 0.85);
+  const Tensor p = predict(*model, data, 64);
+  CHECK(p.shape()[0] == 300);
+  CHECK(p.shape()[1] == 3);
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < 300; ++i) {
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < 3; ++k)
+      if (p(i, k) > p(i, best)) best = k;
+    right += static_cast<float>(best) == data.y(i);
+  }
+  CHECK(double(right) / 300 == doctest::Approx(logs.at("accuracy")));
+}
+
+TEST_CASE("bad fit input is an InputError naming the problem") {
+  Dataset data = blobs(20, 8);
+  auto model = make_model(1);
+  FitOptions bad = quiet(1);
+  bad.validation_split = 1.5;
+  CHECK_THROWS_WITH_AS(fit(*model, data, bad, {}), doctest::Contains("validation_split"), InputError);
+  Dataset wrong = data;
+  wrong.x = xt::zeros<float>({20, 5});
+  CHECK_THROWS_WITH_AS(fit(*model, wrong, quiet(1), {}),
+                       "the training data blobs has samples of shape (None, 5) but the model's first layer \"dense\" expects (None, 4)",
+                       InputError);
+  Dataset bad_labels = data;
+  bad_labels.y(0) = 7.f;
+  CHECK_THROWS_WITH_AS(fit(*model, bad_labels, quiet(1, 32), {}), doctest::Contains("label 7"), InputError);
+}
