@@ -10,5 +10,6 @@ namespace plugfit {
 using Args = std::vector<std::string>;
 
 int cmd_train(const Args& args);
+int cmd_plugins(const Args& args);
 
 }  // namespace plugfit

@@ -18,8 +18,11 @@ constexpr const char* kUsage = R"(usage: plugfit COMMAND [ARGS]
 Train Keras-style Sequential models whose callbacks, layers and checkpoint backends are plugins.
 
 commands:
-  train RUN.json [--epochs N] [--batch-size N] [--verbose 0|1|2] [--seed N]
+  train RUN.json [--epochs N] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]...
+                 [--verbose 0|1|2] [--seed N]
                         train the model a run file describes
+  plugins [--json] [--plugin-path DIR]...
+                        every plugin found: version, ABI, file, types, and why a file was refused
   --help                this text
   --version             the plugfit version and SDK ABI
 
@@ -37,6 +40,7 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
   if (argv[0] == "train") return plugfit::cmd_train(rest);
+  if (argv[0] == "plugins") return plugfit::cmd_plugins(rest);
   throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
 }
 

@@ -95,7 +95,9 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
     if (names_taken[name]) throw InputError(where + ": the layer name \"" + name + "\" is used twice");
     names_taken[name] = true;
     layer->set_name(name);
-    model->class_names_.push_back(registry.resolve(TypeKind::layer, class_name).name);
+    const TypeEntry& entry = registry.resolve(TypeKind::layer, class_name);
+    model->class_names_.push_back(entry.name);
+    model->origins_.push_back(entry.origin());
     model->layers_.push_back(std::move(layer));
   }
   return model;
@@ -119,8 +121,8 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
       shape = layer.build(shape, ctx);
     } catch (const InputError&) {
       throw;
-    } catch (const std::exception& e) {
-      throw RuntimeFailure("layer \"" + layer.name() + "\" (" + class_names_[i] + ") failed in build: " + e.what());
+    } catch (...) {
+      rethrow_from_layer(i, "build");
     }
     layer.set_needs_input_gradient(learns_before);
     layer_params_.push_back(0);
@@ -161,16 +163,40 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<L
   softmax_fused_ = loss_->fuses_with_softmax() && layers_.back()->fuse_softmax_backward();
 }
 
+void Sequential::rethrow_from_layer(std::size_t i, const char* step) const {
+  const std::string who = "layer \"" + layers_[i]->name() + "\" (" + class_names_[i] +
+                          (origins_[i].empty() ? "" : ", " + origins_[i]) + ") failed in " + step;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    throw RuntimeFailure(who + ": " + e.what());
+  } catch (...) {
+    throw RuntimeFailure(who + " with a non-standard exception");
+  }
+}
+
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* a = &x;
-  for (auto& layer : layers_) a = &layer->forward(*a, training);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    try {
+      a = &layers_[i]->forward(*a, training);
+    } catch (...) {
+      rethrow_from_layer(i, "forward");
+    }
+  }
   return *a;
 }
 
 void Sequential::backward(const Tensor& dy) {
   const Tensor* g = &dy;
   // Layers before the first one with weights learn nothing: no need to go further back.
-  for (std::size_t i = layers_.size(); i-- > first_learning_layer_;) g = &layers_[i]->backward(*g);
+  for (std::size_t i = layers_.size(); i-- > first_learning_layer_;) {
+    try {
+      g = &layers_[i]->backward(*g);
+    } catch (...) {
+      rethrow_from_layer(i, "backward");
+    }
+  }
 }
 
 Json Sequential::get_config() const {

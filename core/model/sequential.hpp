@@ -67,9 +67,12 @@ class Sequential final : public Model {
 
  private:
   Sequential() = default;
+  // Rethrows the exception in flight as a RuntimeFailure naming layer i and the step.
+  [[noreturn]] void rethrow_from_layer(std::size_t i, const char* step) const;
 
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> class_names_;
+  std::vector<std::string> origins_;  // "plugin acme 1.2.0" or empty, per layer
   std::optional<Shape> declared_input_shape_;
   Shape input_shape_, output_shape_;
   bool built_ = false;

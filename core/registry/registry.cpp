@@ -43,6 +43,10 @@ void Registry::end_provider() {
   provider_version_.clear();
 }
 
+void Registry::remove_provider(const std::string& plugin) {
+  std::erase_if(entries_, [&](const auto& item) { return item.second.provider == plugin; });
+}
+
 void Registry::add_entry(TypeKind kind, std::string_view name, std::function<void*(Config&)> factory) {
   if (name.empty() || name.find('>') != std::string_view::npos)
     throw InputError("a type name must be non-empty and without '>', got \"" + std::string(name) + "\"");
@@ -99,7 +103,22 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
   const TypeEntry& entry = resolve(kind, name);
   *out = &entry;
   Config reader(config, entry.name);
-  void* made = entry.factory(reader);
+  void* made = nullptr;
+  try {
+    made = entry.factory(reader);
+  } catch (const InputError&) {
+    throw;
+  } catch (...) {
+    const std::string who = std::string(kind_name(kind)) + " " + entry.name +
+                            (entry.provider.empty() ? "" : " (" + entry.origin() + ")") + " failed in its constructor";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      throw RuntimeFailure(who + ": " + e.what());
+    } catch (...) {
+      throw RuntimeFailure(who + " with a non-standard exception");
+    }
+  }
   try {
     reader.check_all_used();
   } catch (...) {
@@ -125,6 +144,7 @@ std::unique_ptr<Callback> Registry::create_callback(std::string_view name, const
   const TypeEntry* e;
   std::unique_ptr<Callback> cb(static_cast<Callback*>(create(TypeKind::callback, name, config, &e)));
   cb->set_type_name(e->name);
+  cb->set_origin(e->origin());
   return cb;
 }
 

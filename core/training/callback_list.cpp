@@ -5,12 +5,14 @@
 namespace plugfit {
 
 void rethrow_from_hook(const Callback& callback, const char* hook) {
+  const std::string who = "callback " + callback.type_name() +
+                          (callback.origin().empty() ? "" : " (" + callback.origin() + ")") + " failed in " + hook;
   try {
     throw;
   } catch (const std::exception& e) {
-    throw RuntimeFailure("callback " + callback.type_name() + " failed in " + hook + ": " + e.what());
+    throw RuntimeFailure(who + ": " + e.what());
   } catch (...) {
-    throw RuntimeFailure("callback " + callback.type_name() + " failed in " + hook + " with a non-standard exception");
+    throw RuntimeFailure(who + " with a non-standard exception");
   }
 }
 

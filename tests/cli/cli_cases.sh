@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end tests of the plugfit command. Usage: cli_cases.sh PLUGFIT SOURCE_ROOT CASE
 # Each case is one meson test; it prints what it checked and exits non-zero on failure.
+# TEST_PLUGINS (4th argument) is the folder of the test plugins (tests/plugins in the build).
 set -uo pipefail
 plugfit=$1
 root=$2
 case_name=$3
+test_plugins=${4:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -128,6 +130,56 @@ PY
     strip_time() { sed -E 's/ - [0-9]+s - [0-9]+[mu]?s\/step//' "$1"; }
     [ "$(strip_time a.txt)" = "$(strip_time b.txt)" ] || fail "same seed, different logs"
     [ "$(strip_time a.txt)" != "$(strip_time c.txt)" ] || fail "different seeds, same logs"
+    ;;
+  plugin_custom_layer)
+    # A run file listing plugins: ["custom_layers"] trains a model using custom_layers>MyCustomLayer.
+    acc=$("$plugfit" train "$root/sample_models/custom_layer_run.json" --epochs 1 | tee out.txt | test_accuracy)
+    cat out.txt
+    /usr/bin/python3 -c "import sys; sys.exit(0 if float('$acc') >= 0.8 else 1)" || fail "test accuracy $acc < 0.8"
+    # The qualified name alone loads the plugin by name (no "plugins" list, no --plugin).
+    sed 's/"plugins": \["custom_layers"\],//' "$root/sample_models/custom_layer_run.json" >run.json
+    sed -i 's/fashion-mnist:train/synthetic:samples=64,features=784,classes=10/; s/"fashion-mnist:test"/null/' run.json
+    sed -i 's/"input_shape": \[28, 28\]/"input_shape": [784]/' run.json
+    "$plugfit" train run.json --verbose 0 || fail "training with an auto-loaded plugin"
+    ;;
+  plugin_not_found)
+    write_run run.json "$small_model"
+    expect_error 2 'plugin "nope" was not found \(looked for nope.so in: .*/extra/dir, ' \
+      "$plugfit" train run.json --plugin nope --plugin-path extra/dir
+    write_run run.json '{"layers": [{"class_name": "acme>Scale"}]}'
+    expect_error 2 'plugin "acme" was not found' "$plugfit" train run.json
+    write_run run.json "$small_model" ', "plugins": ["/tmp/evil.so"]'
+    expect_error 2 '"/tmp/evil.so" is not a plugin name' "$plugfit" train run.json
+    ;;
+  plugin_refusals_listed)
+    "$plugfit" plugins --plugin-path "$test_plugins" >list.txt || fail "plugfit plugins"
+    cat list.txt
+    grep -q "^faulty 0.0.1 (SDK ABI 1.0) $test_plugins/faulty.so" list.txt || fail "faulty not listed"
+    grep -q "^custom_layers 0.1.0" list.txt || fail "custom_layers not listed"
+    for reason in "bad_abi_major.so: .*was built for SDK ABI 2.0" "bad_abi_minor.so: .*newer than this plugfit" \
+                  "bad_toolchain.so: .*toolchain" "bad_no_descriptor.so: .*is not a plugfit plugin" \
+                  "bad_register_throws.so: .*failed to register its types: no licence key found" \
+                  "bad_duplicate_type.so: .*registered twice" "bad_wrong_name.so: .*declares \"someone_else\""; do
+      grep -Eq "^refused .*$reason" list.txt || fail "no refusal matching /$reason/"
+    done
+    "$plugfit" plugins --json --plugin-path "$test_plugins" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert any(p["name"] == "faulty" and p["abi"] == "1.0" for p in d["plugins"]), d
+assert len(d["refused"]) >= 7, d["refused"]' || fail "plugins --json"
+    ;;
+  plugin_callback_throws)
+    # A callback that throws in on_epoch_end: exit 1, one sentence naming plugin, type and hook;
+    # on_exception and on_train_end ran.
+    write_run run.json "$small_model" ', "callbacks": [{"class_name": "faulty>Thrower", "config": {"trace": "trace.txt"}}]'
+    expect_error 1 '^plugfit: error: callback faulty>Thrower \(plugin faulty 0.0.1\) failed in on_epoch_end: deliberate failure$' \
+      "$plugfit" train run.json --plugin-path "$test_plugins"
+    cat trace.txt
+    grep -q "^on_exception: callback faulty>Thrower" trace.txt || fail "on_exception did not run"
+    [ "$(tail -1 trace.txt)" = "on_train_end" ] || fail "on_train_end did not run last"
+    write_run run.json "$small_model" ', "callbacks": [{"class_name": "faulty>BadInit"}]'
+    expect_error 1 'callback faulty>BadInit \(plugin faulty 0.0.1\) failed in its constructor: cannot reach' \
+      "$plugfit" train run.json --plugin-path "$test_plugins"
     ;;
   *)
     fail "unknown case $case_name"

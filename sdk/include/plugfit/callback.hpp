@@ -95,6 +95,9 @@ class PLUGFIT_API Callback {
   void set_params(const FitParams& params) { params_ = params; }
   const std::string& type_name() const { return type_name_; }
   void set_type_name(std::string name) { type_name_ = std::move(name); }
+  // Who provides the type: "plugin acme 1.2.0", or empty for plugfit's own.
+  const std::string& origin() const { return origin_; }
+  void set_origin(std::string origin) { origin_ = std::move(origin); }
 
   // Host side: which batch hooks turned out to be the no-op defaults (bit per hook).
   enum BatchHook : unsigned {
@@ -111,6 +114,7 @@ class PLUGFIT_API Callback {
   Model* model_ = nullptr;
   FitParams params_;
   std::string type_name_;
+  std::string origin_;
   unsigned default_hooks_ = 0;
 };
 

@@ -33,6 +33,8 @@ struct TypeEntry {
   std::string provider;  // plugin name; empty for built-ins
   std::string provider_version;
   std::function<void*(Config&)> factory;  // returns a new object of the kind's base class
+  // "plugin acme 1.2.0", or empty for a built-in type.
+  std::string origin() const { return provider.empty() ? std::string() : "plugin " + provider + " " + provider_version; }
 };
 
 class PLUGFIT_API Registry {
@@ -67,6 +69,8 @@ class PLUGFIT_API Registry {
   // Host side: types added between begin_provider and end_provider belong to that plugin.
   void begin_provider(std::string plugin, std::string version);
   void end_provider();
+  // Host side: forgets every type a plugin registered (when its registration failed half way).
+  void remove_provider(const std::string& plugin);
 
  private:
   template <class Base, class T>

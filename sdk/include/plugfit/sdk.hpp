@@ -14,7 +14,8 @@
 #include "loss.hpp"
 #include "model.hpp"
 #include "optimizer.hpp"
+#include "plugin.hpp"
 #include "registry.hpp"
 #include "rng.hpp"
 #include "tensor.hpp"
-#include "version.hpp"
+#include <plugfit/version.hpp>

@@ -1,0 +1,55 @@
+// Plugins that must be refused, one per file, selected by -DVARIANT=...: each shows the host's
+// checks on the descriptor before it calls anything in the library.
+#include <stdexcept>
+
+#include <plugfit/sdk.hpp>
+
+namespace {
+
+class Noop final : public plugfit::Callback {
+ public:
+  explicit Noop(plugfit::Config&) {}
+};
+
+[[maybe_unused]] void register_noop(plugfit::Registry& r) { r.add_callback<Noop>("Noop"); }
+[[maybe_unused]] void register_throws(plugfit::Registry&) { throw std::runtime_error("no licence key found"); }
+[[maybe_unused]] void register_twice(plugfit::Registry& r) {
+  r.add_callback<Noop>("Noop");
+  r.add_callback<Noop>("Noop");
+}
+
+}  // namespace
+
+#define DESCRIPTOR(NAME, MAJOR, MINOR, TOOLCHAIN, FN)                                                           \
+  namespace plugfit_plugin_entry {                                                                             \
+  extern "C" const plugfit_plugin_descriptor descriptor = {sizeof(plugfit_plugin_descriptor), MAJOR, MINOR,    \
+                                                           TOOLCHAIN, NAME, "9.9.9", "test plugin", &FN};      \
+  }                                                                                                            \
+  BOOST_DLL_ALIAS(plugfit_plugin_entry::descriptor, plugfit_plugin)
+
+#if VARIANT == 1
+DESCRIPTOR("bad_abi_major", PLUGFIT_SDK_ABI_MAJOR + 1, 0, PLUGFIT_TOOLCHAIN_TAG, register_noop)
+#elif VARIANT == 2
+DESCRIPTOR("bad_abi_minor", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR + 1, PLUGFIT_TOOLCHAIN_TAG, register_noop)
+#elif VARIANT == 3
+DESCRIPTOR("bad_toolchain", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, "gcc-4;gxx-abi-1002", register_noop)
+#elif VARIANT == 4
+DESCRIPTOR("bad_register_throws", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG, register_throws)
+#elif VARIANT == 5
+DESCRIPTOR("bad_duplicate_type", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG, register_twice)
+#elif VARIANT == 6
+// A library that is no plugin at all: no descriptor.
+extern "C" __attribute__((visibility("default"))) int bad_no_descriptor_answer() { return 42; }
+#elif VARIANT == 7
+// The file is bad_wrong_name.so, but it declares another name.
+DESCRIPTOR("someone_else", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG, register_noop)
+#elif VARIANT == 8
+// Needs a library that is not installed next to it (the test moves the plugin away).
+extern "C" int plugfit_test_dependency_value();
+void register_with_dependency(plugfit::Registry& r) {
+  if (plugfit_test_dependency_value() != 7) throw std::runtime_error("unexpected dependency");
+  r.add_callback<Noop>("Noop");
+}
+DESCRIPTOR("bad_missing_dependency", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG,
+           register_with_dependency)
+#endif

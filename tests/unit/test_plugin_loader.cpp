@@ -1,0 +1,206 @@
+// The plugin loader on real shared libraries: first-party plugins load by name from the build
+// tree; every malformed plugin is refused with a sentence naming it; faults inside plugin code
+// are reported naming the plugin, the type and the hook.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <plugfit/registry.hpp>
+#include <plugfit/testing.hpp>
+
+#include "plugins/loader.hpp"
+#include "registry/builtins.hpp"
+#include "training/fit.hpp"
+
+using namespace plugfit;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTestPlugins = PLUGFIT_TEST_PLUGIN_DIR;
+
+std::string test_plugin(const std::string& name) { return kTestPlugins + "/" + name + ".so"; }
+
+std::string refusal(const std::string& name, const std::string& file) {
+  Registry registry;
+  try {
+    PluginLoader::load_file(file, name, registry);
+  } catch (const PluginError& e) {
+    CHECK(registry.names(TypeKind::callback).empty());  // nothing half registered
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char pattern[] = "/tmp/plugfit-test-XXXXXX";
+    path = mkdtemp(pattern);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+}  // namespace
+
+TEST_CASE("first-party plugins load by name from the build tree and register qualified types") {
+  Registry registry;
+  register_builtins(registry);
+  PluginLoader loader(registry);
+  const PluginInfo& info = loader.load("custom_layers");
+  CHECK(info.version == "0.1.0");
+  CHECK(info.abi_major == 1);
+  CHECK(fs::path(info.file).is_absolute());
+  CHECK(registry.find(TypeKind::layer, "custom_layers>MyCustomLayer") != nullptr);
+  CHECK(registry.find(TypeKind::layer, "MyCustomLayer")->name == "custom_layers>MyCustomLayer");
+  CHECK(&loader.load("custom_layers") == &info);  // loaded once
+}
+
+TEST_CASE("the custom layers pass the SDK's gradient check") {
+  Registry registry;
+  PluginLoader loader(registry);
+  loader.load("custom_layers");
+  for (const auto& [type, config] : std::vector<std::pair<std::string, Json>>{
+           {"custom_layers>MyCustomLayer", {{"units", 4}}},
+           {"custom_layers>Scale", Json::object()},
+           {"custom_layers>LeakyReLU", {{"negative_slope", 0.2}}}}) {
+    auto layer = registry.create_layer(type, config);
+    const auto result = testing::check_layer_gradients(*layer, {5});
+    INFO(type << "\n" << result.report);
+    CHECK(result.passed);
+  }
+}
+
+TEST_CASE("each malformed plugin is refused with a clear sentence") {
+  CHECK(refusal("bad_no_descriptor", test_plugin("bad_no_descriptor")) ==
+        test_plugin("bad_no_descriptor") +
+            " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
+  CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
+        "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
+            ") was built for SDK ABI 2.0, but this plugfit has ABI 1.0; rebuild it against this SDK");
+  CHECK(refusal("bad_abi_minor", test_plugin("bad_abi_minor")) ==
+        "plugin \"bad_abi_minor\" 9.9.9 (" + test_plugin("bad_abi_minor") +
+            ") was built for SDK ABI 1.1, newer than this plugfit's 1.0; upgrade plugfit or rebuild the plugin "
+            "against this SDK");
+  CHECK(refusal("bad_toolchain", test_plugin("bad_toolchain"))
+            .find("was built with toolchain \"gcc-4;gxx-abi-1002\", but this plugfit needs \"gcc-") != std::string::npos);
+  CHECK(refusal("bad_register_throws", test_plugin("bad_register_throws")) ==
+        "plugin \"bad_register_throws\" 9.9.9 (" + test_plugin("bad_register_throws") +
+            ") failed to register its types: no licence key found");
+  CHECK(refusal("bad_duplicate_type", test_plugin("bad_duplicate_type")) ==
+        "plugin \"bad_duplicate_type\" 9.9.9 (" + test_plugin("bad_duplicate_type") +
+            ") failed to register its types: the callback type \"bad_duplicate_type>Noop\" is registered twice: by "
+            "plugin bad_duplicate_type 9.9.9 and by plugin bad_duplicate_type 9.9.9");
+  CHECK(refusal("bad_wrong_name", test_plugin("bad_wrong_name")) ==
+        "the file " + test_plugin("bad_wrong_name") +
+            " should hold plugin \"bad_wrong_name\" but declares \"someone_else\"");
+}
+
+TEST_CASE("a missing dependency library is reported with the loader's own text") {
+  TempDir dir;
+  const fs::path moved = dir.path / "bad_missing_dependency.so";
+  fs::copy_file(test_plugin("bad_missing_dependency"), moved);
+  const std::string message = refusal("bad_missing_dependency", moved.string());
+  CHECK(message.find("plugin file " + moved.string() + " cannot be loaded: ") == 0);
+  CHECK(message.find("libplugfit_test_dependency.so: cannot open shared object file") != std::string::npos);
+}
+
+TEST_CASE("names that are not found list the paths searched; paths are never names") {
+  Registry registry;
+  PluginLoader loader(registry, {kTestPlugins});
+  const std::string expected = "plugin \"nope\" was not found (looked for nope.so in: " + kTestPlugins + ", ";
+  CHECK_THROWS_WITH_AS(loader.load("nope"), doctest::Contains(expected.c_str()), PluginError);
+  CHECK_THROWS_WITH_AS(loader.load(test_plugin("faulty")), doctest::Contains("is not a plugin name"), PluginError);
+  CHECK_THROWS_WITH_AS(loader.load_plugins_named_in({{"layers", {{{"class_name", "../../tmp/evil>Scale"}}}}}),
+                       doctest::Contains("\"../../tmp/evil\" is not a plugin name"), PluginError);
+  CHECK_THROWS_WITH_AS(PluginLoader::load_file("faulty.so", "faulty", registry),
+                       "plugin file faulty.so is not an absolute path", PluginError);
+}
+
+TEST_CASE("directories writable by everyone are not searched") {
+  TempDir dir;
+  fs::copy_file(test_plugin("faulty"), dir.path / "faulty.so");
+  ::chmod(dir.path.c_str(), 0777);
+  Registry registry;
+  PluginLoader loader(registry, {dir.path.string()});
+  CHECK(loader.search_path_text().find("skipped " + dir.path.string() + " (writable by everyone)") != std::string::npos);
+  CHECK_THROWS_AS(loader.load("faulty"), PluginError);
+  ::chmod(dir.path.c_str(), 0755);
+  Registry registry2;
+  PluginLoader loader2(registry2, {dir.path.string()});
+  CHECK(loader2.load("faulty").name == "faulty");
+}
+
+TEST_CASE("scan lists good plugins and says why each other file was refused") {
+  Registry registry;
+  const PluginLoader loader(registry, {kTestPlugins});
+  const auto scan = loader.scan();
+  std::set<std::string> good;
+  for (const auto& p : scan.plugins) good.insert(p.name);
+  CHECK(good.count("faulty") == 1);
+  CHECK(good.count("custom_layers") == 1);
+  std::map<std::string, std::string> refused;
+  for (const auto& r : scan.refused) refused[fs::path(r.file).stem().string()] = r.reason;
+  for (const char* bad : {"bad_abi_major", "bad_abi_minor", "bad_toolchain", "bad_register_throws",
+                          "bad_duplicate_type", "bad_no_descriptor", "bad_wrong_name"})
+    CHECK_MESSAGE(refused.count(bad) == 1, bad);
+  CHECK(refused.count("libplugfit_test_dependency") == 1);
+}
+
+TEST_CASE("faults inside plugin code name the plugin, the type and the hook") {
+  Registry registry;
+  register_builtins(registry);
+  PluginLoader loader(registry, {kTestPlugins});
+  loader.load("faulty");
+  CHECK_THROWS_WITH_AS(registry.create_callback("faulty>BadInit", Json::object()),
+                       "callback faulty>BadInit (plugin faulty 0.0.1) failed in its constructor: cannot reach the "
+                       "metrics server",
+                       RuntimeFailure);
+
+  Dataset data;
+  data.spec = "tiny";
+  data.x = xt::ones<float>({8, 3});
+  data.y = xt::zeros<float>({8});
+  auto compile = [&](const Json& layers) {
+    auto model = Sequential::from_config({{"layers", layers}}, registry);
+    model->build({3}, 0);
+    model->compile(registry.create_optimizer("SGD", Json::object()),
+                   registry.create_loss("sparse_categorical_crossentropy", Json::object()),
+                   "sparse_categorical_crossentropy", {});
+    return model;
+  };
+  FitOptions options;
+  options.epochs = 2;
+  options.verbose = 0;
+
+  SUBCASE("a callback throwing in on_epoch_end: on_exception and on_train_end still run") {
+    TempDir dir;
+    const std::string trace = (dir.path / "trace.txt").string();
+    auto model = compile({{{"class_name", "Dense"}, {"config", {{"units", 2}, {"activation", "softmax"}}}}});
+    auto thrower = registry.create_callback("faulty>Thrower", {{"trace", trace}});
+    CHECK_THROWS_WITH_AS(fit(*model, data, options, {thrower.get()}),
+                         "callback faulty>Thrower (plugin faulty 0.0.1) failed in on_epoch_end: deliberate failure",
+                         RuntimeFailure);
+    std::ifstream in(trace);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    const std::vector<std::string> expected{
+        "on_train_begin", "on_epoch_end",
+        "on_exception: callback faulty>Thrower (plugin faulty 0.0.1) failed in on_epoch_end: deliberate failure",
+        "on_train_end"};
+    CHECK(lines == expected);
+  }
+  SUBCASE("a layer throwing in forward") {
+    auto model = compile({{{"class_name", "faulty>BadLayer"}, {"config", {{"after", 1}}}},
+                          {{"class_name", "Dense"}, {"config", {{"units", 2}, {"activation", "softmax"}}}}});
+    CHECK_THROWS_WITH_AS(
+        fit(*model, data, options, {}),
+        "layer \"bad_layer\" (faulty>BadLayer, plugin faulty 0.0.1) failed in forward: index 7 out of range",
+        RuntimeFailure);
+  }
+}
