@@ -6,6 +6,9 @@
 //
 // --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
 // dispatch cost); --epoch-callbacks adds N that override only epoch hooks (must cost nothing).
+// Both come from the plugin bench_callbacks, loaded by name like any plugin, so the cost
+// measured is the cost across the plugin boundary. "plugin_load_ms" is the time to find, load,
+// check and register that plugin (the first plugin this process loads).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -19,6 +22,7 @@
 
 #include "data/dataset.hpp"
 #include "metrics/metrics.hpp"
+#include "plugins/loader.hpp"
 #include "registry/builtins.hpp"
 #include "training/fit.hpp"
 #include "util/blas.hpp"
@@ -26,22 +30,6 @@
 using namespace plugfit;
 
 namespace {
-
-class IdleEverywhere final : public Callback {
- public:
-  void on_train_batch_begin(std::int64_t, Logs&) override {}
-  void on_train_batch_end(std::int64_t, Logs&) override {}
-  void on_epoch_begin(int, Logs&) override {}
-  void on_epoch_end(int, Logs&) override {}
-  void on_test_batch_begin(std::int64_t, Logs&) override {}
-  void on_test_batch_end(std::int64_t, Logs&) override {}
-};
-
-class EpochOnly final : public Callback {
- public:
-  void on_epoch_begin(int, Logs&) override {}
-  void on_epoch_end(int, Logs&) override {}
-};
 
 std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
   for (int i = 1; i + 1 < argc; ++i)
@@ -64,6 +52,11 @@ int main(int argc, char** argv) {
   try {
     Registry registry;
     register_builtins(registry);
+    PluginLoader loader(registry, {PLUGFIT_BENCH_PLUGIN_DIR});
+    const auto load_start = std::chrono::steady_clock::now();
+    loader.load("bench_callbacks");
+    const double plugin_load_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
     Json layers = Json::array({{{"class_name", "Flatten"}, {"config", Json::object()}}});
     std::stringstream units(hidden);
     for (std::string u; std::getline(units, u, ',');)
@@ -83,8 +76,9 @@ int main(int argc, char** argv) {
 
     std::vector<std::unique_ptr<Callback>> owned;
     std::vector<Callback*> callbacks;
-    for (int i = 0; i < idle; ++i) owned.push_back(std::make_unique<IdleEverywhere>());
-    for (int i = 0; i < epoch_only; ++i) owned.push_back(std::make_unique<EpochOnly>());
+    for (int i = 0; i < idle; ++i) owned.push_back(registry.create_callback("bench_callbacks>Idle", Json::object()));
+    for (int i = 0; i < epoch_only; ++i)
+      owned.push_back(registry.create_callback("bench_callbacks>EpochOnly", Json::object()));
     for (auto& c : owned) callbacks.push_back(c.get());
 
     set_blas_threads(threads);
@@ -103,10 +97,11 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"peer\": \"plugfit\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
         "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", "
-        "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
+        "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f, "
+        "\"plugin_load_ms\": %.3f}\n",
         batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),
         double(train.size()) * epochs / seconds, seconds / epochs, result.at("accuracy"),
-        double(usage.ru_maxrss) / 1024.0);
+        double(usage.ru_maxrss) / 1024.0, plugin_load_ms);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "plugfit_bench: %s\n", e.what());

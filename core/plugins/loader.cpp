@@ -154,8 +154,15 @@ PluginInfo PluginLoader::load_file(const std::string& path, const std::string& e
     namespace mode = boost::dll::load_mode;
     library.load(path, mode::rtld_now | mode::rtld_local | static_cast<mode::type>(RTLD_NODELETE));
   } catch (const std::exception& e) {
-    const char* why = dlerror();
-    throw PluginError("plugin file " + path + " cannot be loaded: " + (why != nullptr ? std::string(why) : e.what()));
+    // Boost wraps the loader's text: "...load() failed (dlerror system message: TEXT): ...".
+    std::string why = e.what();
+    const std::string marker = "dlerror system message: ";
+    if (const auto start = why.find(marker); start != std::string::npos) {
+      const auto end = why.rfind("):");
+      why = why.substr(start + marker.size(), end != std::string::npos && end > start ? end - start - marker.size()
+                                                                                       : std::string::npos);
+    }
+    throw PluginError("plugin file " + path + " cannot be loaded: " + why);
   }
   if (!library.has("plugfit_plugin"))
     throw PluginError(path + " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN "

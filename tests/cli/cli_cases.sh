@@ -162,6 +162,13 @@ PY
                   "bad_duplicate_type.so: .*registered twice" "bad_wrong_name.so: .*declares \"someone_else\""; do
       grep -Eq "^refused .*$reason" list.txt || fail "no refusal matching /$reason/"
     done
+    # A plugin whose dependency library is missing: the loader's own text. (Copied away from the
+    # dependency, and without the LD_LIBRARY_PATH the test runner sets.)
+    mkdir moved && cp "$test_plugins/bad_missing_dependency.so" moved/
+    env -u LD_LIBRARY_PATH "$plugfit" plugins --plugin-path moved >moved.txt
+    cat moved.txt
+    grep -q "^refused $PWD/moved/bad_missing_dependency.so: plugin file $PWD/moved/bad_missing_dependency.so cannot be loaded: libplugfit_test_dependency.so: cannot open shared object file" moved.txt ||
+      fail "missing dependency not reported with the loader's text"
     "$plugfit" plugins --json --plugin-path "$test_plugins" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
