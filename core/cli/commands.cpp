@@ -6,6 +6,8 @@
 
 #include <plugfit/registry.hpp>
 
+#include "../checkpoint/record.hpp"
+#include "../checkpoint/store.hpp"
 #include "../data/dataset.hpp"
 #include "../metrics/metrics.hpp"
 #include "../plugins/loader.hpp"
@@ -29,16 +31,52 @@ std::string format_logs(const Logs& logs) {
   return out;
 }
 
-void compile_model(Sequential& model, const RunSpec& run, const Registry& registry) {
-  auto optimizer = registry.create_optimizer(run.optimizer.class_name, run.optimizer.config);
-  auto loss = registry.create_loss(run.loss.class_name, run.loss.config);
-  std::vector<std::unique_ptr<Metric>> metrics;
-  for (const auto& spec : run.metrics) {
-    auto metric = registry.create_metric(resolve_metric_name(spec.class_name, run.loss.class_name), spec.config);
-    metric->set_name(spec.class_name == "acc" ? "accuracy" : spec.class_name);
-    metrics.push_back(std::move(metric));
+void warn(const std::string& message) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "plugfit: warning: %s\n", message.c_str());
+}
+
+Json type_spec_json(const TypeSpec& spec) { return {{"class_name", spec.class_name}, {"config", spec.config}}; }
+
+Json compile_config_of(const RunSpec& run) {
+  Json metrics = Json::array();
+  for (const auto& m : run.metrics) metrics.push_back(type_spec_json(m));
+  return {{"optimizer", type_spec_json(run.optimizer)}, {"loss", type_spec_json(run.loss)}, {"metrics", metrics}};
+}
+
+// The run's checkpoint manager: a full checkpoint after every epoch.
+class ManagerCallback final : public Callback {
+ public:
+  explicit ManagerCallback(CheckpointManager& manager) : manager_(manager) { set_type_name("CheckpointManager"); }
+  void on_epoch_end(int epoch, Logs& logs) override {
+    last_ = manager_.save(session().capture(false), epoch + 1, 0, session().global_step(), logs);
   }
-  model.compile(std::move(optimizer), std::move(loss), run.loss.class_name, std::move(metrics));
+  const std::string& last() const { return last_; }
+
+ private:
+  CheckpointManager& manager_;
+  std::string last_;
+};
+
+ManagerOptions manager_options(const Json& spec, const std::string& where) {
+  ManagerOptions options;
+  if (!spec.is_object()) return options;
+  Config c(spec, where);
+  c.accept({"uri"});
+  if (c.has("max_to_keep")) options.max_to_keep = c.get<std::size_t>("max_to_keep", 5);
+  else if (c.json().contains("max_to_keep")) options.max_to_keep.reset();  // null keeps all
+  if (c.has("keep_every_n_epochs")) options.keep_every_n_epochs = c.get<int>("keep_every_n_epochs", 1);
+  options.monitor = c.get<std::string>("monitor", options.monitor);
+  options.mode = c.get<std::string>("mode", options.mode);
+  c.check_all_used();
+  return options;
+}
+
+// The checkpoint a URI names ("URI#NAME", else the latest), loaded.
+std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& backend, const CheckpointUri& uri) {
+  const auto name = resolve_checkpoint_name(backend, uri.name);
+  if (!name) throw InputError(backend.uri() + " holds no checkpoints");
+  return {*name, backend.load(*name)};
 }
 
 }  // namespace
@@ -46,10 +84,10 @@ void compile_model(Sequential& model, const RunSpec& run, const Registry& regist
 int cmd_train(const Args& args) {
   ArgParser parser(
       "plugfit train RUN.json [--epochs N] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]... "
-      "[--verbose 0|1|2] [--seed N]");
+      "[--checkpoint URI] [--resume] [--verbose 0|1|2] [--seed N]");
   parser.positional("RUN.json");
   parser.option("--epochs").option("--batch-size").option("--verbose").option("--seed");
-  parser.option("--plugin").option("--plugin-path");
+  parser.option("--plugin").option("--plugin-path").option("--checkpoint").flag("--resume");
   parser.parse(args);
 
   RunSpec run = read_run_file(parser.positionals().at(0));
@@ -57,7 +95,13 @@ int cmd_train(const Args& args) {
   if (auto v = parser.get_int("--batch-size")) run.batch_size = static_cast<std::size_t>(*v);
   if (auto v = parser.get_int("--verbose")) run.verbose = static_cast<int>(*v);
   if (auto v = parser.get_int("--seed")) run.seed = static_cast<std::uint64_t>(*v);
+  if (auto v = parser.get("--checkpoint")) run.checkpoint = *v;
   if (run.batch_size == 0) throw InputError("--batch-size must be positive");
+  const std::string checkpoint_uri =
+      run.checkpoint.is_string() ? run.checkpoint.get<std::string>()
+                                 : run.checkpoint.is_object() ? run.checkpoint.value("uri", std::string()) : "";
+  if (parser.has_flag("--resume") && checkpoint_uri.empty())
+    throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
 
   Registry registry;
   register_builtins(registry);
@@ -77,9 +121,10 @@ int cmd_train(const Args& args) {
   if (!run.test_data.empty()) test = std::make_unique<Dataset>(load_dataset(run.test_data));
 
   auto model = Sequential::from_config(run.model, registry);
-  const std::uint64_t seed = run.seed.value_or(std::random_device{}());
+  std::uint64_t seed = run.seed.value_or(std::random_device{}());
   model->build(model->declared_input_shape().value_or(train.sample_shape()), seed);
-  compile_model(*model, run, registry);
+  const Json compile_config = compile_config_of(run);
+  compile_from_config(*model, compile_config, registry);
 
   std::vector<std::unique_ptr<Callback>> owned;
   std::vector<Callback*> callbacks;
@@ -89,6 +134,38 @@ int cmd_train(const Args& args) {
   }
 
   FitOptions options;
+  std::unique_ptr<CheckpointManager> manager;
+  if (!checkpoint_uri.empty()) {
+    manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(checkpoint_uri), registry, &loader),
+                                                  manager_options(run.checkpoint, run.path + ": \"checkpoint\""));
+    owned.push_back(std::make_unique<ManagerCallback>(*manager));
+    callbacks.push_back(owned.back().get());
+  }
+  FitSession session(*model, registry, &loader, compile_config, seed);
+  session.set_extra_info({{"data", {{"train", run.train_data}, {"validation", run.validation_data},
+                                    {"test", run.test_data}}}});
+  session.set_callbacks(callbacks);
+  if (parser.has_flag("--resume")) {
+    const auto found = load_latest_good(manager->backend(), true, [](const std::string& why) {
+      warn(why + "; falling back to the previous checkpoint");
+    });
+    if (!found) {
+      warn("no checkpoint to resume from in " + manager->backend().uri() + "; starting from the beginning");
+    } else {
+      const auto& [name, record] = *found;
+      session.restore(record, {true, true, true, true});
+      const TrainingPosition& position = session.position();
+      manager->protect(name);
+      seed = position.seed;
+      options.initial_epoch = position.epoch;
+      options.initial_batch = position.batch;
+      options.initial_global_step = position.global_step;
+      if (run.verbose > 0)
+        std::printf("Resuming from %s/%s (epoch %d, batch %lld)\n", manager->backend().uri().c_str(), name.c_str(),
+                    position.epoch, static_cast<long long>(position.batch));
+    }
+  }
+
   options.epochs = run.epochs;
   options.batch_size = run.batch_size;
   options.shuffle = run.shuffle;
@@ -97,13 +174,129 @@ int cmd_train(const Args& args) {
   options.verbose = run.verbose;
   options.seed = seed;
   set_blas_threads(blas_threads_for_batch(run.batch_size));
-  fit(*model, train, options, callbacks);
+  fit(*model, train, options, callbacks, &session);
 
   if (test) {
     const Logs logs = evaluate(*model, *test, std::max<std::size_t>(run.batch_size, 256), 0);
     std::printf("Test: %s\n", format_logs(logs).c_str());
   }
   return 0;
+}
+
+int cmd_evaluate(const Args& args) {
+  ArgParser parser("plugfit evaluate CHECKPOINT_URI [--data SPEC] [--batch-size N] [--plugin-path DIR]... [--verbose 0|1|2]");
+  parser.positional("CHECKPOINT_URI");
+  parser.option("--data").option("--batch-size").option("--plugin-path").option("--verbose");
+  parser.parse(args);
+  Registry registry;
+  register_builtins(registry);
+  PluginLoader loader(registry, parser.get_all("--plugin-path"));
+  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
+  const auto backend = open_backend(uri, registry, &loader);
+  const auto [name, record] = load_named(*backend, uri);
+  auto model = model_from_record(record, registry, loader);
+  if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
+  std::string spec = parser.get("--data").value_or("");
+  if (spec.empty()) spec = record.info.value("data", Json::object()).value("test", std::string());
+  if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
+  const Dataset data = load_dataset(spec);
+  const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
+  if (batch == 0) throw InputError("--batch-size must be positive");
+  set_blas_threads(blas_threads_for_batch(batch));
+  const Logs logs = evaluate(*model, data, batch, static_cast<int>(parser.get_int("--verbose").value_or(0)));
+  std::printf("%s/%s on %s: %s\n", backend->uri().c_str(), name.c_str(), spec.c_str(), format_logs(logs).c_str());
+  return 0;
+}
+
+int cmd_predict(const Args& args) {
+  ArgParser parser("plugfit predict CHECKPOINT_URI --input FILE --output FILE [--batch-size N] [--plugin-path DIR]...");
+  parser.positional("CHECKPOINT_URI");
+  parser.option("--input").option("--output").option("--batch-size").option("--plugin-path");
+  parser.parse(args);
+  const auto input = parser.get("--input");
+  const auto output = parser.get("--output");
+  if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
+  Registry registry;
+  register_builtins(registry);
+  PluginLoader loader(registry, parser.get_all("--plugin-path"));
+  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
+  const auto backend = open_backend(uri, registry, &loader);
+  const auto [name, record] = load_named(*backend, uri);
+  auto model = model_from_record(record, registry, loader);
+  // A bare .npy path is a file of inputs; anything else is a data spec.
+  const bool bare_npy = input->size() > 4 && input->compare(input->size() - 4, 4, ".npy") == 0 &&
+                        input->find(':') == std::string::npos;
+  const Dataset data = load_dataset(bare_npy ? "npy:" + *input : *input);
+  const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
+  const Tensor predictions = predict(*model, data, batch);
+  write_npy(*output, predictions);
+  std::printf("wrote predictions of shape %s to %s\n", full_shape_str(shape_of(predictions)).c_str(), output->c_str());
+  return 0;
+}
+
+int cmd_inspect(const Args& args) {
+  ArgParser parser("plugfit inspect URI [--json] [--plugin-path DIR]...");
+  parser.positional("URI");
+  parser.flag("--json").option("--plugin-path");
+  parser.parse(args);
+  Registry registry;
+  register_builtins(registry);
+  PluginLoader loader(registry, parser.get_all("--plugin-path"));
+  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
+  const auto backend = open_backend(uri, registry, &loader);
+  const Json index = backend->read_index();
+  Json out = {{"uri", backend->uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
+              {"checkpoints", Json::array()}};
+  bool any_corrupt = false;
+  for (const auto& name : backend->list()) {
+    Json entry = {{"name", name}};
+    try {
+      const CheckpointRecord record = backend->load(name);
+      const Json& info = record.info;
+      Json types = Json::array();
+      for (const auto& layer : info.value("model", Json::object()).value("config", Json::object()).value("layers", Json::array()))
+        types.push_back(layer.value("class_name", ""));
+      entry.update({{"status", "ok"},
+                    {"kind", info.value("kind", "")},
+                    {"epoch", info.value("epoch", 0)},
+                    {"global_step", info.value("training", Json::object()).value("global_step", 0)},
+                    {"time", info.value("time", "")},
+                    {"metrics", info.value("metrics", Json::object())},
+                    {"layer_types", types},
+                    {"plugins", info.value("plugins", Json::object())},
+                    {"tensors", record.tensors.size()},
+                    {"bytes", record.tensor_bytes()}});
+    } catch (const CheckpointCorrupt& e) {
+      entry.update({{"status", "corrupt"}, {"error", e.what()}});
+      any_corrupt = true;
+    }
+    out["checkpoints"].push_back(entry);
+  }
+  if (parser.has_flag("--json")) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return any_corrupt ? 1 : 0;
+  }
+  std::printf("%s: %zu checkpoint(s)", backend->uri().c_str(), out["checkpoints"].size());
+  if (out["latest"].is_string()) std::printf(", latest %s", out["latest"].get<std::string>().c_str());
+  if (out["best"].is_object())
+    std::printf(", best %s (%s %.4f)", out["best"].value("name", "").c_str(), out["best"].value("monitor", "").c_str(),
+                out["best"].value("value", 0.0));
+  std::printf("\n");
+  for (const auto& c : out["checkpoints"]) {
+    if (c["status"] == "corrupt") {
+      std::printf("  %-24s CORRUPT: %s\n", c["name"].get<std::string>().c_str(), c["error"].get<std::string>().c_str());
+      continue;
+    }
+    Logs metrics;
+    for (auto it = c["metrics"].begin(); it != c["metrics"].end(); ++it) metrics[it.key()] = it.value().get<double>();
+    std::string types;
+    for (const auto& t : c["layer_types"]) types += (types.empty() ? "" : ",") + t.get<std::string>();
+    std::printf("  %-24s %-7s epoch %-4d step %-8lld %8.2f MB  %s  [%s]\n", c["name"].get<std::string>().c_str(),
+                c["kind"].get<std::string>().c_str(), c["epoch"].get<int>(),
+                static_cast<long long>(c["global_step"].get<std::int64_t>()), c["bytes"].get<double>() / 1e6,
+                format_logs(metrics).c_str(), types.c_str());
+  }
+  return any_corrupt ? 1 : 0;
 }
 
 int cmd_plugins(const Args& args) {

@@ -11,5 +11,8 @@ using Args = std::vector<std::string>;
 
 int cmd_train(const Args& args);
 int cmd_plugins(const Args& args);
+int cmd_evaluate(const Args& args);
+int cmd_predict(const Args& args);
+int cmd_inspect(const Args& args);
 
 }  // namespace plugfit

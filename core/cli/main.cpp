@@ -1,4 +1,5 @@
 // The plugfit command: train, evaluate, predict, plugins, inspect, convert.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -19,8 +20,14 @@ Train Keras-style Sequential models whose callbacks, layers and checkpoint backe
 
 commands:
   train RUN.json [--epochs N] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]...
-                 [--verbose 0|1|2] [--seed N]
-                        train the model a run file describes
+                 [--checkpoint URI] [--resume] [--verbose 0|1|2] [--seed N]
+                        train the model a run file describes; with a checkpoint URI, save a full
+                        checkpoint every epoch; --resume continues from the latest good one
+  evaluate URI [--data SPEC] [--batch-size N]
+                        loss and metrics of a checkpoint's model (URI#NAME picks one; default latest)
+  predict URI --input FILE --output FILE
+                        the model's outputs for inputs (.npy or a data spec) into a .npy file
+  inspect URI [--json]  the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
   plugins [--json] [--plugin-path DIR]...
                         every plugin found: version, ABI, file, types, and why a file was refused
   --help                this text
@@ -41,12 +48,17 @@ int dispatch(const std::vector<std::string>& argv) {
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
   if (argv[0] == "train") return plugfit::cmd_train(rest);
   if (argv[0] == "plugins") return plugfit::cmd_plugins(rest);
+  if (argv[0] == "evaluate") return plugfit::cmd_evaluate(rest);
+  if (argv[0] == "predict") return plugfit::cmd_predict(rest);
+  if (argv[0] == "inspect") return plugfit::cmd_inspect(rest);
   throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file size limit must fail the write (EFBIG), not kill the process mid-save.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const plugfit::Error& e) {

@@ -69,7 +69,10 @@ RunSpec read_run_file(const std::string& path) {
     const Json callbacks = top.get<Json>("callbacks", Json::array());
     if (!callbacks.is_array()) throw InputError(in("\"callbacks\"") + " must be a list");
     for (const auto& c : callbacks) run.callbacks.push_back(TypeSpec::from_json(c, in("a callback")));
-    run.checkpoint = top.get<std::string>("checkpoint", "");
+    run.checkpoint = top.get<Json>("checkpoint", Json());
+    if (!run.checkpoint.is_null() && !run.checkpoint.is_string() &&
+        !(run.checkpoint.is_object() && run.checkpoint.contains("uri") && run.checkpoint["uri"].is_string()))
+      throw InputError(in("\"checkpoint\"") + " must be a URI or {\"uri\": ..., \"max_to_keep\": ...}");
     top.check_all_used();
   } catch (const InputError& e) {
     const std::string what = e.what();

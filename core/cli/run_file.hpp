@@ -43,7 +43,7 @@ struct RunSpec {
   int verbose = 1;
   std::vector<std::string> plugins;
   std::vector<TypeSpec> callbacks;
-  std::string checkpoint;
+  Json checkpoint;  // a URI, or {"uri": ..., "max_to_keep": ..., ...}
 };
 
 // Throws InputError naming the file and the field.

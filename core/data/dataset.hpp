@@ -33,6 +33,8 @@ Dataset load_dataset(const std::string& spec);
 Tensor read_idx(const std::string& path);  // any IDX file; u8 data stays 0..255 (not scaled)
 Tensor read_npy(const std::string& path);  // float32 tensor of the array's shape
 void write_npy(const std::string& path, const Tensor& t);  // float32, C order
+// The bytes before the data of a float32, C-order .npy file of this shape, as numpy writes them.
+std::string npy_preamble(const Shape& shape);
 Dataset read_csv(const std::string& path, const std::string& options);
 
 }  // namespace plugfit

@@ -162,14 +162,14 @@ void widen(const unsigned char* src, float* dst, std::size_t n) {
   }
 }
 
-std::string shape_tuple(const Tensor& t) {
+std::string shape_tuple(const Shape& shape) {
   // Python's repr of a tuple: (), (3,), (2, 3).
   std::string out = "(";
-  for (std::size_t i = 0; i < t.dimension(); ++i) {
+  for (std::size_t i = 0; i < shape.size(); ++i) {
     if (i > 0) out += ", ";
-    out += std::to_string(t.shape()[i]);
+    out += std::to_string(shape[i]);
   }
-  if (t.dimension() == 1) out += ",";
+  if (shape.size() == 1) out += ",";
   return out + ")";
 }
 
@@ -260,11 +260,11 @@ Tensor read_npy(const std::string& path) {
   return t;
 }
 
-void write_npy(const std::string& path, const Tensor& t) {
+std::string npy_preamble(const Shape& shape) {
   // The header numpy (>= 1.23) writes: sorted keys, room for the first dimension to grow to 21
   // digits, then spaces and '\n' up to a multiple of 64 bytes counting the 10-byte preamble.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(t) + ", }";
-  if (t.dimension() > 0) header.append(21 - std::to_string(t.shape()[0]).size(), ' ');
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
+  if (!shape.empty()) header.append(21 - std::to_string(shape[0]).size(), ' ');
   std::size_t preamble = kMagicLen + 2 + 2;
   unsigned char version = 1;
   std::size_t hlen = header.size() + 1;
@@ -276,17 +276,20 @@ void write_npy(const std::string& path, const Tensor& t) {
   }
   header.append(pad, ' ');
   header += '\n';
-
-  File file;
-  file.f = std::fopen(path.c_str(), "wb");
-  if (file.f == nullptr)
-    throw InputError("NPY file " + path + " cannot be written (" + std::strerror(errno) + ")");
   std::string out(kMagic, kMagicLen);
   out += static_cast<char>(version);
   out += '\0';
   const auto len = static_cast<std::uint32_t>(header.size());
   for (std::size_t i = 0; i < (version == 1 ? 2u : 4u); ++i) out += static_cast<char>((len >> (8 * i)) & 0xFF);
-  out += header;
+  return out + header;
+}
+
+void write_npy(const std::string& path, const Tensor& t) {
+  const std::string out = npy_preamble(shape_of(t));
+  File file;
+  file.f = std::fopen(path.c_str(), "wb");
+  if (file.f == nullptr)
+    throw InputError("NPY file " + path + " cannot be written (" + std::strerror(errno) + ")");
   bool ok = std::fwrite(out.data(), 1, out.size(), file.f) == out.size();
   // Tensor is row-major and contiguous, so its buffer is the C-ordered data.
   if (ok && t.size() > 0) ok = std::fwrite(t.data(), sizeof(float), t.size(), file.f) == t.size();

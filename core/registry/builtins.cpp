@@ -7,6 +7,7 @@
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
+#include "../training/model_checkpoint.hpp"
 
 namespace plugfit {
 
@@ -19,6 +20,7 @@ void register_builtins(Registry& registry) {
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
+  registry.add_callback<ModelCheckpoint>("ModelCheckpoint");
 }
 
 }  // namespace plugfit

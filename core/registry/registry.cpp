@@ -11,6 +11,7 @@ const char* kind_name(TypeKind kind) {
     case TypeKind::optimizer: return "optimizer";
     case TypeKind::loss: return "loss";
     case TypeKind::metric: return "metric";
+    case TypeKind::checkpoint_backend: return "checkpoint backend";
   }
   return "type";
 }
@@ -129,6 +130,7 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
       case TypeKind::optimizer: delete static_cast<Optimizer*>(made); break;
       case TypeKind::loss: delete static_cast<Loss*>(made); break;
       case TypeKind::metric: delete static_cast<Metric*>(made); break;
+      case TypeKind::checkpoint_backend: delete static_cast<CheckpointBackend*>(made); break;
     }
     throw;
   }
@@ -163,6 +165,12 @@ std::unique_ptr<Metric> Registry::create_metric(std::string_view name, const Jso
   std::unique_ptr<Metric> m(static_cast<Metric*>(create(TypeKind::metric, name, config, &e)));
   m->set_name(std::string(name));
   return m;
+}
+
+std::unique_ptr<CheckpointBackend> Registry::create_checkpoint_backend(std::string_view scheme, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<CheckpointBackend>(
+      static_cast<CheckpointBackend*>(create(TypeKind::checkpoint_backend, scheme, config, &e)));
 }
 
 }  // namespace plugfit

@@ -50,6 +50,13 @@ void Callback::on_predict_batch_end(std::int64_t, Logs&) { default_hooks_ |= kPr
 Json Callback::state() const { return Json::object(); }
 void Callback::load_state(const Json&) {}
 
+Session::~Session() = default;
+
+Session& Callback::session() const {
+  if (session_ == nullptr) throw RuntimeFailure("callback " + type_name_ + " used its session outside fit()");
+  return *session_;
+}
+
 Model& Callback::model() const {
   if (model_ == nullptr) throw RuntimeFailure("callback " + type_name_ + " used its model before training started");
   return *model_;

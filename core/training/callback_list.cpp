@@ -28,6 +28,10 @@ void CallbackList::set_model(Model* model) {
   for (Callback* cb : callbacks_) cb->set_model(model);
 }
 
+void CallbackList::set_session(Session* session) {
+  for (Callback* cb : callbacks_) cb->set_session(session);
+}
+
 void CallbackList::set_params(const FitParams& params) {
   for (Callback* cb : callbacks_) cb->set_params(params);
 }

@@ -18,6 +18,7 @@ class CallbackList {
   explicit CallbackList(std::vector<Callback*> callbacks);
 
   void set_model(Model* model);
+  void set_session(Session* session);
   void set_params(const FitParams& params);
 
   void on_train_begin(Logs& logs);

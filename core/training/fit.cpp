@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "../checkpoint/record.hpp"
 #include "callback_list.hpp"
 #include "progbar.hpp"
 
@@ -16,6 +17,7 @@ void FitOptions::validate() const {
   if (!(validation_split >= 0.0 && validation_split < 1.0))
     throw InputError("\"validation_split\" must be in [0, 1), got " + std::to_string(validation_split));
   if (verbose < 0 || verbose > 2) throw InputError("\"verbose\" must be 0, 1 or 2");
+  if (initial_batch < 0 || initial_global_step < 0) throw InputError("the resume position must be non-negative");
 }
 
 void History::on_train_begin(Logs&) {
@@ -103,7 +105,8 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
 
 }  // namespace
 
-History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> user_callbacks) {
+History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> user_callbacks,
+            FitSession* session) {
   options.validate();
   if (!model.compiled()) throw RuntimeFailure("fit() needs a compiled model");
   check_data(model, data, "training");
@@ -127,6 +130,14 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   callbacks.set_model(&model);
   callbacks.set_params({options.epochs, options.initial_epoch, static_cast<std::int64_t>(steps),
                         static_cast<std::int64_t>(n_train), static_cast<std::int64_t>(batch), options.verbose});
+  static const Registry no_plugins;
+  FitSession local_session(model, no_plugins, nullptr, Json::object(), options.seed);
+  if (session == nullptr) session = &local_session;
+  check_state_keys(all);
+  session->set_callbacks(all);
+  callbacks.set_session(session);
+  std::int64_t global_step = options.initial_global_step;
+  session->set_position({options.initial_epoch, options.initial_batch, global_step, options.seed});
 
   Logs logs, batch_logs;
   Tensor xb, yb, dy;
@@ -146,7 +157,9 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
       for (auto& metric : model.metrics()) metric->reset();
       double loss_sum = 0.0;
       std::size_t seen = 0;
-      for (std::size_t step = 0; step < steps; ++step) {
+      const std::size_t first_step =
+          epoch == options.initial_epoch ? std::min(steps, static_cast<std::size_t>(options.initial_batch)) : 0;
+      for (std::size_t step = first_step; step < steps; ++step) {
         const auto batch_index = static_cast<std::int64_t>(step);
         if (callbacks.wants(Callback::kTrainBatchBegin)) {
           batch_logs.clear();
@@ -165,6 +178,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
 
         loss_sum += loss * double(count);
         seen += count;
+        session->set_position({epoch, batch_index + 1, ++global_step, options.seed});
         if (callbacks.wants(Callback::kTrainBatchEnd)) {
           write_metrics(model, loss_sum / double(seen), batch_logs, "");
           callbacks.on_batch(Callback::kTrainBatchEnd, batch_index, batch_logs);
@@ -179,6 +193,8 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
                                   : evaluate_rows(model, val, n_train, n, batch, callbacks);
         for (const auto& [key, value] : val_logs) logs["val_" + key] = value;
       }
+      session->set_position({epoch + 1, 0, global_step, options.seed});
+      session->set_metrics(logs);
       callbacks.on_epoch_end(epoch, logs);
     }
     callbacks.on_train_end(logs);

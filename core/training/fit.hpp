@@ -15,12 +15,16 @@
 
 #include "../data/dataset.hpp"
 #include "../model/sequential.hpp"
+#include "session.hpp"
 
 namespace plugfit {
 
 struct FitOptions {
   int epochs = 1;
   int initial_epoch = 0;
+  // Resuming mid-epoch: batches of initial_epoch already trained, and the run's step count.
+  std::int64_t initial_batch = 0;
+  std::int64_t initial_global_step = 0;
   std::size_t batch_size = 32;
   bool shuffle = true;
   double validation_split = 0.0;
@@ -43,8 +47,10 @@ class History final : public Callback {
 
 // Trains model on data. callbacks run in order, then History and (verbose > 0) the
 // ProgbarLogger. An exception from any part ends training: every callback's on_exception and
-// on_train_end run, then the exception propagates.
-History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks);
+// on_train_end run, then the exception propagates. session (optional) is what callbacks use
+// for checkpoints; fit() keeps its position current.
+History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks,
+            FitSession* session = nullptr);
 
 // The loss and metrics over data, as logs ("loss", "accuracy", ...).
 Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, int verbose,

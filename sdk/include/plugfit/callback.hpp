@@ -24,6 +24,7 @@
 #include "config.hpp"
 #include "export.hpp"
 #include "model.hpp"
+#include "session.hpp"
 
 namespace plugfit {
 
@@ -88,10 +89,13 @@ class PLUGFIT_API Callback {
   virtual std::string state_key() const { return type_name_; }
 
   Model& model() const;
+  // The running fit()'s session (checkpoints); throws outside fit().
+  Session& session() const;
   const FitParams& params() const { return params_; }
 
   // Host side: wiring before training.
   void set_model(Model* model) { model_ = model; }
+  void set_session(Session* session) { session_ = session; }
   void set_params(const FitParams& params) { params_ = params; }
   const std::string& type_name() const { return type_name_; }
   void set_type_name(std::string name) { type_name_ = std::move(name); }
@@ -112,6 +116,7 @@ class PLUGFIT_API Callback {
 
  private:
   Model* model_ = nullptr;
+  Session* session_ = nullptr;
   FitParams params_;
   std::string type_name_;
   std::string origin_;

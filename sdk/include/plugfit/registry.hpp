@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "callback.hpp"
+#include "checkpoint.hpp"
 #include "config.hpp"
 #include "export.hpp"
 #include "layer.hpp"
@@ -24,7 +25,7 @@
 
 namespace plugfit {
 
-enum class TypeKind { layer, callback, optimizer, loss, metric };
+enum class TypeKind { layer, callback, optimizer, loss, metric, checkpoint_backend };
 PLUGFIT_API const char* kind_name(TypeKind kind);
 
 struct TypeEntry {
@@ -49,6 +50,10 @@ class PLUGFIT_API Registry {
   template <class T> void add_optimizer(std::string_view name) { add<Optimizer, T>(TypeKind::optimizer, name); }
   template <class T> void add_loss(std::string_view name) { add<Loss, T>(TypeKind::loss, name); }
   template <class T> void add_metric(std::string_view name) { add<Metric, T>(TypeKind::metric, name); }
+  // A backend for URIs "scheme:LOCATION"; its constructor reads the location as config "path".
+  template <class T> void add_checkpoint_backend(std::string_view scheme) {
+    add<CheckpointBackend, T>(TypeKind::checkpoint_backend, scheme);
+  }
 
   // Construct a type from {"class_name": ..., "config": {...}} parts. Throw InputError for an
   // unknown name (listing the known ones) or a bad config (naming the key).
@@ -57,6 +62,7 @@ class PLUGFIT_API Registry {
   std::unique_ptr<Optimizer> create_optimizer(std::string_view name, const Json& config) const;
   std::unique_ptr<Loss> create_loss(std::string_view name, const Json& config) const;
   std::unique_ptr<Metric> create_metric(std::string_view name, const Json& config) const;
+  std::unique_ptr<CheckpointBackend> create_checkpoint_backend(std::string_view scheme, const Json& config) const;
 
   // The entry for name (qualified, or a short name provided exactly once), or nullptr.
   const TypeEntry* find(TypeKind kind, std::string_view name) const;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "callback.hpp"
+#include "checkpoint.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "layer.hpp"
@@ -17,5 +18,6 @@
 #include "plugin.hpp"
 #include "registry.hpp"
 #include "rng.hpp"
+#include "session.hpp"
 #include "tensor.hpp"
 #include <plugfit/version.hpp>

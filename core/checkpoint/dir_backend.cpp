@@ -1,0 +1,336 @@
+#include "dir_backend.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "../data/dataset.hpp"
+
+namespace plugfit {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFormat = 1;
+std::atomic<unsigned> save_counter{0};
+
+[[noreturn]] void io_failure(const std::string& what, const fs::path& path, int err) {
+  throw RuntimeFailure(what + " " + path.string() + ": " + std::strerror(err));
+}
+
+// Writes the buffers to a new file and fsyncs it.
+void write_file(const fs::path& path, std::initializer_list<std::pair<const void*, std::size_t>> parts) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) io_failure("cannot create", path, errno);
+  std::vector<iovec> iov;
+  for (const auto& [data, size] : parts)
+    if (size > 0) iov.push_back({const_cast<void*>(data), size});
+  std::size_t index = 0;
+  while (index < iov.size()) {
+    const ssize_t n = ::writev(fd, iov.data() + index, static_cast<int>(std::min<std::size_t>(iov.size() - index, IOV_MAX)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      io_failure("cannot write", path, err);
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (index < iov.size() && left >= iov[index].iov_len) left -= iov[index++].iov_len;
+    if (index < iov.size()) {
+      iov[index].iov_base = static_cast<char*>(iov[index].iov_base) + left;
+      iov[index].iov_len -= left;
+    }
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_failure("cannot flush", path, err);
+  }
+  if (::close(fd) != 0) io_failure("cannot close", path, errno);
+}
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) io_failure("cannot open folder", dir, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL) io_failure("cannot flush folder", dir, err);
+}
+
+std::string read_file(const fs::path& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw CheckpointCorrupt(what + ": cannot read " + path.filename().string() + " (" + std::strerror(errno) + ")");
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
+}
+
+// "weights/dense/kernel" -> "tensors/weights/dense/kernel.npy"; refuses names that would leave
+// the checkpoint's folder.
+fs::path tensor_path(const std::string& name) {
+  fs::path rel("tensors");
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const std::size_t end = std::min(name.find('/', start), name.size());
+    const std::string part = name.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..")
+      throw InputError("tensor name \"" + name + "\" has an empty, \".\" or \"..\" component");
+    rel /= part;
+    start = end + 1;
+  }
+  return rel.replace_extension(rel.extension().string() + ".npy");
+}
+
+Json manifest_body(const Json& manifest) {
+  Json body = manifest;
+  body.erase("manifest_crc32");
+  return body;
+}
+
+// Shape and data of a float32 .npy as written by npy_preamble.
+std::pair<Shape, const char*> parse_npy(const std::string& bytes, const std::string& what) {
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw CheckpointCorrupt(what + " is not an .npy file");
+  const auto version = static_cast<unsigned char>(bytes[6]);
+  const std::size_t len_bytes = version == 1 ? 2 : 4;
+  std::size_t header_len = 0;
+  for (std::size_t i = 0; i < len_bytes; ++i) header_len |= std::size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+  const std::size_t data_at = 8 + len_bytes + header_len;
+  if (data_at > bytes.size()) throw CheckpointCorrupt(what + " has a truncated .npy header");
+  const std::string header = bytes.substr(8 + len_bytes, header_len);
+  if (header.find("'descr': '<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+    throw CheckpointCorrupt(what + " is not a float32 C-order .npy file");
+  const auto open = header.find("'shape': (");
+  const auto close = header.find(')', open);
+  if (open == std::string::npos || close == std::string::npos) throw CheckpointCorrupt(what + " has no shape");
+  Shape shape;
+  const std::string dims = header.substr(open + 10, close - open - 10);
+  for (std::size_t pos = 0; pos < dims.size();) {
+    while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
+    if (pos >= dims.size()) break;
+    std::size_t used = 0;
+    shape.push_back(std::stoull(dims.substr(pos), &used));
+    pos += used;
+  }
+  if (bytes.size() - data_at != shape_size(shape) * sizeof(float))
+    throw CheckpointCorrupt(what + " holds " + std::to_string(bytes.size() - data_at) + " data bytes for shape " +
+                            full_shape_str(shape));
+  return {shape, bytes.data() + data_at};
+}
+
+bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// Removes .tmp-* and .trash-* folders left by processes that are gone.
+void remove_stale(const fs::path& root) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".tmp-", 0) != 0 && name.rfind(".trash-", 0) != 0) continue;
+    // .tmp-NAME-PID-N: the PID is the second-to-last dash-separated field.
+    const auto last = name.rfind('-');
+    const auto before = last == std::string::npos ? std::string::npos : name.rfind('-', last - 1);
+    if (before == std::string::npos) continue;
+    const long pid = std::strtol(name.substr(before + 1, last - before - 1).c_str(), nullptr, 10);
+    if (!process_alive(pid)) fs::remove_all(entry.path(), ec);
+  }
+}
+
+std::string unique_suffix() {
+  return std::to_string(::getpid()) + "-" + std::to_string(save_counter.fetch_add(1));
+}
+
+}  // namespace
+
+DirBackend::DirBackend(Config& config) : DirBackend(fs::path(config.require<std::string>("path"))) {}
+
+DirBackend::DirBackend(fs::path root) : root_(fs::absolute(std::move(root)).lexically_normal()) {
+  if (root_.filename().empty()) root_ = root_.parent_path();
+}
+
+void DirBackend::save(const std::string& name, const CheckpointRecord& record) {
+  check_checkpoint_name(name);
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) throw RuntimeFailure("cannot create the checkpoint folder " + root_.string() + ": " + ec.message());
+  remove_stale(root_);
+  const fs::path tmp = root_ / (".tmp-" + name + "-" + unique_suffix());
+  const fs::path target = root_ / name;
+  try {
+    fs::create_directory(tmp);
+    Json files = Json::array();
+    Json tensors = Json::array();
+    auto add_file = [&](const fs::path& rel, std::initializer_list<std::pair<const void*, std::size_t>> parts) {
+      fs::create_directories((tmp / rel).parent_path());
+      write_file(tmp / rel, parts);
+      std::uint32_t crc = 0;
+      std::size_t size = 0;
+      for (const auto& [data, bytes] : parts) crc = crc32_of(data, bytes, crc), size += bytes;
+      files.push_back({{"path", rel.string()}, {"size", size}, {"crc32", crc}});
+    };
+    const std::string info = record.info.dump();
+    add_file("info.json", {{info.data(), info.size()}});
+    for (const auto& t : record.tensors) {
+      if (shape_size(t.shape) != t.values.size())
+        throw InputError("tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) + " values for shape " +
+                         full_shape_str(t.shape));
+      const fs::path rel = tensor_path(t.name);
+      const std::string preamble = npy_preamble(t.shape);
+      add_file(rel, {{preamble.data(), preamble.size()}, {t.values.data(), t.values.size() * sizeof(float)}});
+      tensors.push_back({{"name", t.name}, {"path", rel.string()}});
+    }
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    Json manifest = {{"format", kFormat},
+                     {"name", name},
+                     {"saved_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()},
+                     {"files", files},
+                     {"tensors", tensors}};
+    manifest["manifest_crc32"] = crc32_of(manifest_body(manifest).dump().data(), manifest_body(manifest).dump().size());
+    const std::string text = manifest.dump(1);
+    write_file(tmp / "manifest.json", {{text.data(), text.size()}});
+    for (const auto& entry : fs::recursive_directory_iterator(tmp))
+      if (entry.is_directory()) fsync_dir(entry.path());
+    fsync_dir(tmp);
+
+    if (fs::exists(target)) {
+      // Swap the new folder in atomically; the old contents end up in tmp and go.
+      if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0)
+        io_failure("cannot replace", target, errno);
+      fsync_dir(root_);
+      fs::remove_all(tmp, ec);
+    } else {
+      if (::rename(tmp.c_str(), target.c_str()) != 0) io_failure("cannot rename into", target, errno);
+      fsync_dir(root_);
+    }
+  } catch (const Error& e) {
+    fs::remove_all(tmp, ec);
+    throw RuntimeFailure("saving checkpoint \"" + name + "\" to " + uri() + " failed: " + e.what());
+  } catch (const std::exception& e) {
+    fs::remove_all(tmp, ec);
+    throw RuntimeFailure("saving checkpoint \"" + name + "\" to " + uri() + " failed: " + e.what());
+  }
+}
+
+CheckpointRecord DirBackend::load(const std::string& name) const {
+  check_checkpoint_name(name);
+  const fs::path dir = root_ / name;
+  const std::string what = "checkpoint \"" + name + "\" in " + uri();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw InputError(what + " does not exist");
+  Json manifest;
+  try {
+    manifest = Json::parse(read_file(dir / "manifest.json", what));
+  } catch (const nlohmann::json::exception&) {
+    throw CheckpointCorrupt(what + " is corrupt: its manifest does not parse");
+  }
+  const std::string body = manifest_body(manifest).dump();
+  if (manifest.value("manifest_crc32", std::uint32_t{0}) != crc32_of(body.data(), body.size()))
+    throw CheckpointCorrupt(what + " is corrupt: its manifest fails its checksum");
+  if (manifest.value("format", 0) != kFormat)
+    throw CheckpointCorrupt(what + " has format " + std::to_string(manifest.value("format", 0)) +
+                            ", this plugfit reads format " + std::to_string(kFormat));
+  std::map<std::string, std::string> contents;
+  for (const auto& f : manifest.at("files")) {
+    const std::string rel = f.at("path").get<std::string>();
+    std::string bytes = read_file(dir / rel, what);
+    if (bytes.size() != f.at("size").get<std::size_t>())
+      throw CheckpointCorrupt(what + " is corrupt: " + rel + " has " + std::to_string(bytes.size()) +
+                              " bytes, the manifest says " + std::to_string(f.at("size").get<std::size_t>()) +
+                              " (truncated?)");
+    if (crc32_of(bytes.data(), bytes.size()) != f.at("crc32").get<std::uint32_t>())
+      throw CheckpointCorrupt(what + " is corrupt: " + rel + " fails its checksum");
+    contents.emplace(rel, std::move(bytes));
+  }
+  CheckpointRecord record;
+  try {
+    record.info = Json::parse(contents.at("info.json"));
+  } catch (const std::exception&) {
+    throw CheckpointCorrupt(what + " is corrupt: info.json does not parse");
+  }
+  for (const auto& t : manifest.at("tensors")) {
+    const std::string rel = t.at("path").get<std::string>();
+    auto it = contents.find(rel);
+    if (it == contents.end()) throw CheckpointCorrupt(what + " is corrupt: " + rel + " is not in its manifest");
+    const auto [shape, data] = parse_npy(it->second, what + ": " + rel);
+    NamedTensor tensor{t.at("name").get<std::string>(), shape, std::vector<float>(shape_size(shape))};
+    std::memcpy(tensor.values.data(), data, tensor.values.size() * sizeof(float));
+    record.tensors.push_back(std::move(tensor));
+  }
+  return record;
+}
+
+std::vector<std::string> DirBackend::list() const {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.front() == '.' || !entry.is_directory()) continue;
+    std::int64_t saved = 0;  // an unreadable manifest sorts first: oldest
+    try {
+      saved = Json::parse(read_file(entry.path() / "manifest.json", name)).value("saved_ns", std::int64_t{0});
+    } catch (const std::exception&) {
+      if (!fs::exists(entry.path() / "manifest.json")) continue;  // not a checkpoint
+    }
+    found.emplace_back(saved, name);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (auto& [saved, name] : found) names.push_back(std::move(name));
+  return names;
+}
+
+void DirBackend::remove(const std::string& name) {
+  check_checkpoint_name(name);
+  const fs::path dir = root_ / name;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  // Rename first, so that a crash mid-delete never leaves a half-deleted checkpoint listed.
+  const fs::path trash = root_ / (".trash-" + name + "-" + unique_suffix());
+  if (::rename(dir.c_str(), trash.c_str()) != 0) io_failure("cannot remove", dir, errno);
+  fsync_dir(root_);
+  fs::remove_all(trash, ec);
+}
+
+Json DirBackend::read_index() const {
+  try {
+    return Json::parse(read_file(root_ / "index.json", "index"));
+  } catch (const std::exception&) {
+    return Json::object();  // no index, or an unreadable one: the list is the truth
+  }
+}
+
+void DirBackend::write_index(const Json& index) {
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  const fs::path tmp = root_ / (".tmp-index-" + unique_suffix());
+  const std::string text = index.dump(1);
+  try {
+    write_file(tmp, {{text.data(), text.size()}});
+    if (::rename(tmp.c_str(), (root_ / "index.json").c_str()) != 0) io_failure("cannot rename into", root_ / "index.json", errno);
+    fsync_dir(root_);
+  } catch (...) {
+    fs::remove(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace plugfit

@@ -1,0 +1,195 @@
+#include "record.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include <plugfit/version.hpp>
+
+#include "../metrics/metrics.hpp"
+#include "../plugins/loader.hpp"
+
+namespace plugfit {
+
+namespace {
+
+constexpr int kRecordFormat = 1;
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string class_name_of(const Json& spec) {
+  return spec.is_string() ? spec.get<std::string>() : spec.value("class_name", std::string());
+}
+Json config_of(const Json& spec) { return spec.is_object() ? spec.value("config", Json::object()) : Json::object(); }
+
+}  // namespace
+
+void check_state_keys(const std::vector<Callback*>& callbacks) {
+  std::set<std::string> keys;
+  for (const Callback* cb : callbacks) {
+    if (cb->state().empty()) continue;
+    if (!keys.insert(cb->state_key()).second)
+      throw InputError("two stateful callbacks share the state key \"" + cb->state_key() +
+                       "\"; their states would overwrite each other in checkpoints (give them different options)");
+  }
+}
+
+CheckpointRecord capture_record(Sequential& model, const Registry& registry, const Json& compile_config,
+                                const TrainingPosition& position, const std::vector<Callback*>& callbacks,
+                                const Logs& metrics, bool weights_only) {
+  CheckpointRecord record;
+  Json plugins = Json::object();
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    const TypeEntry* entry = registry.find(TypeKind::layer, model.layer_class(i));
+    if (entry != nullptr && !entry->provider.empty()) plugins[entry->provider] = entry->provider_version;
+  }
+  Json& info = record.info;
+  info = {{"format", kRecordFormat},
+          {"kind", weights_only ? "weights" : "full"},
+          {"plugfit_version", PLUGFIT_VERSION},
+          {"sdk_abi", std::to_string(PLUGFIT_SDK_ABI_MAJOR) + "." + std::to_string(PLUGFIT_SDK_ABI_MINOR)},
+          {"time", utc_now()},
+          {"model", model.get_config()},
+          {"plugins", plugins},
+          {"input_shape", model.input_shape()},
+          {"epoch", position.epoch},
+          {"metrics", metrics.to_json()}};
+  if (!compile_config.empty()) info["compile"] = compile_config;
+  for (const Weight* w : model.weights())
+    record.tensors.push_back({"weights/" + w->name, w->shape, std::vector<float>(w->value_data, w->value_data + w->size)});
+  if (weights_only) return record;
+
+  Optimizer* optimizer = model.optimizer();
+  if (optimizer == nullptr) throw RuntimeFailure("a full checkpoint needs a compiled model");
+  info["optimizer"] = {{"iterations", optimizer->iterations()}, {"learning_rate", optimizer->learning_rate()}};
+  const auto& state = model.rng().state();
+  info["training"] = {{"epoch", position.epoch},
+                      {"batch", position.batch},
+                      {"global_step", position.global_step},
+                      {"seed", position.seed},
+                      {"rng", {state[0], state[1], state[2], state[3]}}};
+  Json callback_states = Json::object();
+  for (const Callback* cb : callbacks) {
+    Json s = cb->state();
+    if (!s.empty()) callback_states[cb->state_key()] = std::move(s);
+  }
+  info["callbacks"] = callback_states;
+  for (const auto& slot : optimizer->slots()) {
+    for (const Weight* w : model.weights()) {
+      const float* begin = slot.values->data() + w->offset;
+      record.tensors.push_back({"optimizer/" + slot.name + "/" + w->name, w->shape, std::vector<float>(begin, begin + w->size)});
+    }
+  }
+  return record;
+}
+
+void restore_weights(Sequential& model, const CheckpointRecord& record) {
+  std::set<std::string> expected;
+  for (const Weight* w : model.weights()) {
+    const std::string key = "weights/" + w->name;
+    expected.insert(key);
+    const NamedTensor* t = record.find(key);
+    if (t == nullptr) throw InputError("the checkpoint has no weight \"" + w->name + "\" for the model's layer");
+    if (t->shape != w->shape)
+      throw InputError("the weight \"" + w->name + "\" has shape " + full_shape_str(t->shape) +
+                       " in the checkpoint but " + full_shape_str(w->shape) + " in the model");
+  }
+  for (const auto& t : record.tensors)
+    if (t.name.rfind("weights/", 0) == 0 && expected.count(t.name) == 0)
+      throw InputError("the checkpoint has a weight \"" + t.name.substr(8) + "\" that the model does not have");
+  for (Weight* w : model.weights()) {
+    const NamedTensor* t = record.find("weights/" + w->name);
+    std::copy(t->values.begin(), t->values.end(), w->value_data);
+  }
+}
+
+void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
+  Optimizer* optimizer = model.optimizer();
+  if (optimizer == nullptr) throw RuntimeFailure("restoring optimizer state needs a compiled model");
+  if (record.info.value("kind", "") != "full") throw InputError("a weights-only checkpoint holds no optimizer state");
+  for (auto& slot : optimizer->slots()) {
+    for (const Weight* w : model.weights()) {
+      const std::string key = "optimizer/" + slot.name + "/" + w->name;
+      const NamedTensor* t = record.find(key);
+      if (t == nullptr) throw InputError("the checkpoint has no optimizer state \"" + key + "\"");
+      if (t->shape != w->shape)
+        throw InputError("the optimizer state \"" + key + "\" has shape " + full_shape_str(t->shape) +
+                         " in the checkpoint but " + full_shape_str(w->shape) + " in the model");
+      std::copy(t->values.begin(), t->values.end(), slot.values->data() + w->offset);
+    }
+  }
+  const Json& state = record.info.at("optimizer");
+  optimizer->set_iterations(state.at("iterations").get<std::int64_t>());
+  optimizer->set_learning_rate(state.at("learning_rate").get<double>());
+}
+
+void restore_callbacks(const std::vector<Callback*>& callbacks, const CheckpointRecord& record) {
+  const Json states = record.info.value("callbacks", Json::object());
+  for (Callback* cb : callbacks) {
+    auto it = states.find(cb->state_key());
+    if (it != states.end()) cb->load_state(*it);
+  }
+}
+
+TrainingPosition restore_position(Sequential& model, const CheckpointRecord& record) {
+  const Json& t = record.info.at("training");
+  TrainingPosition position{t.at("epoch").get<int>(), t.at("batch").get<std::int64_t>(),
+                            t.at("global_step").get<std::int64_t>(), t.at("seed").get<std::uint64_t>()};
+  Rng::State state{};
+  for (std::size_t i = 0; i < 4; ++i) state[i] = t.at("rng").at(i).get<std::uint64_t>();
+  model.rng().set_state(state);
+  return position;
+}
+
+void compile_from_config(Sequential& model, const Json& compile_config, const Registry& registry) {
+  const Json optimizer_spec = compile_config.value("optimizer", Json("Adam"));
+  const Json loss_spec = compile_config.value("loss", Json("sparse_categorical_crossentropy"));
+  const std::string loss_name = class_name_of(loss_spec);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const auto& spec : compile_config.value("metrics", Json::array())) {
+    const std::string requested = class_name_of(spec);
+    auto metric = registry.create_metric(resolve_metric_name(requested, loss_name), config_of(spec));
+    metric->set_name(requested == "acc" ? "accuracy" : requested);
+    metrics.push_back(std::move(metric));
+  }
+  model.compile(registry.create_optimizer(class_name_of(optimizer_spec), config_of(optimizer_spec)),
+                registry.create_loss(loss_name, config_of(loss_spec)), loss_name, std::move(metrics));
+}
+
+std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, const Registry& registry,
+                                              PluginLoader& loader) {
+  const Json& info = record.info;
+  if (!info.contains("model")) throw CheckpointCorrupt("the checkpoint holds no model config");
+  const Json plugins = info.value("plugins", Json::object());
+  for (auto it = plugins.begin(); it != plugins.end(); ++it) {
+    if (loader.is_loaded(it.key())) continue;
+    try {
+      loader.load(it.key());
+    } catch (const PluginError& e) {
+      std::string types;
+      for (const auto& layer : info["model"]["config"]["layers"]) {
+        const std::string name = layer.value("class_name", std::string());
+        if (plugin_of(name) == it.key()) types += (types.empty() ? "" : ", ") + name;
+      }
+      throw PluginError("the checkpoint's model uses " + types + " from plugin " + it.key() + " " +
+                        it.value().get<std::string>() + ", which cannot be loaded: " + e.what());
+    }
+  }
+  loader.load_plugins_named_in(info["model"]);
+  auto model = Sequential::from_config(info["model"], registry);
+  model->build(info.at("input_shape").get<Shape>(), 0);
+  restore_weights(*model, record);
+  if (info.contains("compile")) compile_from_config(*model, info["compile"], registry);
+  if (info.value("kind", "") == "full") restore_optimizer(*model, record);
+  return model;
+}
+
+}  // namespace plugfit

@@ -1,0 +1,167 @@
+#include "model_checkpoint.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+#include "../checkpoint/store.hpp"
+#include "../model/sequential.hpp"
+#include "../util/format_template.hpp"
+
+namespace plugfit {
+
+std::string resolve_monitor_mode(const std::string& mode, const std::string& monitor, Model& model,
+                                 const std::string& who) {
+  if (mode == "min" || mode == "max") return mode;
+  if (mode != "auto") throw InputError(who + ": mode must be \"auto\", \"min\" or \"max\", got \"" + mode + "\"");
+  const std::string base = monitor.rfind("val_", 0) == 0 ? monitor.substr(4) : monitor;
+  if (base == "loss") return "min";
+  if (auto* sequential = dynamic_cast<Sequential*>(&model)) {
+    for (const auto& metric : sequential->metrics())
+      if (metric->name() == base) return metric->direction() > 0 ? "max" : "min";
+  }
+  throw InputError(who + " cannot tell whether \"" + monitor + "\" should be maximized or minimized; pass mode \"max\" "
+                   "or \"min\"");
+}
+
+ModelCheckpoint::ModelCheckpoint(Config& config)
+    : filepath_(config.require<std::string>("filepath")),
+      monitor_(config.get<std::string>("monitor", "val_loss")),
+      mode_(config.get<std::string>("mode", "auto")),
+      verbose_(config.get<int>("verbose", 0)),
+      save_best_only_(config.get<bool>("save_best_only", false)),
+      save_weights_only_(config.get<bool>("save_weights_only", false)),
+      save_last_(config.get<bool>("save_last", false)) {
+  const auto slash = filepath_.rfind('/');
+  if (slash == std::string::npos) {
+    folder_ = ".";
+    name_template_ = filepath_;
+  } else {
+    folder_ = filepath_.substr(0, slash);
+    name_template_ = filepath_.substr(slash + 1);
+    if (folder_.empty() || folder_.back() == ':') folder_ += "/";
+  }
+  if (name_template_.empty())
+    throw InputError("ModelCheckpoint: \"filepath\" must end in a checkpoint name, got \"" + filepath_ + "\"");
+  if (name_template_ == ".." || name_template_ == ".")
+    throw InputError("ModelCheckpoint: the filepath \"" + filepath_ + "\" would write outside the checkpoint folder");
+  const Json freq = config.raw("save_freq");
+  if (freq.is_number_integer() && freq.get<long long>() > 0) save_freq_batches_ = freq.get<std::int64_t>();
+  else if (!freq.is_null() && freq != "epoch")
+    throw InputError("ModelCheckpoint: \"save_freq\" must be \"epoch\" or a positive number of batches, got " + freq.dump());
+  if (config.has("initial_value_threshold")) best_ = config.get<double>("initial_value_threshold", 0.0);
+  if (config.has("save_top_k")) {
+    save_top_k_ = config.get<int>("save_top_k", -1);
+    if (*save_top_k_ < 0) save_top_k_.reset();  // -1: keep all, as in Lightning
+  }
+  if (mode_ != "auto" && mode_ != "min" && mode_ != "max")
+    throw InputError("ModelCheckpoint: mode must be \"auto\", \"min\" or \"max\", got \"" + mode_ + "\"");
+  if (verbose_ < 0 || verbose_ > 1) throw InputError("ModelCheckpoint: verbose must be 0 or 1");
+}
+
+void ModelCheckpoint::on_train_begin(Logs&) {
+  mode_ = resolve_monitor_mode(mode_, monitor_, model(), "ModelCheckpoint");
+  backend_ = session().open_backend(folder_);
+}
+
+bool ModelCheckpoint::improved(double current) const {
+  if (!best_) return true;
+  return mode_ == "max" ? current > *best_ : current < *best_;
+}
+
+void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
+  if (!save_freq_batches_) save(epoch, std::nullopt, logs);
+}
+
+void ModelCheckpoint::on_train_batch_end(std::int64_t batch, Logs& logs) {
+  if (!save_freq_batches_) return;
+  if (++batches_since_save_ < *save_freq_batches_) return;
+  batches_since_save_ = 0;
+  save(session().epoch(), batch, logs);
+}
+
+void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const Logs& logs) {
+  std::map<std::string, double> values(logs.begin(), logs.end());
+  values["epoch"] = epoch + 1;
+  if (batch) values["batch"] = static_cast<double>(*batch + 1);
+  const std::string name = format_template(name_template_, values);
+  check_checkpoint_name(name);
+  const std::string where = backend_->uri() + "/" + name;
+  const double* current = logs.find(monitor_);
+  auto fmt = [this](std::optional<double> v) {
+    if (!v) return std::string(mode_ == "max" ? "-inf" : "inf");
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.5f", *v);
+    return std::string(buf);
+  };
+  if (save_best_only_) {
+    if (current == nullptr) {
+      std::fprintf(stderr, "plugfit: warning: Can save best model only with %s available.\n", monitor_.c_str());
+    } else if (improved(*current)) {
+      if (verbose_ > 0)
+        std::printf("\nEpoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch + 1, monitor_.c_str(),
+                    fmt(best_).c_str(), *current, where.c_str());
+      best_ = *current;
+    } else {
+      if (verbose_ > 0)
+        std::printf("\nEpoch %d: %s did not improve from %.5f\n", epoch + 1, monitor_.c_str(), *best_);
+      return;
+    }
+  } else {
+    if (verbose_ > 0) std::printf("\nEpoch %d: saving model to %s\n", epoch + 1, where.c_str());
+    if (current != nullptr && improved(*current)) best_ = *current;
+  }
+  std::fflush(stdout);
+  const CheckpointRecord record = session().capture(save_weights_only_);
+  backend_->save(name, record);
+  const SaveNote note{name, epoch + (batch ? 0 : 1), session().global_step(), save_weights_only_ ? "weights" : "full",
+                      "ModelCheckpoint", logs.to_json()};
+  note_saved(*backend_, note, monitor_, mode_);
+  std::erase_if(written_, [&](const auto& w) { return w.first == name; });
+  written_.emplace_back(name, current != nullptr ? *current : std::numeric_limits<double>::quiet_NaN());
+  if (save_last_ && name != "last") {
+    backend_->save("last", record);
+    note_saved(*backend_, {"last", note.epoch, note.global_step, note.kind, "ModelCheckpoint", note.metrics});
+  }
+  enforce_top_k(name);
+}
+
+void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
+  if (!save_top_k_) return;
+  // Keep the k best by the monitored value (NaN, for a missing monitor, counts as worst).
+  auto worse = [&](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    if (std::isnan(b)) return false;
+    return mode_ == "max" ? a < b : a > b;
+  };
+  while (written_.size() > static_cast<std::size_t>(*save_top_k_)) {
+    auto victim = std::max_element(written_.begin(), written_.end(),
+                                   [&](const auto& a, const auto& b) { return worse(b.second, a.second); });
+    if (*save_top_k_ > 0 && victim->first == just_saved && written_.size() == 1) break;
+    backend_->remove(victim->first);
+    note_removed(*backend_, victim->first);
+    written_.erase(victim);
+  }
+}
+
+Json ModelCheckpoint::state() const {
+  Json written = Json::array();
+  for (const auto& [name, value] : written_) written.push_back({name, std::isnan(value) ? Json() : Json(value)});
+  return {{"best", best_ ? Json(*best_) : Json()}, {"written", written}, {"batches_since_save", batches_since_save_}};
+}
+
+void ModelCheckpoint::load_state(const Json& state) {
+  if (state.contains("best") && state["best"].is_number()) best_ = state["best"].get<double>();
+  written_.clear();
+  for (const auto& w : state.value("written", Json::array()))
+    written_.emplace_back(w[0].get<std::string>(), w[1].is_number() ? w[1].get<double>() : std::nan(""));
+  batches_since_save_ = state.value("batches_since_save", std::int64_t{0});
+}
+
+std::string ModelCheckpoint::state_key() const {
+  return "ModelCheckpoint{filepath=" + filepath_ + ",monitor=" + monitor_ + "}";
+}
+
+}  // namespace plugfit

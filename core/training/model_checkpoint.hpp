@@ -1,0 +1,56 @@
+// ModelCheckpoint, with Keras's parameters and messages, plus Lightning's save_top_k and
+// save_last. Its best value is part of its state, so it survives a resume.
+//
+//   filepath   "[scheme:]FOLDER/NAME_TEMPLATE": the folder (a backend URI; dir: by default) and
+//              the checkpoint name, a template over epoch (1-based), batch and the logs:
+//              "ckpts/best.{epoch:02d}-{val_loss:.4f}". A name that would leave the folder
+//              ('/', '..') is refused.
+//   monitor "val_loss", verbose 0, save_best_only false, save_weights_only false, mode "auto",
+//   save_freq "epoch" or a number of batches, initial_value_threshold null,
+//   save_top_k null (keep all it writes) or k, save_last false
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <plugfit/callback.hpp>
+#include <plugfit/checkpoint.hpp>
+
+namespace plugfit {
+
+class ModelCheckpoint final : public Callback {
+ public:
+  explicit ModelCheckpoint(Config& config);
+  void on_train_begin(Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
+  void on_train_batch_end(std::int64_t batch, Logs& logs) override;
+  Json state() const override;
+  void load_state(const Json& state) override;
+  std::string state_key() const override;
+
+  const std::string& folder_uri() const { return folder_; }
+
+ private:
+  void save(int epoch, std::optional<std::int64_t> batch, const Logs& logs);
+  bool improved(double current) const;
+  void enforce_top_k(const std::string& just_saved);
+
+  std::string filepath_, folder_, name_template_, monitor_, mode_;
+  int verbose_;
+  bool save_best_only_, save_weights_only_, save_last_;
+  std::optional<std::int64_t> save_freq_batches_;  // empty: every epoch
+  std::optional<int> save_top_k_;
+  std::optional<double> best_;
+  std::int64_t batches_since_save_ = 0;
+  std::vector<std::pair<std::string, double>> written_;  // name and monitored value, in save order
+  std::unique_ptr<CheckpointBackend> backend_;
+};
+
+// Keras's mode "auto": max for accuracy-like metrics (by the compiled metric's direction), min
+// for losses. Throws InputError when it cannot tell, asking for mode "min" or "max".
+std::string resolve_monitor_mode(const std::string& mode, const std::string& monitor, Model& model,
+                                 const std::string& who);
+
+}  // namespace plugfit

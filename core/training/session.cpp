@@ -1,0 +1,31 @@
+#include "session.hpp"
+
+#include "../checkpoint/store.hpp"
+
+namespace plugfit {
+
+FitSession::FitSession(Sequential& model, const Registry& registry, PluginLoader* loader, Json compile_config,
+                       std::uint64_t seed)
+    : model_(model), registry_(registry), loader_(loader), compile_config_(std::move(compile_config)) {
+  position_.seed = seed;
+}
+
+CheckpointRecord FitSession::capture(bool weights_only) const {
+  CheckpointRecord record =
+      capture_record(model_, registry_, compile_config_, position_, callbacks_, metrics_, weights_only);
+  record.info.update(extra_info_);
+  return record;
+}
+
+void FitSession::restore(const CheckpointRecord& record, const RestoreParts& parts) {
+  if (parts.weights) restore_weights(model_, record);
+  if (parts.optimizer) restore_optimizer(model_, record);
+  if (parts.training_state) position_ = restore_position(model_, record);
+  if (parts.callbacks) restore_callbacks(callbacks_, record);
+}
+
+std::unique_ptr<CheckpointBackend> FitSession::open_backend(const std::string& uri) {
+  return plugfit::open_backend(parse_checkpoint_uri(uri), registry_, loader_);
+}
+
+}  // namespace plugfit

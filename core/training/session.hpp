@@ -1,0 +1,44 @@
+// The Session of a fit(): what callbacks use to capture and restore the run.
+#pragma once
+
+#include <plugfit/session.hpp>
+
+#include "../checkpoint/record.hpp"
+
+namespace plugfit {
+
+class PluginLoader;
+
+class FitSession final : public Session {
+ public:
+  // compile_config is stored in full records so that a fresh process can recompile the model.
+  FitSession(Sequential& model, const Registry& registry, PluginLoader* loader, Json compile_config,
+             std::uint64_t seed);
+
+  CheckpointRecord capture(bool weights_only) const override;
+  void restore(const CheckpointRecord& record, const RestoreParts& parts) override;
+  std::unique_ptr<CheckpointBackend> open_backend(const std::string& uri) override;
+  int epoch() const override { return position_.epoch; }
+  std::int64_t global_step() const override { return position_.global_step; }
+
+  // Host side, kept current by fit().
+  void set_callbacks(std::vector<Callback*> callbacks) { callbacks_ = std::move(callbacks); }
+  void set_position(const TrainingPosition& position) { position_ = position; }
+  void set_metrics(const Logs& logs) { metrics_ = logs; }
+  // Merged into every captured record's info (the run's data specs, say).
+  void set_extra_info(Json extra) { extra_info_ = std::move(extra); }
+  const TrainingPosition& position() const { return position_; }
+  Sequential& model() { return model_; }
+
+ private:
+  Sequential& model_;
+  const Registry& registry_;
+  PluginLoader* loader_;
+  Json compile_config_;
+  TrainingPosition position_;
+  std::vector<Callback*> callbacks_;
+  Logs metrics_;
+  Json extra_info_ = Json::object();
+};
+
+}  // namespace plugfit

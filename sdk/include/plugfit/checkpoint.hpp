@@ -1,0 +1,72 @@
+// Checkpoints: one logical record, and the backends that store records by name.
+//
+// A record is JSON (model config, optimizer config and step count, training state, callback
+// states, metrics, metadata) plus named float32 tensors ("weights/dense/kernel",
+// "optimizer/m/dense/kernel"). Backends store records whole; they know nothing of models.
+//
+// Backend contract (checked by plugfit/testing.hpp's conformance suite):
+//   save(name, record)  atomic: after a crash at any instant the backend holds the old record
+//                       under that name or the new one, never a mix; saving never changes record
+//   load(name)          the record exactly as saved, bit for bit; a flipped byte or a truncated
+//                       file is detected (checksums) and throws CheckpointCorrupt
+//   list()              names of the records held, oldest save first
+//   remove(name)        deletes one record; other records are untouched
+//   read_index/write_index  one small JSON document beside the records (latest, best, ...)
+// Names are one path component: no '/', no "..", not empty, no leading '.'.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "error.hpp"
+#include "export.hpp"
+#include "tensor.hpp"
+
+namespace plugfit {
+
+struct NamedTensor {
+  std::string name;
+  Shape shape;
+  std::vector<float> values;
+  bool operator==(const NamedTensor&) const = default;
+};
+
+struct CheckpointRecord {
+  Json info = Json::object();
+  std::vector<NamedTensor> tensors;
+
+  const NamedTensor* find(const std::string& name) const;
+  std::size_t tensor_bytes() const;
+};
+
+// A record that fails its checksums or cannot be parsed.
+class PLUGFIT_API CheckpointCorrupt : public RuntimeFailure {
+ public:
+  explicit CheckpointCorrupt(const std::string& message);
+  ~CheckpointCorrupt() override;
+};
+
+class PLUGFIT_API CheckpointBackend {
+ public:
+  virtual ~CheckpointBackend();
+  virtual void save(const std::string& name, const CheckpointRecord& record) = 0;
+  virtual CheckpointRecord load(const std::string& name) const = 0;
+  virtual std::vector<std::string> list() const = 0;
+  virtual void remove(const std::string& name) = 0;
+  virtual Json read_index() const = 0;  // {} when none was written
+  virtual void write_index(const Json& index) = 0;
+  // "dir:/abs/path", for messages.
+  virtual std::string uri() const = 0;
+};
+
+// Throws InputError unless name is a valid checkpoint name (see above): a name can never write
+// outside the backend's location.
+PLUGFIT_API void check_checkpoint_name(const std::string& name);
+
+// CRC-32 (zlib's polynomial) of a byte range: the checksum of every stored part.
+PLUGFIT_API std::uint32_t crc32_of(const void* data, std::size_t size, std::uint32_t seed = 0);
+
+}  // namespace plugfit
