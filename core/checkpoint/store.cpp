@@ -94,6 +94,7 @@ std::optional<std::string> resolve_checkpoint_name(const CheckpointBackend& back
   const auto names = backend.list();
   auto held = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   if (!name.empty() && name != "latest" && name != "best") {
+    check_checkpoint_name(name);
     if (!held(name)) throw InputError("no checkpoint \"" + name + "\" in " + backend.uri());
     return name;
   }

@@ -125,6 +125,13 @@ int cmd_train(const Args& args) {
   model->build(model->declared_input_shape().value_or(train.sample_shape()), seed);
   const Json compile_config = compile_config_of(run);
   compile_from_config(*model, compile_config, registry);
+  if (!run.load_weights.empty()) {
+    const CheckpointUri uri = parse_checkpoint_uri(run.load_weights);
+    const auto backend = open_backend(uri, registry, &loader);
+    const auto [name, record] = load_named(*backend, uri);
+    restore_weights(*model, record);
+    if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", backend->uri().c_str(), name.c_str());
+  }
 
   std::vector<std::unique_ptr<Callback>> owned;
   std::vector<Callback*> callbacks;

@@ -73,6 +73,7 @@ RunSpec read_run_file(const std::string& path) {
     if (!run.checkpoint.is_null() && !run.checkpoint.is_string() &&
         !(run.checkpoint.is_object() && run.checkpoint.contains("uri") && run.checkpoint["uri"].is_string()))
       throw InputError(in("\"checkpoint\"") + " must be a URI or {\"uri\": ..., \"max_to_keep\": ...}");
+    run.load_weights = top.get<std::string>("load_weights", "");
     top.check_all_used();
   } catch (const InputError& e) {
     const std::string what = e.what();

@@ -8,7 +8,8 @@
 //   "fit": {"epochs": 5, "batch_size": 32, "validation_split": 0.1, "shuffle": true, "seed": 42, "verbose": 1},
 //   "plugins": [],
 //   "callbacks": [{"class_name": "...", "config": {...}}],
-//   "checkpoint": "dir:checkpoints"
+//   "checkpoint": "dir:checkpoints",
+//   "load_weights": "dir:best#best"           start from these weights (strict: names and shapes)
 // }
 #pragma once
 
@@ -44,6 +45,7 @@ struct RunSpec {
   std::vector<std::string> plugins;
   std::vector<TypeSpec> callbacks;
   Json checkpoint;  // a URI, or {"uri": ..., "max_to_keep": ..., ...}
+  std::string load_weights;  // a checkpoint URI whose weights the model starts from (Keras's load_weights)
 };
 
 // Throws InputError naming the file and the field.

@@ -73,9 +73,15 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
       throw InputError(where + " needs a \"class_name\" string, got " + spec.dump());
     const std::string class_name = spec["class_name"].get<std::string>();
     const Json layer_config = spec.value("config", Json::object());
+    // The options every Keras layer takes are the model's business (as in Keras's base Layer),
+    // so a plugin's constructor sees only its own.
+    Json own_config = layer_config;
+    if (own_config.is_object() && class_name != "InputLayer")
+      for (const char* key : {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_shape", "input_dim"})
+        own_config.erase(key);
     std::unique_ptr<Layer> layer;
     try {
-      layer = registry.create_layer(class_name, layer_config);
+      layer = registry.create_layer(class_name, own_config);
     } catch (const InputError& e) {
       throw InputError(where + " (" + class_name + "): " + e.what());
     }

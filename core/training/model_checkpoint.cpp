@@ -34,6 +34,13 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
       save_best_only_(config.get<bool>("save_best_only", false)),
       save_weights_only_(config.get<bool>("save_weights_only", false)),
       save_last_(config.get<bool>("save_last", false)) {
+  for (std::size_t start = 0; start <= filepath_.size();) {
+    const std::size_t end = std::min(filepath_.find('/', start), filepath_.size());
+    if (filepath_.compare(start, end - start, "..") == 0 && end - start == 2)
+      throw InputError("ModelCheckpoint: the filepath \"" + filepath_ + "\" would write outside the checkpoint folder "
+                       "('..' is refused)");
+    start = end + 1;
+  }
   const auto slash = filepath_.rfind('/');
   if (slash == std::string::npos) {
     folder_ = ".";

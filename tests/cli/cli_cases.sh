@@ -34,6 +34,30 @@ write_run() {  # write_run FILE MODEL_JSON [EXTRA_TOP_LEVEL_JSON]
  "fit": {"epochs": 1, "batch_size": 16, "seed": 1, "verbose": 0}${3:-}}
 JSON
 }
+# write_mlp_run FILE [EXTRA]: a small MLP with dropout on synthetic linear data, 10% validation.
+write_mlp_run() {
+  cat >"$1" <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+                      {"class_name": "Dropout", "config": {"rate": 0.2}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=512,features=20,classes=4,labels=linear"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 32, "validation_split": 0.2, "seed": 4, "verbose": 2}${2:-}}
+JSON
+}
+
+# same_tensors A B [PREFIX]: the .npy files of two dir: checkpoints are byte-identical.
+same_tensors() {
+  local a=$1 b=$2 prefix=${3:-}
+  local files
+  files=$(cd "$a/tensors" && find "./$prefix" -name '*.npy' | sort)
+  [ -n "$files" ] || { echo "no tensors in $a"; return 1; }
+  for f in $files; do
+    cmp -s "$a/tensors/$f" "$b/tensors/$f" || { echo "differs: $f"; return 1; }
+  done
+  echo "identical: $(echo "$files" | wc -l) tensors of $a and $b"
+}
+
 small_model='{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}}'
 
 # test accuracy of `plugfit train RUN` as printed on its "Test:" line
@@ -187,6 +211,157 @@ assert len(d["refused"]) >= 7, d["refused"]' || fail "plugins --json"
     write_run run.json "$small_model" ', "callbacks": [{"class_name": "faulty>BadInit"}]'
     expect_error 1 'callback faulty>BadInit \(plugin faulty 0.0.1\) failed in its constructor: cannot reach' \
       "$plugfit" train run.json --plugin-path "$test_plugins"
+    ;;
+  seed_best_weights)
+    # Seed (a): ModelCheckpoint keeps the best weights by val_loss; a second run starts from them.
+    write_mlp_run run.json ', "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "best/w.{epoch:02d}-{val_loss:.4f}", "monitor": "val_loss", "save_best_only": true, "save_weights_only": true, "verbose": 1}}]'
+    "$plugfit" train run.json --epochs 4 >out.txt || fail "first run"
+    cat out.txt
+    grep -Eq "^Epoch 1: val_loss improved from inf to [0-9.]+, saving model to dir:$PWD/best/w.01-" out.txt ||
+      fail "no Keras-style improvement message"
+    best=$(/usr/bin/python3 -c "import json; print(json.load(open('best/index.json'))['best']['name'])")
+    echo "best: $best"
+    "$plugfit" inspect dir:best | tee inspect.txt
+    grep -q "weights" inspect.txt || fail "weights-only checkpoints not shown as such"
+    write_mlp_run second.json ", \"load_weights\": \"dir:best#best\""
+    "$plugfit" train second.json --epochs 1 | tee second.txt
+    grep -q "^Loaded weights from dir:$PWD/best/$best" second.txt || fail "second run did not load the best weights"
+    # The second run's first validation loss starts from the best weights: no worse than the best.
+    /usr/bin/python3 - "$best" <<'PY' || fail "second run did not start from the best weights"
+import json, re, sys
+best = float(sys.argv[1].split("-")[-1])
+line = [l for l in open("second.txt") if "val_loss" in l][-1]
+first = float(re.search(r"val_loss: ([0-9.]+)", line).group(1))
+print("best", best, "second run val_loss", first)
+sys.exit(0 if first <= best + 0.05 else 1)
+PY
+    ;;
+  seed_resume_exact)
+    # Seed (b): 4 epochs equal, bit for bit, 2 epochs plus 2 resumed (Adam state, dropout RNG, data order).
+    write_mlp_run run.json
+    "$plugfit" train run.json --epochs 4 --checkpoint dir:straight --verbose 0 || fail "straight run"
+    "$plugfit" train run.json --epochs 2 --checkpoint dir:split --verbose 0 || fail "first half"
+    "$plugfit" train run.json --epochs 4 --checkpoint dir:split --resume | tee resume.txt || fail "resumed half"
+    grep -q "^Resuming from dir:$PWD/split/ckpt-0002 (epoch 2, batch 0)" resume.txt || fail "did not resume from ckpt-0002"
+    same_tensors straight/ckpt-0004 split/ckpt-0004 || fail "resumed weights or optimizer state differ"
+    ;;
+  seed_dynamic_reload)
+    # Seed (c): DynamicReloadCheckpoint reloads the best checkpoint when val_loss stops improving.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 64, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 5, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=400,features=20,classes=5,labels=random,seed=3"},
+ "compile": {"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.5}}, "loss": "sparse_categorical_crossentropy"},
+ "plugins": ["dynamic_reload"],
+ "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "best/model", "save_best_only": true}},
+               {"class_name": "dynamic_reload>DynamicReloadCheckpoint", "config": {"checkpoint": "dir:best"}}],
+ "fit": {"epochs": 6, "batch_size": 16, "validation_split": 0.25, "seed": 1, "verbose": 2}}
+JSON
+    "$plugfit" train run.json --checkpoint '{"uri": "dir:every"}' >/dev/null 2>&1 || true
+    "$plugfit" train run.json --checkpoint dir:every | tee out.txt || fail "training"
+    reload_epoch=$(sed -n 's/^Epoch \([0-9]*\): val_loss did not improve from .*; reloaded dir:.*best\/model$/\1/p' out.txt | head -1)
+    [ -n "$reload_epoch" ] || fail "no reload in the log"
+    echo "reloaded at epoch $reload_epoch"
+    # The manager saved after the reload: its weights are the best checkpoint's, bit for bit.
+    same_tensors best/model "every/$(printf 'ckpt-%04d' "$reload_epoch")" weights || fail "weights after the reload are not the best checkpoint's"
+    ;;
+  seed_custom_objects)
+    # Seed (d): a model with custom_layers>MyCustomLayer saved, then loaded and evaluated in a fresh
+    # process given no --plugin; without the plugin on the path, the load names type, plugin, version, paths.
+    write_run run.json '{"layers": [{"class_name": "custom_layers>MyCustomLayer", "config": {"units": 8}}, {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}'
+    sed -i 's/"epochs": 1/"epochs": 2/' run.json
+    "$plugfit" train run.json --checkpoint dir:ckpts || fail "training"
+    "$plugfit" evaluate dir:ckpts --data "synthetic:samples=64,features=4,classes=3" | tee eval.txt || fail "evaluate"
+    grep -Eq "ckpt-0002 on synthetic:samples=64,features=4,classes=3: loss: [0-9.]+" eval.txt || fail "evaluate output"
+    "$plugfit" predict dir:ckpts --input "synthetic:samples=5,features=4,classes=3" --output pred.npy || fail "predict"
+    /usr/bin/python3 -c "import numpy as np; p = np.load('pred.npy'); assert p.shape == (5, 3), p.shape; assert abs(p.sum(1) - 1).max() < 1e-5"
+    # A copy of plugfit outside the build tree does not search the build's plugins.
+    mkdir bin && cp "$plugfit" bin/plugfit
+    expect_error 2 'the checkpoint.s model uses custom_layers>MyCustomLayer from plugin custom_layers 0.1.0, which cannot be loaded: plugin "custom_layers" was not found \(looked for custom_layers.so in: ' \
+      env LD_LIBRARY_PATH="$(dirname "$plugfit")" PLUGFIT_PLUGIN_PATH="$PWD/empty" bin/plugfit evaluate dir:ckpts --data "synthetic:samples=8,features=4,classes=3"
+    ;;
+  npy_in_numpy)
+    # Tensors written by dir: load in numpy with the exact values.
+    write_mlp_run run.json
+    "$plugfit" train run.json --epochs 1 --checkpoint dir:ckpts --verbose 0 || fail "training"
+    "$plugfit" predict dir:ckpts --input "synthetic:samples=3,features=20,classes=4" --output pred.npy || fail "predict"
+    /usr/bin/python3 - <<'PY' || fail "numpy disagrees"
+import glob, json, numpy as np, zlib
+d = "ckpts/ckpt-0001"
+manifest = json.load(open(d + "/manifest.json"))
+for f in manifest["files"]:
+    data = open(d + "/" + f["path"], "rb").read()
+    assert len(data) == f["size"] and zlib.crc32(data) == f["crc32"], f
+for t in manifest["tensors"]:
+    a = np.load(d + "/" + t["path"])
+    assert a.dtype == np.float32 and a.flags["C_CONTIGUOUS"], t
+    raw = open(d + "/" + t["path"], "rb").read()
+    assert raw.endswith(a.tobytes()), t   # the exact bytes
+k = np.load(d + "/tensors/weights/dense/kernel.npy"); b = np.load(d + "/tensors/weights/dense/bias.npy")
+k2 = np.load(d + "/tensors/weights/dense_1/kernel.npy"); b2 = np.load(d + "/tensors/weights/dense_1/bias.npy")
+print("kernel", k.shape, "first values", k[0, :3])
+assert k.shape == (20, 16) and b.shape == (16,)
+PY
+    ;;
+  checkpoint_corruption)
+    # A flipped byte or a truncated file is detected by checksum; --resume falls back with a warning.
+    write_mlp_run run.json
+    "$plugfit" train run.json --epochs 3 --checkpoint dir:ckpts --verbose 0 || fail "training"
+    f=ckpts/ckpt-0003/tensors/weights/dense/kernel.npy
+    /usr/bin/python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[200] ^= 0x01; open(p, 'wb').write(b)" "$f"
+    "$plugfit" inspect dir:ckpts >inspect.txt; code=$?
+    cat inspect.txt
+    [ $code -eq 1 ] || fail "inspect should exit 1 on a corrupt checkpoint"
+    grep -q "ckpt-0003 .*CORRUPT: .*tensors/weights/dense/kernel.npy fails its checksum" inspect.txt || fail "flip not detected"
+    "$plugfit" train run.json --epochs 4 --checkpoint dir:ckpts --resume >out.txt 2>err.txt || fail "resume with fallback"
+    cat err.txt out.txt
+    grep -q "^plugfit: warning: checkpoint \"ckpt-0003\" in dir:$PWD/ckpts is corrupt: .*; falling back to the previous checkpoint" err.txt || fail "no fallback warning"
+    grep -q "^Resuming from dir:$PWD/ckpts/ckpt-0002" out.txt || fail "did not fall back to ckpt-0002"
+    truncate -s 100 ckpts/ckpt-0004/tensors/weights/dense_1/kernel.npy
+    "$plugfit" evaluate dir:ckpts#ckpt-0004 --data "synthetic:samples=8,features=20,classes=4" 2>err.txt; code=$?
+    cat err.txt
+    [ $code -eq 1 ] || fail "evaluate of a truncated checkpoint should exit 1"
+    grep -q "ckpt-0004.*is corrupt: tensors/weights/dense_1/kernel.npy has 100 bytes, the manifest says" err.txt || fail "truncation not detected"
+    ;;
+  checkpoint_names_confined)
+    # Names and templates that would write outside the checkpoint folder are refused.
+    write_mlp_run run.json ', "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "ckpts/../../escape"}}]'
+    expect_error 2 "would write outside the checkpoint folder" "$plugfit" train run.json
+    write_mlp_run run.json
+    "$plugfit" train run.json --epochs 1 --checkpoint dir:ckpts --verbose 0 || fail "training"
+    expect_error 2 '"\.\./ckpts/ckpt-0001" is not a checkpoint name' "$plugfit" evaluate "dir:ckpts#../ckpts/ckpt-0001"
+    expect_error 2 '"/etc" is not a checkpoint name' "$plugfit" evaluate "dir:ckpts#/etc"
+    ;;
+  checkpoint_sigkill)
+    # SIGKILL at random moments during saves, 50 times: every checkpoint left loads whole, and
+    # each is the previous or the new one (never a mix): inspect verifies every checksum.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 512, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 512, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=256,features=256,classes=4"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+ "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "ckpts/slot-{batch}", "save_freq": 1}},
+               {"class_name": "ModelCheckpoint", "config": {"filepath": "ckpts/same", "save_freq": 2, "monitor": "loss"}}],
+ "fit": {"epochs": 1000, "batch_size": 64, "seed": 1, "verbose": 0}}
+JSON
+    for i in $(seq 1 50); do
+      "$plugfit" train run.json >/dev/null 2>&1 &
+      pid=$!
+      sleep "0.$(( (RANDOM % 40) + 5 ))"
+      kill -9 $pid 2>/dev/null
+      wait $pid 2>/dev/null
+      "$plugfit" inspect dir:ckpts --json >inspect.json || { cat inspect.json; fail "round $i: a checkpoint does not load"; }
+    done
+    /usr/bin/python3 - <<'PY' || fail "checkpoint listing"
+import json
+d = json.load(open("inspect.json"))
+names = [c["name"] for c in d["checkpoints"]]
+assert all(c["status"] == "ok" for c in d["checkpoints"]), d
+assert "same" in names, names
+print(len(names), "checkpoints, all whole")
+PY
+    ls -a ckpts | grep -c "^\.tmp-" | xargs echo "stray temporary folders (ignored, cleaned by later saves):"
     ;;
   *)
     fail "unknown case $case_name"
