@@ -197,3 +197,27 @@ TEST_CASE("faults inside plugin code name the plugin, the type and the hook") {
         RuntimeFailure);
   }
 }
+
+TEST_CASE("DynamicReloadCheckpoint tracks the best value in its state, which a resume restores") {
+  Registry registry;
+  PluginLoader loader(registry);
+  loader.load("dynamic_reload");
+  auto cb = registry.create_callback("DynamicReloadCheckpoint", {{"checkpoint", "dir:/nonexistent"}, {"mode", "max"},
+                                                                 {"monitor", "val_accuracy"}});
+  CHECK(cb->type_name() == "dynamic_reload>DynamicReloadCheckpoint");
+  for (double v : {0.5, 0.6, 0.7}) {  // improving: no reload, so no checkpoint is needed
+    Logs logs;
+    logs["val_accuracy"] = v;
+    cb->on_epoch_end(0, logs);
+  }
+  CHECK(cb->state() == Json({{"best", 0.7}, {"reloads", 0}}));
+  auto resumed = registry.create_callback("DynamicReloadCheckpoint", {{"checkpoint", "dir:/nonexistent"},
+                                                                      {"mode", "max"}, {"monitor", "val_accuracy"}});
+  resumed->load_state(cb->state());
+  CHECK(resumed->state() == cb->state());
+  Logs missing;
+  missing["loss"] = 1.0;
+  CHECK_THROWS_WITH_AS(resumed->on_epoch_end(3, missing), doctest::Contains("monitors \"val_accuracy\""), InputError);
+  CHECK_THROWS_WITH_AS(registry.create_callback("DynamicReloadCheckpoint", {{"checkpoint", "dir:x"}, {"mode", "up"}}),
+                       doctest::Contains("mode must be"), InputError);
+}
