@@ -138,6 +138,13 @@ CheckpointManager::CheckpointManager(std::unique_ptr<CheckpointBackend> backend,
   if (options_.mode != "min" && options_.mode != "max") throw InputError("the manager's mode must be min or max");
 }
 
+std::optional<std::pair<std::string, CheckpointRecord>> CheckpointManager::restore_or_initialize(
+    const std::function<void(const std::string&)>& warn) {
+  auto found = load_latest_good(*backend_, true, warn);
+  if (found) protect(found->first);
+  return found;
+}
+
 std::string CheckpointManager::save(const CheckpointRecord& record, int epoch, std::int64_t batch,
                                     std::int64_t global_step, const Logs& metrics) {
   char name[64];

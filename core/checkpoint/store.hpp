@@ -70,6 +70,11 @@ class CheckpointManager {
   std::string save(const CheckpointRecord& record, int epoch, std::int64_t batch, std::int64_t global_step,
                    const Logs& metrics);
   void protect(const std::string& name) { protected_ = name; }
+  // tf.train.CheckpointManager's restore_or_initialize: the latest good full checkpoint (skipping
+  // corrupt ones, each reported through warn), protected from deletion; std::nullopt when there is
+  // none, and the caller starts from its initial state.
+  std::optional<std::pair<std::string, CheckpointRecord>> restore_or_initialize(
+      const std::function<void(const std::string&)>& warn);
   CheckpointBackend& backend() { return *backend_; }
   const ManagerOptions& options() const { return options_; }
 

@@ -153,16 +153,14 @@ int cmd_train(const Args& args) {
                                     {"test", run.test_data}}}});
   session.set_callbacks(callbacks);
   if (parser.has_flag("--resume")) {
-    const auto found = load_latest_good(manager->backend(), true, [](const std::string& why) {
-      warn(why + "; falling back to the previous checkpoint");
-    });
+    const auto found = manager->restore_or_initialize(
+        [](const std::string& why) { warn(why + "; falling back to the previous checkpoint"); });
     if (!found) {
       warn("no checkpoint to resume from in " + manager->backend().uri() + "; starting from the beginning");
     } else {
       const auto& [name, record] = *found;
       session.restore(record, {true, true, true, true});
       const TrainingPosition& position = session.position();
-      manager->protect(name);
       seed = position.seed;
       options.initial_epoch = position.epoch;
       options.initial_batch = position.batch;
