@@ -257,7 +257,6 @@ PY
                {"class_name": "dynamic_reload>DynamicReloadCheckpoint", "config": {"checkpoint": "dir:best"}}],
  "fit": {"epochs": 6, "batch_size": 16, "validation_split": 0.25, "seed": 1, "verbose": 2}}
 JSON
-    "$plugfit" train run.json --checkpoint '{"uri": "dir:every"}' >/dev/null 2>&1 || true
     "$plugfit" train run.json --checkpoint dir:every | tee out.txt || fail "training"
     reload_epoch=$(sed -n 's/^Epoch \([0-9]*\): val_loss did not improve from .*; reloaded dir:.*best\/model$/\1/p' out.txt | head -1)
     [ -n "$reload_epoch" ] || fail "no reload in the log"
