@@ -15,6 +15,7 @@
 #include <plugfit/error.hpp>
 
 #include "dataset.hpp"
+#include "key_values.hpp"
 
 namespace plugfit {
 
@@ -30,18 +31,7 @@ struct CsvOptions {
 
 CsvOptions parse_options(const std::string& path, const std::string& options) {
   CsvOptions out;
-  std::string_view rest = options;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    const std::string key(item.substr(0, eq));
-    const std::string value(eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1));
-    if (eq == std::string_view::npos || value.empty())
-      throw InputError("CSV spec for " + path + " has the option \"" + std::string(item) +
-                       "\" without a value (write KEY=VALUE)");
+  for (const auto& [key, value] : split_key_values(options, "CSV spec for " + path)) {
     if (key == "label") {
       out.no_label = value == "none";
       out.label = out.no_label ? "" : value;

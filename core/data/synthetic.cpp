@@ -15,6 +15,7 @@
 #include <plugfit/rng.hpp>
 
 #include "dataset.hpp"
+#include "key_values.hpp"
 
 namespace plugfit {
 
@@ -43,18 +44,7 @@ std::uint64_t parse_count(const std::string& spec, const std::string& key, const
 
 SyntheticOptions parse_options(const std::string& spec, const std::string& options) {
   SyntheticOptions out;
-  std::string_view rest = options;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    const std::string key(item.substr(0, eq));
-    if (eq == std::string_view::npos)
-      throw InputError("synthetic data spec \"" + spec + "\" has the option \"" + key +
-                       "\" without a value (write KEY=VALUE)");
-    const std::string value(item.substr(eq + 1));
+  for (const auto& [key, value] : split_key_values(options, "synthetic data spec \"" + spec + "\"")) {
     if (key == "samples") out.samples = parse_count(spec, key, value, true);
     else if (key == "features") out.features = parse_count(spec, key, value, true);
     else if (key == "classes") out.classes = parse_count(spec, key, value, true);

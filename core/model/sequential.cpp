@@ -4,6 +4,8 @@
 #include <map>
 
 #include "../layers/basic_layers.hpp"
+#include "../layers/build_context.hpp"
+#include "../util/rethrow.hpp"
 
 namespace plugfit {
 
@@ -27,26 +29,6 @@ std::string snake_case(const std::string& class_name) {
   }
   return out;
 }
-
-class ModelBuildContext final : public BuildContext {
- public:
-  ModelBuildContext(std::deque<Weight>& store, const std::string& layer, Rng& rng)
-      : store_(store), layer_(layer), rng_(rng) {}
-  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) override {
-    Weight& w = store_.emplace_back();
-    w.name = layer_ + "/" + name;
-    w.shape = shape;
-    w.initializer = init;
-    w.size = shape_size(shape);
-    return w;
-  }
-  Rng& rng() override { return rng_; }
-
- private:
-  std::deque<Weight>& store_;
-  const std::string& layer_;
-  Rng& rng_;
-};
 
 }  // namespace
 
@@ -122,7 +104,7 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
   bool learns_before = false;  // a layer needs an input gradient only if something before it learns
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Layer& layer = *layers_[i];
-    ModelBuildContext ctx(weight_store_, layer.name(), rng_);
+    WeightCollector ctx(weight_store_, layer.name(), rng_);
     try {
       shape = layer.build(shape, ctx);
     } catch (const InputError&) {
@@ -170,15 +152,8 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<L
 }
 
 void Sequential::rethrow_from_layer(std::size_t i, const char* step) const {
-  const std::string who = "layer \"" + layers_[i]->name() + "\" (" + class_names_[i] +
-                          (origins_[i].empty() ? "" : ", " + origins_[i]) + ") failed in " + step;
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    throw RuntimeFailure(who + ": " + e.what());
-  } catch (...) {
-    throw RuntimeFailure(who + " with a non-standard exception");
-  }
+  rethrow_as_failure("layer \"" + layers_[i]->name() + "\" (" + class_names_[i] +
+                     (origins_[i].empty() ? "" : ", " + origins_[i]) + ") failed in " + step);
 }
 
 const Tensor& Sequential::forward(const Tensor& x, bool training) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "../util/rethrow.hpp"
+
 namespace plugfit {
 
 const char* kind_name(TypeKind kind) {
@@ -110,15 +112,8 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
   } catch (const InputError&) {
     throw;
   } catch (...) {
-    const std::string who = std::string(kind_name(kind)) + " " + entry.name +
-                            (entry.provider.empty() ? "" : " (" + entry.origin() + ")") + " failed in its constructor";
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      throw RuntimeFailure(who + ": " + e.what());
-    } catch (...) {
-      throw RuntimeFailure(who + " with a non-standard exception");
-    }
+    rethrow_as_failure(std::string(kind_name(kind)) + " " + entry.name +
+                       (entry.provider.empty() ? "" : " (" + entry.origin() + ")") + " failed in its constructor");
   }
   try {
     reader.check_all_used();

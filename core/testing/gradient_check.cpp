@@ -1,5 +1,7 @@
 #include <plugfit/testing.hpp>
 
+#include "../layers/build_context.hpp"
+
 #include <cmath>
 #include <deque>
 #include <functional>
@@ -8,25 +10,6 @@
 namespace plugfit::testing {
 
 namespace {
-
-class StandaloneBuild final : public BuildContext {
- public:
-  explicit StandaloneBuild(std::string layer) : layer_(std::move(layer)) {}
-  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) override {
-    Weight& w = weights.emplace_back();
-    w.name = layer_ + "/" + name;
-    w.shape = shape;
-    w.initializer = init;
-    w.size = shape_size(shape);
-    return w;
-  }
-  Rng& rng() override { return rng_; }
-  std::deque<Weight> weights;
-  Rng rng_{7};
-
- private:
-  std::string layer_;
-};
 
 double relative_error(const std::vector<double>& a, const std::vector<double>& n) {
   double diff = 0.0, sum = 0.0;
@@ -48,16 +31,18 @@ Tensor normal_tensor(const Shape& shape, Rng& rng) {
 
 GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape, const GradientCheckOptions& options) {
   if (layer.name().empty()) layer.set_name("layer");
-  StandaloneBuild ctx(layer.name());
+  std::deque<Weight> weights;
+  Rng layer_rng(7);
+  WeightCollector ctx(weights, layer.name(), layer_rng);
   const Shape output_shape = layer.build(input_shape, ctx);
   layer.set_needs_input_gradient(true);
 
   std::size_t total = 0;
-  for (auto& w : ctx.weights) total += w.size;
+  for (auto& w : weights) total += w.size;
   std::vector<float> params(total), grads(total);
   Rng rng(options.seed);
   std::size_t offset = 0;
-  for (auto& w : ctx.weights) {
+  for (auto& w : weights) {
     w.offset = offset;
     w.value_data = params.data() + offset;
     w.grad_data = grads.data() + offset;
@@ -111,7 +96,7 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   }
   result.worst = "input";
   double worst = result.input_error;
-  for (const auto& w : ctx.weights) {
+  for (const auto& w : weights) {
     const std::vector<double> a(analytic_w.begin() + long(w.offset), analytic_w.begin() + long(w.offset + w.size));
     const double err = relative_error(a, numeric(w.value_data, w.size));
     report << w.name << ": relative error " << err << "\n";

@@ -2,18 +2,13 @@
 
 #include <algorithm>
 
+#include "../util/rethrow.hpp"
+
 namespace plugfit {
 
 void rethrow_from_hook(const Callback& callback, const char* hook) {
-  const std::string who = "callback " + callback.type_name() +
-                          (callback.origin().empty() ? "" : " (" + callback.origin() + ")") + " failed in " + hook;
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    throw RuntimeFailure(who + ": " + e.what());
-  } catch (...) {
-    throw RuntimeFailure(who + " with a non-standard exception");
-  }
+  rethrow_as_failure("callback " + callback.type_name() +
+                     (callback.origin().empty() ? "" : " (" + callback.origin() + ")") + " failed in " + hook);
 }
 
 CallbackList::CallbackList(std::vector<Callback*> callbacks) : callbacks_(std::move(callbacks)) {

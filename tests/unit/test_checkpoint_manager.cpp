@@ -6,20 +6,14 @@
 
 #include "checkpoint/dir_backend.hpp"
 #include "checkpoint/store.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/plugfit-mgr-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 CheckpointRecord record(int epoch) {
   CheckpointRecord r;

@@ -12,20 +12,14 @@
 #include <fstream>
 
 #include "checkpoint/dir_backend.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/plugfit-dir-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 CheckpointRecord sample(float base, std::size_t n = 1000) {
   CheckpointRecord r;

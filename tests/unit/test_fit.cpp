@@ -5,17 +5,13 @@
 #include "metrics/metrics.hpp"
 #include "registry/builtins.hpp"
 #include "training/fit.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 
 namespace {
 
-const Registry& builtins() {
-  static Registry registry;
-  static bool done = false;
-  if (!done) register_builtins(registry), done = true;
-  return registry;
-}
 
 // Three classes given by the sign pattern of two features: learnable by a small MLP.
 Dataset blobs(std::size_t n, std::uint64_t seed) {

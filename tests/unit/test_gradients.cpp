@@ -6,17 +6,13 @@
 #include <plugfit/testing.hpp>
 
 #include "registry/builtins.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 
 namespace {
 
-const Registry& builtins() {
-  static Registry registry;
-  static bool done = false;
-  if (!done) register_builtins(registry), done = true;
-  return registry;
-}
 
 void check_layer(const std::string& class_name, const Json& config, const Shape& input_shape) {
   auto layer = builtins().create_layer(class_name, config);

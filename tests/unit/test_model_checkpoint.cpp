@@ -12,6 +12,7 @@
 #include "registry/builtins.hpp"
 #include "training/model_checkpoint.hpp"
 #include "training/session.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
 namespace fs = std::filesystem;
@@ -19,14 +20,13 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Harness {
-  fs::path dir;
+  test::TempDir temp;
+  fs::path dir = temp.path;
   Registry registry;
   std::unique_ptr<Sequential> model;
   std::unique_ptr<FitSession> session;
 
   Harness() {
-    char pattern[] = "/tmp/plugfit-mc-XXXXXX";
-    dir = mkdtemp(pattern);
     register_builtins(registry);
     model = Sequential::from_config({{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 2}}}}}}}, registry);
     model->build({3}, 0);
@@ -34,7 +34,6 @@ struct Harness {
     compile_from_config(*model, compile, registry);
     session = std::make_unique<FitSession>(*model, registry, nullptr, compile, 0);
   }
-  ~Harness() { fs::remove_all(dir); }
 
   std::unique_ptr<Callback> make(Json config) {
     config["filepath"] = (dir / config["filepath"].get<std::string>()).string();

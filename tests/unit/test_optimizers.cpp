@@ -5,16 +5,13 @@
 
 #include <plugfit/registry.hpp>
 
-#include "registry/builtins.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
 
 namespace {
 std::unique_ptr<Optimizer> make(const std::string& name, const Json& config) {
-  static Registry registry;
-  static bool done = false;
-  if (!done) register_builtins(registry), done = true;
-  auto opt = registry.create_optimizer(name, config);
+  auto opt = test::builtins().create_optimizer(name, config);
   opt->build(2);
   return opt;
 }

@@ -16,8 +16,10 @@
 #include "plugins/loader.hpp"
 #include "registry/builtins.hpp"
 #include "training/fit.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,14 +39,6 @@ std::string refusal(const std::string& name, const std::string& file) {
   return "(loaded)";
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/plugfit-test-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 }  // namespace
 

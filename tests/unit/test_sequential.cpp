@@ -4,16 +4,12 @@
 
 #include "model/sequential.hpp"
 #include "registry/builtins.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
+using namespace plugfit::test;
 
 namespace {
-const Registry& builtins() {
-  static Registry registry;
-  static bool done = false;
-  if (!done) register_builtins(registry), done = true;
-  return registry;
-}
 
 const Json kMlp = Json::parse(R"({"class_name": "Sequential", "config": {"layers": [
   {"class_name": "Flatten", "config": {"input_shape": [4, 3]}},
