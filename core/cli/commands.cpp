@@ -79,6 +79,21 @@ std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& bac
   return {*name, backend.load(*name)};
 }
 
+// What evaluate, predict and inspect share: the types (built-in and plugins by name) and the
+// backend a checkpoint URI opens.
+struct CheckpointSource {
+  Registry registry;
+  PluginLoader loader;
+  CheckpointUri uri;
+  std::unique_ptr<CheckpointBackend> backend;
+
+  CheckpointSource(const std::string& uri_text, const std::vector<std::string>& plugin_path)
+      : loader((register_builtins(registry), registry), plugin_path),
+        uri(parse_checkpoint_uri(uri_text)),
+        backend(open_backend(uri, registry, &loader)) {}
+  std::pair<std::string, CheckpointRecord> load() const { return load_named(*backend, uri); }
+};
+
 }  // namespace
 
 int cmd_train(const Args& args) {
@@ -193,13 +208,9 @@ int cmd_evaluate(const Args& args) {
   parser.positional("CHECKPOINT_URI");
   parser.option("--data").option("--batch-size").option("--plugin-path").option("--verbose");
   parser.parse(args);
-  Registry registry;
-  register_builtins(registry);
-  PluginLoader loader(registry, parser.get_all("--plugin-path"));
-  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
-  const auto backend = open_backend(uri, registry, &loader);
-  const auto [name, record] = load_named(*backend, uri);
-  auto model = model_from_record(record, registry, loader);
+  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  const auto [name, record] = source.load();
+  auto model = model_from_record(record, source.registry, source.loader);
   if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
   std::string spec = parser.get("--data").value_or("");
   if (spec.empty()) spec = record.info.value("data", Json::object()).value("test", std::string());
@@ -209,7 +220,8 @@ int cmd_evaluate(const Args& args) {
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_blas_threads(blas_threads_for_batch(batch));
   const Logs logs = evaluate(*model, data, batch, static_cast<int>(parser.get_int("--verbose").value_or(0)));
-  std::printf("%s/%s on %s: %s\n", backend->uri().c_str(), name.c_str(), spec.c_str(), format_logs(logs).c_str());
+  std::printf("%s/%s on %s: %s\n", source.backend->uri().c_str(), name.c_str(), spec.c_str(),
+              format_logs(logs).c_str());
   return 0;
 }
 
@@ -221,13 +233,9 @@ int cmd_predict(const Args& args) {
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
-  Registry registry;
-  register_builtins(registry);
-  PluginLoader loader(registry, parser.get_all("--plugin-path"));
-  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
-  const auto backend = open_backend(uri, registry, &loader);
-  const auto [name, record] = load_named(*backend, uri);
-  auto model = model_from_record(record, registry, loader);
+  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  const auto record = source.load().second;
+  auto model = model_from_record(record, source.registry, source.loader);
   // A bare .npy path is a file of inputs; anything else is a data spec.
   const bool bare_npy = input->size() > 4 && input->compare(input->size() - 4, 4, ".npy") == 0 &&
                         input->find(':') == std::string::npos;
@@ -244,11 +252,8 @@ int cmd_inspect(const Args& args) {
   parser.positional("URI");
   parser.flag("--json").option("--plugin-path");
   parser.parse(args);
-  Registry registry;
-  register_builtins(registry);
-  PluginLoader loader(registry, parser.get_all("--plugin-path"));
-  const CheckpointUri uri = parse_checkpoint_uri(parser.positionals().at(0));
-  const auto backend = open_backend(uri, registry, &loader);
+  const CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  const CheckpointBackend* backend = source.backend.get();
   const Json index = backend->read_index();
   Json out = {{"uri", backend->uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
               {"checkpoints", Json::array()}};
