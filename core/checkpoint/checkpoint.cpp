@@ -31,6 +31,7 @@ void check_checkpoint_name(const std::string& name) {
 }
 
 std::uint32_t crc32_of(const void* data, std::size_t size, std::uint32_t seed) {
+  if (size == 0) return seed;  // zlib resets to its initial value for a null buffer
   return static_cast<std::uint32_t>(crc32_z(seed, static_cast<const Bytef*>(data), size));
 }
 

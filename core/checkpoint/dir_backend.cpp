@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <optional>
 
 #include "../data/dataset.hpp"
 
@@ -85,6 +87,36 @@ std::string read_file(const fs::path& path, const std::string& what) {
   data.resize(got);
   return data;
 }
+
+// A file below an open folder, or nullopt when it is gone (a concurrent save replaced the folder).
+std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, const std::string& what) {
+  const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw CheckpointCorrupt(what + ": cannot read " + rel + " (" + std::strerror(errno) + ")");
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
+}
+
+// Closes a folder descriptor on every path out.
+struct FolderFd {
+  int fd;
+  ~FolderFd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 // "weights/dense/kernel" -> "tensors/weights/dense/kernel.npy"; refuses names that would leave
 // the checkpoint's folder.
@@ -234,11 +266,27 @@ CheckpointRecord DirBackend::load(const std::string& name) const {
   check_checkpoint_name(name);
   const fs::path dir = root_ / name;
   const std::string what = "checkpoint \"" + name + "\" in " + uri();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw InputError(what + " does not exist");
+  // Reading through one folder descriptor pins one generation of the checkpoint: a concurrent
+  // save that swaps a new folder in cannot mix its files into ours. If ours is deleted while we
+  // read, a file goes missing, and the load starts over on the new generation.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const FolderFd folder{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (folder.fd < 0) {
+      if (errno == ENOENT) throw InputError(what + " does not exist");
+      throw CheckpointCorrupt(what + ": cannot open it (" + std::strerror(errno) + ")");
+    }
+    std::optional<CheckpointRecord> record = load_generation(folder.fd, what);
+    if (record) return std::move(*record);
+  }
+  throw CheckpointCorrupt(what + " kept changing while it was read");
+}
+
+std::optional<CheckpointRecord> DirBackend::load_generation(int folder_fd, const std::string& what) const {
+  const auto manifest_text = read_file_at(folder_fd, "manifest.json", what);
+  if (!manifest_text) return std::nullopt;
   Json manifest;
   try {
-    manifest = Json::parse(read_file(dir / "manifest.json", what));
+    manifest = Json::parse(*manifest_text);
   } catch (const nlohmann::json::exception&) {
     throw CheckpointCorrupt(what + " is corrupt: its manifest does not parse");
   }
@@ -251,14 +299,15 @@ CheckpointRecord DirBackend::load(const std::string& name) const {
   std::map<std::string, std::string> contents;
   for (const auto& f : manifest.at("files")) {
     const std::string rel = f.at("path").get<std::string>();
-    std::string bytes = read_file(dir / rel, what);
-    if (bytes.size() != f.at("size").get<std::size_t>())
-      throw CheckpointCorrupt(what + " is corrupt: " + rel + " has " + std::to_string(bytes.size()) +
+    auto bytes = read_file_at(folder_fd, rel, what);
+    if (!bytes) return std::nullopt;
+    if (bytes->size() != f.at("size").get<std::size_t>())
+      throw CheckpointCorrupt(what + " is corrupt: " + rel + " has " + std::to_string(bytes->size()) +
                               " bytes, the manifest says " + std::to_string(f.at("size").get<std::size_t>()) +
                               " (truncated?)");
-    if (crc32_of(bytes.data(), bytes.size()) != f.at("crc32").get<std::uint32_t>())
+    if (crc32_of(bytes->data(), bytes->size()) != f.at("crc32").get<std::uint32_t>())
       throw CheckpointCorrupt(what + " is corrupt: " + rel + " fails its checksum");
-    contents.emplace(rel, std::move(bytes));
+    contents.emplace(rel, std::move(*bytes));
   }
   CheckpointRecord record;
   try {
@@ -272,7 +321,7 @@ CheckpointRecord DirBackend::load(const std::string& name) const {
     if (it == contents.end()) throw CheckpointCorrupt(what + " is corrupt: " + rel + " is not in its manifest");
     const auto [shape, data] = parse_npy(it->second, what + ": " + rel);
     NamedTensor tensor{t.at("name").get<std::string>(), shape, std::vector<float>(shape_size(shape))};
-    std::memcpy(tensor.values.data(), data, tensor.values.size() * sizeof(float));
+    if (!tensor.values.empty()) std::memcpy(tensor.values.data(), data, tensor.values.size() * sizeof(float));
     record.tensors.push_back(std::move(tensor));
   }
   return record;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include <plugfit/checkpoint.hpp>
 
@@ -31,6 +32,10 @@ class DirBackend final : public CheckpointBackend {
   std::string uri() const override { return "dir:" + root_.string(); }
 
  private:
+  // One attempt at reading the checkpoint whose folder is open as folder_fd; nullopt when a
+  // concurrent save deleted it under us.
+  std::optional<CheckpointRecord> load_generation(int folder_fd, const std::string& what) const;
+
   std::filesystem::path root_;
 };
 

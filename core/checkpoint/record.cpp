@@ -91,7 +91,58 @@ CheckpointRecord capture_record(Sequential& model, const Registry& registry, con
   return record;
 }
 
+namespace {
+
+// Keras's load_weights for files without names that match (a Keras weights-only .h5): the
+// record lists its layers with their weights in order, and they are matched to the model's
+// layers that have weights, by position, with Keras's error texts.
+void restore_weights_by_position(Sequential& model, const CheckpointRecord& record) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> saved;
+  for (const auto& layer : record.info.at("keras").at("layers")) {
+    std::vector<std::string> names = layer.value("weights", std::vector<std::string>{});
+    if (!names.empty()) saved.emplace_back(layer.value("name", std::string()), std::move(names));
+  }
+  std::vector<std::pair<std::string, std::vector<Weight*>>> layers;
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    std::vector<Weight*> own;
+    for (Weight* w : model.weights())
+      if (w->name.rfind(model.layer(i).name() + "/", 0) == 0) own.push_back(w);
+    if (!own.empty()) layers.emplace_back(model.layer(i).name(), std::move(own));
+  }
+  if (layers.size() != saved.size())
+    throw InputError("Layer count mismatch when loading weights from file. Model expected " +
+                     std::to_string(layers.size()) + " layers, found " + std::to_string(saved.size()) + " saved layers.");
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const auto& [name, weights] = layers[k];
+    const auto& [saved_name, saved_weights] = saved[k];
+    if (weights.size() != saved_weights.size())
+      throw InputError("Weight count mismatch for layer #" + std::to_string(k) + " (named " + name +
+                       " in the current model, " + saved_name + " in the save file). Layer expects " +
+                       std::to_string(weights.size()) + " weight(s). Received " + std::to_string(saved_weights.size()) +
+                       " saved weight(s)");
+    for (std::size_t j = 0; j < weights.size(); ++j) {
+      const NamedTensor* t = record.find(saved_weights[j]);
+      if (t == nullptr) throw CheckpointCorrupt("the file lists a weight \"" + saved_weights[j] + "\" it does not hold");
+      if (t->shape != weights[j]->shape)
+        throw InputError("the weight \"" + weights[j]->name + "\" has shape " + full_shape_str(weights[j]->shape) +
+                         " in the model but the saved weight \"" + saved_weights[j] + "\" (layer #" + std::to_string(k) +
+                         ", " + saved_name + ") has shape " + full_shape_str(t->shape));
+    }
+  }
+  for (std::size_t k = 0; k < layers.size(); ++k)
+    for (std::size_t j = 0; j < layers[k].second.size(); ++j) {
+      const NamedTensor* t = record.find(saved[k].second[j]);
+      std::copy(t->values.begin(), t->values.end(), layers[k].second[j]->value_data);
+    }
+}
+
+}  // namespace
+
 void restore_weights(Sequential& model, const CheckpointRecord& record) {
+  if (record.info.contains("keras") && record.info["keras"].value("weights_by_position", false)) {
+    restore_weights_by_position(model, record);
+    return;
+  }
   std::set<std::string> expected;
   for (const Weight* w : model.weights()) {
     const std::string key = "weights/" + w->name;

@@ -36,6 +36,9 @@ CheckpointRecord capture_record(Sequential& model, const Registry& registry, con
 
 // Copies the record's weights into the model: every weight must be present with its shape
 // (InputError naming the weight and both shapes otherwise), and no weight may be extra.
+// A record whose info has {"keras": {"weights_by_position": true, "layers": [{"name": ...,
+// "weights": [tensor names in order]}, ...]}} (a Keras weights-only file) is matched to the
+// model's layers with weights by position instead, with Keras's error texts.
 void restore_weights(Sequential& model, const CheckpointRecord& record);
 // Optimizer slots, step count and learning rate. requires: the model is compiled.
 void restore_optimizer(Sequential& model, const CheckpointRecord& record);

@@ -13,6 +13,11 @@
 #include <cstdint>
 #include <string>
 
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "checkpoint.hpp"
 #include "export.hpp"
 #include "layer.hpp"
 #include "loss.hpp"
@@ -46,5 +51,47 @@ PLUGFIT_API double check_loss_gradient(const Loss& loss, const Tensor& y_pred, c
                                        double epsilon = 1e-3);
 PLUGFIT_API double check_fused_softmax_gradient(const Loss& loss, const Tensor& logits, const Tensor& y_true,
                                                 double epsilon = 1e-3);
+
+// The checkpoint backend conformance suite: the CheckpointBackend contract (checkpoint.hpp),
+// checked on real storage. A backend's test supplies a fixture; each check returns a result so
+// that the caller's test framework reports them (CHECK_MESSAGE(r.passed, r.name << r.detail)).
+//
+//   round_trip          every part of a record bit for bit (NaN, -0, 0-d and empty tensors, JSON)
+//   weights_only        a record of weights alone
+//   list_and_remove     list in save order (a re-save moves to the end), remove, the index
+//   names               spaces and unicode work; names that leave the location are refused
+//   large_tensor        one tensor over 100 MB
+//   many_checkpoints    1,000 records listed in order
+//   corruption          a flipped byte and a truncation are detected (CheckpointCorrupt), and
+//                       the other records still load
+//   sigkill_atomicity   a process killed at random instants while saving: the name holds the
+//                       old record or the new one, whole
+//   concurrent_reader   loads while another process saves, under new names and over one name
+enum class Corruption { flip_byte, truncate };
+
+struct BackendFixture {
+  std::string label;
+  // A backend at a new location inside folder (an empty folder the suite owns).
+  std::function<std::unique_ptr<CheckpointBackend>(const std::string& folder)> open;
+  // Damages the stored checkpoint `name` of the backend at folder: one flipped byte inside its
+  // tensor data, or its storage cut short.
+  std::function<void(const std::string& folder, const std::string& name, Corruption kind)> corrupt;
+};
+
+struct ConformanceOptions {
+  std::size_t large_tensor_bytes = 101u << 20;
+  std::size_t many = 1000;
+  int kill_rounds = 10;
+  int concurrent_loads = 200;
+};
+
+struct CheckResult {
+  std::string name;
+  bool passed = false;
+  std::string detail;
+};
+
+PLUGFIT_API std::vector<CheckResult> run_backend_conformance(const BackendFixture& fixture,
+                                                            const ConformanceOptions& options = {});
 
 }  // namespace plugfit::testing
