@@ -1,6 +1,8 @@
 #include "commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 
@@ -307,6 +309,53 @@ int cmd_inspect(const Args& args) {
                 format_logs(metrics).c_str(), types.c_str());
   }
   return any_corrupt ? 1 : 0;
+}
+
+int cmd_convert(const Args& args) {
+  ArgParser parser("plugfit convert SRC_URI DST_URI [--only latest|best|NAME] [--plugin-path DIR]...");
+  parser.positional("SRC_URI").positional("DST_URI");
+  parser.option("--only").option("--plugin-path");
+  parser.parse(args);
+  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  const CheckpointBackend& from = *source.backend;
+  const auto to = open_backend(parse_checkpoint_uri(parser.positionals().at(1)), source.registry, &source.loader);
+  if (to->uri() == from.uri()) throw InputError("convert needs two different locations, got " + from.uri() + " twice");
+
+  std::vector<std::string> names = from.list();
+  if (const auto only = parser.get("--only")) {
+    const auto name = resolve_checkpoint_name(from, *only);
+    if (!name) throw InputError(from.uri() + " holds no checkpoints");
+    names = {*name};
+  }
+  if (names.empty()) throw InputError(from.uri() + " holds no checkpoints to convert");
+  for (const auto& name : names) {
+    const CheckpointRecord record = from.load(name);
+    to->save(name, record);
+    // Verify before reporting success: the copy must load back bit for bit.
+    const CheckpointRecord copy = to->load(name);
+    bool same = copy.info == record.info && copy.tensors.size() == record.tensors.size();
+    for (std::size_t i = 0; same && i < record.tensors.size(); ++i)
+      same = copy.tensors[i].name == record.tensors[i].name && copy.tensors[i].shape == record.tensors[i].shape &&
+             std::memcmp(copy.tensors[i].values.data(), record.tensors[i].values.data(),
+                         record.tensors[i].values.size() * sizeof(float)) == 0;
+    if (!same) throw RuntimeFailure("the copy of " + name + " in " + to->uri() + " does not match the original");
+    std::printf("copied %s (%zu tensors, %.2f MB), verified\n", name.c_str(), record.tensors.size(),
+                double(record.tensor_bytes()) / 1e6);
+  }
+  // The index travels too, limited to what was copied, so latest and best keep their meaning.
+  Json index = from.read_index();
+  if (index.is_object() && index.contains("checkpoints")) {
+    Json kept = Json::array();
+    for (const auto& entry : index["checkpoints"])
+      if (std::find(names.begin(), names.end(), entry.value("name", "")) != names.end()) kept.push_back(entry);
+    index["checkpoints"] = kept;
+    auto copied = [&](const Json& v) { return v.is_string() && std::find(names.begin(), names.end(), v.get<std::string>()) != names.end(); };
+    if (!copied(index.value("latest", Json()))) index["latest"] = names.back();
+    if (index.contains("best") && !copied(index["best"].value("name", Json()))) index.erase("best");
+    to->write_index(index);
+  }
+  std::printf("converted %zu checkpoint(s) from %s to %s\n", names.size(), from.uri().c_str(), to->uri().c_str());
+  return 0;
 }
 
 int cmd_plugins(const Args& args) {

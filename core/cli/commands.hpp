@@ -14,5 +14,6 @@ int cmd_plugins(const Args& args);
 int cmd_evaluate(const Args& args);
 int cmd_predict(const Args& args);
 int cmd_inspect(const Args& args);
+int cmd_convert(const Args& args);
 
 }  // namespace plugfit

@@ -28,6 +28,8 @@ commands:
   predict URI --input FILE --output FILE
                         the model's outputs for inputs (.npy or a data spec) into a .npy file
   inspect URI [--json]  the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
+  convert SRC_URI DST_URI [--only latest|best|NAME]
+                        copy checkpoints between backends bit for bit, verified
   plugins [--json] [--plugin-path DIR]...
                         every plugin found: version, ABI, file, types, and why a file was refused
   --help                this text
@@ -51,6 +53,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (argv[0] == "evaluate") return plugfit::cmd_evaluate(rest);
   if (argv[0] == "predict") return plugfit::cmd_predict(rest);
   if (argv[0] == "inspect") return plugfit::cmd_inspect(rest);
+  if (argv[0] == "convert") return plugfit::cmd_convert(rest);
   throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
 }
 
