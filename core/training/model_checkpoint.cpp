@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <memory>
 
 #include "../checkpoint/store.hpp"
 #include "../model/sequential.hpp"
@@ -33,7 +34,8 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
       verbose_(config.get<int>("verbose", 0)),
       save_best_only_(config.get<bool>("save_best_only", false)),
       save_weights_only_(config.get<bool>("save_weights_only", false)),
-      save_last_(config.get<bool>("save_last", false)) {
+      save_last_(config.get<bool>("save_last", false)),
+      async_(config.get<bool>("async", false)) {
   for (std::size_t start = 0; start <= filepath_.size();) {
     const std::size_t end = std::min(filepath_.find('/', start), filepath_.size());
     if (filepath_.compare(start, end - start, "..") == 0 && end - start == 2)
@@ -121,22 +123,42 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
     if (current != nullptr && improved(*current)) best_ = *current;
   }
   std::fflush(stdout);
-  const CheckpointRecord record = session().capture(save_weights_only_);
+  const std::string kind = save_weights_only_ ? "weights" : "full";
+  {
+    std::lock_guard<std::mutex> lock(written_mutex_);
+    std::erase_if(written_, [&](const auto& w) { return w.first == name; });
+    written_.emplace_back(name, current != nullptr ? *current : std::numeric_limits<double>::quiet_NaN());
+  }
+  auto record = std::make_shared<const CheckpointRecord>(session().capture(save_weights_only_));
+  const int saved_epoch = epoch + (batch ? 0 : 1);
+  const std::int64_t step = session().global_step();
+  const Json metrics = logs.to_json();
+  if (!async_) {
+    write(name, *record, kind, saved_epoch, step, metrics);
+    return;
+  }
+  // The capture above is the stall; the write goes on in the background.
+  writer_.submit([this, name, record, kind, saved_epoch, step, metrics] {
+    write(name, *record, kind, saved_epoch, step, metrics);
+  });
+}
+
+void ModelCheckpoint::write(const std::string& name, const CheckpointRecord& record, const std::string& kind,
+                            int epoch, std::int64_t global_step, const Json& metrics) {
   backend_->save(name, record);
-  const SaveNote note{name, epoch + (batch ? 0 : 1), session().global_step(), save_weights_only_ ? "weights" : "full",
-                      "ModelCheckpoint", logs.to_json()};
-  note_saved(*backend_, note, monitor_, mode_);
-  std::erase_if(written_, [&](const auto& w) { return w.first == name; });
-  written_.emplace_back(name, current != nullptr ? *current : std::numeric_limits<double>::quiet_NaN());
+  note_saved(*backend_, {name, epoch, global_step, kind, "ModelCheckpoint", metrics}, monitor_, mode_);
   if (save_last_ && name != "last") {
     backend_->save("last", record);
-    note_saved(*backend_, {"last", note.epoch, note.global_step, note.kind, "ModelCheckpoint", note.metrics});
+    note_saved(*backend_, {"last", epoch, global_step, kind, "ModelCheckpoint", metrics});
   }
   enforce_top_k(name);
 }
 
+void ModelCheckpoint::on_train_end(Logs&) { writer_.wait(); }
+
 void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
   if (!save_top_k_) return;
+  std::lock_guard<std::mutex> lock(written_mutex_);
   // Keep the k best by the monitored value (NaN, for a missing monitor, counts as worst).
   auto worse = [&](double a, double b) {
     if (std::isnan(a)) return !std::isnan(b);
@@ -154,12 +176,14 @@ void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
 }
 
 Json ModelCheckpoint::state() const {
+  std::lock_guard<std::mutex> lock(written_mutex_);
   Json written = Json::array();
   for (const auto& [name, value] : written_) written.push_back({name, std::isnan(value) ? Json() : Json(value)});
   return {{"best", best_ ? Json(*best_) : Json()}, {"written", written}, {"batches_since_save", batches_since_save_}};
 }
 
 void ModelCheckpoint::load_state(const Json& state) {
+  std::lock_guard<std::mutex> lock(written_mutex_);
   if (state.contains("best") && state["best"].is_number()) best_ = state["best"].get<double>();
   written_.clear();
   for (const auto& w : state.value("written", Json::array()))

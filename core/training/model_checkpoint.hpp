@@ -7,16 +7,21 @@
 //              ('/', '..') is refused.
 //   monitor "val_loss", verbose 0, save_best_only false, save_weights_only false, mode "auto",
 //   save_freq "epoch" or a number of batches, initial_value_threshold null,
-//   save_top_k null (keep all it writes) or k, save_last false
+//   save_top_k null (keep all it writes) or k, save_last false,
+//   async false: when true, training goes on while a background thread writes (the stall is
+//   the copy of the state); a failed write is reported at the next save or at the end of training
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <plugfit/callback.hpp>
 #include <plugfit/checkpoint.hpp>
+
+#include "../checkpoint/async_writer.hpp"
 
 namespace plugfit {
 
@@ -26,6 +31,7 @@ class ModelCheckpoint final : public Callback {
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_batch_end(std::int64_t batch, Logs& logs) override;
+  void on_train_end(Logs& logs) override;
   Json state() const override;
   void load_state(const Json& state) override;
   std::string state_key() const override;
@@ -36,16 +42,20 @@ class ModelCheckpoint final : public Callback {
   void save(int epoch, std::optional<std::int64_t> batch, const Logs& logs);
   bool improved(double current) const;
   void enforce_top_k(const std::string& just_saved);
+  void write(const std::string& name, const CheckpointRecord& record, const std::string& kind, int epoch,
+             std::int64_t global_step, const Json& metrics);
 
   std::string filepath_, folder_, name_template_, monitor_, mode_;
   int verbose_;
-  bool save_best_only_, save_weights_only_, save_last_;
+  bool save_best_only_, save_weights_only_, save_last_, async_;
   std::optional<std::int64_t> save_freq_batches_;  // empty: every epoch
   std::optional<int> save_top_k_;
   std::optional<double> best_;
   std::int64_t batches_since_save_ = 0;
   std::vector<std::pair<std::string, double>> written_;  // name and monitored value, in save order
+  mutable std::mutex written_mutex_;  // written_ is pruned by the background writer
   std::unique_ptr<CheckpointBackend> backend_;
+  AsyncWriter writer_;  // declared last: destroyed (joined) before the backend it writes to
 };
 
 // Keras's mode "auto": max for accuracy-like metrics (by the compiled metric's direction), min
