@@ -59,6 +59,7 @@ struct ManagerOptions {
   std::optional<int> keep_every_n_epochs;      // also keep one every N epochs
   std::string monitor = "val_loss";            // for "best"
   std::string mode = "min";
+  bool async = false;                          // write in the background (see AsyncWriter)
 };
 
 // Saves a full checkpoint per epoch under "ckpt-EEEE" (mid-epoch: "ckpt-EEEE-BBBBBB"), keeps

@@ -8,6 +8,7 @@
 
 #include <plugfit/registry.hpp>
 
+#include "../checkpoint/async_writer.hpp"
 #include "../checkpoint/record.hpp"
 #include "../checkpoint/store.hpp"
 #include "../data/dataset.hpp"
@@ -46,18 +47,23 @@ Json compile_config_of(const RunSpec& run) {
   return {{"optimizer", type_spec_json(run.optimizer)}, {"loss", type_spec_json(run.loss)}, {"metrics", metrics}};
 }
 
-// The run's checkpoint manager: a full checkpoint after every epoch.
+// The run's checkpoint manager: a full checkpoint after every epoch, in the background when
+// the manager's "async" option is on (the capture is the only stall).
 class ManagerCallback final : public Callback {
  public:
   explicit ManagerCallback(CheckpointManager& manager) : manager_(manager) { set_type_name("CheckpointManager"); }
   void on_epoch_end(int epoch, Logs& logs) override {
-    last_ = manager_.save(session().capture(false), epoch + 1, 0, session().global_step(), logs);
+    auto record = std::make_shared<const CheckpointRecord>(session().capture(false));
+    const std::int64_t step = session().global_step();
+    auto save = [this, record, epoch, step, logs] { manager_.save(*record, epoch + 1, 0, step, logs); };
+    if (manager_.options().async) writer_.submit(save);
+    else save();
   }
-  const std::string& last() const { return last_; }
+  void on_train_end(Logs&) override { writer_.wait(); }
 
  private:
   CheckpointManager& manager_;
-  std::string last_;
+  AsyncWriter writer_;
 };
 
 ManagerOptions manager_options(const Json& spec, const std::string& where) {
@@ -70,6 +76,7 @@ ManagerOptions manager_options(const Json& spec, const std::string& where) {
   if (c.has("keep_every_n_epochs")) options.keep_every_n_epochs = c.get<int>("keep_every_n_epochs", 1);
   options.monitor = c.get<std::string>("monitor", options.monitor);
   options.mode = c.get<std::string>("mode", options.mode);
+  options.async = c.get<bool>("async", options.async);
   c.check_all_used();
   return options;
 }
