@@ -7,6 +7,11 @@
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
+#include "../training/callbacks/csv_logger.hpp"
+#include "../training/callbacks/early_stopping.hpp"
+#include "../training/callbacks/learning_rate_scheduler.hpp"
+#include "../training/callbacks/reduce_lr_on_plateau.hpp"
+#include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/model_checkpoint.hpp"
 
 namespace plugfit {
@@ -21,6 +26,11 @@ void register_builtins(Registry& registry) {
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
   registry.add_callback<ModelCheckpoint>("ModelCheckpoint");
+  registry.add_callback<EarlyStopping>("EarlyStopping");
+  registry.add_callback<ReduceLROnPlateau>("ReduceLROnPlateau");
+  registry.add_callback<LearningRateScheduler>("LearningRateScheduler");
+  registry.add_callback<CSVLogger>("CSVLogger");
+  registry.add_callback<TerminateOnNaN>("TerminateOnNaN");
 }
 
 }  // namespace plugfit

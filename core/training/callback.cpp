@@ -46,6 +46,8 @@ void Callback::on_test_batch_begin(std::int64_t, Logs&) { default_hooks_ |= kTes
 void Callback::on_test_batch_end(std::int64_t, Logs&) { default_hooks_ |= kTestBatchEnd; }
 void Callback::on_predict_batch_begin(std::int64_t, Logs&) { default_hooks_ |= kPredictBatchBegin; }
 void Callback::on_predict_batch_end(std::int64_t, Logs&) { default_hooks_ |= kPredictBatchEnd; }
+void Callback::on_after_backward(std::int64_t) { default_hooks_ |= kAfterBackward; }
+void Callback::on_before_optimizer_step(std::int64_t) { default_hooks_ |= kBeforeOptimizerStep; }
 
 Json Callback::state() const { return Json::object(); }
 void Callback::load_state(const Json&) {}

@@ -63,8 +63,9 @@ void CallbackList::on_exception(const std::exception& error) {
 
 void CallbackList::on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& logs) {
   auto& list = listeners_[index(hook)];
-  static constexpr const char* names[] = {"on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
-                                          "on_test_batch_end",    "on_predict_batch_begin", "on_predict_batch_end"};
+  static constexpr const char* names[] = {"on_train_batch_begin",   "on_train_batch_end",     "on_test_batch_begin",
+                                          "on_test_batch_end",      "on_predict_batch_begin", "on_predict_batch_end",
+                                          "on_after_backward",      "on_before_optimizer_step"};
   for (Callback* cb : list) {
     call_hook(*cb, names[index(hook)], [&](Callback& c) {
       switch (hook) {
@@ -74,6 +75,8 @@ void CallbackList::on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& 
         case Callback::kTestBatchEnd: c.on_test_batch_end(batch, logs); break;
         case Callback::kPredictBatchBegin: c.on_predict_batch_begin(batch, logs); break;
         case Callback::kPredictBatchEnd: c.on_predict_batch_end(batch, logs); break;
+        case Callback::kAfterBackward: c.on_after_backward(batch); break;
+        case Callback::kBeforeOptimizerStep: c.on_before_optimizer_step(batch); break;
       }
     });
   }

@@ -43,7 +43,7 @@ class CallbackList {
   void each(const char* hook, F&& call);
 
   std::vector<Callback*> callbacks_;
-  std::vector<Callback*> listeners_[6];
+  std::vector<Callback*> listeners_[8];
 };
 
 [[noreturn]] void rethrow_from_hook(const Callback& callback, const char* hook);

@@ -145,20 +145,25 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   model.stop_training = false;
   try {
     callbacks.on_train_begin(logs);
-    for (int epoch = options.initial_epoch; epoch < options.epochs && !model.stop_training; ++epoch) {
+    // A callback may have restored a checkpoint in on_train_begin (BackupAndRestore): training
+    // continues from the session's position, with the seed that fixed its data order.
+    const TrainingPosition start = session->position();
+    global_step = start.global_step;
+    const std::uint64_t seed = start.seed;
+    for (int epoch = start.epoch; epoch < options.epochs && !model.stop_training; ++epoch) {
       logs.clear();
       callbacks.on_epoch_begin(epoch, logs);
       auto order = range_order(0, n_train);
       if (options.shuffle) {
         // The order depends only on the seed and the epoch, so a resumed run sees the same data.
-        Rng shuffle_rng(derive_seed(options.seed, 1000 + static_cast<std::uint64_t>(epoch)));
+        Rng shuffle_rng(derive_seed(seed, 1000 + static_cast<std::uint64_t>(epoch)));
         for (std::size_t i = n_train - 1; i > 0; --i) std::swap(order[i], order[shuffle_rng.below(i + 1)]);
       }
       for (auto& metric : model.metrics()) metric->reset();
       double loss_sum = 0.0;
       std::size_t seen = 0;
       const std::size_t first_step =
-          epoch == options.initial_epoch ? std::min(steps, static_cast<std::size_t>(options.initial_batch)) : 0;
+          epoch == start.epoch ? std::min(steps, static_cast<std::size_t>(start.batch)) : 0;
       for (std::size_t step = first_step; step < steps; ++step) {
         const auto batch_index = static_cast<std::int64_t>(step);
         if (callbacks.wants(Callback::kTrainBatchBegin)) {
@@ -174,11 +179,15 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
                                                   : model.loss().compute(out, yb, &dy);
         for (auto& metric : model.metrics()) metric->update(out, yb);
         model.backward(dy);
+        if (callbacks.wants(Callback::kAfterBackward))
+          callbacks.on_batch(Callback::kAfterBackward, batch_index, batch_logs);
+        if (callbacks.wants(Callback::kBeforeOptimizerStep))
+          callbacks.on_batch(Callback::kBeforeOptimizerStep, batch_index, batch_logs);
         optimizer.step(model.parameters(), model.gradients());
 
         loss_sum += loss * double(count);
         seen += count;
-        session->set_position({epoch, batch_index + 1, ++global_step, options.seed});
+        session->set_position({epoch, batch_index + 1, ++global_step, seed});
         if (callbacks.wants(Callback::kTrainBatchEnd)) {
           write_metrics(model, loss_sum / double(seen), batch_logs, "");
           callbacks.on_batch(Callback::kTrainBatchEnd, batch_index, batch_logs);
@@ -193,7 +202,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
                                   : evaluate_rows(model, val, n_train, n, batch, callbacks);
         for (const auto& [key, value] : val_logs) logs["val_" + key] = value;
       }
-      session->set_position({epoch + 1, 0, global_step, options.seed});
+      session->set_position({epoch + 1, 0, global_step, seed});
       session->set_metrics(logs);
       callbacks.on_epoch_end(epoch, logs);
     }

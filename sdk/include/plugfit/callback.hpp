@@ -82,6 +82,13 @@ class PLUGFIT_API Callback {
   // Training failed with error; on_train_end follows. Must not throw.
   virtual void on_exception(const std::exception& error);
 
+  // Gradient hooks (Lightning's names), per training batch: after backward() filled
+  // model().gradients(), then right before the optimizer applies them. A callback may read and
+  // change the flat gradient buffer in place (clipping, noise, an all-reduce). Like the batch
+  // hooks, they cost nothing unless overridden.
+  virtual void on_after_backward(std::int64_t batch);
+  virtual void on_before_optimizer_step(std::int64_t batch);
+
   // State saved in checkpoints; an empty object means stateless.
   virtual Json state() const;
   virtual void load_state(const Json& state);
@@ -111,6 +118,8 @@ class PLUGFIT_API Callback {
     kTestBatchEnd = 1u << 3,
     kPredictBatchBegin = 1u << 4,
     kPredictBatchEnd = 1u << 5,
+    kAfterBackward = 1u << 6,
+    kBeforeOptimizerStep = 1u << 7,
   };
   bool hook_is_default(BatchHook hook) const { return (default_hooks_ & hook) != 0; }
 

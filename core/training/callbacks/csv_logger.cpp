@@ -1,0 +1,143 @@
+#include "csv_logger.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "monitor.hpp"
+
+namespace plugfit {
+
+CSVLogger::CSVLogger(Config& config)
+    : filename_(config.require<std::string>("filename")), append_(config.get<bool>("append", false)) {
+  const std::string separator = config.get<std::string>("separator", ",");
+  // Python's csv module takes a one-character delimiter; a quote or line break would break the rows.
+  if (separator.size() != 1 || separator == "\"" || separator == "\r" || separator == "\n")
+    throw InputError("CSVLogger: \"separator\" must be a single character other than a quote or a line break, got \"" +
+                     separator + "\"");
+  separator_ = separator[0];
+  if (filename_.empty()) throw InputError("CSVLogger: \"filename\" must not be empty");
+}
+
+void CSVLogger::on_train_begin(Logs&) {
+  const bool resumed = loaded_;
+  loaded_ = false;
+  if (!resumed) keys_.reset();
+  if (resumed) drop_rows_from(params().initial_epoch);
+  const bool append = append_ || resumed;
+  std::error_code ec;
+  const bool empty = !std::filesystem::exists(filename_, ec) || std::filesystem::file_size(filename_, ec) == 0;
+  file_.reset(std::fopen(filename_.c_str(), append ? "ab" : "wb"));
+  if (!file_) throw InputError("CSVLogger: cannot open \"" + filename_ + "\" for writing: " + std::strerror(errno));
+  header_pending_ = !append || empty;
+}
+
+std::string CSVLogger::field(const std::string& text) const {
+  // Python's QUOTE_MINIMAL: quote what holds the separator, a quote or a line break.
+  if (text.find_first_of(std::string{separator_, '"', '\r', '\n'}) == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+void CSVLogger::write_line(const std::vector<std::string>& fields) {
+  std::string line;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) line += separator_;
+    line += field(fields[i]);
+  }
+  line += "\r\n";  // the excel dialect's line terminator
+  if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size())
+    throw RuntimeFailure("CSVLogger: cannot write to \"" + filename_ + "\": " + std::strerror(errno));
+}
+
+void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!file_) throw RuntimeFailure("CSVLogger: on_epoch_end ran before on_train_begin opened \"" + filename_ + "\"");
+  if (!keys_) {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : logs) keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    const bool has_val = std::any_of(keys.begin(), keys.end(), [](const auto& k) { return k.rfind("val_", 0) == 0; });
+    if (!has_val) {
+      const std::size_t n = keys.size();
+      for (std::size_t i = 0; i < n; ++i) keys.push_back("val_" + keys[i]);
+    }
+    keys_ = std::move(keys);
+  }
+  if (header_pending_) {
+    std::vector<std::string> header{"epoch"};
+    header.insert(header.end(), keys_->begin(), keys_->end());
+    write_line(header);
+    header_pending_ = false;
+  }
+  std::vector<std::string> row{std::to_string(epoch)};
+  for (const auto& key : *keys_) {
+    const double* v = logs.find(key);
+    row.push_back(v == nullptr ? "NA" : python_float(*v));
+  }
+  write_line(row);
+  if (std::fflush(file_.get()) != 0)
+    throw RuntimeFailure("CSVLogger: cannot write to \"" + filename_ + "\": " + std::strerror(errno));
+}
+
+void CSVLogger::on_train_end(Logs&) {
+  if (file_ && std::fclose(file_.release()) != 0)
+    throw RuntimeFailure("CSVLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));
+}
+
+void CSVLogger::drop_rows_from(int epoch) {
+  std::ifstream in(filename_, std::ios::binary);
+  if (!in) return;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  in.close();
+  std::string kept;
+  bool dropped = false;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size() - 1) + 1;
+    const std::string_view line(text.data() + start, end - start);
+    // A row's first field is its epoch; anything else (the header) stays.
+    const std::size_t stop = std::min(line.find_first_of(std::string{separator_, '\r', '\n'}), line.size());
+    int row_epoch = 0;
+    const auto [ptr, ec] = std::from_chars(line.data(), line.data() + stop, row_epoch);
+    const bool is_row = stop > 0 && ec == std::errc() && ptr == line.data() + stop;
+    if (is_row && row_epoch >= epoch) dropped = true;
+    else kept += line;
+    start = end;
+  }
+  if (!dropped) return;
+  const std::string temp = filename_ + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << kept;
+    if (!out.flush()) throw InputError("CSVLogger: cannot rewrite \"" + filename_ + "\" to resume it");
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, filename_, ec);
+  if (ec) throw InputError("CSVLogger: cannot rewrite \"" + filename_ + "\" to resume it: " + ec.message());
+}
+
+Json CSVLogger::state() const { return {{"keys", keys_ ? Json(*keys_) : Json()}}; }
+
+void CSVLogger::load_state(const Json& state) {
+  if (!state.is_object()) throw InputError("CSVLogger: the saved state must be a JSON object, got " + state.dump());
+  const Json keys = state.value("keys", Json());
+  if (keys.is_null()) {
+    keys_.reset();
+  } else {
+    if (!keys.is_array() || !std::all_of(keys.begin(), keys.end(), [](const Json& k) { return k.is_string(); }))
+      throw InputError("CSVLogger: the saved state's \"keys\" must be a list of strings, got " + keys.dump());
+    keys_ = keys.get<std::vector<std::string>>();
+  }
+  loaded_ = true;
+}
+
+}  // namespace plugfit

@@ -1,0 +1,62 @@
+#include "lambda_callback.hpp"
+
+namespace plugfit {
+
+LambdaCallback::LambdaCallback(Functions f) : functions(std::move(f)) { set_type_name("LambdaCallback"); }
+
+void LambdaCallback::on_train_begin(Logs& logs) {
+  if (functions.on_train_begin) functions.on_train_begin(logs);
+}
+void LambdaCallback::on_train_end(Logs& logs) {
+  if (functions.on_train_end) functions.on_train_end(logs);
+}
+void LambdaCallback::on_epoch_begin(int epoch, Logs& logs) {
+  if (functions.on_epoch_begin) functions.on_epoch_begin(epoch, logs);
+}
+void LambdaCallback::on_epoch_end(int epoch, Logs& logs) {
+  if (functions.on_epoch_end) functions.on_epoch_end(epoch, logs);
+}
+void LambdaCallback::on_test_begin(Logs& logs) {
+  if (functions.on_test_begin) functions.on_test_begin(logs);
+}
+void LambdaCallback::on_test_end(Logs& logs) {
+  if (functions.on_test_end) functions.on_test_end(logs);
+}
+void LambdaCallback::on_predict_begin(Logs& logs) {
+  if (functions.on_predict_begin) functions.on_predict_begin(logs);
+}
+void LambdaCallback::on_predict_end(Logs& logs) {
+  if (functions.on_predict_end) functions.on_predict_end(logs);
+}
+void LambdaCallback::on_exception(const std::exception& error) {
+  if (functions.on_exception) functions.on_exception(error);
+}
+
+// An empty batch function falls back to the SDK's default, which marks the hook unused so the
+// host skips it from then on.
+void LambdaCallback::on_train_batch_begin(std::int64_t batch, Logs& logs) {
+  if (functions.on_train_batch_begin) functions.on_train_batch_begin(batch, logs);
+  else Callback::on_train_batch_begin(batch, logs);
+}
+void LambdaCallback::on_train_batch_end(std::int64_t batch, Logs& logs) {
+  if (functions.on_train_batch_end) functions.on_train_batch_end(batch, logs);
+  else Callback::on_train_batch_end(batch, logs);
+}
+void LambdaCallback::on_test_batch_begin(std::int64_t batch, Logs& logs) {
+  if (functions.on_test_batch_begin) functions.on_test_batch_begin(batch, logs);
+  else Callback::on_test_batch_begin(batch, logs);
+}
+void LambdaCallback::on_test_batch_end(std::int64_t batch, Logs& logs) {
+  if (functions.on_test_batch_end) functions.on_test_batch_end(batch, logs);
+  else Callback::on_test_batch_end(batch, logs);
+}
+void LambdaCallback::on_predict_batch_begin(std::int64_t batch, Logs& logs) {
+  if (functions.on_predict_batch_begin) functions.on_predict_batch_begin(batch, logs);
+  else Callback::on_predict_batch_begin(batch, logs);
+}
+void LambdaCallback::on_predict_batch_end(std::int64_t batch, Logs& logs) {
+  if (functions.on_predict_batch_end) functions.on_predict_batch_end(batch, logs);
+  else Callback::on_predict_batch_end(batch, logs);
+}
+
+}  // namespace plugfit

@@ -1,0 +1,91 @@
+#include "monitor.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "../model_checkpoint.hpp"
+
+namespace plugfit {
+
+Monitor::Monitor(std::string who, std::string key, std::string mode, double min_delta)
+    : who_(std::move(who)), key_(std::move(key)), mode_(std::move(mode)), min_delta_(std::fabs(min_delta)) {
+  // Keras warns and falls back to "auto"; plugfit refuses, as it does for a misspelt option.
+  if (mode_ != "auto" && mode_ != "min" && mode_ != "max")
+    throw InputError(who_ + ": mode must be \"auto\", \"min\" or \"max\", got \"" + mode_ + "\"");
+  if (!std::isfinite(min_delta)) throw InputError(who_ + ": min_delta must be a finite number");
+}
+
+void Monitor::resolve(Model& model) { mode_ = resolve_monitor_mode(mode_, key_, model, who_); }
+
+bool Monitor::improves(double current, std::optional<double> reference) const {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  if (mode_ == "min") return current + min_delta_ < reference.value_or(inf);
+  return current - min_delta_ > reference.value_or(-inf);
+}
+
+const double* Monitor::value(const Logs& logs, const char* prefix, const char* suffix) const {
+  const double* v = logs.find(key_);
+  if (v == nullptr)
+    std::fprintf(stderr, "plugfit: warning: %s`%s` which is not available. Available metrics are: %s%s\n", prefix,
+                 key_.c_str(), log_keys(logs).c_str(), suffix);
+  return v;
+}
+
+std::string python_float(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::scientific);
+  std::string text(buf, result.ptr);  // shortest round trip: "-d.ddde+XX"
+  const bool negative = text[0] == '-';
+  if (negative) text.erase(0, 1);
+  const auto e = text.find('e');
+  const int exponent = std::atoi(text.c_str() + e + 1);
+  std::string digits = text.substr(0, e);
+  if (digits.size() > 1) digits.erase(1, 1);  // the '.'
+  // Python's repr: scientific when the decimal point falls outside [-4, 16) of the digits.
+  const int point = exponent + 1;
+  std::string out;
+  if (point <= -4 || point > 16) {
+    out = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "");
+    char exp[16];
+    std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += exp;
+  } else if (point <= 0) {
+    out = "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+  } else if (static_cast<std::size_t>(point) >= digits.size()) {
+    out = digits + std::string(static_cast<std::size_t>(point) - digits.size(), '0') + ".0";
+  } else {
+    out = digits.substr(0, static_cast<std::size_t>(point)) + "." + digits.substr(static_cast<std::size_t>(point));
+  }
+  return negative ? "-" + out : out;
+}
+
+std::string log_keys(const Logs& logs) {
+  std::string keys;
+  for (const auto& [key, value] : logs) keys += (keys.empty() ? "" : ",") + key;
+  return keys;
+}
+
+std::optional<double> state_number(const Json& state, const char* field, const std::string& who) {
+  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + state.dump());
+  const auto it = state.find(field);
+  if (it == state.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number())
+    throw InputError(who + ": the saved state's \"" + field + "\" must be a number or null, got " + it->dump());
+  return it->get<double>();
+}
+
+long long state_integer(const Json& state, const char* field, long long fallback, const std::string& who) {
+  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + state.dump());
+  const auto it = state.find(field);
+  if (it == state.end()) return fallback;
+  if (!it->is_number_integer())
+    throw InputError(who + ": the saved state's \"" + field + "\" must be an integer, got " + it->dump());
+  return it->get<long long>();
+}
+
+}  // namespace plugfit

@@ -1,0 +1,304 @@
+#include "keras_import.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace plugfit_hdf5 {
+
+namespace {
+
+using plugfit::CheckpointRecord;
+using plugfit::InputError;
+using plugfit::Json;
+using plugfit::NamedTensor;
+
+// Keras layer classes that plugfit's built-in layers read with the same config and weights.
+const std::set<std::string>& plugfit_equivalents() {
+  static const std::set<std::string> names = {"Activation", "Dense", "Dropout", "Flatten", "InputLayer"};
+  return names;
+}
+
+// "sequential_2/dense_6/kernel" -> "kernel"; "dense_1/kernel:0" -> "kernel" (TensorFlow's
+// ":0" output index is not part of a weight's name).
+std::string strip_output_index(std::string name) {
+  const auto colon = name.rfind(':');
+  if (colon != std::string::npos && colon + 1 < name.size() &&
+      std::all_of(name.begin() + static_cast<std::ptrdiff_t>(colon) + 1, name.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }))
+    name.resize(colon);
+  return name;
+}
+std::string last_component(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+
+Json parse_json_attr(hid_t obj, const std::string& name, const std::string& file_label) {
+  const std::string text = read_string_attr(obj, name);
+  try {
+    return Json::parse(text);
+  } catch (const std::exception&) {
+    throw InputError(file_label + ": the attribute " + name + " is not JSON");
+  }
+}
+
+struct Weights {
+  Json layers = Json::array();       // info["keras"]["layers"]
+  std::vector<NamedTensor> tensors;  // "weights/<layer>/<weight>", Keras's order
+};
+
+// Keras's load_weights reads group[layer][weight_name] for each name in the attributes.
+Weights read_weights(hid_t group) {
+  Weights out;
+  for (const auto& layer : read_string_list_attr(group, "layer_names")) {
+    const Handle g = open_group(group, layer);
+    Json entry = {{"name", layer}, {"weights", Json::array()}};
+    const std::vector<std::string> names = has_attr(g, "weight_names") || has_attr(g, "weight_names0")
+                                               ? read_string_list_attr(g, "weight_names")
+                                               : std::vector<std::string>{};
+    for (const auto& weight : names) {
+      const std::string what = "the weight \"" + layer + "/" + weight + "\"";
+      const Handle dataset = open_dataset(g, weight);
+      NamedTensor t;
+      t.name = "weights/" + layer + "/" + strip_output_index(last_component(weight));
+      t.shape = dataset_shape(dataset);
+      t.values = read_floats(dataset, t.shape, what);
+      for (const auto& other : out.tensors)
+        if (other.name == t.name) throw H5Failure("the layer \"" + layer + "\" has two weights named " + t.name);
+      entry["weights"].push_back(t.name);
+      out.tensors.push_back(std::move(t));
+    }
+    out.layers.push_back(std::move(entry));
+  }
+  return out;
+}
+
+Shape shape_from(const Json& dims, bool has_batch, const std::string& file_label) {
+  Shape shape;
+  for (std::size_t i = has_batch ? 1 : 0; i < dims.size(); ++i) {
+    if (!dims[i].is_number_integer() || dims[i].get<long long>() <= 0)
+      throw InputError(file_label + ": the model's input shape " + dims.dump() + " has a dimension that is not fixed");
+    shape.push_back(dims[i].get<std::size_t>());
+  }
+  return shape;
+}
+
+// Keras's Sequential config as plugfit's: the layer specs pass through unchanged (plugfit reads
+// Keras's configs), custom layers take their registered "plugin>Type" name, and a layer plugfit
+// has no equivalent for is an error naming it and the file.
+std::pair<Json, Shape> convert_model(const Json& config, const std::string& file_label) {
+  const std::string class_name = config.value("class_name", std::string());
+  if (class_name != "Sequential")
+    throw InputError(file_label + " holds a Keras " + (class_name.empty() ? "model of unknown class" : class_name) +
+                     " model; plugfit reads Sequential models only");
+  const Json body = config.value("config", Json::object());
+  // Keras up to 2.2 wrote a Sequential's config as the bare list of layers.
+  const Json specs = body.is_array() ? body : body.value("layers", Json::array());
+  if (specs.empty()) throw InputError(file_label + ": the Keras model has no layers");
+  Json layers = Json::array();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    Json spec = specs[i];
+    const std::string cls = spec.value("class_name", std::string());
+    const Json registered = spec.value("registered_name", Json());
+    if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
+        registered.get<std::string>() != cls) {
+      spec["class_name"] = registered;  // Keras's "package>Name" is plugfit's "plugin>Type"
+    } else if (plugfit_equivalents().count(cls) == 0) {
+      const std::string name = spec.value("config", Json::object()).value("name", std::string());
+      throw InputError(file_label + ": the Keras model's layer " + std::to_string(i) +
+                       (name.empty() ? "" : " \"" + name + "\"") + " is a " + cls +
+                       ", which has no plugfit equivalent (plugfit reads Keras's Activation, Dense, Dropout, "
+                       "Flatten and InputLayer, and custom layers registered as \"plugin>Type\")");
+    }
+    layers.push_back(std::move(spec));
+  }
+  // The input shape: the InputLayer's (or first layer's) batch shape, else the model's build shape.
+  const Json first = layers[0].value("config", Json::object());
+  std::optional<Shape> input;
+  for (const char* key : {"batch_shape", "batch_input_shape"})
+    if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label);
+  if (!input && first.contains("input_shape") && first["input_shape"].is_array())
+    input = shape_from(first["input_shape"], false, file_label);
+  if (!input && first.contains("input_dim") && first["input_dim"].is_number_integer())
+    input = shape_from(Json::array({first["input_dim"]}), false, file_label);
+  if (!input && body.is_object() && body.contains("build_input_shape") && body["build_input_shape"].is_array())
+    input = shape_from(body["build_input_shape"], true, file_label);
+  if (!input) throw InputError(file_label + ": the Keras model declares no input shape");
+  return {{{"class_name", "Sequential"}, {"config", {{"layers", layers}}}}, *input};
+}
+
+// training_config as plugfit's compile config: {"optimizer", "loss", "metrics"}.
+Json convert_compile(const Json& training) {
+  if (!training.is_object() || !training.contains("loss") || training["loss"].is_null()) return Json();
+  Json compile = {{"loss", training["loss"]}, {"metrics", Json::array()}};
+  const Json optimizer = training.value("optimizer_config", Json());
+  if (optimizer.is_object() && optimizer.contains("class_name")) {
+    // Keras 3 writes every option, null when unset (clipnorm, weight_decay, ...); plugfit's
+    // optimizers take an option they lack only when it is absent, and null means absent.
+    Json config = optimizer.value("config", Json::object());
+    for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
+    compile["optimizer"] = {{"class_name", optimizer["class_name"]}, {"config", config}};
+  }
+  // Keras 3 nests metrics per output; a Sequential model has one output.
+  std::function<void(const Json&)> add = [&](const Json& m) {
+    if (m.is_array()) {
+      for (const auto& inner : m) add(inner);
+    } else if (!m.is_null()) {
+      compile["metrics"].push_back(m);
+    }
+  };
+  add(training.value("metrics", Json::array()));
+  return compile;
+}
+
+// Keras's names for optimizer slots, per plugfit optimizer, as plugfit's slot names. Keras 3
+// names a slot variable "<weight path with _>_<slot>", tf.keras 2 "<Opt>/<weight path>/<slot>:0".
+std::map<std::string, std::string> slot_names(const std::string& optimizer) {
+  if (optimizer == "adam") return {{"momentum", "m"}, {"velocity", "v"}, {"m", "m"}, {"v", "v"}};
+  if (optimizer == "sgd") return {{"momentum", "momentum"}};
+  if (optimizer == "rmsprop")
+    return {{"velocity", "velocity"},
+            {"rms", "velocity"},
+            {"momentum", "momentum"},
+            {"average_gradient", "average_gradient"},
+            {"mg", "average_gradient"}};
+  return {};
+}
+
+std::string keras_slot_of(const std::string& variable) {
+  const std::string last = strip_output_index(last_component(variable));
+  for (const char* slot : {"velocity_hat", "average_gradient", "momentum", "velocity", "vhat", "rms", "mg", "m", "v"}) {
+    const std::string s = slot;
+    if (last == s) return s;
+    if (s.size() > 2 && last.size() > s.size() + 1 &&
+        last.compare(last.size() - s.size() - 1, s.size() + 1, "_" + s) == 0)
+      return s;
+  }
+  return "";
+}
+
+struct OptimizerState {
+  bool complete = false;
+  std::string reason;  // why not, for info["keras"]["optimizer_state"]
+  std::int64_t iterations = -1;
+  std::optional<double> learning_rate;
+  std::vector<NamedTensor> tensors;  // "optimizer/<slot>/<layer>/<weight>"
+};
+
+// optimizer_weights/<name> for each name in its weight_names: the step count, the learning rate,
+// and per plugfit slot one tensor per model weight, matched to the weights in order.
+OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& weights) {
+  OptimizerState state;
+  const Handle group = open_group(file, "optimizer_weights");
+  std::string optimizer = compile.value("optimizer", Json::object()).value("class_name", std::string());
+  std::transform(optimizer.begin(), optimizer.end(), optimizer.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  const auto slots = slot_names(optimizer);
+  if (slots.empty()) {
+    state.reason =
+        "plugfit does not read the state of a Keras " + (optimizer.empty() ? "unknown" : optimizer) + " optimizer";
+    return state;
+  }
+  std::map<std::string, std::vector<NamedTensor>> by_slot;
+  for (const auto& name : read_string_list_attr(group, "weight_names")) {
+    const Handle dataset = open_dataset(group, name);
+    const Shape shape = dataset_shape(dataset);
+    const std::string last = strip_output_index(last_component(name));
+    if (shape.empty()) {
+      if (last == "iteration" || last == "iterations" || last == "iter")
+        state.iterations = read_scalar_int(dataset, "the optimizer weight \"" + name + "\"");
+      else if (last == "learning_rate" || last == "lr")
+        state.learning_rate = read_scalar_double(dataset, "the optimizer weight \"" + name + "\"");
+      continue;  // other scalars are hyperparameters (beta_1, decay, ...) that the config holds too
+    }
+    const auto slot = slots.find(keras_slot_of(name));
+    if (slot == slots.end()) {
+      state.reason = "the optimizer weight \"" + name + "\" is no slot plugfit's " + optimizer + " has";
+      return state;
+    }
+    NamedTensor t{"", shape, read_floats(dataset, shape, "the optimizer weight \"" + name + "\"")};
+    by_slot[slot->second].push_back(std::move(t));
+  }
+  if (state.iterations < 0) {
+    state.reason = "optimizer_weights holds no iteration count";
+    return state;
+  }
+  for (auto& [slot, tensors] : by_slot) {
+    if (tensors.size() != weights.size()) {
+      state.reason = "optimizer_weights holds " + std::to_string(tensors.size()) + " \"" + slot + "\" slot(s) for " +
+                     std::to_string(weights.size()) + " weights";
+      return state;
+    }
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].shape != weights[i].shape) {
+        state.reason = "the \"" + slot + "\" slot " + std::to_string(i) + " has shape " +
+                       plugfit::full_shape_str(tensors[i].shape) + " but the weight " + weights[i].name + " has " +
+                       plugfit::full_shape_str(weights[i].shape);
+        return state;
+      }
+      tensors[i].name = "optimizer/" + slot + "/" + weights[i].name.substr(std::string("weights/").size());
+    }
+  }
+  for (auto& [slot, tensors] : by_slot)
+    for (auto& t : tensors) state.tensors.push_back(std::move(t));
+  state.complete = true;
+  return state;
+}
+
+}  // namespace
+
+bool is_keras_file(hid_t file) { return path_exists(file, "model_weights") || has_attr(file, "layer_names"); }
+
+CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
+  if (!is_keras_file(file)) {
+    const bool keras3_weights = path_exists(file, "layers") || path_exists(file, "vars");
+    throw InputError(file_label +
+                     " is an HDF5 file but neither a plugfit checkpoint file (no /checkpoints group) nor " +
+                     "a Keras .h5 file (no model_weights group, no layer_names attribute)" +
+                     (keras3_weights ? "; it looks like a Keras 3 .weights.h5 file, which plugfit does not read" : ""));
+  }
+  Json keras = {{"weights_by_position", true}};
+  for (const char* key : {"keras_version", "backend"})
+    if (has_attr(file, key)) keras[key] = read_string_attr(file, key);
+
+  CheckpointRecord record;
+  Json& info = record.info;
+  info = {{"format", 1}, {"kind", "weights"}, {"epoch", 0}, {"metrics", Json::object()}, {"plugins", Json::object()}};
+  Json compile;
+  if (has_attr(file, "model_config")) {
+    auto [model, input_shape] = convert_model(parse_json_attr(file, "model_config", file_label), file_label);
+    info["model"] = std::move(model);
+    info["input_shape"] = input_shape;
+    if (has_attr(file, "training_config"))
+      compile = convert_compile(parse_json_attr(file, "training_config", file_label));
+    if (!compile.is_null()) info["compile"] = compile;
+  }
+
+  const bool nested = path_exists(file, "model_weights");
+  Weights weights = read_weights(nested ? open_group(file, "model_weights") : open_group(file, "/"));
+  keras["layers"] = std::move(weights.layers);
+  record.tensors = std::move(weights.tensors);
+
+  if (!compile.is_null() && path_exists(file, "optimizer_weights")) {
+    OptimizerState state = read_optimizer(file, compile, record.tensors);
+    if (state.complete) {
+      const double learning_rate = state.learning_rate.value_or(
+          compile["optimizer"]["config"].value("learning_rate", compile["optimizer"]["config"].value("lr", 0.001)));
+      info["kind"] = "full";
+      info["optimizer"] = {{"iterations", state.iterations}, {"learning_rate", learning_rate}};
+      // Keras keeps no epoch or generator state: resume at epoch 0 with the optimizer's step
+      // count, and any non-zero generator state (xoshiro's all-zero state is invalid).
+      info["training"] = {
+          {"epoch", 0}, {"batch", 0}, {"global_step", state.iterations}, {"seed", 0}, {"rng", {0, 0, 0, 1}}};
+      info["callbacks"] = Json::object();
+      for (auto& t : state.tensors) record.tensors.push_back(std::move(t));
+    } else {
+      keras["optimizer_state"] = "not read: " + state.reason;
+    }
+  }
+  info["keras"] = std::move(keras);
+  return record;
+}
+
+}  // namespace plugfit_hdf5

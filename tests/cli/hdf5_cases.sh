@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# End-to-end tests of the hdf5: checkpoint backend. Usage: hdf5_cases.sh PLUGFIT SOURCE_ROOT CASE
+# Each case is one meson test; it prints what it checked and exits non-zero on failure. The
+# real Keras files are SOURCE_ROOT/../shared/keras_files (copied here: the originals are never
+# written); Debian's /usr/bin/python3 with h5py and numpy checks layouts and values.
+set -uo pipefail
+plugfit=$1
+root=$2
+case_name=$3
+keras_files=$root/../shared/keras_files
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+fail() { echo "FAIL: $*"; exit 1; }
+py() { /usr/bin/python3 "$@"; }
+
+py -c 'import h5py, numpy' 2>/dev/null ||
+  fail "Debian's python3-h5py and python3-numpy are needed (scripts/setup installs them)"
+copy_keras() {  # copy_keras NAME: a writable copy of one Keras sample in the work folder
+  [ -f "$keras_files/$1" ] || fail "the Keras sample $keras_files/$1 is missing"
+  cp "$keras_files/$1" "$1" && chmod u+w "$1"
+}
+
+# expect_error CODE PATTERN COMMAND...: exits with CODE and one stderr line matching PATTERN.
+expect_error() {
+  local code=$1 pattern=$2
+  shift 2
+  "$@" >stdout.txt 2>stderr.txt
+  local got=$?
+  echo "\$ $* -> exit $got: $(cat stderr.txt)"
+  [ "$got" -eq "$code" ] || fail "exit code $got, expected $code"
+  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr, got: $(cat stderr.txt)"
+  grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
+}
+
+# The Keras 3 churn model (InputLayer 12, Dense 64 relu, 32 relu, 1 sigmoid) in numpy, from the
+# file's own weights; prints the largest difference from plugfit's predictions.
+KERAS3_NUMPY='
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+x = np.load(sys.argv[2]).astype(np.float64)
+for layer, act in [("dense_6", "relu"), ("dense_7", "relu"), ("dense_8", "sigmoid")]:
+    g = f["model_weights"][layer]
+    k, b = [np.asarray(g[n], dtype=np.float64) for n in g.attrs["weight_names"]]
+    x = x @ k + b
+    x = np.maximum(x, 0) if act == "relu" else 1 / (1 + np.exp(-x))
+p = np.load(sys.argv[3])
+assert p.shape == x.shape, (p.shape, x.shape)
+d = float(np.abs(p - x).max())
+print("largest difference from numpy:", d)
+sys.exit(0 if d <= 1e-5 else 1)
+'
+
+case "$case_name" in
+  hdf5_run_layout)
+    # (a) A run writes hdf5:run.h5 in Keras's layout: h5py sees layer_names, weight_names,
+    # model_config, and values bit for bit those of the same run written to dir:. A resumed run
+    # continues exactly as one that never stopped.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+                      {"class_name": "Dropout", "config": {"rate": 0.2}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=512,features=20,classes=4,labels=linear"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 32, "validation_split": 0.2, "seed": 4, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint hdf5:run.h5 || fail "training into hdf5:run.h5"
+    "$plugfit" train run.json --checkpoint dir:ckpts || fail "training into dir:ckpts"
+    "$plugfit" inspect hdf5:run.h5 | tee inspect.txt || fail "inspect"
+    grep -q "2 checkpoint(s), latest ckpt-0002" inspect.txt || fail "inspect does not list two checkpoints"
+    inputs="synthetic:samples=7,features=20,classes=4"
+    "$plugfit" predict hdf5:run.h5 --input "$inputs" --output pred.npy || fail "predict"
+    "$plugfit" predict dir:ckpts --input "$inputs" --output pred_dir.npy || fail "predict (dir)"
+    py - <<'PY' || fail "h5py disagrees"
+import json, zlib, h5py, numpy as np
+f = h5py.File("run.h5", "r")
+assert sorted(f["checkpoints"]) == ["ckpt-0001", "ckpt-0002"], list(f["checkpoints"])
+# The root is the latest checkpoint in Keras's full-model layout.
+assert f.attrs["keras_version"] and f.attrs["backend"], dict(f.attrs)
+config = json.loads(f.attrs["model_config"])
+assert config["class_name"] == "Sequential", config
+assert [l["class_name"] for l in config["config"]["layers"]] == ["Dense", "Dropout", "Dense"], config
+mw = f["model_weights"]
+assert mw == f["checkpoints/ckpt-0002/model_weights"]
+layers = [n.decode() for n in mw.attrs["layer_names"]]
+assert layers == ["dense", "dense_1"], layers
+for layer in layers:
+    names = [n.decode() for n in mw[layer].attrs["weight_names"]]
+    assert names == [layer + "/kernel", layer + "/bias"], names
+    for n in names:
+        ds = mw[layer][n]
+        assert ds.dtype == np.float32, ds.dtype
+        assert ds.attrs["plugfit_crc32"] == zlib.crc32(ds[()].tobytes()), n
+        weight = n.split("/")[-1]
+        npy = np.load("ckpts/ckpt-0002/tensors/weights/%s/%s.npy" % (layer, weight))
+        assert ds.shape == npy.shape and ds[()].tobytes() == npy.tobytes(), n  # bit for bit
+        print(layer, n, ds.shape, "equals dir:'s .npy")
+assert mw["dense/dense/kernel"].shape == (20, 16)  # Keras's (inputs, units)
+# plugfit's own groups: Adam's slots, the info, the index.
+for slot in ("m", "v"):
+    a = f["checkpoints/ckpt-0002/plugfit_optimizer/%s/dense_1/kernel" % slot][()]
+    b = np.load("ckpts/ckpt-0002/tensors/optimizer/%s/dense_1/kernel.npy" % slot)
+    assert a.tobytes() == b.tobytes(), slot
+info = json.loads(f["checkpoints/ckpt-0002"].attrs["plugfit_info"])
+assert info["kind"] == "full" and info["training"]["epoch"] == 2 and info["optimizer"]["iterations"] == 26, info
+index = json.loads(f["plugfit_index"][()])
+assert index["latest"] == "ckpt-0002", index
+# Predictions: plugfit's from hdf5 and from dir: agree, and equal numpy's from the h5py weights.
+p, q = np.load("pred.npy"), np.load("pred_dir.npy")
+assert p.tobytes() == q.tobytes()
+print("h5py: Keras layout, values and checksums as expected")
+PY
+    # Resume: 4 epochs straight equal 2 + 2 resumed from hdf5:, bit for bit.
+    sed -i 's/"epochs": 2/"epochs": 4/' run.json
+    "$plugfit" train run.json --checkpoint dir:straight || fail "straight run"
+    "$plugfit" train run.json --checkpoint hdf5:run.h5 --resume --verbose 1 | tee resume.txt || fail "resumed run"
+    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 (epoch 2, batch 0)" resume.txt ||
+      fail "did not resume from ckpt-0002"
+    py - <<'PY' || fail "resumed run differs from the straight one"
+import h5py, numpy as np
+f = h5py.File("run.h5", "r")
+g = f["checkpoints/ckpt-0004"]
+n = 0
+for path in ("model_weights/dense/dense/kernel", "model_weights/dense_1/dense_1/bias",
+             "plugfit_optimizer/m/dense/kernel", "plugfit_optimizer/v/dense_1/kernel"):
+    parts = path.split("/")
+    rel = ("weights/" + "/".join(parts[2:])) if parts[0] == "model_weights" else ("optimizer/" + "/".join(parts[1:]))
+    assert g[path][()].tobytes() == np.load("straight/ckpt-0004/tensors/%s.npy" % rel).tobytes(), path
+    n += 1
+print(n, "tensors of the resumed ckpt-0004 equal the straight run's")
+PY
+    ;;
+  hdf5_keras3_evaluate)
+    # (b) Keras 3's model.save() file evaluates and predicts; predictions equal numpy's from the
+    # file's own weights. A Keras layer without a plugfit equivalent is an error naming it and the file.
+    copy_keras keras3_churn_full_model.h5
+    py -c '
+import numpy as np
+r = np.random.default_rng(0)
+x = r.normal(size=(100, 12)).astype(np.float32)
+np.save("X.npy", x); np.save("Y.npy", (x[:, 0] > 0).astype(np.float32))'
+    "$plugfit" evaluate hdf5:keras3_churn_full_model.h5 --data npy:X.npy,Y.npy | tee eval.txt || fail "evaluate"
+    grep -Eq "^hdf5:$PWD/keras3_churn_full_model.h5/keras on npy:X.npy,Y.npy: loss: [0-9.]+ - accuracy: [0-9.]+$" \
+      eval.txt ||
+      fail "evaluate output"
+    "$plugfit" predict hdf5:keras3_churn_full_model.h5 --input X.npy --output pred.npy || fail "predict"
+    py -c "$KERAS3_NUMPY" keras3_churn_full_model.h5 X.npy pred.npy || fail "predictions differ from numpy's"
+    # The same loss as numpy's binary cross-entropy of those predictions.
+    loss=$(sed -n 's/.*loss: \([0-9.]*\).*/\1/p' eval.txt)
+    py -c "
+import numpy as np, sys
+p = np.clip(np.load('pred.npy')[:, 0].astype(np.float64), 1e-7, 1 - 1e-7); y = np.load('Y.npy')
+l = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+print('numpy loss', l, 'plugfit', $loss)
+sys.exit(0 if abs(l - $loss) < 1e-3 else 1)" || fail "loss differs"
+    cp keras3_churn_full_model.h5 batchnorm.h5
+    py -c '
+import h5py, json
+f = h5py.File("batchnorm.h5", "r+")
+c = json.loads(f.attrs["model_config"])
+c["config"]["layers"].insert(2, {"class_name": "BatchNormalization", "config": {"name": "batch_normalization"}})
+f.attrs["model_config"] = json.dumps(c)'
+    pattern="batchnorm.h5: the Keras model's layer 2 \"batch_normalization\" is a BatchNormalization"
+    expect_error 2 "$pattern, which has no plugfit equivalent" \
+      "$plugfit" evaluate hdf5:batchnorm.h5 --data npy:X.npy,Y.npy
+    ;;
+  hdf5_keras3_resume)
+    # (c) plugfit train --resume continues from the Keras file's Adam state: the step count goes
+    # on from the file's iterations, and Keras's model stays in the file as checkpoint "keras".
+    copy_keras keras3_churn_full_model.h5
+    py -c '
+import numpy as np
+r = np.random.default_rng(1)
+x = r.normal(size=(256, 12)).astype(np.float32)
+np.save("X.npy", x); np.save("Y.npy", (x[:, 0] + x[:, 1] > 0).astype(np.float32))'
+    iterations=$(py -c '
+import h5py
+print(int(h5py.File("keras3_churn_full_model.h5", "r")["optimizer_weights/adam/iteration"][()]))')
+    echo "the file's Adam iterations: $iterations"
+    # The file's architecture, with its layer names (the optimizer state is restored by name).
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 12]}},
+                      {"class_name": "Dense", "config": {"name": "dense_6", "units": 64, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"name": "dense_7", "units": 32, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"name": "dense_8", "units": 1, "activation": "sigmoid"}}]},
+ "data": {"train": "npy:X.npy,Y.npy"},
+ "compile": {"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 32, "seed": 1, "verbose": 2}}
+JSON
+    "$plugfit" train run.json --resume --checkpoint hdf5:keras3_churn_full_model.h5 | tee out.txt || fail "resume"
+    grep -q "^Resuming from hdf5:$PWD/keras3_churn_full_model.h5/keras (epoch 0, batch 0)" out.txt ||
+      fail "did not resume from the Keras file"
+    "$plugfit" inspect --json hdf5:keras3_churn_full_model.h5 >inspect.json || fail "inspect"
+    py - "$iterations" "$keras_files/keras3_churn_full_model.h5" <<'PY' || fail "step count or Keras's checkpoint wrong"
+import json, sys, h5py, numpy as np
+iterations = int(sys.argv[1])
+d = json.load(open("inspect.json"))
+steps = {c["name"]: c["global_step"] for c in d["checkpoints"]}
+print("global steps:", steps)
+assert [c["name"] for c in d["checkpoints"]] == ["keras", "ckpt-0001", "ckpt-0002"], steps
+assert steps["keras"] == iterations and steps["ckpt-0001"] == iterations + 8 and steps["ckpt-0002"] == iterations + 16
+f, original = h5py.File("keras3_churn_full_model.h5", "r"), h5py.File(sys.argv[2], "r")
+info = json.loads(f["checkpoints/ckpt-0001"].attrs["plugfit_info"])
+assert info["optimizer"]["iterations"] == iterations + 8, info["optimizer"]
+assert info["optimizer"]["learning_rate"] == float(np.float32(original["optimizer_weights/adam/learning_rate"][()]))
+keras = f["checkpoints/keras"]
+for layer in ("dense_6", "dense_7", "dense_8"):
+    for w in ("kernel", "bias"):
+        a = keras["model_weights/%s/%s/%s" % (layer, layer, w)][()]
+        assert a.tobytes() == original["model_weights/%s/sequential_2/%s/%s" % (layer, layer, w)][()].tobytes()
+        m = keras["plugfit_optimizer/m/%s/%s" % (layer, w)][()]
+        assert m.tobytes() == original["optimizer_weights/adam/sequential_2_%s_%s_momentum" % (layer, w)][()].tobytes()
+print("Keras's model and Adam state kept bit for bit as checkpoint \"keras\"")
+PY
+    ;;
+  hdf5_keras2_weights)
+    # (d) Keras 2's save_weights() file loads by position into the matching plugfit model (units
+    # read from the file) and predicts like numpy from the file's weights; a model with another
+    # layer count fails with Keras's text.
+    copy_keras keras2_fraud_weights_only.h5
+    py - <<'PY' || fail "writing the run file"
+import json, h5py, numpy as np
+f = h5py.File("keras2_fraud_weights_only.h5", "r")
+layers, dense = [], []
+for name in [n.decode() for n in f.attrs["layer_names"]]:
+    weights = [w.decode() for w in f[name].attrs["weight_names"]]
+    if not weights:
+        layers.append({"class_name": "Dropout", "config": {"rate": 0.5}})
+        continue
+    kernel = f[name][weights[0]]
+    dense.append(name)
+    layers.append({"class_name": "Dense", "config": {"units": kernel.shape[1], "activation": "relu"}})
+layers[-1]["config"]["activation"] = "sigmoid"
+inputs = f[dense[0]][f[dense[0]].attrs["weight_names"][0].decode()].shape[0]
+layers[0]["config"]["input_shape"] = [inputs]
+print("model:", [(l["class_name"], l["config"].get("units")) for l in layers])
+x = np.random.default_rng(2).normal(size=(64, inputs)).astype(np.float32)
+np.save("X.npy", x); np.save("Y.npy", (x[:, 0] > 0).astype(np.float32))
+# Learning rate 0: the epoch that writes a checkpoint leaves the loaded weights as they are.
+run = {"model": {"layers": layers}, "data": {"train": "npy:X.npy,Y.npy"},
+       "load_weights": "hdf5:keras2_fraud_weights_only.h5",
+       "compile": {"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.0}}, "loss": "binary_crossentropy"},
+       "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 1}}
+json.dump(run, open("run.json", "w"))
+del run["model"]["layers"][-2]  # one Dense fewer
+json.dump(run, open("wrong.json", "w"))
+PY
+    "$plugfit" train run.json --checkpoint dir:ckpts | tee out.txt || fail "training with load_weights"
+    grep -q "^Loaded weights from hdf5:$PWD/keras2_fraud_weights_only.h5/keras" out.txt || fail "no load message"
+    "$plugfit" predict dir:ckpts --input X.npy --output pred.npy || fail "predict"
+    py - <<'PY' || fail "the loaded model does not predict like numpy"
+import h5py, numpy as np
+f = h5py.File("keras2_fraud_weights_only.h5", "r")
+x = np.load("X.npy").astype(np.float64)
+dense = [n.decode() for n in f.attrs["layer_names"] if len(f[n.decode()].attrs["weight_names"])]
+for i, name in enumerate(dense):
+    k, b = [np.asarray(f[name][w.decode()], dtype=np.float64) for w in f[name].attrs["weight_names"]]
+    x = x @ k + b
+    x = np.maximum(x, 0) if i < len(dense) - 1 else 1 / (1 + np.exp(-x))
+p = np.load("pred.npy")
+d = float(np.abs(p - x).max())
+print("largest difference from numpy:", d)
+assert p.shape == x.shape and d <= 1e-5
+PY
+    pattern="^plugfit: error: Layer count mismatch when loading weights from file."
+    expect_error 2 "$pattern Model expected 4 layers, found 5 saved layers.$" \
+      "$plugfit" train wrong.json
+    ;;
+  hdf5_full_disk)
+    # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
+    # the reason, the process exits cleanly, and the previous file is left byte for byte.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=64,features=200,classes=4"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+ "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint hdf5:run.h5 || fail "first run"
+    cp run.h5 before.h5
+    size=$(stat -c %s run.h5)
+    # ulimit -f counts KiB: room for the copy of the old checkpoint, not for the new one.
+    expect_error 1 "saving checkpoint \"ckpt-0002\" to hdf5:$PWD/run.h5 failed: .*File too large" \
+      bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit $(( (size + 200000) / 1024 )) \
+      "$plugfit" train run.json --epochs 2 --checkpoint hdf5:run.h5 --resume
+    cmp run.h5 before.h5 || fail "the previous file changed"
+    ! ls run.h5.tmp-* 2>/dev/null || fail "a temporary file was left behind"
+    "$plugfit" inspect hdf5:run.h5 | tee inspect.txt || fail "the previous checkpoint does not load"
+    grep -q "1 checkpoint(s), latest ckpt-0001" inspect.txt || fail "inspect"
+    ;;
+  *)
+    fail "unknown case $case_name"
+    ;;
+esac
+echo "ok: $case_name"
