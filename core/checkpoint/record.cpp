@@ -166,9 +166,21 @@ void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
   Optimizer* optimizer = model.optimizer();
   if (optimizer == nullptr) throw RuntimeFailure("restoring optimizer state needs a compiled model");
   if (record.info.value("kind", "") != "full") throw InputError("a weights-only checkpoint holds no optimizer state");
+  const bool by_position = record.info.contains("keras") && record.info["keras"].value("weights_by_position", false);
   for (auto& slot : optimizer->slots()) {
-    for (const Weight* w : model.weights()) {
-      const std::string key = "optimizer/" + slot.name + "/" + w->name;
+    // A Keras file names weights its own way: its slot tensors are matched to the model's
+    // weights in order, as its weights are.
+    std::vector<const NamedTensor*> saved;
+    if (by_position) {
+      for (const auto& t : record.tensors)
+        if (t.name.rfind("optimizer/" + slot.name + "/", 0) == 0) saved.push_back(&t);
+      if (saved.size() != model.weights().size())
+        throw InputError("the checkpoint holds " + std::to_string(saved.size()) + " \"" + slot.name +
+                         "\" optimizer tensors for a model with " + std::to_string(model.weights().size()) + " weights");
+    }
+    for (std::size_t i = 0; i < model.weights().size(); ++i) {
+      const Weight* w = model.weights()[i];
+      const std::string key = by_position ? saved[i]->name : "optimizer/" + slot.name + "/" + w->name;
       const NamedTensor* t = record.find(key);
       if (t == nullptr) throw InputError("the checkpoint has no optimizer state \"" + key + "\"");
       if (t->shape != w->shape)
@@ -218,7 +230,12 @@ void compile_from_config(Sequential& model, const Json& compile_config, const Re
 std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, const Registry& registry,
                                               PluginLoader& loader) {
   const Json& info = record.info;
-  if (!info.contains("model")) throw CheckpointCorrupt("the checkpoint holds no model config");
+  if (!info.contains("model")) {
+    if (info.value("kind", "") == "weights")
+      throw InputError("the checkpoint holds weights without a model architecture (a Keras save_weights file?); "
+                       "load it into a model with \"load_weights\" in a run file");
+    throw CheckpointCorrupt("the checkpoint holds no model config");
+  }
   const Json plugins = info.value("plugins", Json::object());
   for (auto it = plugins.begin(); it != plugins.end(); ++it) {
     if (loader.is_loaded(it.key())) continue;

@@ -101,6 +101,14 @@ struct CheckpointSource {
         uri(parse_checkpoint_uri(uri_text)),
         backend(open_backend(uri, registry, &loader)) {}
   std::pair<std::string, CheckpointRecord> load() const { return load_named(*backend, uri); }
+  // The compiled model of a record; errors name the checkpoint.
+  std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record) {
+    try {
+      return model_from_record(record, registry, loader);
+    } catch (const InputError& e) {
+      throw InputError("checkpoint " + name + " in " + backend->uri() + ": " + e.what());
+    }
+  }
 };
 
 }  // namespace
@@ -219,7 +227,7 @@ int cmd_evaluate(const Args& args) {
   parser.parse(args);
   CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
   const auto [name, record] = source.load();
-  auto model = model_from_record(record, source.registry, source.loader);
+  auto model = source.model(name, record);
   if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
   std::string spec = parser.get("--data").value_or("");
   if (spec.empty()) spec = record.info.value("data", Json::object()).value("test", std::string());
@@ -243,8 +251,8 @@ int cmd_predict(const Args& args) {
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
   CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
-  const auto record = source.load().second;
-  auto model = model_from_record(record, source.registry, source.loader);
+  const auto [name, record] = source.load();
+  auto model = source.model(name, record);
   // A bare .npy path is a file of inputs; anything else is a data spec.
   const bool bare_npy = input->size() > 4 && input->compare(input->size() - 4, 4, ".npy") == 0 &&
                         input->find(':') == std::string::npos;

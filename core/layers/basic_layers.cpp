@@ -35,7 +35,7 @@ InputLayer::InputLayer(Config& config) {
   if (!shape) throw InputError("InputLayer needs \"shape\" (or \"batch_shape\")");
   shape_ = *shape;
   accept_keras_layer_options(config);
-  config.accept({"sparse", "ragged", "optional"});
+  config.accept({"shape", "sparse", "ragged", "optional"});
 }
 
 Shape InputLayer::build(const Shape& input_shape, BuildContext&) {

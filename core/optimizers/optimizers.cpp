@@ -29,10 +29,12 @@ double read_learning_rate(Config& config, double fallback) {
 // Keras options plugfit has no use for, accepted at their neutral values only.
 void accept_optimizer_options(Config& config) {
   config.accept({"name", "loss_scale_factor", "gradient_accumulation_steps", "ema_momentum",
-                 "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile", "decay"});
+                 "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile", "decay", "weight_decay",
+                 "clipnorm", "clipvalue", "global_clipnorm", "use_ema"});
   for (const char* key : {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm"})
     if (config.has(key))
-      throw InputError(config.type_name() + ": the option \"" + key + "\" is not supported (use null)");
+      throw InputError(config.type_name() + ": the option \"" + key + "\" is not supported (use null; clip gradients " +
+                       "with the gradient_clipping plugin)");
   if (config.get<bool>("use_ema", false)) throw InputError(config.type_name() + ": \"use_ema\" is not supported");
   if (config.get<double>("decay", 0.0) != 0.0) throw InputError(config.type_name() + ": \"decay\" must be 0");
 }
