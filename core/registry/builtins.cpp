@@ -12,6 +12,7 @@
 #include "../training/callbacks/learning_rate_scheduler.hpp"
 #include "../training/callbacks/reduce_lr_on_plateau.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
+#include "../training/callbacks/backup_and_restore.hpp"
 #include "../training/model_checkpoint.hpp"
 
 namespace plugfit {
@@ -26,6 +27,7 @@ void register_builtins(Registry& registry) {
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
   registry.add_callback<ModelCheckpoint>("ModelCheckpoint");
+  registry.add_callback<BackupAndRestore>("BackupAndRestore");
   registry.add_callback<EarlyStopping>("EarlyStopping");
   registry.add_callback<ReduceLROnPlateau>("ReduceLROnPlateau");
   registry.add_callback<LearningRateScheduler>("LearningRateScheduler");

@@ -362,6 +362,43 @@ print(len(names), "checkpoints, all whole")
 PY
     ls -a ckpts | grep -c "^\.tmp-" | xargs echo "stray temporary folders (ignored, cleaned by later saves):"
     ;;
+  backup_sigkill_exact)
+    # SIGKILL at random batches, at least 10 times in a row, resuming each time with
+    # BackupAndRestore (a backup every 3 batches): the final weights and optimizer state equal an
+    # uninterrupted run's, bit for bit.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 512, "activation": "relu"}},
+                      {"class_name": "Dropout", "config": {"rate": 0.3}},
+                      {"class_name": "Dense", "config": {"units": 8, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=12000,features=128,classes=8,labels=linear"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "callbacks": [{"class_name": "BackupAndRestore", "config": {"backup_dir": "backup", "save_freq": 3}}],
+ "fit": {"epochs": 6, "batch_size": 32, "validation_split": 0.1, "seed": 9, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
+    [ ! -e backup/backup ] || fail "the backup was not deleted after a successful run"
+    kills=0
+    for attempt in $(seq 1 60); do
+      "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 &
+      pid=$!
+      sleep "0.$(( (RANDOM % 30) + 5 ))"
+      if kill -9 $pid 2>/dev/null; then
+        wait $pid 2>/dev/null
+        kills=$((kills + 1))
+        [ $kills -ge 10 ] && break
+      else
+        wait $pid || fail "a resumed run failed"
+        fail "training finished after only $kills kills; make the run longer"
+      fi
+    done
+    [ $kills -ge 10 ] || fail "only $kills kills"
+    "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 || fail "the final resumed run failed"
+    grep "^Restored the backup" log.txt | tail -3
+    echo "killed $kills times; restored $(grep -c '^Restored the backup' log.txt) times"
+    [ "$(grep -c '^Restored the backup' log.txt)" -ge 10 ] || fail "too few restores"
+    grep -q "resuming at epoch [0-9]*, batch [1-9]" log.txt || fail "never resumed mid-epoch"
+    same_tensors straight/ckpt-0006 killed/ckpt-0006 || fail "the final weights differ from the uninterrupted run's"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

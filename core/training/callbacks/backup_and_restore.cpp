@@ -1,0 +1,65 @@
+#include "backup_and_restore.hpp"
+
+#include <cstdio>
+
+#include "../../checkpoint/store.hpp"
+
+namespace plugfit {
+
+namespace {
+constexpr const char* kBackup = "backup";
+}
+
+BackupAndRestore::BackupAndRestore(Config& config)
+    : backup_dir_(config.require<std::string>("backup_dir")),
+      delete_checkpoint_(config.get<bool>("delete_checkpoint", true)) {
+  const Json freq = config.raw("save_freq");
+  if (freq.is_number_integer() && freq.get<long long>() > 0) {
+    every_batches_ = freq.get<std::int64_t>();
+    save_each_epoch_ = false;
+  } else if (freq.is_boolean() && !freq.get<bool>()) {
+    save_each_epoch_ = false;  // Keras's save_freq=False: no saves
+  } else if (!freq.is_null() && freq != "epoch") {
+    throw InputError("BackupAndRestore: \"save_freq\" must be \"epoch\", a positive number of batches or false, got " +
+                     freq.dump());
+  }
+  if (config.get<bool>("double_checkpoint", false))
+    throw InputError("BackupAndRestore: \"double_checkpoint\" is not needed: every save is atomic");
+}
+
+void BackupAndRestore::on_train_begin(Logs&) {
+  backend_ = session().open_backend(backup_dir_);
+  failed_ = false;
+  const auto found = load_latest_good(*backend_, true, [](const std::string& why) {
+    std::fprintf(stderr, "plugfit: warning: %s; ignoring that backup\n", why.c_str());
+  });
+  if (!found) return;
+  session().restore(found->second, {true, true, true, true});
+  if (params().verbose > 0) {
+    std::printf("Restored the backup in %s: resuming at epoch %d, batch %lld\n", backend_->uri().c_str(),
+                session().epoch() + 1, static_cast<long long>(found->second.info["training"].value("batch", 0)));
+    std::fflush(stdout);
+  }
+}
+
+void BackupAndRestore::backup() {
+  backend_->save(kBackup, session().capture(false));
+  batches_since_save_ = 0;
+}
+
+void BackupAndRestore::on_train_batch_end(std::int64_t, Logs&) {
+  if (!every_batches_) return;
+  if (++batches_since_save_ >= *every_batches_) backup();
+}
+
+void BackupAndRestore::on_epoch_end(int, Logs&) {
+  if (save_each_epoch_) backup();
+}
+
+void BackupAndRestore::on_exception(const std::exception&) { failed_ = true; }
+
+void BackupAndRestore::on_train_end(Logs&) {
+  if (delete_checkpoint_ && !failed_ && backend_ != nullptr) backend_->remove(kBackup);
+}
+
+}  // namespace plugfit
