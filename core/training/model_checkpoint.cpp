@@ -54,6 +54,25 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
   }
   if (name_template_.empty())
     throw InputError("ModelCheckpoint: \"filepath\" must end in a checkpoint name, got \"" + filepath_ + "\"");
+  // As in Keras, a file name picks the format: ".h5" an HDF5 file, ".db" an SQLite one (unless
+  // the folder names a backend itself).
+  const bool folder_has_scheme = folder_.find(':') != std::string::npos && folder_.find(':') < folder_.find('/');
+  auto ends_with = [&](const std::string& suffix) {
+    return name_template_.size() > suffix.size() &&
+           name_template_.compare(name_template_.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (!folder_has_scheme) {
+    for (const auto& [suffix, scheme] : {std::pair<const char*, const char*>{".weights.h5", "hdf5"},
+                                         {".h5", "hdf5"}, {".hdf5", "hdf5"}, {".db", "sqlite"}}) {
+      if (ends_with(suffix)) {
+        extension_ = suffix;
+        file_scheme_ = scheme;
+        break;
+      }
+    }
+    if (ends_with(".keras"))
+      throw InputError("ModelCheckpoint: the .keras zip format is not supported; use a folder name, \".h5\" or \".db\"");
+  }
   if (name_template_ == ".." || name_template_ == ".")
     throw InputError("ModelCheckpoint: the filepath \"" + filepath_ + "\" would write outside the checkpoint folder");
   const Json freq = config.raw("save_freq");
@@ -72,7 +91,7 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
 
 void ModelCheckpoint::on_train_begin(Logs&) {
   mode_ = resolve_monitor_mode(mode_, monitor_, model(), "ModelCheckpoint");
-  backend_ = session().open_backend(folder_);
+  if (file_scheme_.empty()) backend_ = session().open_backend(folder_);
 }
 
 bool ModelCheckpoint::improved(double current) const {
@@ -97,7 +116,8 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
   if (batch) values["batch"] = static_cast<double>(*batch + 1);
   const std::string name = format_template(name_template_, values);
   check_checkpoint_name(name);
-  const std::string where = backend_->uri() + "/" + name;
+  const std::string where =
+      file_scheme_.empty() ? backend_->uri() + "/" + name : file_scheme_ + ":" + folder_ + "/" + name;
   const double* current = logs.find(monitor_);
   auto fmt = [this](std::optional<double> v) {
     if (!v) return std::string(mode_ == "max" ? "-inf" : "inf");
@@ -145,16 +165,27 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
 
 void ModelCheckpoint::write(const std::string& name, const CheckpointRecord& record, const std::string& kind,
                             int epoch, std::int64_t global_step, const Json& metrics) {
-  backend_->save(name, record);
-  note_saved(*backend_, {name, epoch, global_step, kind, "ModelCheckpoint", metrics}, monitor_, mode_);
+  const auto [backend, checkpoint] = target(name);
+  backend->save(checkpoint, record);
+  note_saved(*backend, {checkpoint, epoch, global_step, kind, "ModelCheckpoint", metrics}, monitor_, mode_);
   if (save_last_ && name != "last") {
-    backend_->save("last", record);
-    note_saved(*backend_, {"last", epoch, global_step, kind, "ModelCheckpoint", metrics});
+    const auto [last_backend, last] = target(file_scheme_.empty() ? "last" : "last" + extension_);
+    last_backend->save(last, record);
+    note_saved(*last_backend, {last, epoch, global_step, kind, "ModelCheckpoint", metrics});
   }
   enforce_top_k(name);
 }
 
 void ModelCheckpoint::on_train_end(Logs&) { writer_.wait(); }
+
+std::pair<CheckpointBackend*, std::string> ModelCheckpoint::target(const std::string& name) {
+  if (file_scheme_.empty()) return {backend_.get(), name};
+  // "best.03.h5": the file folder/best.03.h5 of the hdf5 backend, holding checkpoint "best.03".
+  const std::string location = folder_ + "/" + name;
+  auto& backend = file_backends_[location];
+  if (!backend) backend = session().open_backend(file_scheme_ + ":" + location);
+  return {backend.get(), name.substr(0, name.size() - extension_.size())};
+}
 
 void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
   if (!save_top_k_) return;
@@ -169,8 +200,9 @@ void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
     auto victim = std::max_element(written_.begin(), written_.end(),
                                    [&](const auto& a, const auto& b) { return worse(b.second, a.second); });
     if (*save_top_k_ > 0 && victim->first == just_saved && written_.size() == 1) break;
-    backend_->remove(victim->first);
-    note_removed(*backend_, victim->first);
+    const auto [backend, checkpoint] = target(victim->first);
+    backend->remove(checkpoint);
+    note_removed(*backend, checkpoint);
     written_.erase(victim);
   }
 }

@@ -4,7 +4,9 @@
 //   filepath   "[scheme:]FOLDER/NAME_TEMPLATE": the folder (a backend URI; dir: by default) and
 //              the checkpoint name, a template over epoch (1-based), batch and the logs:
 //              "ckpts/best.{epoch:02d}-{val_loss:.4f}". A name that would leave the folder
-//              ('/', '..') is refused.
+//              ('/', '..') is refused. A name ending in ".h5" (or ".weights.h5", ".hdf5") is an
+//              HDF5 file of that name holding a checkpoint named by its stem; ".db" likewise an
+//              SQLite file.
 //   monitor "val_loss", verbose 0, save_best_only false, save_weights_only false, mode "auto",
 //   save_freq "epoch" or a number of batches, initial_value_threshold null,
 //   save_top_k null (keep all it writes) or k, save_last false,
@@ -12,6 +14,7 @@
 //   the copy of the state); a failed write is reported at the next save or at the end of training
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +45,8 @@ class ModelCheckpoint final : public Callback {
   void save(int epoch, std::optional<std::int64_t> batch, const Logs& logs);
   bool improved(double current) const;
   void enforce_top_k(const std::string& just_saved);
+  // The backend and checkpoint name a formatted name stands for.
+  std::pair<CheckpointBackend*, std::string> target(const std::string& name);
   void write(const std::string& name, const CheckpointRecord& record, const std::string& kind, int epoch,
              std::int64_t global_step, const Json& metrics);
 
@@ -54,7 +59,9 @@ class ModelCheckpoint final : public Callback {
   std::int64_t batches_since_save_ = 0;
   std::vector<std::pair<std::string, double>> written_;  // name and monitored value, in save order
   mutable std::mutex written_mutex_;  // written_ is pruned by the background writer
+  std::string file_scheme_, extension_;  // set when the name picks a file format
   std::unique_ptr<CheckpointBackend> backend_;
+  std::map<std::string, std::unique_ptr<CheckpointBackend>> file_backends_;  // by file location
   AsyncWriter writer_;  // declared last: destroyed (joined) before the backend it writes to
 };
 

@@ -399,6 +399,34 @@ JSON
     grep -q "resuming at epoch [0-9]*, batch [1-9]" log.txt || fail "never resumed mid-epoch"
     same_tensors straight/ckpt-0006 killed/ckpt-0006 || fail "the final weights differ from the uninterrupted run's"
     ;;
+  backends_convert_resume)
+    # sqlite: -> hdf5: -> dir: keeps every tensor bit for bit; a run resumes from hdf5:.
+    write_mlp_run run.json
+    "$plugfit" train run.json --epochs 2 --checkpoint sqlite:run.db --verbose 0 || fail "training into sqlite:"
+    "$plugfit" convert sqlite:run.db dir:reference || fail "sqlite: -> dir:"
+    "$plugfit" convert sqlite:run.db hdf5:run.h5 || fail "sqlite: -> hdf5:"
+    "$plugfit" convert hdf5:run.h5 dir:back || fail "hdf5: -> dir:"
+    for c in ckpt-0001 ckpt-0002; do same_tensors reference/$c back/$c || fail "$c changed on the way"; done
+    cmp -s <(/usr/bin/python3 -c "import json; print(json.load(open('reference/ckpt-0002/info.json')))") \
+           <(/usr/bin/python3 -c "import json; print(json.load(open('back/ckpt-0002/info.json')))") || fail "info changed"
+    "$plugfit" train run.json --epochs 3 --checkpoint hdf5:run.h5 --resume | tee resume.txt || fail "resume from hdf5:"
+    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 (epoch 2, batch 0)" resume.txt || fail "did not resume from the hdf5 file"
+    "$plugfit" train run.json --epochs 3 --checkpoint dir:straight --verbose 0 || fail "straight run"
+    "$plugfit" convert hdf5:run.h5 dir:resumed --only latest || fail "hdf5: latest -> dir:"
+    same_tensors straight/ckpt-0003 resumed/ckpt-0003 || fail "the run resumed from hdf5: differs from a straight run"
+    ;;
+  checkpoint_file_formats)
+    # As in Keras, a ModelCheckpoint file name picks the format: .h5 is HDF5, .db is SQLite.
+    write_mlp_run run.json ', "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "out/best_model.h5", "save_best_only": true}}, {"class_name": "ModelCheckpoint", "config": {"filepath": "out/w.{epoch:02d}.db", "monitor": "loss"}}]'
+    mkdir out
+    "$plugfit" train run.json --epochs 2 || fail "training"
+    ls out
+    [ -f out/best_model.h5 ] && [ -f out/w.01.db ] && [ -f out/w.02.db ] || fail "files missing"
+    "$plugfit" inspect hdf5:out/best_model.h5 | tee inspect.txt
+    grep -q "^  best_model " inspect.txt || fail "the .h5 file does not hold checkpoint best_model"
+    "$plugfit" evaluate hdf5:out/best_model.h5 --data "synthetic:samples=64,features=20,classes=4,labels=linear" || fail "evaluate .h5"
+    "$plugfit" evaluate sqlite:out/w.02.db --data "synthetic:samples=64,features=20,classes=4,labels=linear" || fail "evaluate .db"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
