@@ -14,6 +14,7 @@ const char* kind_name(TypeKind kind) {
     case TypeKind::loss: return "loss";
     case TypeKind::metric: return "metric";
     case TypeKind::checkpoint_backend: return "checkpoint backend";
+    case TypeKind::schedule: return "schedule";
   }
   return "type";
 }
@@ -106,6 +107,7 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
   const TypeEntry& entry = resolve(kind, name);
   *out = &entry;
   Config reader(config, entry.name);
+  reader.set_registry(this);
   void* made = nullptr;
   try {
     made = entry.factory(reader);
@@ -126,6 +128,7 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
       case TypeKind::loss: delete static_cast<Loss*>(made); break;
       case TypeKind::metric: delete static_cast<Metric*>(made); break;
       case TypeKind::checkpoint_backend: delete static_cast<CheckpointBackend*>(made); break;
+      case TypeKind::schedule: delete static_cast<LearningRateSchedule*>(made); break;
     }
     throw;
   }
@@ -167,5 +170,13 @@ std::unique_ptr<CheckpointBackend> Registry::create_checkpoint_backend(std::stri
   return std::unique_ptr<CheckpointBackend>(
       static_cast<CheckpointBackend*>(create(TypeKind::checkpoint_backend, scheme, config, &e)));
 }
+
+std::unique_ptr<LearningRateSchedule> Registry::create_schedule(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<LearningRateSchedule>(
+      static_cast<LearningRateSchedule*>(create(TypeKind::schedule, name, config, &e)));
+}
+
+LearningRateSchedule::~LearningRateSchedule() = default;
 
 }  // namespace plugfit

@@ -960,3 +960,36 @@ TEST_CASE("fit(): TerminateOnNaN ends training at the first NaN batch, or fails 
   CHECK_THROWS_WITH_AS(fit(*model2, data, options, {raising.get()}),
                        doctest::Contains("NaN or Inf loss encountered at batch 1"), RuntimeFailure);
 }
+
+namespace {
+// A schedule as a plugin registers one: halves the rate every epoch after the first.
+class Halving final : public plugfit::LearningRateSchedule {
+ public:
+  explicit Halving(plugfit::Config& config) : floor_(config.get<double>("floor", 0.0)) {}
+  double learning_rate(int epoch, double current) override { return epoch == 0 ? current : std::max(floor_, current / 2); }
+
+ private:
+  double floor_;
+};
+}  // namespace
+
+TEST_CASE("LearningRateScheduler uses schedules that plugins register, qualified by the plugin") {
+  plugfit::Registry registry;
+  plugfit::register_builtins(registry);
+  registry.begin_provider("acme", "1.0.0");
+  registry.add_schedule<Halving>("Halving");
+  registry.end_provider();
+  auto cb = registry.create_callback(
+      "LearningRateScheduler", {{"schedule", {{"class_name", "acme>Halving"}, {"config", {{"floor", 0.1}}}}}});
+  CHECK(cb != nullptr);
+  CHECK_THROWS_WITH_AS(registry.create_callback("LearningRateScheduler",
+                                                {{"schedule", {{"class_name", "acme>Halving"}, {"config", {{"flor", 1}}}}}}),
+                       doctest::Contains("acme>Halving has no option \"flor\""), plugfit::InputError);
+  CHECK_THROWS_WITH_AS(registry.create_callback("LearningRateScheduler", {{"schedule", {{"class_name", "Nope"}}}}),
+                       doctest::Contains("acme>Halving"), plugfit::InputError);
+  const plugfit::Schedule schedule =
+      plugfit::make_schedule({{"class_name", "Halving"}, {"config", {{"floor", 0.1}}}}, &registry);
+  CHECK(schedule(0, 0.8) == 0.8);
+  CHECK(schedule(1, 0.8) == 0.4);
+  CHECK(schedule(5, 0.15) == 0.1);
+}

@@ -1,5 +1,7 @@
 #include "learning_rate_scheduler.hpp"
 
+#include <plugfit/registry.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -143,7 +145,7 @@ std::vector<std::string> schedule_names() {
   return names;
 }
 
-Schedule make_schedule(const Json& spec) {
+Schedule make_schedule(const Json& spec, const Registry* registry) {
   if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string())
     throw InputError("LearningRateScheduler: \"schedule\" must be {\"class_name\": NAME, \"config\": {...}} with NAME "
                      "one of " + joined_names() + ", got " + spec.dump());
@@ -159,9 +161,19 @@ Schedule make_schedule(const Json& spec) {
     auto it = t.factories.find(name);
     if (it != t.factories.end()) factory = it->second;
   }
+  // Schedules plugins register live in the registry ("acme>Halving").
+  if (!factory && registry != nullptr && registry->find(TypeKind::schedule, name) != nullptr) {
+    std::shared_ptr<LearningRateSchedule> plugin_schedule =
+        registry->create_schedule(name, spec.value("config", Json::object()));
+    return [plugin_schedule](int epoch, double rate) { return plugin_schedule->learning_rate(epoch, rate); };
+  }
   // Called unlocked: a factory may make the schedules it chains (warmup's "after").
-  if (!factory)
-    throw InputError("LearningRateScheduler: unknown schedule \"" + name + "\" (known: " + joined_names() + ")");
+  if (!factory) {
+    std::string known = joined_names();
+    if (registry != nullptr)
+      for (const auto& n : registry->names(TypeKind::schedule)) known += ", " + n;
+    throw InputError("LearningRateScheduler: unknown schedule \"" + name + "\" (known: " + known + ")");
+  }
   Config config(spec.value("config", Json::object()), "LearningRateScheduler schedule \"" + name + "\"");
   Schedule schedule = factory(config);
   config.check_all_used();
@@ -170,7 +182,7 @@ Schedule make_schedule(const Json& spec) {
 }
 
 LearningRateScheduler::LearningRateScheduler(Config& config)
-    : schedule_(make_schedule(config.require<Json>("schedule"))),
+    : schedule_(make_schedule(config.require<Json>("schedule"), config.registry())),
       name_(config.raw("schedule")["class_name"].get<std::string>()),
       verbose_(config.get<int>("verbose", 0)) {
   if (verbose_ < 0 || verbose_ > 1) throw InputError("LearningRateScheduler: verbose must be 0 or 1");

@@ -17,7 +17,7 @@
 //                           lr = initial * (epoch + 1) / warmup_epochs for epoch < warmup_epochs,
 //                           then initial, or the "after" schedule (a schedule spec) at epoch -
 //                           warmup_epochs
-//             and any schedule registered with register_schedule().
+//             and any schedule a plugin registers (Registry::add_schedule, "plugin>Name").
 //   verbose   0 (or 1: prints "Epoch N: LearningRateScheduler setting learning rate to X.")
 //
 // For C++ users, a constructor takes the schedule as a function of (epoch, current rate).
@@ -41,12 +41,12 @@ using Schedule = std::function<double(int epoch, double learning_rate)>;
 // does not read is reported as unknown, naming the schedule).
 using ScheduleFactory = std::function<Schedule(Config& config)>;
 
-// Adds a named schedule for LearningRateScheduler's "schedule". Throws InputError when the name
-// is taken. Thread-safe. (Plugins cannot reach this yet: the SDK needs a Registry hook.)
+// Adds a built-in named schedule. Throws InputError when the name is taken. Thread-safe.
+// (Plugins register schedules with Registry::add_schedule.)
 void register_schedule(const std::string& name, ScheduleFactory factory);
-// The schedule that spec {"class_name": NAME, "config": {...}} names; an InputError naming the
-// option at fault, or listing the known names.
-Schedule make_schedule(const Json& spec);
+// The schedule that spec {"class_name": NAME, "config": {...}} names: a built-in one, or one a
+// plugin registered in registry; an InputError naming the option at fault, or listing the names.
+Schedule make_schedule(const Json& spec, const Registry* registry = nullptr);
 // The known schedule names, sorted.
 std::vector<std::string> schedule_names();
 

@@ -18,6 +18,7 @@
 namespace plugfit {
 
 using Json = nlohmann::json;
+class Registry;
 
 class PLUGFIT_API Config {
  public:
@@ -52,6 +53,9 @@ class PLUGFIT_API Config {
   // Throws InputError for the first key that was never read or accepted.
   void check_all_used() const;
   const Json& json() const { return json_; }
+  // The registry constructing the type, for types that build nested types (a schedule), or null.
+  const Registry* registry() const { return registry_; }
+  void set_registry(const Registry* registry) { registry_ = registry; }
 
  private:
   const Json* lookup(const std::string& key);
@@ -83,6 +87,7 @@ class PLUGFIT_API Config {
   Json json_;
   std::string type_;
   std::set<std::string> used_;
+  const Registry* registry_ = nullptr;
 };
 
 }  // namespace plugfit

@@ -22,10 +22,11 @@
 #include "layer.hpp"
 #include "loss.hpp"
 #include "optimizer.hpp"
+#include "schedule.hpp"
 
 namespace plugfit {
 
-enum class TypeKind { layer, callback, optimizer, loss, metric, checkpoint_backend };
+enum class TypeKind { layer, callback, optimizer, loss, metric, checkpoint_backend, schedule };
 PLUGFIT_API const char* kind_name(TypeKind kind);
 
 struct TypeEntry {
@@ -50,6 +51,9 @@ class PLUGFIT_API Registry {
   template <class T> void add_optimizer(std::string_view name) { add<Optimizer, T>(TypeKind::optimizer, name); }
   template <class T> void add_loss(std::string_view name) { add<Loss, T>(TypeKind::loss, name); }
   template <class T> void add_metric(std::string_view name) { add<Metric, T>(TypeKind::metric, name); }
+  template <class T> void add_schedule(std::string_view name) {
+    add<LearningRateSchedule, T>(TypeKind::schedule, name);
+  }
   // A backend for URIs "scheme:LOCATION"; its constructor reads the location as config "path".
   template <class T> void add_checkpoint_backend(std::string_view scheme) {
     add<CheckpointBackend, T>(TypeKind::checkpoint_backend, scheme);
@@ -63,6 +67,7 @@ class PLUGFIT_API Registry {
   std::unique_ptr<Loss> create_loss(std::string_view name, const Json& config) const;
   std::unique_ptr<Metric> create_metric(std::string_view name, const Json& config) const;
   std::unique_ptr<CheckpointBackend> create_checkpoint_backend(std::string_view scheme, const Json& config) const;
+  std::unique_ptr<LearningRateSchedule> create_schedule(std::string_view name, const Json& config) const;
 
   // The entry for name (qualified, or a short name provided exactly once), or nullptr.
   const TypeEntry* find(TypeKind kind, std::string_view name) const;

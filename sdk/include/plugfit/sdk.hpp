@@ -18,6 +18,7 @@
 #include "plugin.hpp"
 #include "registry.hpp"
 #include "rng.hpp"
+#include "schedule.hpp"
 #include "session.hpp"
 #include "tensor.hpp"
 #include <plugfit/version.hpp>
