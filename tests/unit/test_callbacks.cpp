@@ -993,3 +993,33 @@ TEST_CASE("LearningRateScheduler uses schedules that plugins register, qualified
   CHECK(schedule(1, 0.8) == 0.4);
   CHECK(schedule(5, 0.15) == 0.1);
 }
+
+TEST_CASE("gradient hooks see the flat gradient buffer before the optimizer applies it") {
+  const auto& registry = plugfit::test::builtins();
+  auto model = plugfit::Sequential::from_config(
+      {{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 2}, {"activation", "softmax"}}}}}}}, registry);
+  model->build({3}, 0);
+  plugfit::compile_from_config(*model, {{"optimizer", {{"class_name", "SGD"}, {"config", {{"learning_rate", 1.0}}}}},
+                                        {"loss", "sparse_categorical_crossentropy"}},
+                               registry);
+  plugfit::Dataset data;
+  data.spec = "tiny";
+  data.x = xt::ones<float>({4, 3});
+  data.y = xt::zeros<float>({4});
+  const std::vector<float> before(model->parameters().begin(), model->parameters().end());
+  int after_backward = 0, before_step = 0;
+  plugfit::LambdaCallback zero_grads;
+  zero_grads.functions.on_after_backward = [&](std::int64_t) { ++after_backward; };
+  zero_grads.functions.on_before_optimizer_step = [&](std::int64_t) {
+    ++before_step;
+    for (float& g : model->gradients()) g = 0.f;  // nothing to apply
+  };
+  plugfit::FitOptions options;
+  options.epochs = 2;
+  options.batch_size = 2;
+  options.verbose = 0;
+  plugfit::fit(*model, data, options, {&zero_grads});
+  CHECK(after_backward == 4);
+  CHECK(before_step == 4);
+  CHECK(std::equal(before.begin(), before.end(), model->parameters().begin()));
+}

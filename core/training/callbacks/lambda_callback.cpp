@@ -42,6 +42,14 @@ void LambdaCallback::on_train_batch_end(std::int64_t batch, Logs& logs) {
   if (functions.on_train_batch_end) functions.on_train_batch_end(batch, logs);
   else Callback::on_train_batch_end(batch, logs);
 }
+void LambdaCallback::on_after_backward(std::int64_t batch) {
+  if (functions.on_after_backward) functions.on_after_backward(batch);
+  else Callback::on_after_backward(batch);
+}
+void LambdaCallback::on_before_optimizer_step(std::int64_t batch) {
+  if (functions.on_before_optimizer_step) functions.on_before_optimizer_step(batch);
+  else Callback::on_before_optimizer_step(batch);
+}
 void LambdaCallback::on_test_batch_begin(std::int64_t batch, Logs& logs) {
   if (functions.on_test_batch_begin) functions.on_test_batch_begin(batch, logs);
   else Callback::on_test_batch_begin(batch, logs);

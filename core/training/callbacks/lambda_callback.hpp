@@ -28,6 +28,7 @@ struct LambdaCallbackFunctions {
   std::function<void(Logs&)> on_predict_begin{}, on_predict_end{};
   std::function<void(std::int64_t batch, Logs&)> on_predict_batch_begin{}, on_predict_batch_end{};
   std::function<void(const std::exception&)> on_exception{};
+  std::function<void(std::int64_t batch)> on_after_backward{}, on_before_optimizer_step{};
 };
 
 class LambdaCallback final : public Callback {
@@ -42,6 +43,8 @@ class LambdaCallback final : public Callback {
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_batch_begin(std::int64_t batch, Logs& logs) override;
   void on_train_batch_end(std::int64_t batch, Logs& logs) override;
+  void on_after_backward(std::int64_t batch) override;
+  void on_before_optimizer_step(std::int64_t batch) override;
   void on_test_begin(Logs& logs) override;
   void on_test_end(Logs& logs) override;
   void on_test_batch_begin(std::int64_t batch, Logs& logs) override;
