@@ -15,5 +15,6 @@ int cmd_evaluate(const Args& args);
 int cmd_predict(const Args& args);
 int cmd_inspect(const Args& args);
 int cmd_convert(const Args& args);
+int cmd_plot(const Args& args);
 
 }  // namespace plugfit

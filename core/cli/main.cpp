@@ -30,6 +30,8 @@ commands:
   inspect URI [--json]  the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
   convert SRC_URI DST_URI [--only latest|best|NAME]
                         copy checkpoints between backends bit for bit, verified
+  plot HISTORY.csv -o OUT.svg [--title TEXT]
+                        training curves from a CSVLogger (or .jsonl) file as a self-contained SVG
   plugins [--json] [--plugin-path DIR]...
                         every plugin found: version, ABI, file, types, and why a file was refused
   --help                this text
@@ -54,6 +56,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (argv[0] == "predict") return plugfit::cmd_predict(rest);
   if (argv[0] == "inspect") return plugfit::cmd_inspect(rest);
   if (argv[0] == "convert") return plugfit::cmd_convert(rest);
+  if (argv[0] == "plot") return plugfit::cmd_plot(rest);
   throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
 }
 

@@ -9,6 +9,8 @@
 #include "../optimizers/optimizers.hpp"
 #include "../training/callbacks/csv_logger.hpp"
 #include "../training/callbacks/early_stopping.hpp"
+#include "../training/callbacks/history_plot.hpp"
+#include "../training/callbacks/json_lines_logger.hpp"
 #include "../training/callbacks/learning_rate_scheduler.hpp"
 #include "../training/callbacks/reduce_lr_on_plateau.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
@@ -32,6 +34,8 @@ void register_builtins(Registry& registry) {
   registry.add_callback<ReduceLROnPlateau>("ReduceLROnPlateau");
   registry.add_callback<LearningRateScheduler>("LearningRateScheduler");
   registry.add_callback<CSVLogger>("CSVLogger");
+  registry.add_callback<JsonLinesLogger>("JsonLinesLogger");
+  registry.add_callback<HistoryPlot>("HistoryPlot");
   registry.add_callback<TerminateOnNaN>("TerminateOnNaN");
 }
 

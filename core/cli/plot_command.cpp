@@ -1,0 +1,41 @@
+// plugfit plot HISTORY -o OUT.svg [--title T]: a CSVLogger file (or a JsonLinesLogger file, by
+// its ".jsonl" extension) drawn as one self-contained SVG (training/plot.hpp).
+#include <cstdio>
+#include <filesystem>
+
+#include <plugfit/error.hpp>
+
+#include "../training/plot.hpp"
+#include "arg_parser.hpp"
+#include "commands.hpp"
+
+namespace plugfit {
+
+int cmd_plot(const Args& args) {
+  ArgParser parser("plugfit plot HISTORY.csv|HISTORY.jsonl -o OUT.svg [--title TEXT]");
+  parser.positional("HISTORY");
+  parser.option("--output").option("--title");
+  // ArgParser knows "--name" options only: "-o" is "--output".
+  Args translated;
+  for (const auto& arg : args) {
+    if (arg == "-o") translated.push_back("--output");
+    else if (arg.rfind("-o=", 0) == 0) translated.push_back("--output=" + arg.substr(3));
+    else translated.push_back(arg);
+  }
+  parser.parse(translated);
+  const std::string history = parser.positionals().at(0);
+  const auto output = parser.get("--output");
+  if (!output || output->empty()) throw InputError("plot needs the SVG file to write: -o OUT.svg");
+
+  const HistoryTable table = read_history_file(history);
+  PlotOptions options;
+  options.title = parser.get("--title").value_or("Training history");
+  const std::size_t epochs = table.epochs.size();
+  options.subtitle = std::filesystem::path(history).filename().string() + " \xC2\xB7 " + std::to_string(epochs) +
+                     (epochs == 1 ? " epoch" : " epochs");
+  const std::string why = write_file_atomically(*output, render_history_svg(table, options));
+  if (!why.empty()) throw InputError("cannot write \"" + *output + "\": " + why);
+  return 0;
+}
+
+}  // namespace plugfit

@@ -1,0 +1,127 @@
+#include "json_lines_logger.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "../plot.hpp"
+
+namespace plugfit {
+
+JsonLinesLogger::JsonLinesLogger(Config& config)
+    : filename_(config.require<std::string>("filename")), append_(config.get<bool>("append", false)) {
+  if (filename_.empty()) throw InputError("JsonLinesLogger: \"filename\" must not be empty");
+}
+
+std::string JsonLinesLogger::line(int epoch, const Logs& logs) {
+  // Python's json.dumps layout; nlohmann writes the shortest round-trip text of a double.
+  std::string out = "{\"epoch\": " + std::to_string(epoch);
+  for (const auto& [key, value] : logs) {
+    if (key == "epoch") continue;
+    out += ", " + Json(key).dump(-1, ' ', false, Json::error_handler_t::replace) + ": ";
+    out += std::isfinite(value) ? Json(value).dump() : "null";
+  }
+  return out + "}";
+}
+
+void JsonLinesLogger::on_train_begin(Logs&) {
+  const bool resumed = loaded_;
+  loaded_ = false;
+  if (!resumed) last_epoch_.reset();
+  if (resumed) {
+    // The resumed epoch: fit()'s initial epoch, or where a restore in an earlier callback's
+    // on_train_begin (BackupAndRestore) put the session.
+    int from = params().initial_epoch;
+    try {
+      from = std::max(from, session().epoch());
+    } catch (const Error&) {
+      // no session (a callback driven by hand): the initial epoch it is
+    }
+    drop_lines_from(from);
+  }
+  const bool append = append_ || resumed;
+  file_.reset(std::fopen(filename_.c_str(), append ? "ab" : "wb"));
+  if (!file_)
+    throw InputError("JsonLinesLogger: cannot open \"" + filename_ + "\" for writing: " + std::strerror(errno));
+  if (append) {
+    // A file a killed run left without its final line break: start on a line of our own.
+    std::ifstream in(filename_, std::ios::binary | std::ios::ate);
+    if (in && in.tellg() > 0) {
+      in.seekg(-1, std::ios::end);
+      char last = '\n';
+      in.get(last);
+      if (last != '\n' && std::fputc('\n', file_.get()) == EOF)
+        throw InputError("JsonLinesLogger: cannot write to \"" + filename_ + "\": " + std::strerror(errno));
+    }
+  }
+}
+
+void JsonLinesLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!file_)
+    throw RuntimeFailure("JsonLinesLogger: on_epoch_end ran before on_train_begin opened \"" + filename_ + "\"");
+  const std::string text = line(epoch, logs) + "\n";
+  if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size() || std::fflush(file_.get()) != 0)
+    throw RuntimeFailure("JsonLinesLogger: cannot write to \"" + filename_ + "\": " + std::strerror(errno));
+  last_epoch_ = epoch;
+}
+
+void JsonLinesLogger::on_train_end(Logs&) {
+  if (file_ && std::fclose(file_.release()) != 0)
+    throw RuntimeFailure("JsonLinesLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));
+}
+
+void JsonLinesLogger::drop_lines_from(int epoch) {
+  std::ifstream in(filename_, std::ios::binary);
+  if (!in) return;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  in.close();
+  std::string kept;
+  bool dropped = false;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t newline = text.find('\n', start);
+    const bool complete = newline != std::string::npos;
+    const std::size_t end = complete ? newline + 1 : text.size();
+    const std::string_view line(text.data() + start, end - start);
+    start = end;
+    // Keep whole lines of earlier epochs (and blank lines); drop later epochs and torn lines.
+    bool keep = false;
+    if (complete) {
+      if (line.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        keep = true;
+      } else {
+        const Json object = Json::parse(line.begin(), line.end(), nullptr, false);
+        keep = object.is_object() && object.contains("epoch") && object["epoch"].is_number_integer() &&
+               object["epoch"].get<long long>() < epoch;
+        // A line that is not one of ours (no integer epoch) is not ours to drop.
+        if (!object.is_discarded() && !(object.is_object() && object.contains("epoch") &&
+                                        object["epoch"].is_number_integer()))
+          keep = true;
+      }
+    }
+    if (keep) kept += line;
+    else dropped = true;
+  }
+  if (!dropped) return;
+  const std::string why = write_file_atomically(filename_, kept);
+  if (!why.empty()) throw InputError("JsonLinesLogger: cannot rewrite \"" + filename_ + "\" to resume it: " + why);
+}
+
+Json JsonLinesLogger::state() const { return {{"last_epoch", last_epoch_ ? Json(*last_epoch_) : Json()}}; }
+
+void JsonLinesLogger::load_state(const Json& state) {
+  if (!state.is_object())
+    throw InputError("JsonLinesLogger: the saved state must be a JSON object, got " + state.dump());
+  const Json last = state.value("last_epoch", Json());
+  if (!last.is_null() && !last.is_number_integer())
+    throw InputError("JsonLinesLogger: the saved state's \"last_epoch\" must be an integer or null, got " + last.dump());
+  last_epoch_ = last.is_null() ? std::nullopt : std::optional<int>(last.get<int>());
+  loaded_ = true;
+}
+
+}  // namespace plugfit

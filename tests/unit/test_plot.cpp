@@ -1,0 +1,670 @@
+// Training curves: the SVG renderer (checked well formed by a small XML parser here), the
+// CSVLogger and JSON-lines readers and their errors, and the HistoryPlot and JsonLinesLogger
+// callbacks, their files and their state across a resume.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <plugfit/registry.hpp>
+
+#include "training/callbacks/history_plot.hpp"
+#include "training/callbacks/json_lines_logger.hpp"
+#include "training/plot.hpp"
+#include "test_support.hpp"
+
+using namespace plugfit;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small XML well-formedness checker: one root element, tags nested and matched, attributes
+// quoted and unique, '<' never in text or attribute values, '&' only in the five predefined
+// entities or character references; an optional XML declaration, comments and whitespace
+// outside the root. Collects the elements with their attributes and text.
+
+struct Element {
+  std::string name;
+  std::map<std::string, std::string> attributes;
+  std::string text;  // character data directly inside, entities decoded
+};
+
+struct XmlDocument {
+  std::string error;  // empty: well formed
+  std::vector<Element> elements;  // in document order
+  std::size_t count(const std::string& name) const {
+    std::size_t n = 0;
+    for (const auto& e : elements) n += e.name == name;
+    return n;
+  }
+  std::vector<const Element*> all(const std::string& name) const {
+    std::vector<const Element*> found;
+    for (const auto& e : elements)
+      if (e.name == name) found.push_back(&e);
+    return found;
+  }
+  std::vector<std::string> texts() const {
+    std::vector<std::string> found;
+    for (const auto* e : all("text")) found.push_back(e->text);
+    return found;
+  }
+  bool has_text(const std::string& text) const {
+    for (const auto& t : texts())
+      if (t == text) return true;
+    return false;
+  }
+};
+
+class XmlChecker {
+ public:
+  explicit XmlChecker(const std::string& text) : s_(text) {}
+
+  XmlDocument run() {
+    try {
+      if (s_.compare(0, 5, "<?xml") == 0) skip_past("?>");
+      misc();
+      if (at_end() || s_[i_] != '<') fail("no root element");
+      element();
+      misc();
+      if (!at_end()) fail("content after the root element");
+    } catch (const std::string& why) {
+      doc_.error = why + " at byte " + std::to_string(i_);
+    }
+    return std::move(doc_);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) { throw why; }
+  bool at_end() const { return i_ >= s_.size(); }
+  bool starts(const char* p) const { return s_.compare(i_, std::strlen(p), p) == 0; }
+  void skip_past(const char* end) {
+    const auto at = s_.find(end, i_);
+    if (at == std::string::npos) fail(std::string("unterminated construct, no ") + end);
+    i_ = at + std::strlen(end);
+  }
+  void spaces() {
+    while (!at_end() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  void misc() {
+    for (;;) {
+      spaces();
+      if (starts("<!--")) skip_past("-->");
+      else if (starts("<?")) skip_past("?>");
+      else return;
+    }
+  }
+  std::string name() {
+    const std::size_t start = i_;
+    auto ok_first = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; };
+    auto ok = [&](char c) { return ok_first(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'; };
+    if (at_end() || !ok_first(s_[i_])) fail("expected a name");
+    while (!at_end() && ok(s_[i_])) ++i_;
+    return s_.substr(start, i_ - start);
+  }
+  // At '&': a predefined entity or a character reference, decoded (references as '?').
+  std::string entity() {
+    const auto end = s_.find(';', i_);
+    if (end == std::string::npos || end - i_ > 10) fail("bare '&'");
+    const std::string ref = s_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    static const std::map<std::string, std::string> known{
+        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
+    if (auto it = known.find(ref); it != known.end()) return it->second;
+    if (ref.size() > 1 && ref[0] == '#') {
+      const bool hex = ref[1] == 'x';
+      const std::string digits = ref.substr(hex ? 2 : 1);
+      if (!digits.empty() && digits.find_first_not_of(hex ? "0123456789abcdefABCDEF" : "0123456789") ==
+                                 std::string::npos)
+        return "?";
+    }
+    fail("unknown entity &" + ref + ";");
+  }
+  void element() {
+    ++i_;  // '<'
+    Element e;
+    e.name = name();
+    for (;;) {
+      const std::size_t before = i_;
+      spaces();
+      if (starts("/>") || starts(">")) break;
+      if (i_ == before) fail("attributes must be separated by white space");
+      const std::string attribute = name();
+      spaces();
+      if (at_end() || s_[i_] != '=') fail("attribute " + attribute + " has no '='");
+      ++i_;
+      spaces();
+      if (at_end() || (s_[i_] != '"' && s_[i_] != '\'')) fail("attribute " + attribute + " is not quoted");
+      const char quote = s_[i_++];
+      std::string value;
+      while (!at_end() && s_[i_] != quote) {
+        if (s_[i_] == '<') fail("'<' in attribute " + attribute);
+        if (s_[i_] == '&') value += entity();
+        else value += s_[i_++];
+      }
+      if (at_end()) fail("unterminated attribute " + attribute);
+      ++i_;
+      if (!e.attributes.emplace(attribute, value).second) fail("repeated attribute " + attribute);
+    }
+    const std::size_t index = doc_.elements.size();
+    doc_.elements.push_back(e);
+    if (starts("/>")) {
+      i_ += 2;
+      return;
+    }
+    ++i_;  // '>'
+    for (;;) {
+      if (at_end()) fail("element <" + e.name + "> is never closed");
+      if (starts("</")) {
+        i_ += 2;
+        if (name() != e.name) fail("mismatched closing tag for <" + e.name + ">");
+        spaces();
+        if (at_end() || s_[i_] != '>') fail("malformed closing tag");
+        ++i_;
+        return;
+      }
+      if (starts("<!--")) skip_past("-->");
+      else if (starts("<![CDATA[")) skip_past("]]>");
+      else if (s_[i_] == '<') element();
+      else if (s_[i_] == '&') doc_.elements[index].text += entity();
+      else if (starts("]]>")) fail("']]>' in text");
+      else doc_.elements[index].text += s_[i_++];
+    }
+  }
+
+  const std::string& s_;
+  std::size_t i_ = 0;
+  XmlDocument doc_;
+};
+
+XmlDocument parse_xml(const std::string& text) { return XmlChecker(text).run(); }
+
+// The number of points in a series path: its M and L commands.
+std::size_t path_points(const Element& path) {
+  std::size_t n = 0;
+  for (char c : path.attributes.at("d")) n += c == 'M' || c == 'L';
+  return n;
+}
+
+HistoryTable table_of(const std::vector<std::pair<std::string, std::vector<double>>>& columns) {
+  HistoryTable t;
+  const std::size_t rows = columns.empty() ? 0 : columns[0].second.size();
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::vector<std::pair<std::string, double>> row;
+    for (const auto& [key, values] : columns) row.emplace_back(key, values[r]);
+    t.set_row(static_cast<int>(r), row);
+  }
+  return t;
+}
+
+// A callback by its registered name, wired as fit() would (no model or session: these two use neither).
+std::unique_ptr<Callback> make_callback(const std::string& name, const Json& config, const Json* state = nullptr,
+                                        int initial_epoch = 0, int epochs = 10) {
+  auto cb = test::builtins().create_callback(name, config);
+  FitParams params;
+  params.epochs = epochs;
+  params.initial_epoch = initial_epoch;
+  cb->set_params(params);
+  if (state != nullptr) cb->load_state(*state);
+  Logs logs;
+  cb->on_train_begin(logs);
+  return cb;
+}
+
+Logs make_logs(const std::vector<std::pair<std::string, double>>& items) {
+  Logs logs;
+  for (const auto& [k, v] : items) logs[k] = v;
+  return logs;
+}
+
+void run_epochs(Callback& cb, const std::vector<Logs>& epochs, int first = 0) {
+  for (std::size_t i = 0; i < epochs.size(); ++i) {
+    Logs logs = epochs[i];
+    cb.on_epoch_end(first + static_cast<int>(i), logs);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the XML checker itself tells well-formed from malformed") {
+  CHECK(parse_xml("<?xml version=\"1.0\"?>\n<a x=\"1\"><b/>t &amp; u</a>\n").error.empty());
+  CHECK_FALSE(parse_xml("<a><b></a></b>").error.empty());
+  CHECK_FALSE(parse_xml("<a x=1/>").error.empty());
+  CHECK_FALSE(parse_xml("<a x=\"1\" x=\"2\"/>").error.empty());
+  CHECK_FALSE(parse_xml("<a>x < y</a>").error.empty());
+  CHECK_FALSE(parse_xml("<a>x & y</a>").error.empty());
+  CHECK_FALSE(parse_xml("<a/><b/>").error.empty());
+  CHECK_FALSE(parse_xml("<a>").error.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Axes
+
+TEST_CASE("nice_ticks: steps of 1, 2 or 5 times a power of ten, widened to whole steps") {
+  auto ticks = nice_ticks(0.31, 0.52, 5);
+  REQUIRE(ticks.size() == 6);
+  CHECK(ticks.front() == doctest::Approx(0.30));
+  CHECK(ticks.back() == doctest::Approx(0.55));
+  CHECK(ticks[1] - ticks[0] == doctest::Approx(0.05));
+
+  ticks = nice_ticks(0.0, 1.0, 5);
+  REQUIRE(ticks.size() == 6);
+  for (std::size_t i = 0; i < ticks.size(); ++i) CHECK(ticks[i] == doctest::Approx(0.2 * double(i)));
+
+  ticks = nice_ticks(1, 100, 7, true);  // 100 epochs
+  CHECK(ticks == std::vector<double>{0, 20, 40, 60, 80, 100});
+  ticks = nice_ticks(1, 5, 7, true);
+  CHECK(ticks == std::vector<double>{1, 2, 3, 4, 5});
+  ticks = nice_ticks(1, 2, 7, true);  // never a fractional epoch
+  CHECK(ticks == std::vector<double>{1, 2});
+
+  // A constant series: widened around its value.
+  ticks = nice_ticks(0.001, 0.001, 5);
+  CHECK(ticks.front() <= 0.001);
+  CHECK(ticks.back() >= 0.001);
+  CHECK(ticks.size() >= 3);
+  ticks = nice_ticks(0.0, 0.0, 5);
+  CHECK(ticks.front() < 0.0);
+  CHECK(ticks.back() > 0.0);
+  // Large values, negative values.
+  ticks = nice_ticks(-3.2, 7.9, 5);
+  CHECK(ticks.front() <= -3.2);
+  CHECK(ticks.back() >= 7.9);
+  CHECK(std::find(ticks.begin(), ticks.end(), 0.0) != ticks.end());
+}
+
+TEST_CASE("tick_label: as many decimals as the step needs, scientific for tiny values") {
+  CHECK(tick_label(0.25, 0.05) == "0.25");
+  CHECK(tick_label(0.3, 0.05) == "0.30");
+  CHECK(tick_label(10, 5) == "10");
+  CHECK(tick_label(-0.0, 0.1) == "0.0");
+  CHECK(tick_label(0.0010, 0.0001) == "0.0010");
+  CHECK(tick_label(1.5e-5, 5e-6) == "1.5e-05");
+  CHECK(tick_label(2e-5, 5e-6) == "2.0e-05");
+  CHECK(tick_label(0.0, 5e-6) == "0");
+  CHECK(tick_label(3e7, 1e7) == "3e+07");
+}
+
+TEST_CASE("xml_escape: the five specials, control characters and bad UTF-8") {
+  CHECK(xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&apos;");
+  CHECK(xml_escape(std::string("x\x01y", 3)) == "xy");
+  CHECK(xml_escape("caf\xC3\xA9") == "caf\xC3\xA9");
+  CHECK(xml_escape("bad\xFF") == "bad\xEF\xBF\xBD");
+  CHECK(xml_escape("\xC3") == "\xEF\xBF\xBD");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SVG
+
+TEST_CASE("the SVG: well formed, one path per series, legend, axis titles, val dashed, rate panel last") {
+  const HistoryTable table = table_of({{"loss", {0.9, 0.6, 0.5}},
+                                       {"accuracy", {0.6, 0.7, 0.75}},
+                                       {"val_loss", {0.8, 0.7, 0.65}},
+                                       {"val_accuracy", {0.62, 0.66, 0.7}},
+                                       {"learning_rate", {0.001, 0.001, 0.0005}}});
+  const std::string svg = render_history_svg(table, {"My run", "history.csv"});
+  const XmlDocument doc = parse_xml(svg);
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  REQUIRE(!doc.elements.empty());
+  CHECK(doc.elements[0].name == "svg");
+  CHECK(doc.elements[0].attributes.at("xmlns") == "http://www.w3.org/2000/svg");
+  // Self-contained: nothing to fetch, nothing to run.
+  for (const char* banned : {"script", "style", "image", "use", "foreignObject", "link"})
+    CHECK_MESSAGE(doc.count(banned) == 0, banned);
+  CHECK(svg.find("href") == std::string::npos);
+  CHECK(svg.find("url(") == std::string::npos);
+  CHECK(svg.find("@import") == std::string::npos);
+
+  // One path per series, in panel order (loss, accuracy, learning_rate); val ones dashed.
+  const auto paths = doc.all("path");
+  REQUIRE(paths.size() == 5);
+  CHECK(paths[0]->attributes.count("stroke-dasharray") == 0);  // loss
+  CHECK(paths[1]->attributes.count("stroke-dasharray") == 1);  // val_loss
+  CHECK(paths[2]->attributes.count("stroke-dasharray") == 0);  // accuracy
+  CHECK(paths[3]->attributes.count("stroke-dasharray") == 1);  // val_accuracy
+  CHECK(paths[4]->attributes.count("stroke-dasharray") == 0);  // learning_rate
+  for (const auto* p : paths) CHECK(path_points(*p) == 3);
+  CHECK(paths[0]->attributes.at("stroke") == paths[2]->attributes.at("stroke"));
+  CHECK(paths[0]->attributes.at("stroke") != paths[1]->attributes.at("stroke"));
+
+  // The legend names each series, the axes have titles, the figure its title.
+  for (const char* series : {"loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"})
+    CHECK_MESSAGE(doc.has_text(series), series);
+  const auto texts = doc.texts();
+  CHECK(std::count(texts.begin(), texts.end(), "epoch") == 3);
+  CHECK(std::count(texts.begin(), texts.end(), "loss") == 2);  // legend and y title
+  CHECK(doc.has_text("My run"));
+  CHECK(doc.has_text("history.csv"));
+  CHECK(doc.all("title").size() == 1);
+  // The y titles are rotated.
+  std::size_t rotated = 0;
+  for (const auto* t : doc.all("text")) rotated += t->attributes.count("transform");
+  CHECK(rotated == 3);
+  // Tick labels: the epochs 1..3 on each of the three x axes.
+  CHECK(std::count(texts.begin(), texts.end(), "1") == 3);
+  CHECK(std::count(texts.begin(), texts.end(), "3") == 3);
+  CHECK(std::count(texts.begin(), texts.end(), "0.0010") == 1);
+  // The learning rate panel comes last: its legend entry follows the accuracy ones.
+  const auto at = [&](const std::string& t) { return std::find(texts.begin(), texts.end(), t) - texts.begin(); };
+  CHECK(at("val_loss") < at("accuracy"));
+  CHECK(at("val_accuracy") < at("learning_rate"));
+}
+
+TEST_CASE("the SVG: one epoch, a hundred epochs, NaN and NA points skipped") {
+  SUBCASE("one epoch: one point per series, drawn as a marker, one x tick") {
+    const XmlDocument doc = parse_xml(render_history_svg(table_of({{"loss", {0.5}}, {"val_loss", {0.6}}}), {}));
+    REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+    REQUIRE(doc.count("path") == 2);
+    for (const auto* p : doc.all("path")) CHECK(path_points(*p) == 1);
+    CHECK(doc.count("circle") == 2);
+    const auto texts = doc.texts();
+    CHECK(std::count(texts.begin(), texts.end(), "1") == 1);
+    CHECK(std::count(texts.begin(), texts.end(), "0") == 0);
+    CHECK(std::count(texts.begin(), texts.end(), "2") == 0);
+  }
+  SUBCASE("a hundred epochs: no markers, ticks every 20") {
+    std::vector<double> loss, val;
+    for (int i = 0; i < 100; ++i) {
+      loss.push_back(2.0 / (1 + i));
+      val.push_back(2.2 / (1 + i) + 0.05);
+    }
+    const XmlDocument doc = parse_xml(render_history_svg(table_of({{"loss", loss}, {"val_loss", val}}), {}));
+    REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+    REQUIRE(doc.count("path") == 2);
+    for (const auto* p : doc.all("path")) CHECK(path_points(*p) == 100);
+    CHECK(doc.count("circle") == 0);
+    for (const char* tick : {"20", "40", "60", "80", "100"}) CHECK_MESSAGE(doc.has_text(tick), tick);
+  }
+  SUBCASE("NaN, infinite and missing values are skipped; an all-NA series is not drawn") {
+    const XmlDocument doc = parse_xml(render_history_svg(
+        table_of({{"loss", {0.5, kNaN, 0.4, kInf}}, {"val_loss", {kNaN, 0.6, kNaN, 0.5}}, {"val_mse", {kNaN, kNaN, kNaN, kNaN}}}),
+        {}));
+    REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+    const auto paths = doc.all("path");
+    REQUIRE(paths.size() == 2);
+    CHECK(path_points(*paths[0]) == 2);
+    CHECK(path_points(*paths[1]) == 2);
+    CHECK_FALSE(doc.has_text("val_mse"));
+    for (const auto* p : paths) CHECK(p->attributes.at("d").find("nan") == std::string::npos);
+  }
+  SUBCASE("an empty history: a note, no series") {
+    const XmlDocument doc = parse_xml(render_history_svg(HistoryTable{}, {}));
+    REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+    CHECK(doc.count("path") == 0);
+    CHECK(doc.has_text("No epoch has ended yet."));
+  }
+}
+
+TEST_CASE("the SVG escapes XML specials in names and titles") {
+  const std::string odd = "a<b>&\"c'";
+  const XmlDocument doc =
+      parse_xml(render_history_svg(table_of({{odd, {1, 2}}, {"val_" + odd, {2, 3}}}), {"<T&T>", "x & y"}));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  CHECK(doc.count("path") == 2);
+  CHECK(doc.has_text(odd));
+  CHECK(doc.has_text("val_" + odd));
+  CHECK(doc.has_text("<T&T>"));
+  CHECK(doc.has_text("x & y"));
+}
+
+TEST_CASE("the SVG lays many metrics out in a grid of panels, each legend above its plot") {
+  std::vector<std::pair<std::string, std::vector<double>>> columns;
+  for (const char* m : {"loss", "accuracy", "mse", "mae", "auc"}) {
+    columns.push_back({m, {1, 2}});
+    columns.push_back({std::string("val_") + m, {2, 3}});
+  }
+  columns.push_back({"a_metric_with_a_very_long_name_indeed", {1, 3}});
+  columns.push_back({"val_a_metric_with_a_very_long_name_indeed", {2, 1}});
+  const XmlDocument doc = parse_xml(render_history_svg(table_of(columns), {}));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  CHECK(doc.count("path") == 12);
+  CHECK(doc.count("rect") == 1 + 6);  // the background and one frame per panel
+  // No legend text starts inside its panel's plot frame.
+  const auto frames = doc.all("rect");
+  for (const auto* t : doc.all("text")) {
+    if (t->attributes.count("transform") != 0) continue;
+    const double x = std::stod(t->attributes.at("x")), y = std::stod(t->attributes.at("y"));
+    for (std::size_t f = 1; f < frames.size(); ++f) {
+      const double fx = std::stod(frames[f]->attributes.at("x")), fy = std::stod(frames[f]->attributes.at("y"));
+      const double fw = std::stod(frames[f]->attributes.at("width")), fh = std::stod(frames[f]->attributes.at("height"));
+      CHECK_FALSE_MESSAGE((x > fx + 1 && x < fx + fw - 1 && y > fy + 1 && y < fy + fh - 1), t->text);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading history files
+
+TEST_CASE("parse_history_csv reads CSVLogger's format: CRLF, NA, nan, quoting, its separator") {
+  const HistoryTable t = parse_history_csv(
+      "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
+      "0,0.25,0.5,0.125,0.625\r\n"
+      "1,1e-05,0.1,NA,0.3333333333333333\r\n"
+      "2,1.0,nan,0.75,inf\r\n",
+      "log.csv");
+  CHECK(t.epochs == std::vector<int>{0, 1, 2});
+  CHECK(t.keys == std::vector<std::string>{"accuracy", "loss", "val_accuracy", "val_loss"});
+  CHECK(t.values.at("accuracy") == std::vector<double>{0.25, 1e-05, 1.0});
+  CHECK(std::isnan(t.values.at("val_accuracy")[1]));
+  CHECK(std::isnan(t.values.at("loss")[2]));
+  CHECK(std::isinf(t.values.at("val_loss")[2]));
+  CHECK(t.values.at("val_loss")[1] == 1.0 / 3);
+
+  const HistoryTable semi = parse_history_csv("epoch;loss;\"odd;key\";val_loss\r\n0;0.5;1.0;0.25\r\n", "log.tsv");
+  CHECK(semi.keys == std::vector<std::string>{"loss", "odd;key", "val_loss"});
+  CHECK(semi.values.at("odd;key") == std::vector<double>{1.0});
+
+  // "\n" line ends, no final line end, blank lines; a resumed run's rows replace earlier ones.
+  const HistoryTable lf = parse_history_csv("epoch,loss\n0,3\n1,2\n\n1,1.5\n2,1", "log.csv");
+  CHECK(lf.epochs == std::vector<int>{0, 1, 2});
+  CHECK(lf.values.at("loss") == std::vector<double>{3, 1.5, 1});
+}
+
+TEST_CASE("read_history_file: one-sentence errors naming the file, the line and the column") {
+  test::TempDir temp;
+  auto expect = [&](const std::string& name, const std::string& text, const std::string& message) {
+    const fs::path file = temp.path / name;
+    write_file(file, text);
+    CHECK_THROWS_WITH_AS(read_history_file(file.string()), (file.string() + message).c_str(), InputError);
+  };
+  expect("a.csv", "epoch,loss,val_loss\r\n0,0.5,0.4\r\n1,abc,0.3\r\n",
+         ":3: column 2 (\"loss\"): \"abc\" is not a number");
+  expect("b.csv", "epoch,loss,val_loss\r\n0,0.5,0.4\r\n1,0.3\r\n", ":3: 2 fields where the header has 3");
+  expect("c.csv", "epoch,loss\r\nx,0.5\r\n", ":2: column 1 (\"epoch\"): \"x\" is not an epoch number");
+  expect("d.csv", "epoch,loss\r\n0,\"0.5\r\n", ":2: column 2 opens a quote that is never closed");
+  expect("e.csv", "epoch,loss\r\n0,\"0.5\"x\r\n", ":2: column 2 has text after its closing quote");
+  expect("f.csv", "loss,val_loss\r\n0.5,0.4\r\n",
+         ":1: the header has no \"epoch\" column (expected CSVLogger's format, \"epoch,loss,...\")");
+  expect("g.csv", "epoch,loss,loss\r\n", ":1: column 3 repeats \"loss\"");
+  expect("h.csv", "", " is empty (expected a CSVLogger header \"epoch,...\")");
+  expect("i.csv", "epoch\r\n0\r\n1\r\n", " has no metric columns besides \"epoch\" (nothing to plot)");
+  expect("j.csv", "epoch,loss\r\n", " has a header but no epochs yet (nothing to plot)");
+  expect("k.csv", "epoch,loss,val_loss\r\n0,NA,nan\r\n1,,inf\r\n",
+         " holds no numeric values to plot (every value is NA or not finite)");
+  expect("l.jsonl", "{\"epoch\": 0, \"loss\": 0.5}\n{\"epoch\": 1, \"loss\": 0.4,}\n",
+         ":2:26: malformed JSON: syntax error while parsing object key - unexpected '}'; expected string literal");
+  expect("m.jsonl", "[1, 2]\n", ":1: expected a JSON object per line, got [1,2]");
+  expect("n.jsonl", "{\"loss\": 0.5}\n", ":1: the object has no \"epoch\" (expected {\"epoch\": 0, \"loss\": ...})");
+  expect("o.jsonl", "{\"epoch\": 0, \"loss\": \"low\"}\n", ":1: \"loss\" must be a number or null, got \"low\"");
+  expect("p.jsonl", "{\"epoch\": -1, \"loss\": 1}\n", ":1: \"epoch\" must be a non-negative integer, got -1");
+  expect("q.jsonl", "\n\n", " holds no epochs (expected one JSON object per line)");
+  CHECK_THROWS_WITH_AS(read_history_file((temp.path / "missing.csv").string()),
+                       ((temp.path / "missing.csv").string() + ": cannot be read (No such file or directory)").c_str(),
+                       InputError);
+  CHECK_THROWS_WITH_AS(read_history_file(temp.path.string()),
+                       (temp.path.string() + ": cannot be read (it is a folder)").c_str(), InputError);
+}
+
+TEST_CASE("read_history_file reads JSON lines by the .jsonl extension: null is a missing value") {
+  test::TempDir temp;
+  const fs::path file = temp.path / "log.jsonl";
+  write_file(file, "{\"epoch\": 0, \"loss\": 0.5, \"val_loss\": null}\r\n\n{\"epoch\": 1, \"loss\": 0.25, \"val_loss\": 0.5}\n");
+  const HistoryTable t = read_history_file(file.string());
+  CHECK(t.epochs == std::vector<int>{0, 1});
+  CHECK(t.keys == std::vector<std::string>{"loss", "val_loss"});
+  CHECK(t.values.at("loss") == std::vector<double>{0.5, 0.25});
+  CHECK(std::isnan(t.values.at("val_loss")[0]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// HistoryPlot
+
+TEST_CASE("HistoryPlot rewrites a well-formed SVG at every epoch end, atomically") {
+  test::TempDir temp;
+  const fs::path file = temp.path / "curves.svg";
+  auto cb = make_callback("HistoryPlot", {{"filename", file.string()}, {"title", "Live & well"}}, nullptr, 0, 3);
+  // Written at the start: a path that cannot be written fails before any epoch.
+  XmlDocument doc = parse_xml(read_file(file));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  CHECK(doc.count("path") == 0);
+  CHECK(doc.has_text("Live & well"));
+  CHECK(doc.has_text("waiting for the first epoch to end"));
+
+  run_epochs(*cb, {make_logs({{"loss", 0.9}, {"accuracy", 0.5}, {"val_loss", 1.0}, {"val_accuracy", 0.4}})});
+  doc = parse_xml(read_file(file));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  CHECK(doc.count("path") == 4);
+  CHECK(doc.has_text("epoch 1 of 3"));
+  run_epochs(*cb, {make_logs({{"loss", 0.7}, {"accuracy", 0.6}, {"val_loss", 0.8}, {"val_accuracy", 0.55}})}, 1);
+  doc = parse_xml(read_file(file));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  for (const auto* p : doc.all("path")) CHECK(path_points(*p) == 2);
+  CHECK(doc.has_text("epoch 2 of 3"));
+  CHECK(dynamic_cast<HistoryPlot&>(*cb).render() == read_file(file));
+  // Nothing but the SVG in the folder: the temporary files were renamed over it.
+  std::size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(temp.path)) entries += e.path() == file ? 1 : 100;
+  CHECK(entries == 1);
+
+  CHECK_THROWS_WITH_AS(make_callback("HistoryPlot", {{"filename", (temp.path / "no/such/dir.svg").string()}}),
+                       doctest::Contains("HistoryPlot: cannot write"), InputError);
+  CHECK_THROWS_WITH_AS(make_callback("HistoryPlot", {{"filname", "x.svg"}}), doctest::Contains("filname"), InputError);
+}
+
+TEST_CASE("HistoryPlot: its rows are its state; a resumed run draws the whole history") {
+  test::TempDir temp;
+  const fs::path file = temp.path / "h.svg";
+  auto first = make_callback("HistoryPlot", {{"filename", file.string()}});
+  CHECK(first->state_key() == "HistoryPlot{filename=" + file.string() + "}");
+  run_epochs(*first, {make_logs({{"loss", 0.9}, {"val_loss", kNaN}}), make_logs({{"loss", 0.8}, {"val_loss", 0.85}})});
+  const Json state = Json::parse(first->state().dump());  // the checkpoint after epoch 1 (NaN as null)
+  CHECK(state["rows"].size() == 2);
+  CHECK(state["rows"][0]["logs"]["val_loss"].is_null());
+  run_epochs(*first, {make_logs({{"loss", 0.75}, {"val_loss", 0.8}})}, 2);  // epoch 2, then the crash
+  first.reset();
+
+  auto resumed = make_callback("HistoryPlot", {{"filename", file.string()}}, &state, 2);
+  const auto& rows = dynamic_cast<HistoryPlot&>(*resumed).rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].first == 1);
+  run_epochs(*resumed, {make_logs({{"loss", 0.7}, {"val_loss", 0.78}})}, 2);
+  const XmlDocument doc = parse_xml(read_file(file));
+  REQUIRE_MESSAGE(doc.error.empty(), doc.error);
+  const auto paths = doc.all("path");
+  REQUIRE(paths.size() == 2);
+  CHECK(path_points(*paths[0]) == 3);  // loss: epochs 0, 1, 2
+  CHECK(path_points(*paths[1]) == 2);  // val_loss: epoch 0 was NaN
+  CHECK(doc.has_text("epoch 3 of 10"));
+
+  // A state from a checkpoint taken after a later epoch: the rows past the resumed epoch go.
+  const Json later = resumed->state();
+  auto again = make_callback("HistoryPlot", {{"filename", file.string()}}, &later, 1);
+  CHECK(dynamic_cast<HistoryPlot&>(*again).rows().size() == 1);
+  // Not resumed: a fresh history.
+  auto fresh = make_callback("HistoryPlot", {{"filename", file.string()}});
+  CHECK(dynamic_cast<HistoryPlot&>(*fresh).rows().empty());
+
+  auto bad = test::builtins().create_callback("HistoryPlot", {});
+  CHECK_THROWS_WITH_AS(bad->load_state({{"rows", {{{"epoch", "x"}}}}}), doctest::Contains("HistoryPlot: the saved state"),
+                       InputError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JsonLinesLogger
+
+TEST_CASE("JsonLinesLogger: one object per epoch, epoch first, NaN and Inf as null, flushed each epoch") {
+  test::TempDir temp;
+  const fs::path file = temp.path / "log.jsonl";
+  auto cb = make_callback("JsonLinesLogger", {{"filename", file.string()}});
+  run_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.25}, {"val_loss", 1.0 / 3}}),
+                   make_logs({{"loss", kNaN}, {"accuracy", kInf}, {"val_loss", 1e-05}})});
+  const std::string expected =
+      "{\"epoch\": 0, \"loss\": 0.5, \"accuracy\": 0.25, \"val_loss\": 0.3333333333333333}\n"
+      "{\"epoch\": 1, \"loss\": null, \"accuracy\": null, \"val_loss\": 1e-05}\n";
+  CHECK(read_file(file) == expected);  // before on_train_end: flushed
+  Logs end;
+  cb->on_train_end(end);
+  CHECK(read_file(file) == expected);
+  // Every line is JSON that reads back to the same values.
+  const HistoryTable t = read_history_file(file.string());
+  CHECK(t.values.at("val_loss")[0] == 1.0 / 3);
+  CHECK(t.values.at("val_loss")[1] == 1e-05);
+
+  // append false starts afresh; append true adds.
+  auto again = make_callback("JsonLinesLogger", {{"filename", file.string()}});
+  run_epochs(*again, {make_logs({{"loss", 2.0}})});
+  again->on_train_end(end);
+  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 2.0}\n");
+  auto appending = make_callback("JsonLinesLogger", {{"filename", file.string()}, {"append", true}});
+  run_epochs(*appending, {make_logs({{"loss", 1.5}})}, 1);
+  appending->on_train_end(end);
+  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 2.0}\n{\"epoch\": 1, \"loss\": 1.5}\n");
+
+  CHECK_THROWS_WITH_AS(make_callback("JsonLinesLogger", {}), doctest::Contains("\"filename\" is required"), InputError);
+  CHECK_THROWS_WITH_AS(make_callback("JsonLinesLogger", {{"filename", (temp.path / "no/such/x.jsonl").string()}}),
+                       doctest::Contains("JsonLinesLogger: cannot open"), InputError);
+}
+
+TEST_CASE("JsonLinesLogger resumed: appends, dropping lines of epochs past the checkpoint and torn lines") {
+  test::TempDir temp;
+  const fs::path file = temp.path / "log.jsonl";
+  auto first = make_callback("JsonLinesLogger", {{"filename", file.string()}});
+  run_epochs(*first, {make_logs({{"loss", 0.5}}), make_logs({{"loss", 0.4}})});
+  const Json state = Json::parse(first->state().dump());  // the checkpoint after epoch 1
+  CHECK(state == Json{{"last_epoch", 1}});
+  run_epochs(*first, {make_logs({{"loss", 0.3}})}, 2);  // epoch 2 was logged
+  first.reset();
+  {
+    std::ofstream torn(file, std::ios::binary | std::ios::app);
+    torn << "{\"epoch\": 3, \"lo";  // then killed mid-line
+  }
+  auto resumed = make_callback("JsonLinesLogger", {{"filename", file.string()}}, &state, 2);
+  CHECK(resumed->state_key() == "JsonLinesLogger{filename=" + file.string() + "}");
+  run_epochs(*resumed, {make_logs({{"loss", 0.35}}), make_logs({{"loss", 0.25}})}, 2);
+  Logs end;
+  resumed->on_train_end(end);
+  CHECK(read_file(file) ==
+        "{\"epoch\": 0, \"loss\": 0.5}\n{\"epoch\": 1, \"loss\": 0.4}\n{\"epoch\": 2, \"loss\": 0.35}\n"
+        "{\"epoch\": 3, \"loss\": 0.25}\n");
+
+  // append true without a resume, onto a file a killed run left without its final line break.
+  write_file(file, "{\"epoch\": 0, \"loss\": 1}\n{\"epo");
+  auto appending = make_callback("JsonLinesLogger", {{"filename", file.string()}, {"append", true}});
+  run_epochs(*appending, {make_logs({{"loss", 0.5}})}, 1);
+  appending->on_train_end(end);
+  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 1}\n{\"epo\n{\"epoch\": 1, \"loss\": 0.5}\n");
+}
