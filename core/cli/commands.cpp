@@ -96,10 +96,14 @@ struct CheckpointSource {
   CheckpointUri uri;
   std::unique_ptr<CheckpointBackend> backend;
 
-  CheckpointSource(const std::string& uri_text, const std::vector<std::string>& plugin_path)
-      : loader((register_builtins(registry), registry), plugin_path),
+  // The --plugin flags load before the backend opens: a plugin may provide the URI's scheme.
+  CheckpointSource(const std::string& uri_text, const ArgParser& parser)
+      : loader((register_builtins(registry), registry), parser.get_all("--plugin-path")),
         uri(parse_checkpoint_uri(uri_text)),
-        backend(open_backend(uri, registry, &loader)) {}
+        backend((load_plugins(loader, parser.get_all("--plugin")), open_backend(uri, registry, &loader))) {}
+  static void load_plugins(PluginLoader& loader, const std::vector<std::string>& names) {
+    for (const auto& name : names) loader.load(name);
+  }
   std::pair<std::string, CheckpointRecord> load() const { return load_named(*backend, uri); }
   // The compiled model of a record; errors name the checkpoint.
   std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record) {
@@ -221,11 +225,11 @@ int cmd_train(const Args& args) {
 }
 
 int cmd_evaluate(const Args& args) {
-  ArgParser parser("plugfit evaluate CHECKPOINT_URI [--data SPEC] [--batch-size N] [--plugin-path DIR]... [--verbose 0|1|2]");
+  ArgParser parser("plugfit evaluate CHECKPOINT_URI [--data SPEC] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]... [--verbose 0|1|2]");
   parser.positional("CHECKPOINT_URI");
-  parser.option("--data").option("--batch-size").option("--plugin-path").option("--verbose");
+  parser.option("--data").option("--batch-size").option("--plugin-path").option("--plugin").option("--verbose");
   parser.parse(args);
-  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
   if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
@@ -243,14 +247,14 @@ int cmd_evaluate(const Args& args) {
 }
 
 int cmd_predict(const Args& args) {
-  ArgParser parser("plugfit predict CHECKPOINT_URI --input FILE --output FILE [--batch-size N] [--plugin-path DIR]...");
+  ArgParser parser("plugfit predict CHECKPOINT_URI --input FILE --output FILE [--batch-size N] [--plugin NAME]... [--plugin-path DIR]...");
   parser.positional("CHECKPOINT_URI");
-  parser.option("--input").option("--output").option("--batch-size").option("--plugin-path");
+  parser.option("--input").option("--output").option("--batch-size").option("--plugin-path").option("--plugin");
   parser.parse(args);
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
-  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
   // A bare .npy path is a file of inputs; anything else is a data spec.
@@ -265,11 +269,11 @@ int cmd_predict(const Args& args) {
 }
 
 int cmd_inspect(const Args& args) {
-  ArgParser parser("plugfit inspect URI [--json] [--plugin-path DIR]...");
+  ArgParser parser("plugfit inspect URI [--json] [--plugin NAME]... [--plugin-path DIR]...");
   parser.positional("URI");
-  parser.flag("--json").option("--plugin-path");
+  parser.flag("--json").option("--plugin-path").option("--plugin");
   parser.parse(args);
-  const CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  const CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend* backend = source.backend.get();
   const Json index = backend->read_index();
   Json out = {{"uri", backend->uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
@@ -327,11 +331,11 @@ int cmd_inspect(const Args& args) {
 }
 
 int cmd_convert(const Args& args) {
-  ArgParser parser("plugfit convert SRC_URI DST_URI [--only latest|best|NAME] [--plugin-path DIR]...");
+  ArgParser parser("plugfit convert SRC_URI DST_URI [--only latest|best|NAME] [--plugin NAME]... [--plugin-path DIR]...");
   parser.positional("SRC_URI").positional("DST_URI");
-  parser.option("--only").option("--plugin-path");
+  parser.option("--only").option("--plugin-path").option("--plugin");
   parser.parse(args);
-  CheckpointSource source(parser.positionals().at(0), parser.get_all("--plugin-path"));
+  CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend& from = *source.backend;
   const auto to = open_backend(parse_checkpoint_uri(parser.positionals().at(1)), source.registry, &source.loader);
   if (to->uri() == from.uri()) throw InputError("convert needs two different locations, got " + from.uri() + " twice");

@@ -1,7 +1,10 @@
-// A third party's plugin: a callback with state and a layer, written against the SDK alone.
+// A third party's plugin: a callback with state, a layer and a checkpoint backend ("toy:", see
+// toy_backend.hpp), written against the SDK alone.
 #include <fstream>
 
 #include <plugfit/sdk.hpp>
+
+#include "toy_backend.hpp"
 
 namespace {
 
@@ -40,6 +43,7 @@ class Scale final : public Layer {
 void register_types(Registry& registry) {
   registry.add_callback<EpochLogger>("EpochLogger");
   registry.add_layer<Scale>("Scale");
+  acme::register_toy_backend(registry);
 }
 
 }  // namespace

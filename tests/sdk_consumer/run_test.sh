@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The out-of-tree path, end to end: install plugfit with --destdir, find the SDK through
 # pkg-config only, build this project's plugin and the SDK template against it, and have the
-# installed plugfit load the plugin by name and train with its layer and callback.
+# installed plugfit load the plugin by name and train with its layer and callback. Then acme's toy
+# checkpoint backend: the SDK's conformance suite on it (acme_conformance), and the installed
+# plugfit converting a run's checkpoints into toy: and inspecting them.
 # Usage: run_test.sh BUILD_DIR SOURCE_ROOT
 set -euo pipefail
 build=$1
@@ -53,3 +55,30 @@ JSON
 grep -q "^epoch 3 loss " epochs.log || { echo "FAIL: epochs.log"; exit 1; }
 grep -q "my_plugin: epoch 3 ended" out.txt || { echo "FAIL: the template's callback did not run"; exit 1; }
 echo "ok: out-of-tree plugins built with pkg-config and loaded by name by the installed plugfit"
+
+start=$(date +%s)
+"$work/build-sdk_consumer/acme_conformance" || { echo "FAIL: the toy backend fails the conformance suite"; exit 1; }
+echo "ok: acme's toy backend passes the SDK's conformance suite ($(( $(date +%s) - start )) s)"
+
+# toy: URIs load the plugin toy_backend by name (the host's convention for <scheme>_backend), or
+# come from a plugin named with --plugin (acme provides "toy" too).
+"$plugfit" train run.json --checkpoint dir:ckpts --verbose 0 >/dev/null
+"$plugfit" convert dir:ckpts toy:toy_ckpts | tee convert.txt
+grep -q "^converted 3 checkpoint(s) from dir:$PWD/ckpts to toy:$PWD/toy_ckpts" convert.txt ||
+  { echo "FAIL: convert dir: -> toy:"; exit 1; }
+[ -f toy_ckpts/ckpt-0003.ckpt ] || { echo "FAIL: no toy checkpoint file"; exit 1; }
+"$plugfit" inspect toy:toy_ckpts --plugin acme | tee inspect.txt
+grep -q "^toy:$PWD/toy_ckpts: 3 checkpoint(s), latest ckpt-0003" inspect.txt || { echo "FAIL: inspect toy:"; exit 1; }
+[ "$(grep -c "^  ckpt-000[123] *full" inspect.txt)" -eq 3 ] || { echo "FAIL: inspect toy: lists"; exit 1; }
+# Back to dir:, bit for bit.
+"$plugfit" convert toy:toy_ckpts dir:back >/dev/null || { echo "FAIL: convert toy: -> dir:"; exit 1; }
+compared=0
+while IFS= read -r f; do
+  cmp -s "$f" "back/${f#ckpts/}" || { echo "FAIL: $f changed on its way through toy:"; exit 1; }
+  compared=$((compared + 1))
+done < <(find ckpts -name '*.npy')
+[ "$compared" -gt 0 ] || { echo "FAIL: no tensors compared"; exit 1; }
+# A run that loads acme gets the backend from acme itself.
+"$plugfit" train run.json --epochs 1 --checkpoint toy:direct --verbose 0 >/dev/null || { echo "FAIL: train into toy:"; exit 1; }
+[ -f direct/ckpt-0001.ckpt ] || { echo "FAIL: training wrote no toy checkpoint"; exit 1; }
+echo "ok: the installed plugfit converts to, inspects and trains into acme's toy: backend"
