@@ -102,25 +102,8 @@ void fsync_dir(const fs::path& dir) {
   if (rc != 0 && err != EINVAL) io_failure("cannot flush folder", dir, err);
 }
 
-std::string read_file(const fs::path& path, const std::string& what) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw CheckpointCorrupt(what + ": cannot read " + path.filename().string() + " (" + std::strerror(errno) + ")");
-  struct stat st {};
-  ::fstat(fd, &st);
-  std::string data(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  data.resize(got);
-  return data;
-}
-
-// A file below an open folder, or nullopt when it is gone (a concurrent save replaced the folder).
+// A file below an open folder (AT_FDCWD: any path), or nullopt when it is gone (a concurrent
+// save replaced the folder).
 std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, const std::string& what) {
   const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -140,6 +123,12 @@ std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, cons
   ::close(fd);
   data.resize(got);
   return data;
+}
+
+std::string read_file(const fs::path& path, const std::string& what) {
+  auto data = read_file_at(AT_FDCWD, path.string(), what);
+  if (!data) throw CheckpointCorrupt(what + ": " + path.filename().string() + " does not exist");
+  return std::move(*data);
 }
 
 // Closes a folder descriptor on every path out.

@@ -2,30 +2,7 @@
 # End-to-end tests of the plugfit command. Usage: cli_cases.sh PLUGFIT SOURCE_ROOT CASE
 # Each case is one meson test; it prints what it checked and exits non-zero on failure.
 # TEST_PLUGINS (4th argument) is the folder of the test plugins (tests/plugins in the build).
-set -uo pipefail
-plugfit=$1
-root=$2
-case_name=$3
-test_plugins=${4:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
-fail() { echo "FAIL: $*"; exit 1; }
-
-# expect_error CODE PATTERN COMMAND...: the command exits with CODE, prints one line on stderr
-# matching PATTERN (grep -E), and nothing that looks like a crash.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 2
-  "$@" >stdout.txt 2>stderr.txt
-  local got=$?
-  echo "\$ $* -> exit $got: $(cat stderr.txt)"
-  [ "$got" -eq "$code" ] || fail "exit code $got, expected $code"
-  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr, got: $(cat stderr.txt)"
-  grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
-  ! grep -Eqi "terminate|core dumped|Segmentation|Aborted" stderr.txt || fail "crash text on stderr"
-}
+source "$(dirname "$0")/lib.sh"
 
 write_run() {  # write_run FILE MODEL_JSON [EXTRA_TOP_LEVEL_JSON]
   cat >"$1" <<JSON

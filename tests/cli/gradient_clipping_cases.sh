@@ -1,29 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the gradient_clipping plugin. Usage: gradient_clipping_cases.sh PLUGFIT SOURCE_ROOT CASE
 # Each case is one meson test; it prints what it checked and exits non-zero on failure.
-set -uo pipefail
-plugfit=$1
-root=$2
-case_name=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-: "$root"
-
-fail() { echo "FAIL: $*"; exit 1; }
-
-# expect_error CODE PATTERN COMMAND...: exits with CODE and one stderr line matching PATTERN.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 2
-  "$@" >stdout.txt 2>stderr.txt
-  local got=$?
-  echo "\$ $* -> exit $got: $(cat stderr.txt)"
-  [ "$got" -eq "$code" ] || fail "exit code $got, expected $code"
-  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr, got: $(cat stderr.txt)"
-  grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
-  ! grep -Eqi "terminate|core dumped|Segmentation|Aborted" stderr.txt || fail "crash text on stderr"
-}
+source "$(dirname "$0")/lib.sh"
 
 # write_sgd_run FILE LEARNING_RATE [CALLBACKS_JSON]: a 20-16-4 MLP, plain SGD, on synthetic
 # linearly separable data (512 samples, 4 classes); 10 epochs of 16 batches, seed fixed.

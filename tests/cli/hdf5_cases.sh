@@ -3,17 +3,8 @@
 # Each case is one meson test; it prints what it checked and exits non-zero on failure. The
 # real Keras files are SOURCE_ROOT/../shared/keras_files (copied here: the originals are never
 # written); Debian's /usr/bin/python3 with h5py and numpy checks layouts and values.
-set -uo pipefail
-plugfit=$1
-root=$2
-case_name=$3
+source "$(dirname "$0")/lib.sh"
 keras_files=$root/../shared/keras_files
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
-fail() { echo "FAIL: $*"; exit 1; }
-py() { /usr/bin/python3 "$@"; }
 
 py -c 'import h5py, numpy' 2>/dev/null ||
   fail "Debian's python3-h5py and python3-numpy are needed (scripts/setup installs them)"
@@ -22,17 +13,6 @@ copy_keras() {  # copy_keras NAME: a writable copy of one Keras sample in the wo
   cp "$keras_files/$1" "$1" && chmod u+w "$1"
 }
 
-# expect_error CODE PATTERN COMMAND...: exits with CODE and one stderr line matching PATTERN.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 2
-  "$@" >stdout.txt 2>stderr.txt
-  local got=$?
-  echo "\$ $* -> exit $got: $(cat stderr.txt)"
-  [ "$got" -eq "$code" ] || fail "exit code $got, expected $code"
-  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr, got: $(cat stderr.txt)"
-  grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
-}
 
 # The Keras 3 churn model (InputLayer 12, Dense 64 relu, 32 relu, 1 sigmoid) in numpy, from the
 # file's own weights; prints the largest difference from plugfit's predictions.

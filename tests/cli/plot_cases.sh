@@ -3,31 +3,11 @@
 # callbacks. Usage: plot_cases.sh PLUGFIT SOURCE_ROOT CASE
 # Each case is one meson test; it prints what it checked and exits non-zero on failure. Debian's
 # /usr/bin/python3 (its ElementTree) checks that every SVG is well-formed XML.
-set -uo pipefail
-plugfit=$1
-root=$2
-case_name=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+source "$(dirname "$0")/lib.sh"
 
-fail() { echo "FAIL: $*"; exit 1; }
-py() { /usr/bin/python3 "$@"; }
 [ -x /usr/bin/python3 ] || fail "Debian's /usr/bin/python3 is needed to parse the SVGs"
 [ -d "$root/tests/cli" ] || fail "SOURCE_ROOT $root is not the plugfit source tree"
 
-# expect_error CODE PATTERN COMMAND...: exits with CODE and one stderr line matching PATTERN.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 2
-  "$@" >stdout.txt 2>stderr.txt
-  local got=$?
-  echo "\$ $* -> exit $got: $(cat stderr.txt)"
-  [ "$got" -eq "$code" ] || fail "exit code $got, expected $code"
-  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr, got: $(cat stderr.txt)"
-  grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
-  ! grep -Eqi "terminate|core dumped|Segmentation|Aborted" stderr.txt || fail "crash text on stderr"
-}
 
 # check_svg FILE SERIES... : FILE parses with ElementTree, is self-contained, has one <path> per
 # series named, a legend <text> naming each, an "epoch" axis title per panel; prints a summary.
