@@ -23,16 +23,31 @@
 // timeout of 10 s for concurrent writers. One connection per backend object, opened on first use and
 // guarded by a mutex. A connection belongs to the process that opened it (SQLite connections do not
 // survive fork()): a forked child opens its own backend, best before the parent opens any.
+// WAL checkpoints: not inside save() (SQLite's automatic checkpoint would copy every byte a second
+// time, and fsync it, before the save returns). After each write commits, a background thread
+// copies the WAL into the database on a connection of its own (PASSIVE, then TRUNCATE if no reader
+// or writer is in the way). The committed data is already durable in the WAL, so a failed
+// checkpoint is a warning on stderr, not an error. A save first waits for a running checkpoint, so
+// the WAL holds at most one save's frames (plus small writes since) and cannot grow without bound.
+// The thread belongs to the process that started it: a forked child never joins it.
+// Writeback: the files are opened through a thin VFS shim that starts writeback (Linux
+// sync_file_range, no wait) every 8 MB written, so that the fsync at commit finds little left to do.
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <plugfit/sdk.hpp>
 
@@ -47,9 +62,99 @@ constexpr int kSchemaVersion = 1;
 constexpr int kApplicationId = 0x504C4654;  // "PLFT": marks the file as plugfit's for `file` and for us
 // Big pages: a 120 MB tensor is 2k overflow pages and WAL frames instead of 30k.
 constexpr int kPageSize = 65536;
-// SQLite's default checkpoints the WAL at 1000 pages: 4 MB of its default pages, 64 MB of ours.
-constexpr int kWalCheckpointPages = (4 << 20) / kPageSize;
 constexpr int kBusyTimeoutMs = 10000;
+
+// The writeback VFS: SQLite's default VFS, with writeback of the main database and WAL files
+// started every kWritebackStep bytes of a contiguous run of writes. Each wrapped file is our File
+// followed by the default VFS's own.
+namespace writeback {
+
+constexpr sqlite3_int64 kWritebackStep = 8 << 20;
+
+struct File {
+  sqlite3_file base;
+  int fd;  // a second descriptor of the file for sync_file_range, or -1
+  sqlite3_int64 from, to;  // the run of writes not yet sent to writeback
+  sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
+};
+static_assert(sizeof(File) % 8 == 0, "the real file that follows must stay aligned");
+
+sqlite3_vfs* g_real = nullptr;
+sqlite3_vfs g_vfs;
+sqlite3_io_methods g_methods[3];  // for real files of io_methods version 1, 2 and 3
+
+File* self(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
+sqlite3_file* real(sqlite3_file* f) { return self(f)->real(); }
+const sqlite3_io_methods* r(sqlite3_file* f) { return real(f)->pMethods; }
+
+int xClose(sqlite3_file* f) {
+  if (self(f)->fd >= 0) ::close(self(f)->fd);
+  return r(f)->xClose(real(f));
+}
+int xRead(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return r(f)->xRead(real(f), b, n, o); }
+int xWrite(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+  File* p = self(f);
+  const int rc = r(f)->xWrite(real(f), b, n, o);
+  if (rc == SQLITE_OK && p->fd >= 0) {
+    if (o < p->from || o > p->to) p->from = p->to = o;  // a new run
+    p->to = std::max(p->to, o + n);
+    if (p->to - p->from >= kWritebackStep) {
+      ::sync_file_range(p->fd, p->from, p->to - p->from, SYNC_FILE_RANGE_WRITE);  // a hint: errors show at fsync
+      p->from = p->to;
+    }
+  }
+  return rc;
+}
+int xTruncate(sqlite3_file* f, sqlite3_int64 s) { return r(f)->xTruncate(real(f), s); }
+int xSync(sqlite3_file* f, int flags) { return r(f)->xSync(real(f), flags); }
+int xFileSize(sqlite3_file* f, sqlite3_int64* s) { return r(f)->xFileSize(real(f), s); }
+int xLock(sqlite3_file* f, int l) { return r(f)->xLock(real(f), l); }
+int xUnlock(sqlite3_file* f, int l) { return r(f)->xUnlock(real(f), l); }
+int xCheckReservedLock(sqlite3_file* f, int* out) { return r(f)->xCheckReservedLock(real(f), out); }
+int xFileControl(sqlite3_file* f, int op, void* arg) { return r(f)->xFileControl(real(f), op, arg); }
+int xSectorSize(sqlite3_file* f) { return r(f)->xSectorSize(real(f)); }
+int xDeviceCharacteristics(sqlite3_file* f) { return r(f)->xDeviceCharacteristics(real(f)); }
+int xShmMap(sqlite3_file* f, int i, int s, int e, void volatile** pp) { return r(f)->xShmMap(real(f), i, s, e, pp); }
+int xShmLock(sqlite3_file* f, int o, int n, int flags) { return r(f)->xShmLock(real(f), o, n, flags); }
+void xShmBarrier(sqlite3_file* f) { r(f)->xShmBarrier(real(f)); }
+int xShmUnmap(sqlite3_file* f, int d) { return r(f)->xShmUnmap(real(f), d); }
+int xFetch(sqlite3_file* f, sqlite3_int64 o, int n, void** pp) { return r(f)->xFetch(real(f), o, n, pp); }
+int xUnfetch(sqlite3_file* f, sqlite3_int64 o, void* p) { return r(f)->xUnfetch(real(f), o, p); }
+
+int xOpen(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  File* p = self(f);
+  p->base.pMethods = nullptr;
+  p->fd = -1;
+  p->from = p->to = 0;
+  const int rc = g_real->xOpen(g_real, name, p->real(), flags, out_flags);
+  const sqlite3_io_methods* methods = p->real()->pMethods;
+  if (methods == nullptr) return rc;  // nothing to close
+  if (rc == SQLITE_OK && name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0)
+    p->fd = ::open(name, O_RDONLY | O_CLOEXEC);  // without it, no writeback hints: still correct
+  p->base.pMethods = &g_methods[std::clamp(methods->iVersion, 1, 3) - 1];
+  return rc;
+}
+
+// The VFS's name, registered (not as the default) on first use.
+const char* name() {
+  static const char* const registered = [] {
+    g_real = sqlite3_vfs_find(nullptr);
+    g_vfs = *g_real;
+    g_vfs.zName = "plugfit-writeback";
+    g_vfs.szOsFile = static_cast<int>(sizeof(File)) + g_real->szOsFile;
+    g_vfs.xOpen = xOpen;
+    g_vfs.pNext = nullptr;
+    for (int version = 1; version <= 3; ++version)
+      g_methods[version - 1] = {version,     xClose,      xRead,           xWrite,        xTruncate,
+                                xSync,       xFileSize,   xLock,           xUnlock,       xCheckReservedLock,
+                                xFileControl, xSectorSize, xDeviceCharacteristics, xShmMap, xShmLock,
+                                xShmBarrier, xShmUnmap,   xFetch,          xUnfetch};
+    return sqlite3_vfs_register(&g_vfs, 0) == SQLITE_OK ? g_vfs.zName : nullptr;  // nullptr: the default VFS
+  }();
+  return registered;
+}
+
+}  // namespace writeback
 
 // An SQLite failure inside the plugin. Each public operation turns it into the SDK's error types,
 // naming itself and the URI.
@@ -192,6 +297,103 @@ std::optional<Shape> parse_shape(const std::string& text) {
   return shape;
 }
 
+// Checkpoints the WAL of one database file on a thread and a connection of its own. kick() asks for
+// a checkpoint after a write; wait_idle() waits until none is asked for or running. Used only by the
+// process that made it: a forked child leaks it (its thread does not exist there, and its mutex may
+// have been held at the fork).
+class BackgroundCheckpointer {
+ public:
+  explicit BackgroundCheckpointer(std::string path) : path_(std::move(path)) {}
+  ~BackgroundCheckpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  BackgroundCheckpointer(const BackgroundCheckpointer&) = delete;
+  BackgroundCheckpointer& operator=(const BackgroundCheckpointer&) = delete;
+
+  void kick() {
+    {
+      std::lock_guard lock(mutex_);
+      pending_ = true;
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    }
+    changed_.notify_all();
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return !pending_ && !running_; });
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [this] { return pending_ || stop_; });
+      if (!pending_) break;  // stopping, and nothing left to checkpoint
+      pending_ = false;
+      running_ = true;
+      lock.unlock();
+      checkpoint();
+      lock.lock();
+      running_ = false;
+      changed_.notify_all();
+    }
+    lock.unlock();
+    sqlite3_close_v2(db_);  // not the last connection: the writer's stays open until after this
+    db_ = nullptr;
+  }
+
+  void warn(const char* what, int rc) const {
+    std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    if (const int err = db_ != nullptr ? sqlite3_system_errno(db_) : 0; err != 0)
+      message += std::string(" (") + std::strerror(err) + ")";
+    std::fprintf(stderr,
+                 "plugfit: warning: %s the write-ahead log of sqlite:%s failed: %s (the saved checkpoints are "
+                 "safe in the log; the next save tries again)\n",
+                 what, path_.c_str(), message.c_str());
+  }
+
+  void checkpoint() {
+    if (db_ == nullptr) {
+      int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, writeback::name());
+      if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+        // A read opens the WAL: a checkpoint of a connection that has not read does nothing.
+        rc = sqlite3_exec(db_, "PRAGMA synchronous = FULL; SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
+                          nullptr);
+      }
+      if (rc != SQLITE_OK) {
+        warn("opening a connection to checkpoint", rc);
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        return;
+      }
+    }
+    // PASSIVE copies what no reader still needs, without blocking anyone. TRUNCATE then empties the
+    // log if nobody is in the way; it does not wait (busy: a reader or a new save, which is normal).
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      sqlite3_busy_timeout(db_, 0);
+      rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+      sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    }
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) warn("checkpointing", rc);
+  }
+
+  const std::string path_;
+  sqlite3* db_ = nullptr;  // the thread's own connection
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool pending_ = false, running_ = false, stop_ = false;
+  std::thread thread_;
+};
+
 class SqliteBackend final : public CheckpointBackend {
  public:
   explicit SqliteBackend(Config& config) : SqliteBackend(config.require<std::string>("path")) {}
@@ -211,7 +413,12 @@ class SqliteBackend final : public CheckpointBackend {
   ~SqliteBackend() override {
     // A forked child must not close its parent's connection: SQLite would checkpoint and delete the
     // WAL under the parent's feet.
-    if (db_ != nullptr && owner_ == ::getpid()) sqlite3_close_v2(db_);
+    if (owner_ != ::getpid()) {
+      (void)checkpointer_.release();  // its thread is the parent's: never join it here
+      return;
+    }
+    checkpointer_.reset();  // finishes the last checkpoint and closes its connection first
+    if (db_ != nullptr) sqlite3_close_v2(db_);
   }
   SqliteBackend(const SqliteBackend&) = delete;
   SqliteBackend& operator=(const SqliteBackend&) = delete;
@@ -241,6 +448,9 @@ class SqliteBackend final : public CheckpointBackend {
     std::lock_guard lock(mutex_);
     try {
       connect(true);
+      // The previous save's checkpoint first: then this save finds the WAL empty (or reusable), and
+      // the WAL never holds more than one save's frames.
+      checkpointer().wait_idle();
       const auto max_bytes = static_cast<std::size_t>(sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, -1));
       Transaction transaction(db_, "BEGIN IMMEDIATE");
       Statement(db_, "DELETE FROM tensors WHERE checkpoint = ?1").bind(1, name).run();
@@ -274,6 +484,7 @@ class SqliteBackend final : public CheckpointBackend {
         insert.reset();  // before shape goes out of scope: it is bound SQLITE_STATIC
       }
       transaction.commit();
+      checkpointer().kick();
     } catch (const SqliteError& e) {
       fail(failed, e);
     }
@@ -357,6 +568,7 @@ class SqliteBackend final : public CheckpointBackend {
       Statement(db_, "DELETE FROM tensors WHERE checkpoint = ?1").bind(1, name).run();
       Statement(db_, "DELETE FROM checkpoints WHERE name = ?1").bind(1, name).run();
       transaction.commit();
+      checkpointer().kick();
     } catch (const SqliteError& e) {
       fail("removing checkpoint \"" + name + "\" from " + uri() + " failed", e);
     }
@@ -383,6 +595,7 @@ class SqliteBackend final : public CheckpointBackend {
     try {
       connect(true);
       Statement(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('index', ?1)").bind(1, text).run();
+      checkpointer().kick();
     } catch (const SqliteError& e) {
       fail("writing the index of " + uri() + " failed", e);
     }
@@ -407,11 +620,11 @@ class SqliteBackend final : public CheckpointBackend {
       if (!create && !fs::exists(path_, ec)) return false;
       sqlite3* db = nullptr;
       const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-      int rc = sqlite3_open_v2(path_.c_str(), &db, flags, nullptr);
+      int rc = sqlite3_open_v2(path_.c_str(), &db, flags, writeback::name());
       if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(db, 1);
         sqlite3_busy_timeout(db, kBusyTimeoutMs);
-        sqlite3_wal_autocheckpoint(db, kWalCheckpointPages);
+        sqlite3_wal_autocheckpoint(db, 0);  // BackgroundCheckpointer's thread checkpoints instead
         // FULL: the WAL is fsynced at every commit, so a save that returned survives a power cut.
         // secure_delete off: Debian turns it on, which would zero every page a replaced record frees.
         rc = sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA secure_delete = OFF", nullptr, nullptr, nullptr);
@@ -501,6 +714,12 @@ class SqliteBackend final : public CheckpointBackend {
   mutable sqlite3* db_ = nullptr;
   mutable pid_t owner_ = 0;
   mutable bool schema_ready_ = false;
+  std::unique_ptr<BackgroundCheckpointer> checkpointer_;  // made by the first write, in owner_
+
+  BackgroundCheckpointer& checkpointer() {
+    if (!checkpointer_) checkpointer_ = std::make_unique<BackgroundCheckpointer>(path_.string());
+    return *checkpointer_;
+  }
 };
 
 void register_types(Registry& registry) { registry.add_checkpoint_backend<SqliteBackend>("sqlite"); }
