@@ -8,7 +8,11 @@
 // raw and undecoded, then the change), fsyncs it, renames it over FILE.h5 and fsyncs the folder.
 // A crash or a full disk leaves the old file whole; writers of one folder take turns (flock on
 // the folder), readers need no lock. Each write copies the whole file: the cost of a save grows
-// with the checkpoints kept.
+// with the checkpoints kept. Two things keep that cost near the disk's rate: the kernel is told to
+// start writing the new file's pages while it is still being written (after each dataset and each
+// copied checkpoint), so the fsync before the rename does not find the whole file still dirty;
+// and the old file, whose blocks are freed when its last descriptor closes, is closed on a
+// background thread after the rename, so freeing them does not stall the save.
 //
 // Layout (HDF5 1.8 file format):
 //   /                        attrs plugfit_format, plugfit_version, plugfit_latest, and as Keras
@@ -40,7 +44,9 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
+#include <mutex>
 #include <plugfit/sdk.hpp>
 #include <set>
 
@@ -83,6 +89,25 @@ void fsync_path(const fs::path& path, bool directory) {
   ::close(fd);
   if (rc != 0 && !(directory && err == EINVAL)) io_failure("cannot flush", path, err);
 }
+
+// Starts the kernel's writeback of a file being written, so that the fsync that ends the write
+// waits for what is left rather than for the whole file. The descriptor is the one HDF5's sec2
+// driver writes through (the file is created with that driver). Only a hint: a failure to start
+// writeback is not an error here, since the fsync before the rename reports any write error.
+class Writeback {
+ public:
+  Writeback() = default;
+  explicit Writeback(hid_t file) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle != nullptr) fd_ = *static_cast<int*>(handle);
+  }
+  void start() const {
+    if (fd_ >= 0) ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+
+ private:
+  int fd_ = -1;  // owned by HDF5's file, which outlives this
+};
 
 // Writers of one folder take turns: each write reads the old file and replaces it whole, so two
 // at once would lose one's change.
@@ -176,8 +201,10 @@ void write_keras_version(hid_t obj) {
   write_string_attr(obj, "backend", kKerasBackend);
 }
 
-// /checkpoints/<name> for the record.
-void write_checkpoint(hid_t checkpoints, const std::string& name, const CheckpointRecord& record, std::int64_t seq) {
+// /checkpoints/<name> for the record; when writeback is given (the file's own), the kernel's
+// writeback is started after each dataset.
+void write_checkpoint(hid_t checkpoints, const std::string& name, const CheckpointRecord& record, std::int64_t seq,
+                      const Writeback& writeback = {}) {
   const std::vector<std::string> paths = dataset_paths(record);
   const Handle group = create_group(checkpoints, name);
   const Handle model_weights = create_group(group, "model_weights");
@@ -188,6 +215,7 @@ void write_checkpoint(hid_t checkpoints, const std::string& name, const Checkpoi
     const NamedTensor& t = record.tensors[i];
     const Handle dataset = write_floats(group, paths[i], t.shape, t.values);
     write_uint32_attr(dataset, "plugfit_crc32", data_crc(t.values));
+    writeback.start();
     manifest.push_back({t.name, paths[i]});
     if (paths[i].rfind("model_weights/", 0) == 0) {
       const auto parts = split(t.name);
@@ -261,7 +289,10 @@ class Hdf5Backend final : public CheckpointBackend {
     check_checkpoint_name(name);
     rewrite(
         "saving checkpoint \"" + name + "\" to " + uri(), [&](const std::string& n) { return n != name; },
-        [&](hid_t checkpoints, std::int64_t seq) { write_checkpoint(checkpoints, name, record, seq); }, nullptr);
+        [&](hid_t checkpoints, std::int64_t seq, const Writeback& writeback) {
+          write_checkpoint(checkpoints, name, record, seq, writeback);
+        },
+        nullptr);
   }
 
   CheckpointRecord load(const std::string& name) const override {
@@ -325,6 +356,10 @@ class Hdf5Backend final : public CheckpointBackend {
   }
 
   std::string uri() const override { return "hdf5:" + file_.string(); }
+
+  ~Hdf5Backend() override { wait_for_old_file(); }
+  Hdf5Backend(const Hdf5Backend&) = delete;
+  Hdf5Backend& operator=(const Hdf5Backend&) = delete;
 
  private:
   Handle open_for_reading() const {
@@ -391,7 +426,7 @@ class Hdf5Backend final : public CheckpointBackend {
   // Writes a new file holding the old one's checkpoints that keep() accepts, then add()'s, and
   // index (or the old index when null), and renames it over the old file.
   void rewrite(const std::string& action, const std::function<bool(const std::string&)>& keep,
-               const std::function<void(hid_t, std::int64_t)>& add, const Json* index) {
+               const std::function<void(hid_t, std::int64_t, const Writeback&)>& add, const Json* index) {
     quiet_errors();
     std::error_code ec;
     fs::create_directories(file_.parent_path(), ec);
@@ -401,6 +436,7 @@ class Hdf5Backend final : public CheckpointBackend {
     const fs::path tmp = file_.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(write_counter++);
     try {
       const FolderLock lock(file_.parent_path());
+      wait_for_old_file();
       remove_stale_temporaries();
       {
         Handle old;
@@ -410,7 +446,9 @@ class Hdf5Backend final : public CheckpointBackend {
           layout = layout_of(old);
         }
         const Handle fapl = file_access();
+        if (H5Pset_fapl_sec2(fapl) < 0) fail("cannot set the file driver");  // Writeback needs its descriptor
         Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + tmp.string());
+        const Writeback writeback(file);
         Handle checkpoints = create_group(file, "checkpoints");
         std::int64_t next_seq = 1;
         if (layout == Layout::plugfit) {
@@ -418,8 +456,10 @@ class Hdf5Backend final : public CheckpointBackend {
           const Handle lcpl = link_create();
           for (const auto& name : link_names(old_checkpoints)) {
             next_seq = std::max(next_seq, save_seq(old_checkpoints, name) + 1);
-            if (keep(name) && H5Ocopy(old_checkpoints, name.c_str(), checkpoints, name.c_str(), H5P_DEFAULT, lcpl) < 0)
+            if (!keep(name)) continue;
+            if (H5Ocopy(old_checkpoints, name.c_str(), checkpoints, name.c_str(), H5P_DEFAULT, lcpl) < 0)
               fail("cannot copy checkpoint \"" + name + "\" from the old file (remove it, or save to another file)");
+            writeback.start();
           }
           if (index == nullptr && path_exists(old, "plugfit_index") &&
               H5Ocopy(old, "plugfit_index", file, "plugfit_index", H5P_DEFAULT, lcpl) < 0)
@@ -427,18 +467,26 @@ class Hdf5Backend final : public CheckpointBackend {
         } else if (layout == Layout::keras) {
           // A file Keras saved becomes a plugfit file: its model is kept as checkpoint "keras".
           if (keep(kKerasCheckpoint))
-            write_checkpoint(checkpoints, kKerasCheckpoint, import_keras(old, file_.string()), next_seq);
+            write_checkpoint(checkpoints, kKerasCheckpoint, import_keras(old, file_.string()), next_seq, writeback);
           ++next_seq;
         }
         old.reset();
-        if (add) add(checkpoints, next_seq);
+        if (add) add(checkpoints, next_seq, writeback);
         if (index != nullptr) write_string_dataset(file, "plugfit_index", index->dump());
         write_root(file, checkpoints);
         checkpoints.reset();
         file.close("cannot write " + tmp.string());
       }
       fsync_path(tmp, false);
-      if (::rename(tmp.c_str(), file_.c_str()) != 0) io_failure("cannot rename into", file_, errno);
+      // The old file stays open across the rename: its blocks are freed when this closes, on a
+      // background thread (the last close of a large unlinked file can take tens of milliseconds).
+      const int old_fd = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (::rename(tmp.c_str(), file_.c_str()) != 0) {
+        const int err = errno;
+        if (old_fd >= 0) ::close(old_fd);
+        io_failure("cannot rename into", file_, err);
+      }
+      if (old_fd >= 0) close_old_file(old_fd);
       fsync_path(file_.parent_path(), true);
     } catch (const std::exception& e) {
       fs::remove(tmp, ec);
@@ -446,7 +494,26 @@ class Hdf5Backend final : public CheckpointBackend {
     }
   }
 
+  // Closes fd (an old file that the rename unlinked) on a background thread.
+  void close_old_file(int fd) {
+    const std::lock_guard<std::mutex> guard(closing_mutex_);
+    if (closing_.valid()) closing_.wait();
+    try {
+      closing_ = std::async(std::launch::async, [fd] { ::close(fd); });
+    } catch (const std::system_error&) {
+      ::close(fd);  // no thread to spare: close it here
+    }
+  }
+
+  // Waits until the old file of the previous write is closed, so that its space is back.
+  void wait_for_old_file() {
+    const std::lock_guard<std::mutex> guard(closing_mutex_);
+    if (closing_.valid()) closing_.get();
+  }
+
   fs::path file_;
+  std::mutex closing_mutex_;
+  std::future<void> closing_;  // the background close of the last write's old file
 };
 
 void register_types(Registry& registry) { registry.add_checkpoint_backend<Hdf5Backend>("hdf5"); }
