@@ -38,8 +38,8 @@ using namespace plugfit::test;
 namespace {
 
 constexpr const char* kType = "gradient_clipping>GradientClipping";
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kFloatNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kFloatInf = std::numeric_limits<float>::infinity();
 
 // The builtins plus the plugin, loaded once by name (plugins are never unloaded).
 Registry& registry() {
@@ -131,9 +131,9 @@ TEST_CASE("clipvalue clamps each element to [-v, v]; NaN stays NaN, Inf becomes 
   Setup s(Json{{"clipvalue", 2.0}});
   std::vector<float> g(17);
   for (std::size_t i = 0; i < g.size(); ++i) g[i] = (static_cast<float>(i) - 8.f) * 0.75f;  // -6 .. 6
-  g[3] = kNaN;
-  g[4] = kInf;
-  g[5] = -kInf;
+  g[3] = kFloatNaN;
+  g[4] = kFloatInf;
+  g[5] = -kFloatInf;
   g[9] = 2.f;
   g[10] = -2.f;
   s.set(g);
@@ -230,8 +230,8 @@ TEST_CASE("the modes combine: value, then per-weight norm, then global norm") {
 
 TEST_CASE("NaN and Inf gradients are left for TerminateOnNaN; finite weights still clip by their own norm") {
   std::vector<float> g(17, 3.f);
-  g[2] = kNaN;   // in dense/kernel
-  g[16] = kInf;  // in dense_1/bias
+  g[2] = kFloatNaN;   // in dense/kernel
+  g[16] = kFloatInf;  // in dense_1/bias
   {
     Setup s(Json{{"clipnorm", 1.0}});
     s.set(g);
@@ -239,14 +239,14 @@ TEST_CASE("NaN and Inf gradients are left for TerminateOnNaN; finite weights sti
     for (std::size_t i = 0; i < 6; ++i) CHECK((i == 2 ? std::isnan(out[i]) : out[i] == 3.f));  // norm NaN: left
     for (std::size_t i = 6; i < 15; ++i) CHECK(out[i] < 1.f);                                   // clipped
     CHECK(out[15] == 3.f);  // norm Inf: left
-    CHECK(out[16] == kInf);
+    CHECK(out[16] == kFloatInf);
   }
   {
     Setup s(Json{{"global_clipnorm", 1.0}});
     s.set(g);
     CHECK(same_bits(s.run(), g));  // the global norm is NaN: nothing is scaled
     std::vector<float> inf_only(17, 3.f);
-    inf_only[0] = -kInf;
+    inf_only[0] = -kFloatInf;
     s.set(inf_only);
     CHECK(same_bits(s.run(), inf_only));
   }
@@ -267,7 +267,7 @@ TEST_CASE("a larger model: every mode against a plain reference, NaN included") 
     REQUIRE(n == 963);
     std::vector<float> g(n);
     for (std::size_t i = 0; i < n; ++i) g[i] = static_cast<float>(static_cast<int>((i * 7) % 23) - 11);
-    if (with_nan) g[37] = kNaN;  // in dense/kernel, inside a block
+    if (with_nan) g[37] = kFloatNaN;  // in dense/kernel, inside a block
     for (const Json& config : {Json{{"clipvalue", 4.0}}, Json{{"clipnorm", 30.0}}, Json{{"global_clipnorm", 40.0}},
                                Json{{"clipvalue", 4.0}, {"clipnorm", 30.0}, {"global_clipnorm", 40.0}}}) {
       INFO(config.dump() << (with_nan ? " with a NaN" : ""));
