@@ -844,20 +844,6 @@ TEST_CASE("LambdaCallback calls its functions; unset batch hooks mark themselves
 
 namespace {
 
-// Three classes given by the sign pattern of two features.
-Dataset blobs(std::size_t n, std::uint64_t seed) {
-  Dataset d;
-  d.spec = "blobs";
-  d.x = Tensor::from_shape({n, 4});
-  d.y = Tensor::from_shape({n});
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < 4; ++j) d.x(i, j) = static_cast<float>(rng.normal());
-    d.y(i) = d.x(i, 0) > 0.f ? 0.f : (d.x(i, 1) > 0.f ? 1.f : 2.f);
-  }
-  return d;
-}
-
 std::unique_ptr<Sequential> blob_model(const char* hidden_activation = "relu") {
   Json layers = Json::array();
   layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 16}, {"activation", hidden_activation}}}});

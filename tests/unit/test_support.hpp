@@ -11,6 +11,7 @@
 
 #include <plugfit/registry.hpp>
 
+#include "data/dataset.hpp"
 #include "registry/builtins.hpp"
 
 namespace plugfit::test {
@@ -37,6 +38,20 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };
+
+// Three classes given by the sign pattern of two of four normal features: learnable by a small MLP.
+inline Dataset blobs(std::size_t n, std::uint64_t seed) {
+  Dataset d;
+  d.spec = "blobs";
+  d.x = Tensor::from_shape({n, 4});
+  d.y = Tensor::from_shape({n});
+  Rng rng(seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < 4; ++j) d.x(i, j) = static_cast<float>(rng.normal());
+    d.y(i) = d.x(i, 0) > 0.f ? 0.f : (d.x(i, 1) > 0.f ? 1.f : 2.f);
+  }
+  return d;
+}
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();

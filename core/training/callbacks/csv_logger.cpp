@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "log_file.hpp"
 #include "monitor.hpp"
 
 namespace plugfit {
@@ -93,36 +94,14 @@ void CSVLogger::on_train_end(Logs&) {
 }
 
 void CSVLogger::drop_rows_from(int epoch) {
-  std::ifstream in(filename_, std::ios::binary);
-  if (!in) return;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  in.close();
-  std::string kept;
-  bool dropped = false;
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = std::min(text.find('\n', start), text.size() - 1) + 1;
-    const std::string_view line(text.data() + start, end - start);
+  keep_lines(filename_, "CSVLogger", [&](std::string_view line, bool) {
     // A row's first field is its epoch; anything else (the header) stays.
     const std::size_t stop = std::min(line.find_first_of(std::string{separator_, '\r', '\n'}), line.size());
     int row_epoch = 0;
     const auto [ptr, ec] = std::from_chars(line.data(), line.data() + stop, row_epoch);
     const bool is_row = stop > 0 && ec == std::errc() && ptr == line.data() + stop;
-    if (is_row && row_epoch >= epoch) dropped = true;
-    else kept += line;
-    start = end;
-  }
-  if (!dropped) return;
-  const std::string temp = filename_ + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << kept;
-    if (!out.flush()) throw InputError("CSVLogger: cannot rewrite \"" + filename_ + "\" to resume it");
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, filename_, ec);
-  if (ec) throw InputError("CSVLogger: cannot rewrite \"" + filename_ + "\" to resume it: " + ec.message());
+    return !is_row || row_epoch < epoch;
+  });
 }
 
 Json CSVLogger::state() const { return {{"keys", keys_ ? Json(*keys_) : Json()}}; }

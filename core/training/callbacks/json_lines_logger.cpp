@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "../plot.hpp"
+#include "log_file.hpp"
 
 namespace plugfit {
 
@@ -75,41 +76,16 @@ void JsonLinesLogger::on_train_end(Logs&) {
 }
 
 void JsonLinesLogger::drop_lines_from(int epoch) {
-  std::ifstream in(filename_, std::ios::binary);
-  if (!in) return;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  in.close();
-  std::string kept;
-  bool dropped = false;
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t newline = text.find('\n', start);
-    const bool complete = newline != std::string::npos;
-    const std::size_t end = complete ? newline + 1 : text.size();
-    const std::string_view line(text.data() + start, end - start);
-    start = end;
-    // Keep whole lines of earlier epochs (and blank lines); drop later epochs and torn lines.
-    bool keep = false;
-    if (complete) {
-      if (line.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-        keep = true;
-      } else {
-        const Json object = Json::parse(line.begin(), line.end(), nullptr, false);
-        keep = object.is_object() && object.contains("epoch") && object["epoch"].is_number_integer() &&
-               object["epoch"].get<long long>() < epoch;
-        // A line that is not one of ours (no integer epoch) is not ours to drop.
-        if (!object.is_discarded() && !(object.is_object() && object.contains("epoch") &&
-                                        object["epoch"].is_number_integer()))
-          keep = true;
-      }
-    }
-    if (keep) kept += line;
-    else dropped = true;
-  }
-  if (!dropped) return;
-  const std::string why = write_file_atomically(filename_, kept);
-  if (!why.empty()) throw InputError("JsonLinesLogger: cannot rewrite \"" + filename_ + "\" to resume it: " + why);
+  // Keep whole lines of earlier epochs (and blank lines); drop later epochs and torn lines.
+  keep_lines(filename_, "JsonLinesLogger", [&](std::string_view line, bool complete) {
+    if (!complete) return false;
+    if (line.find_first_not_of(" \t\r\n") == std::string_view::npos) return true;
+    const Json object = Json::parse(line.begin(), line.end(), nullptr, false);
+    const bool ours = object.is_object() && object.contains("epoch") && object["epoch"].is_number_integer();
+    // A JSON line without an integer epoch is not ours to drop; a garbled one goes.
+    if (!ours) return !object.is_discarded();
+    return object["epoch"].get<long long>() < epoch;
+  });
 }
 
 Json JsonLinesLogger::state() const { return {{"last_epoch", last_epoch_ ? Json(*last_epoch_) : Json()}}; }

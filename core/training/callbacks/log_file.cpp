@@ -1,0 +1,36 @@
+#include "log_file.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <plugfit/error.hpp>
+
+#include "../plot.hpp"
+
+namespace plugfit {
+
+void keep_lines(const std::string& path, const std::string& who,
+                const std::function<bool(std::string_view line, bool complete)>& keep) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  in.close();
+  std::string kept;
+  bool dropped = false;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t newline = text.find('\n', start);
+    const bool complete = newline != std::string::npos;
+    const std::size_t end = complete ? newline + 1 : text.size();
+    const std::string_view line(text.data() + start, end - start);
+    start = end;
+    if (keep(line, complete)) kept += line;
+    else dropped = true;
+  }
+  if (!dropped) return;
+  const std::string why = write_file_atomically(path, kept);
+  if (!why.empty()) throw InputError(who + ": cannot rewrite \"" + path + "\" to resume it: " + why);
+}
+
+}  // namespace plugfit
