@@ -74,6 +74,7 @@
 #include "data/dataset.hpp"
 #include "plugins/loader.hpp"
 #include "registry/builtins.hpp"
+#include "training/callback_access.hpp"
 #include "training/session.hpp"
 
 using namespace plugfit;
@@ -391,8 +392,8 @@ int main(int argc, char** argv) {
           const fs::path folder = scratch.path / ((async ? "async-" : "sync-") + std::to_string(r + 1));
           const Json config = {{"filepath", (folder / "e{epoch}").string()}, {"async", async}};
           auto callback = registry.create_callback("ModelCheckpoint", config);
-          callback->set_model(model.get());
-          callback->set_session(&session);
+          CallbackAccess::set_model(*callback, model.get());
+          CallbackAccess::set_session(*callback, &session);
           Logs logs;
           callback->on_train_begin(logs);
           session.set_position({1, 0, 100, 0});  // as fit() does before on_epoch_end

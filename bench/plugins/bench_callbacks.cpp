@@ -33,7 +33,7 @@ class EpochOnly final : public Callback {
   void on_epoch_end(int, Logs&) override {}
 };
 
-void register_types(Registry& registry) {
+void register_types(Registrar& registry) {
   registry.add_callback<Idle>("Idle");
   registry.add_callback<EpochOnly>("EpochOnly");
 }

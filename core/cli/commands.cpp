@@ -15,6 +15,7 @@
 #include "../metrics/metrics.hpp"
 #include "../plugins/loader.hpp"
 #include "../registry/builtins.hpp"
+#include "../training/callback_access.hpp"
 #include "../training/fit.hpp"
 #include "../util/blas.hpp"
 #include "arg_parser.hpp"
@@ -51,7 +52,9 @@ Json compile_config_of(const RunSpec& run) {
 // the manager's "async" option is on (the capture is the only stall).
 class ManagerCallback final : public Callback {
  public:
-  explicit ManagerCallback(CheckpointManager& manager) : manager_(manager) { set_type_name("CheckpointManager"); }
+  explicit ManagerCallback(CheckpointManager& manager) : manager_(manager) {
+    CallbackAccess::set_type_name(*this, "CheckpointManager");
+  }
   void on_epoch_end(int epoch, Logs& logs) override {
     auto record = std::make_shared<const CheckpointRecord>(session().capture(false));
     const std::int64_t step = session().global_step();

@@ -224,7 +224,7 @@ void check_sparse_labels(const Tensor& y_pred, const Tensor& y_true) {
   }
 }
 
-void register_builtin_losses(Registry& registry) {
+void register_builtin_losses(Registrar& registry) {
   registry.add_loss<SparseCategoricalCrossentropy>("SparseCategoricalCrossentropy");
   registry.add_loss<SparseCategoricalCrossentropy>("sparse_categorical_crossentropy");
   registry.add_loss<CategoricalCrossentropy>("CategoricalCrossentropy");

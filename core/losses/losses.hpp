@@ -6,8 +6,8 @@
 
 namespace plugfit {
 
-class Registry;
-void register_builtin_losses(Registry& registry);
+class Registrar;
+void register_builtin_losses(Registrar& registry);
 
 // The labels of a sparse target batch as class indices; throws InputError naming the shapes or
 // the offending label when y_true does not fit a (batch, classes) prediction.

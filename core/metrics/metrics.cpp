@@ -86,7 +86,7 @@ std::string resolve_metric_name(const std::string& requested, const std::string&
   return "categorical_accuracy";
 }
 
-void register_builtin_metrics(Registry& registry) {
+void register_builtin_metrics(Registrar& registry) {
   registry.add_metric<SparseCategoricalAccuracy>("sparse_categorical_accuracy");
   registry.add_metric<SparseCategoricalAccuracy>("SparseCategoricalAccuracy");
   registry.add_metric<CategoricalAccuracy>("categorical_accuracy");

@@ -8,8 +8,8 @@
 
 namespace plugfit {
 
-class Registry;
-void register_builtin_metrics(Registry& registry);
+class Registrar;
+void register_builtin_metrics(Registrar& registry);
 
 // Keras's resolution of "accuracy"/"acc": the accuracy that fits the loss (sparse categorical,
 // categorical or binary). Other names go through the registry.

@@ -199,7 +199,7 @@ class RMSprop final : public Optimizer {
 
 }  // namespace
 
-void register_builtin_optimizers(Registry& registry) {
+void register_builtin_optimizers(Registrar& registry) {
   registry.add_optimizer<SGD>("SGD");
   registry.add_optimizer<Adam>("Adam");
   registry.add_optimizer<RMSprop>("RMSprop");

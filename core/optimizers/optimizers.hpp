@@ -4,7 +4,7 @@
 
 namespace plugfit {
 
-class Registry;
-void register_builtin_optimizers(Registry& registry);
+class Registrar;
+void register_builtin_optimizers(Registrar& registry);
 
 }  // namespace plugfit

@@ -18,6 +18,8 @@
 #include <plugfit/plugin.hpp>
 #include <plugfit/registry.hpp>
 
+#include "../registry/registry_access.hpp"
+
 namespace plugfit {
 
 namespace fs = std::filesystem;
@@ -193,19 +195,17 @@ PluginInfo PluginLoader::load_file(const std::string& path, const std::string& e
   for (const TypeEntry* e : registry.entries())
     if (e->provider == name)
       throw PluginError(label + " is already loaded from another file (plugin names must be unique)");
-  registry.begin_provider(name, d.version);
+  // The registrar stamps every type with this plugin's name: the plugin cannot name another.
+  Registrar registrar = RegistryAccess::for_plugin(registry, name, d.version);
   try {
-    d.register_types(registry);
+    d.register_types(registrar);
   } catch (const std::exception& e) {
-    registry.end_provider();
-    registry.remove_provider(name);
+    RegistryAccess::remove_provider(registry, name);
     throw PluginError(label + " failed to register its types: " + e.what());
   } catch (...) {
-    registry.end_provider();
-    registry.remove_provider(name);
+    RegistryAccess::remove_provider(registry, name);
     throw PluginError(label + " failed to register its types with a non-standard exception");
   }
-  registry.end_provider();
 
   PluginInfo info{name, d.version, d.description != nullptr ? d.description : "", path, d.toolchain,
                   d.sdk_abi_major, d.sdk_abi_minor, {}};

@@ -1,6 +1,6 @@
 #include "builtins.hpp"
 
-#include <plugfit/registry.hpp>
+#include "registry_access.hpp"
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/dense.hpp"
@@ -19,7 +19,8 @@
 
 namespace plugfit {
 
-void register_builtins(Registry& registry) {
+void register_builtins(Registry& types) {
+  Registrar registry = RegistryAccess::builtins(types);
   registry.add_layer<Dense>("Dense");
   registry.add_layer<Activation>("Activation");
   registry.add_layer<Dropout>("Dropout");

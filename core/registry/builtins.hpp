@@ -1,4 +1,4 @@
-// Registers plugfit's own types through the same registry API that plugins use.
+// Registers plugfit's own types through the same Registrar that plugins get, without a provider.
 #pragma once
 
 namespace plugfit {

@@ -1,7 +1,9 @@
 #include <plugfit/registry.hpp>
 
 #include <algorithm>
+#include <cctype>
 
+#include "../training/callback_access.hpp"
 #include "../util/rethrow.hpp"
 
 namespace plugfit {
@@ -37,30 +39,46 @@ std::string join(const std::vector<std::string>& items) {
 Registry::Registry() = default;
 Registry::~Registry() = default;
 
-void Registry::begin_provider(std::string plugin, std::string version) {
-  provider_ = std::move(plugin);
-  provider_version_ = std::move(version);
-}
+Registrar::Registrar(Registry& registry, std::string provider, std::string provider_version)
+    : registry_(registry), provider_(std::move(provider)), provider_version_(std::move(provider_version)) {}
 
-void Registry::end_provider() {
-  provider_.clear();
-  provider_version_.clear();
+namespace {
+// A letter or '_', then letters, digits, '_', '.' or '-': no '>' (the host adds the provider),
+// nothing a run file or URI could not spell back.
+bool well_formed_type_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  const auto first = static_cast<unsigned char>(name.front());
+  if (!std::isalpha(first) && first != '_') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || c == '_' || c == '.' || c == '-';
+  });
+}
+}  // namespace
+
+void Registrar::add_entry(TypeKind kind, std::string_view name, std::function<void*(Config&)> factory) {
+  if (!well_formed_type_name(name)) {
+    const std::string who = provider_.empty() ? std::string("plugfit") : "plugin " + provider_;
+    throw InputError(who + " cannot register the " + kind_name(kind) + " \"" + std::string(name) +
+                     "\": a type name is a letter or '_' followed by up to 63 letters, digits, '_', '.' or '-'" +
+                     (name.find('>') != std::string_view::npos
+                          ? " (no '>': the host qualifies a plugin's types with the plugin's own name)"
+                          : ""));
+  }
+  registry_.insert(TypeEntry{provider_.empty() ? std::string(name) : provider_ + ">" + std::string(name), kind,
+                             provider_, provider_version_, std::move(factory)});
 }
 
 void Registry::remove_provider(const std::string& plugin) {
   std::erase_if(entries_, [&](const auto& item) { return item.second.provider == plugin; });
 }
 
-void Registry::add_entry(TypeKind kind, std::string_view name, std::function<void*(Config&)> factory) {
-  if (name.empty() || name.find('>') != std::string_view::npos)
-    throw InputError("a type name must be non-empty and without '>', got \"" + std::string(name) + "\"");
-  TypeEntry entry{provider_.empty() ? std::string(name) : provider_ + ">" + std::string(name), kind, provider_,
-                  provider_version_, std::move(factory)};
+void Registry::insert(TypeEntry entry) {
   // Keys carry the kind so that a layer and a callback may share a name.
-  const std::string key = std::string(kind_name(kind)) + ":" + entry.name;
+  const std::string key = std::string(kind_name(entry.kind)) + ":" + entry.name;
   if (auto it = entries_.find(key); it != entries_.end())
-    throw InputError(std::string("the ") + kind_name(kind) + " type \"" + entry.name + "\" is registered twice: by " +
-                     provider_label(it->second) + " and by " + provider_label(entry));
+    throw InputError(std::string("the ") + kind_name(entry.kind) + " type \"" + entry.name +
+                     "\" is registered twice: by " + provider_label(it->second) + " and by " + provider_label(entry));
   entries_.emplace(key, std::move(entry));
 }
 
@@ -143,8 +161,8 @@ std::unique_ptr<Layer> Registry::create_layer(std::string_view name, const Json&
 std::unique_ptr<Callback> Registry::create_callback(std::string_view name, const Json& config) const {
   const TypeEntry* e;
   std::unique_ptr<Callback> cb(static_cast<Callback*>(create(TypeKind::callback, name, config, &e)));
-  cb->set_type_name(e->name);
-  cb->set_origin(e->origin());
+  CallbackAccess::set_type_name(*cb, e->name);
+  CallbackAccess::set_origin(*cb, e->origin());
   return cb;
 }
 

@@ -12,23 +12,21 @@ void rethrow_from_hook(const Callback& callback, const char* hook) {
 }
 
 CallbackList::CallbackList(std::vector<Callback*> callbacks) : callbacks_(std::move(callbacks)) {
-  for (auto& list : listeners_) list = callbacks_;
-}
-
-std::size_t CallbackList::index(Callback::BatchHook hook) {
-  return static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(hook)));
+  for (std::size_t i = 0; i < kBatchHookCount; ++i)
+    for (Callback* cb : callbacks_)
+      if (CallbackAccess::overrides(*cb, static_cast<BatchHook>(i))) listeners_[i].push_back(cb);
 }
 
 void CallbackList::set_model(Model* model) {
-  for (Callback* cb : callbacks_) cb->set_model(model);
+  for (Callback* cb : callbacks_) CallbackAccess::set_model(*cb, model);
 }
 
 void CallbackList::set_session(Session* session) {
-  for (Callback* cb : callbacks_) cb->set_session(session);
+  for (Callback* cb : callbacks_) CallbackAccess::set_session(*cb, session);
 }
 
 void CallbackList::set_params(const FitParams& params) {
-  for (Callback* cb : callbacks_) cb->set_params(params);
+  for (Callback* cb : callbacks_) CallbackAccess::set_params(*cb, params);
 }
 
 template <class F>
@@ -61,7 +59,7 @@ void CallbackList::on_exception(const std::exception& error) {
   }
 }
 
-void CallbackList::on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& logs) {
+void CallbackList::on_batch(BatchHook hook, std::int64_t batch, Logs& logs) {
   auto& list = listeners_[index(hook)];
   static constexpr const char* names[] = {"on_train_batch_begin",   "on_train_batch_end",     "on_test_batch_begin",
                                           "on_test_batch_end",      "on_predict_batch_begin", "on_predict_batch_end",
@@ -69,18 +67,17 @@ void CallbackList::on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& 
   for (Callback* cb : list) {
     call_hook(*cb, names[index(hook)], [&](Callback& c) {
       switch (hook) {
-        case Callback::kTrainBatchBegin: c.on_train_batch_begin(batch, logs); break;
-        case Callback::kTrainBatchEnd: c.on_train_batch_end(batch, logs); break;
-        case Callback::kTestBatchBegin: c.on_test_batch_begin(batch, logs); break;
-        case Callback::kTestBatchEnd: c.on_test_batch_end(batch, logs); break;
-        case Callback::kPredictBatchBegin: c.on_predict_batch_begin(batch, logs); break;
-        case Callback::kPredictBatchEnd: c.on_predict_batch_end(batch, logs); break;
-        case Callback::kAfterBackward: c.on_after_backward(batch); break;
-        case Callback::kBeforeOptimizerStep: c.on_before_optimizer_step(batch); break;
+        case BatchHook::kTrainBatchBegin: c.on_train_batch_begin(batch, logs); break;
+        case BatchHook::kTrainBatchEnd: c.on_train_batch_end(batch, logs); break;
+        case BatchHook::kTestBatchBegin: c.on_test_batch_begin(batch, logs); break;
+        case BatchHook::kTestBatchEnd: c.on_test_batch_end(batch, logs); break;
+        case BatchHook::kPredictBatchBegin: c.on_predict_batch_begin(batch, logs); break;
+        case BatchHook::kPredictBatchEnd: c.on_predict_batch_end(batch, logs); break;
+        case BatchHook::kAfterBackward: c.on_after_backward(batch); break;
+        case BatchHook::kBeforeOptimizerStep: c.on_before_optimizer_step(batch); break;
       }
     });
   }
-  std::erase_if(list, [hook](Callback* cb) { return cb->hook_is_default(hook); });
 }
 
 }  // namespace plugfit

@@ -1,8 +1,8 @@
 // Dispatches hooks to a run's callbacks in order.
 //
-// Batch hooks go only to callbacks that override them: every callback gets the first call,
-// the SDK's default implementations mark themselves, and later batches skip them. When no
-// callback listens to a batch hook, wants() is false and the loop does not even build logs.
+// Batch hooks go only to callbacks whose class overrides them (told once, at construction,
+// without calling any hook). When no callback listens to a batch hook, wants() is false and
+// the loop does not even build logs.
 // An exception from a callback is rethrown as a RuntimeFailure naming the callback and hook.
 #pragma once
 
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <plugfit/callback.hpp>
+
+#include "callback_access.hpp"
 
 namespace plugfit {
 
@@ -32,18 +34,18 @@ class CallbackList {
   // Never throws: every callback's on_exception runs.
   void on_exception(const std::exception& error);
 
-  bool wants(Callback::BatchHook hook) const { return !listeners_[index(hook)].empty(); }
-  void on_batch(Callback::BatchHook hook, std::int64_t batch, Logs& logs);
+  bool wants(BatchHook hook) const { return !listeners_[index(hook)].empty(); }
+  void on_batch(BatchHook hook, std::int64_t batch, Logs& logs);
 
   const std::vector<Callback*>& callbacks() const { return callbacks_; }
 
  private:
-  static std::size_t index(Callback::BatchHook hook);
+  static std::size_t index(BatchHook hook) { return static_cast<std::size_t>(hook); }
   template <class F>
   void each(const char* hook, F&& call);
 
   std::vector<Callback*> callbacks_;
-  std::vector<Callback*> listeners_[8];
+  std::vector<Callback*> listeners_[kBatchHookCount];
 };
 
 [[noreturn]] void rethrow_from_hook(const Callback& callback, const char* hook);

@@ -83,9 +83,9 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
   Logs batch_logs;
   for (std::size_t step = 0; step < steps; ++step) {
     const std::size_t count = std::min(batch_size, n - step * batch_size);
-    if (callbacks.wants(Callback::kTestBatchBegin)) {
+    if (callbacks.wants(BatchHook::kTestBatchBegin)) {
       batch_logs.clear();
-      callbacks.on_batch(Callback::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
+      callbacks.on_batch(BatchHook::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
     }
     gather_rows(data.x, order, step * batch_size, count, xb);
     gather_rows(data.y, order, step * batch_size, count, yb);
@@ -93,9 +93,9 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
     loss_sum += model.loss().compute(out, yb, nullptr) * double(count);
     seen += count;
     for (auto& metric : model.metrics()) metric->update(out, yb);
-    if (callbacks.wants(Callback::kTestBatchEnd)) {
+    if (callbacks.wants(BatchHook::kTestBatchEnd)) {
       write_metrics(model, loss_sum / double(seen), batch_logs, "");
-      callbacks.on_batch(Callback::kTestBatchEnd, static_cast<std::int64_t>(step), batch_logs);
+      callbacks.on_batch(BatchHook::kTestBatchEnd, static_cast<std::int64_t>(step), batch_logs);
     }
   }
   write_metrics(model, seen == 0 ? 0.0 : loss_sum / double(seen), logs, "");
@@ -166,9 +166,9 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           epoch == start.epoch ? std::min(steps, static_cast<std::size_t>(start.batch)) : 0;
       for (std::size_t step = first_step; step < steps; ++step) {
         const auto batch_index = static_cast<std::int64_t>(step);
-        if (callbacks.wants(Callback::kTrainBatchBegin)) {
+        if (callbacks.wants(BatchHook::kTrainBatchBegin)) {
           batch_logs.clear();
-          callbacks.on_batch(Callback::kTrainBatchBegin, batch_index, batch_logs);
+          callbacks.on_batch(BatchHook::kTrainBatchBegin, batch_index, batch_logs);
         }
         const std::size_t count = std::min(batch, n_train - step * batch);
         gather_rows(data.x, order, step * batch, count, xb);
@@ -179,18 +179,18 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
                                                   : model.loss().compute(out, yb, &dy);
         for (auto& metric : model.metrics()) metric->update(out, yb);
         model.backward(dy);
-        if (callbacks.wants(Callback::kAfterBackward))
-          callbacks.on_batch(Callback::kAfterBackward, batch_index, batch_logs);
-        if (callbacks.wants(Callback::kBeforeOptimizerStep))
-          callbacks.on_batch(Callback::kBeforeOptimizerStep, batch_index, batch_logs);
+        if (callbacks.wants(BatchHook::kAfterBackward))
+          callbacks.on_batch(BatchHook::kAfterBackward, batch_index, batch_logs);
+        if (callbacks.wants(BatchHook::kBeforeOptimizerStep))
+          callbacks.on_batch(BatchHook::kBeforeOptimizerStep, batch_index, batch_logs);
         optimizer.step(model.parameters(), model.gradients());
 
         loss_sum += loss * double(count);
         seen += count;
         session->set_position({epoch, batch_index + 1, ++global_step, seed});
-        if (callbacks.wants(Callback::kTrainBatchEnd)) {
+        if (callbacks.wants(BatchHook::kTrainBatchEnd)) {
           write_metrics(model, loss_sum / double(seen), batch_logs, "");
-          callbacks.on_batch(Callback::kTrainBatchEnd, batch_index, batch_logs);
+          callbacks.on_batch(BatchHook::kTrainBatchEnd, batch_index, batch_logs);
         }
         if (model.stop_training) break;
       }

@@ -15,6 +15,7 @@
 
 #include "../data/dataset.hpp"
 #include "../model/sequential.hpp"
+#include "callback_access.hpp"
 #include "session.hpp"
 
 namespace plugfit {
@@ -38,7 +39,7 @@ struct FitOptions {
 // Keras's History: every epoch's logs by key.
 class History final : public Callback {
  public:
-  History() { set_type_name("History"); }
+  History() { CallbackAccess::set_type_name(*this, "History"); }
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
   std::vector<int> epochs;

@@ -1,5 +1,7 @@
 #include "progbar.hpp"
 
+#include "callback_access.hpp"
+
 #include <cmath>
 #include <unistd.h>
 
@@ -28,7 +30,7 @@ std::string format_per_step(double seconds) {
 
 ProgbarLogger::ProgbarLogger(int verbose, std::FILE* out, int interactive)
     : verbose_(verbose), out_(out), interactive_(interactive < 0 ? isatty(fileno(out)) != 0 : interactive != 0) {
-  set_type_name("ProgbarLogger");
+  CallbackAccess::set_type_name(*this, "ProgbarLogger");
 }
 
 std::string ProgbarLogger::format_value(double v) {

@@ -149,7 +149,7 @@ class LeakyReLU final : public Layer {
   Tensor y_, dx_;
 };
 
-void register_types(Registry& registry) {
+void register_types(Registrar& registry) {
   registry.add_layer<MyCustomLayer>("MyCustomLayer");
   registry.add_layer<Scale>("Scale");
   registry.add_layer<LeakyReLU>("LeakyReLU");

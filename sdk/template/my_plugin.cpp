@@ -20,7 +20,7 @@ class PrintEpoch final : public plugfit::Callback {
   int every_;
 };
 
-void register_types(plugfit::Registry& registry) { registry.add_callback<PrintEpoch>("PrintEpoch"); }
+void register_types(plugfit::Registrar& registry) { registry.add_callback<PrintEpoch>("PrintEpoch"); }
 
 }  // namespace
 

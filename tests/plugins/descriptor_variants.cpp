@@ -11,9 +11,13 @@ class Noop final : public plugfit::Callback {
   explicit Noop(plugfit::Config&) {}
 };
 
-[[maybe_unused]] void register_noop(plugfit::Registry& r) { r.add_callback<Noop>("Noop"); }
-[[maybe_unused]] void register_throws(plugfit::Registry&) { throw std::runtime_error("no licence key found"); }
-[[maybe_unused]] void register_twice(plugfit::Registry& r) {
+[[maybe_unused]] void register_noop(plugfit::Registrar& r) { r.add_callback<Noop>("Noop"); }
+[[maybe_unused]] void register_throws(plugfit::Registrar&) { throw std::runtime_error("no licence key found"); }
+// What a plugin could try to register as someone else: another plugin's qualified name, and a
+// name that would read as a bare (built-in) one. The registrar refuses both.
+[[maybe_unused]] void register_forged_provider(plugfit::Registrar& r) { r.add_callback<Noop>("custom_layers>Noop"); }
+[[maybe_unused]] void register_bare_name(plugfit::Registrar& r) { r.add_callback<Noop>(">Noop"); }
+[[maybe_unused]] void register_twice(plugfit::Registrar& r) {
   r.add_callback<Noop>("Noop");
   r.add_callback<Noop>("Noop");
 }
@@ -46,10 +50,15 @@ DESCRIPTOR("someone_else", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT
 #elif VARIANT == 8
 // Needs a library that is not installed next to it (the test moves the plugin away).
 extern "C" int plugfit_test_dependency_value();
-void register_with_dependency(plugfit::Registry& r) {
+void register_with_dependency(plugfit::Registrar& r) {
   if (plugfit_test_dependency_value() != 7) throw std::runtime_error("unexpected dependency");
   r.add_callback<Noop>("Noop");
 }
 DESCRIPTOR("bad_missing_dependency", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG,
            register_with_dependency)
+#elif VARIANT == 9
+DESCRIPTOR("bad_forged_provider", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG,
+           register_forged_provider)
+#elif VARIANT == 10
+DESCRIPTOR("bad_bare_name", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG, register_bare_name)
 #endif

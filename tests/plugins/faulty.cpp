@@ -55,7 +55,7 @@ class BadInit final : public Callback {
   explicit BadInit(Config&) { throw std::runtime_error("cannot reach the metrics server"); }
 };
 
-void register_types(Registry& r) {
+void register_types(Registrar& r) {
   r.add_callback<Thrower>("Thrower");
   r.add_layer<BadLayer>("BadLayer");
   r.add_callback<BadInit>("BadInit");

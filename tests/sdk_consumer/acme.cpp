@@ -40,7 +40,7 @@ class Scale final : public Layer {
   Tensor y_, dx_;
 };
 
-void register_types(Registry& registry) {
+void register_types(Registrar& registry) {
   registry.add_callback<EpochLogger>("EpochLogger");
   registry.add_layer<Scale>("Scale");
   acme::register_toy_backend(registry);

@@ -7,7 +7,7 @@
 
 namespace {
 
-void register_types(plugfit::Registry& registry) { acme::register_toy_backend(registry); }
+void register_types(plugfit::Registrar& registry) { acme::register_toy_backend(registry); }
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "checkpoint/dir_backend.hpp"
 #include "checkpoint/record.hpp"
 #include "registry/builtins.hpp"
+#include "training/callback_access.hpp"
 #include "training/model_checkpoint.hpp"
 #include "training/session.hpp"
 #include "test_support.hpp"
@@ -38,8 +39,8 @@ struct Harness {
   std::unique_ptr<Callback> make(Json config) {
     config["filepath"] = (dir / config["filepath"].get<std::string>()).string();
     auto cb = registry.create_callback("ModelCheckpoint", config);
-    cb->set_model(model.get());
-    cb->set_session(session.get());
+    CallbackAccess::set_model(*cb, model.get());
+    CallbackAccess::set_session(*cb, session.get());
     Logs logs;
     cb->on_train_begin(logs);
     return cb;

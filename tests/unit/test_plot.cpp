@@ -19,6 +19,7 @@
 
 #include "training/callbacks/history_plot.hpp"
 #include "training/callbacks/json_lines_logger.hpp"
+#include "training/callback_access.hpp"
 #include "training/plot.hpp"
 #include "test_support.hpp"
 
@@ -215,7 +216,7 @@ std::unique_ptr<Callback> make_callback(const std::string& name, const Json& con
   FitParams params;
   params.epochs = epochs;
   params.initial_epoch = initial_epoch;
-  cb->set_params(params);
+  CallbackAccess::set_params(*cb, params);
   if (state != nullptr) cb->load_state(*state);
   Logs logs;
   cb->on_train_begin(logs);

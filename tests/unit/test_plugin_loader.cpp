@@ -48,7 +48,7 @@ TEST_CASE("first-party plugins load by name from the build tree and register qua
   PluginLoader loader(registry);
   const PluginInfo& info = loader.load("custom_layers");
   CHECK(info.version == "0.1.0");
-  CHECK(info.abi_major == 1);
+  CHECK(info.abi_major == 2);
   CHECK(fs::path(info.file).is_absolute());
   CHECK(registry.find(TypeKind::layer, "custom_layers>MyCustomLayer") != nullptr);
   CHECK(registry.find(TypeKind::layer, "MyCustomLayer")->name == "custom_layers>MyCustomLayer");
@@ -76,10 +76,10 @@ TEST_CASE("each malformed plugin is refused with a clear sentence") {
             " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
   CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
         "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
-            ") was built for SDK ABI 2.0, but this plugfit has ABI 1.0; rebuild it against this SDK");
+            ") was built for SDK ABI 3.0, but this plugfit has ABI 2.0; rebuild it against this SDK");
   CHECK(refusal("bad_abi_minor", test_plugin("bad_abi_minor")) ==
         "plugin \"bad_abi_minor\" 9.9.9 (" + test_plugin("bad_abi_minor") +
-            ") was built for SDK ABI 1.1, newer than this plugfit's 1.0; upgrade plugfit or rebuild the plugin "
+            ") was built for SDK ABI 2.1, newer than this plugfit's 2.0; upgrade plugfit or rebuild the plugin "
             "against this SDK");
   CHECK(refusal("bad_toolchain", test_plugin("bad_toolchain"))
             .find("was built with toolchain \"gcc-4;gxx-abi-1002\", but this plugfit needs \"gcc-") != std::string::npos);
@@ -93,6 +93,19 @@ TEST_CASE("each malformed plugin is refused with a clear sentence") {
   CHECK(refusal("bad_wrong_name", test_plugin("bad_wrong_name")) ==
         "the file " + test_plugin("bad_wrong_name") +
             " should hold plugin \"bad_wrong_name\" but declares \"someone_else\"");
+}
+
+TEST_CASE("a plugin cannot register under another provider's name or a bare name") {
+  CHECK(refusal("bad_forged_provider", test_plugin("bad_forged_provider")) ==
+        "plugin \"bad_forged_provider\" 9.9.9 (" + test_plugin("bad_forged_provider") +
+            ") failed to register its types: plugin bad_forged_provider cannot register the callback "
+            "\"custom_layers>Noop\": a type name is a letter or '_' followed by up to 63 letters, digits, '_', '.' "
+            "or '-' (no '>': the host qualifies a plugin's types with the plugin's own name)");
+  CHECK(refusal("bad_bare_name", test_plugin("bad_bare_name")) ==
+        "plugin \"bad_bare_name\" 9.9.9 (" + test_plugin("bad_bare_name") +
+            ") failed to register its types: plugin bad_bare_name cannot register the callback \">Noop\": a type "
+            "name is a letter or '_' followed by up to 63 letters, digits, '_', '.' or '-' (no '>': the host "
+            "qualifies a plugin's types with the plugin's own name)");
 }
 
 // A missing dependency library is tested end to end (tests/cli, plugin_refusals_listed): meson
@@ -135,7 +148,8 @@ TEST_CASE("scan lists good plugins and says why each other file was refused") {
   std::map<std::string, std::string> refused;
   for (const auto& r : scan.refused) refused[fs::path(r.file).stem().string()] = r.reason;
   for (const char* bad : {"bad_abi_major", "bad_abi_minor", "bad_toolchain", "bad_register_throws",
-                          "bad_duplicate_type", "bad_no_descriptor", "bad_wrong_name"})
+                          "bad_duplicate_type", "bad_no_descriptor", "bad_wrong_name", "bad_forged_provider",
+                          "bad_bare_name"})
     CHECK_MESSAGE(refused.count(bad) == 1, bad);
 }
 

@@ -3,6 +3,7 @@
 #include <plugfit/registry.hpp>
 
 #include "registry/builtins.hpp"
+#include "registry/registry_access.hpp"
 
 using namespace plugfit;
 
@@ -55,16 +56,12 @@ TEST_CASE("an unknown config key names the key and the type") {
 TEST_CASE("plugin types are qualified, short names resolve when unambiguous") {
   Registry r;
   register_builtins(r);
-  r.begin_provider("acme", "1.2.0");
-  r.add_layer<Scale>("Scale");
-  r.end_provider();
+  RegistryAccess::for_plugin(r, "acme", "1.2.0").add_layer<Scale>("Scale");
   CHECK(r.find(TypeKind::layer, "acme>Scale") != nullptr);
   CHECK(r.find(TypeKind::layer, "Scale")->name == "acme>Scale");
   CHECK(r.find(TypeKind::layer, "Scale")->provider_version == "1.2.0");
 
-  r.begin_provider("other", "0.1");
-  r.add_layer<Scale>("Scale");
-  r.end_provider();
+  RegistryAccess::for_plugin(r, "other", "0.1").add_layer<Scale>("Scale");
   CHECK(r.find(TypeKind::layer, "Scale") == nullptr);
   CHECK_THROWS_WITH_AS(r.resolve(TypeKind::layer, "Scale"),
                        "the layer name \"Scale\" is ambiguous; qualify it as one of: acme>Scale, other>Scale",
@@ -74,22 +71,42 @@ TEST_CASE("plugin types are qualified, short names resolve when unambiguous") {
 
 TEST_CASE("a duplicate name is refused naming both providers") {
   Registry r;
-  r.begin_provider("acme", "1.2.0");
-  r.add_layer<Scale>("Scale");
-  CHECK_THROWS_WITH_AS(r.add_layer<Scale>("Scale"),
+  Registrar acme = RegistryAccess::for_plugin(r, "acme", "1.2.0");
+  acme.add_layer<Scale>("Scale");
+  CHECK_THROWS_WITH_AS(acme.add_layer<Scale>("Scale"),
                        "the layer type \"acme>Scale\" is registered twice: by plugin acme 1.2.0 and by plugin acme 1.2.0",
                        InputError);
-  r.end_provider();
   register_builtins(r);
-  CHECK_THROWS_WITH_AS(r.add_layer<Scale>("Dense"),
+  CHECK_THROWS_WITH_AS(RegistryAccess::builtins(r).add_layer<Scale>("Dense"),
                        "the layer type \"Dense\" is registered twice: by plugfit (built in) and by plugfit (built in)",
                        InputError);
 }
 
 TEST_CASE("types constructed from plain JSON are accepted as they are") {
   Registry r;
-  r.add_callback<JsonConfigured>("JsonConfigured");
+  RegistryAccess::builtins(r).add_callback<JsonConfigured>("JsonConfigured");
   auto cb = r.create_callback("JsonConfigured", {{"value", 4}, {"anything", 1}});
   CHECK(static_cast<JsonConfigured&>(*cb).value == 4);
   CHECK(cb->type_name() == "JsonConfigured");
+}
+
+TEST_CASE("a registrar refuses names that would forge a provider or cannot be spelled back") {
+  Registry r;
+  Registrar acme = RegistryAccess::for_plugin(r, "acme", "1.2.0");
+  CHECK_THROWS_WITH_AS(acme.add_layer<Scale>("other>Scale"),
+                       "plugin acme cannot register the layer \"other>Scale\": a type name is a letter or '_' followed "
+                       "by up to 63 letters, digits, '_', '.' or '-' (no '>': the host qualifies a plugin's types with "
+                       "the plugin's own name)",
+                       InputError);
+  CHECK_THROWS_WITH_AS(acme.add_layer<Scale>(">Scale"), doctest::Contains("(no '>'"), InputError);
+  for (const char* bad : {"", "1Scale", "Sca le", "Scale\n", "a/b"})
+    CHECK_THROWS_WITH_AS(acme.add_layer<Scale>(bad), doctest::Contains("plugin acme cannot register the layer"),
+                         InputError);
+  CHECK_THROWS_AS(acme.add_layer<Scale>(std::string(65, 'a')), InputError);
+  CHECK(r.entries().empty());
+  CHECK_THROWS_WITH_AS(RegistryAccess::builtins(r).add_layer<Scale>("a>b"),
+                       doctest::Contains("plugfit cannot register the layer \"a>b\""), InputError);
+  acme.add_layer<Scale>("Scale_2.v-1");
+  CHECK(r.find(TypeKind::layer, "acme>Scale_2.v-1") != nullptr);
+  CHECK(acme.provider() == "acme");
 }

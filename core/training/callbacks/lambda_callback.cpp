@@ -1,8 +1,12 @@
 #include "lambda_callback.hpp"
 
+#include "../callback_access.hpp"
+
 namespace plugfit {
 
-LambdaCallback::LambdaCallback(Functions f) : functions(std::move(f)) { set_type_name("LambdaCallback"); }
+LambdaCallback::LambdaCallback(Functions f) : functions(std::move(f)) {
+  CallbackAccess::set_type_name(*this, "LambdaCallback");
+}
 
 void LambdaCallback::on_train_begin(Logs& logs) {
   if (functions.on_train_begin) functions.on_train_begin(logs);
@@ -32,8 +36,8 @@ void LambdaCallback::on_exception(const std::exception& error) {
   if (functions.on_exception) functions.on_exception(error);
 }
 
-// An empty batch function falls back to the SDK's default, which marks the hook unused so the
-// host skips it from then on.
+// An empty batch function falls back to the SDK's no-op. (LambdaCallback overrides every hook,
+// so the host calls all of them: it is for tests and small programs, not the hot path.)
 void LambdaCallback::on_train_batch_begin(std::int64_t batch, Logs& logs) {
   if (functions.on_train_batch_begin) functions.on_train_batch_begin(batch, logs);
   else Callback::on_train_batch_begin(batch, logs);

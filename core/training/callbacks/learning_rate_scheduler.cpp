@@ -9,6 +9,7 @@
 #include <mutex>
 #include <numbers>
 
+#include "../callback_access.hpp"
 #include "monitor.hpp"
 
 namespace plugfit {
@@ -191,7 +192,7 @@ LearningRateScheduler::LearningRateScheduler(Config& config)
 LearningRateScheduler::LearningRateScheduler(Schedule schedule, int verbose)
     : schedule_(std::move(schedule)), name_("function"), verbose_(verbose) {
   if (!schedule_) throw InputError("LearningRateScheduler: the schedule is an empty function");
-  set_type_name("LearningRateScheduler");
+  CallbackAccess::set_type_name(*this, "LearningRateScheduler");
 }
 
 Optimizer& LearningRateScheduler::optimizer() const {

@@ -3,13 +3,16 @@
 #include <cmath>
 #include <cstdio>
 
+#include "../callback_access.hpp"
 #include "monitor.hpp"
 
 namespace plugfit {
 
 TerminateOnNaN::TerminateOnNaN(Config& config) : raise_error_(config.get<bool>("raise_error", false)) {}
 
-TerminateOnNaN::TerminateOnNaN(bool raise_error) : raise_error_(raise_error) { set_type_name("TerminateOnNaN"); }
+TerminateOnNaN::TerminateOnNaN(bool raise_error) : raise_error_(raise_error) {
+  CallbackAccess::set_type_name(*this, "TerminateOnNaN");
+}
 
 void TerminateOnNaN::on_train_batch_end(std::int64_t batch, Logs& logs) {
   const double* loss = logs.find("loss");

@@ -7,8 +7,8 @@
 //   on_test_end            the evaluation's results
 //
 // Hooks are no-ops by default. Batch hooks that a callback does not override cost nothing: the
-// default implementation marks itself unused on its first call and is never called again (so
-// an override should not call the base class's batch hook).
+// host tells which ones a class overrides before training, without calling any, and calls only
+// those (an override may call the base class's hook; it is still called on every batch).
 //
 // A callback with state that must survive a resume returns it from state() and takes it back in
 // load_state(); checkpoints key it by state_key().
@@ -61,6 +61,8 @@ struct FitParams {
   int verbose = 1;
 };
 
+struct CallbackAccess;  // host only (core/training/callback_access.hpp)
+
 class PLUGFIT_API Callback {
  public:
   virtual ~Callback();
@@ -100,36 +102,19 @@ class PLUGFIT_API Callback {
   Session& session() const;
   const FitParams& params() const { return params_; }
 
-  // Host side: wiring before training.
-  void set_model(Model* model) { model_ = model; }
-  void set_session(Session* session) { session_ = session; }
-  void set_params(const FitParams& params) { params_ = params; }
+  // The registered type name ("EarlyStopping", "acme>EpochLogger"), set by the host.
   const std::string& type_name() const { return type_name_; }
-  void set_type_name(std::string name) { type_name_ = std::move(name); }
   // Who provides the type: "plugin acme 1.2.0", or empty for plugfit's own.
   const std::string& origin() const { return origin_; }
-  void set_origin(std::string origin) { origin_ = std::move(origin); }
-
-  // Host side: which batch hooks turned out to be the no-op defaults (bit per hook).
-  enum BatchHook : unsigned {
-    kTrainBatchBegin = 1u << 0,
-    kTrainBatchEnd = 1u << 1,
-    kTestBatchBegin = 1u << 2,
-    kTestBatchEnd = 1u << 3,
-    kPredictBatchBegin = 1u << 4,
-    kPredictBatchEnd = 1u << 5,
-    kAfterBackward = 1u << 6,
-    kBeforeOptimizerStep = 1u << 7,
-  };
-  bool hook_is_default(BatchHook hook) const { return (default_hooks_ & hook) != 0; }
 
  private:
+  // The host wires model, session, params, type name and origin through CallbackAccess.
+  friend struct CallbackAccess;
   Model* model_ = nullptr;
   Session* session_ = nullptr;
   FitParams params_;
   std::string type_name_;
   std::string origin_;
-  unsigned default_hooks_ = 0;
 };
 
 }  // namespace plugfit

@@ -1,6 +1,6 @@
 // The plugin entry point: one exported, versioned descriptor per shared library.
 //
-//   void register_types(plugfit::Registry& r) { r.add_layer<Scale>("Scale"); }
+//   void register_types(plugfit::Registrar& r) { r.add_layer<Scale>("Scale"); }
 //   PLUGFIT_PLUGIN("acme", "1.2.0", register_types)
 //
 // The host reads the descriptor (a Boost.DLL alias named "plugfit_plugin") before it calls
@@ -9,8 +9,9 @@
 //   - the toolchain tag differs (compiler, C++ ABI, Boost, xtensor, nlohmann-json versions:
 //     the SDK passes C++ types across the boundary, which is only safe with one toolchain);
 //   - the name is not the one the host looked for (the file "acme.so" must declare "acme").
-// Then it calls register_types with the registry; every type registered there is known as
-// "acme>Type". An exception from register_types refuses the plugin, naming it.
+// Then it calls register_types with a Registrar bound to the plugin; every type registered
+// there is known as "acme>Type" (the plugin cannot choose another provider or a bare name). An
+// exception from register_types refuses the plugin, naming it, and forgets the types it added.
 // Plugins are never unloaded.
 #pragma once
 
@@ -25,7 +26,7 @@
 #include <plugfit/version.hpp>
 
 namespace plugfit {
-class Registry;
+class Registrar;
 }
 
 #define PLUGFIT_STRINGIFY_(x) #x
@@ -40,7 +41,7 @@ class Registry;
 
 extern "C" {
 
-// Layout version 1. Fields are only ever appended; struct_size tells the host which exist.
+// Layout version 1 (SDK ABI 2: register_types takes a Registrar). Fields are only ever appended; struct_size tells the host which exist.
 struct plugfit_plugin_descriptor {
   std::uint32_t struct_size;
   std::uint32_t sdk_abi_major;
@@ -49,7 +50,7 @@ struct plugfit_plugin_descriptor {
   const char* name;
   const char* version;
   const char* description;
-  void (*register_types)(plugfit::Registry& registry);
+  void (*register_types)(plugfit::Registrar& registrar);
 };
 
 }  // extern "C"

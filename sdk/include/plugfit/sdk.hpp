@@ -3,7 +3,7 @@
 //   #include <plugfit/sdk.hpp>
 //
 //   class EpochLogger : public plugfit::Callback { ... };
-//   void register_types(plugfit::Registry& r) { r.add_callback<EpochLogger>("EpochLogger"); }
+//   void register_types(plugfit::Registrar& r) { r.add_callback<EpochLogger>("EpochLogger"); }
 //   PLUGFIT_PLUGIN("acme", "1.2.0", register_types)
 #pragma once
 
