@@ -33,9 +33,9 @@ class EpochOnly final : public Callback {
   void on_epoch_end(int, Logs&) override {}
 };
 
-void register_types(Registrar& registry) {
-  registry.add_callback<Idle>("Idle");
-  registry.add_callback<EpochOnly>("EpochOnly");
+void register_types(Registrar& registrar) {
+  registrar.add_callback<Idle>("Idle");
+  registrar.add_callback<EpochOnly>("EpochOnly");
 }
 
 }  // namespace

@@ -149,10 +149,10 @@ class LeakyReLU final : public Layer {
   Tensor y_, dx_;
 };
 
-void register_types(Registrar& registry) {
-  registry.add_layer<MyCustomLayer>("MyCustomLayer");
-  registry.add_layer<Scale>("Scale");
-  registry.add_layer<LeakyReLU>("LeakyReLU");
+void register_types(Registrar& registrar) {
+  registrar.add_layer<MyCustomLayer>("MyCustomLayer");
+  registrar.add_layer<Scale>("Scale");
+  registrar.add_layer<LeakyReLU>("LeakyReLU");
 }
 
 }  // namespace

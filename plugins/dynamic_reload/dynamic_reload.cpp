@@ -93,7 +93,7 @@ class DynamicReloadCheckpoint final : public Callback {
   int reloads_ = 0;
 };
 
-void register_types(Registrar& registry) { registry.add_callback<DynamicReloadCheckpoint>("DynamicReloadCheckpoint"); }
+void register_types(Registrar& registrar) { registrar.add_callback<DynamicReloadCheckpoint>("DynamicReloadCheckpoint"); }
 
 }  // namespace
 

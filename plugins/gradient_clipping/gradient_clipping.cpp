@@ -161,7 +161,7 @@ class GradientClipping final : public Callback {
   std::vector<double> scales_;  // per weight, sized once per model
 };
 
-void register_types(Registrar& registry) { registry.add_callback<GradientClipping>("GradientClipping"); }
+void register_types(Registrar& registrar) { registrar.add_callback<GradientClipping>("GradientClipping"); }
 
 }  // namespace
 

@@ -516,7 +516,7 @@ class Hdf5Backend final : public CheckpointBackend {
   std::future<void> closing_;  // the background close of the last write's old file
 };
 
-void register_types(Registrar& registry) { registry.add_checkpoint_backend<Hdf5Backend>("hdf5"); }
+void register_types(Registrar& registrar) { registrar.add_checkpoint_backend<Hdf5Backend>("hdf5"); }
 
 }  // namespace
 

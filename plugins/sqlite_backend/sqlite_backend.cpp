@@ -722,7 +722,7 @@ class SqliteBackend final : public CheckpointBackend {
   }
 };
 
-void register_types(Registrar& registry) { registry.add_checkpoint_backend<SqliteBackend>("sqlite"); }
+void register_types(Registrar& registrar) { registrar.add_checkpoint_backend<SqliteBackend>("sqlite"); }
 
 }  // namespace
 

@@ -1,5 +1,5 @@
 // A starting point for a plugfit plugin: one callback. Add layers, losses, metrics and
-// optimizers the same way (registry.add_layer<T>("Name"), ...); each becomes "my_plugin>Name".
+// optimizers the same way (registrar.add_layer<T>("Name"), ...); each becomes "my_plugin>Name".
 #include <cstdio>
 
 #include <plugfit/sdk.hpp>
@@ -20,7 +20,7 @@ class PrintEpoch final : public plugfit::Callback {
   int every_;
 };
 
-void register_types(plugfit::Registrar& registry) { registry.add_callback<PrintEpoch>("PrintEpoch"); }
+void register_types(plugfit::Registrar& registrar) { registrar.add_callback<PrintEpoch>("PrintEpoch"); }
 
 }  // namespace
 

@@ -40,10 +40,10 @@ class Scale final : public Layer {
   Tensor y_, dx_;
 };
 
-void register_types(Registrar& registry) {
-  registry.add_callback<EpochLogger>("EpochLogger");
-  registry.add_layer<Scale>("Scale");
-  acme::register_toy_backend(registry);
+void register_types(Registrar& registrar) {
+  registrar.add_callback<EpochLogger>("EpochLogger");
+  registrar.add_layer<Scale>("Scale");
+  acme::register_toy_backend(registrar);
 }
 
 }  // namespace

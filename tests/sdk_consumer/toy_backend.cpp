@@ -358,6 +358,6 @@ void ToyBackend::write_index(const Json& index) {
                [&](int fd, const fs::path& tmp) { write_all(fd, text.data(), text.size(), action, tmp); });
 }
 
-void register_toy_backend(Registrar& registry) { registry.add_checkpoint_backend<ToyBackend>("toy"); }
+void register_toy_backend(Registrar& registrar) { registrar.add_checkpoint_backend<ToyBackend>("toy"); }
 
 }  // namespace acme

@@ -58,6 +58,6 @@ class ToyBackend final : public plugfit::CheckpointBackend {
 };
 
 // Registers ToyBackend as the checkpoint backend "toy".
-void register_toy_backend(plugfit::Registrar& registry);
+void register_toy_backend(plugfit::Registrar& registrar);
 
 }  // namespace acme

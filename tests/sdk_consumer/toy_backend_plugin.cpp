@@ -7,7 +7,7 @@
 
 namespace {
 
-void register_types(plugfit::Registrar& registry) { acme::register_toy_backend(registry); }
+void register_types(plugfit::Registrar& registrar) { acme::register_toy_backend(registrar); }
 
 }  // namespace
 
