@@ -15,7 +15,7 @@
 #include <plugfit/registry.hpp>
 
 #include "checkpoint/record.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/callbacks/csv_logger.hpp"
 #include "training/callbacks/early_stopping.hpp"
 #include "training/callbacks/lambda_callback.hpp"

@@ -3,7 +3,7 @@
 #include <plugfit/registry.hpp>
 
 #include "metrics/metrics.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
 

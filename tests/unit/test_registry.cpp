@@ -2,7 +2,7 @@
 
 #include <plugfit/registry.hpp>
 
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 
 using namespace plugfit;
 
