@@ -73,7 +73,7 @@
 #include "checkpoint/store.hpp"
 #include "data/dataset.hpp"
 #include "plugins/loader.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/callback_access.hpp"
 #include "training/session.hpp"
 

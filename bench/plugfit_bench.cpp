@@ -23,7 +23,7 @@
 #include "data/dataset.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/loader.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "util/blas.hpp"
 

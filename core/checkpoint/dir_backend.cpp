@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "../data/dataset.hpp"
+#include "../util/atomic_file.hpp"
 
 namespace plugfit {
 
@@ -82,11 +83,6 @@ void sync_all(std::vector<std::pair<int, fs::path>>& files) {
 }
 
 // Writes a whole file durably (for the small index).
-void write_file(const fs::path& path, std::initializer_list<std::pair<const void*, std::size_t>> parts) {
-  std::vector<std::pair<int, fs::path>> file{{write_file_started(path, parts), path}};
-  sync_all(file);
-}
-
 int open_folder(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) io_failure("cannot open folder", dir, errno);
@@ -401,16 +397,9 @@ Json DirBackend::read_index() const {
 void DirBackend::write_index(const Json& index) {
   std::error_code ec;
   fs::create_directories(root_, ec);
-  const fs::path tmp = root_ / (".tmp-index-" + unique_suffix());
-  const std::string text = index.dump(1);
-  try {
-    write_file(tmp, {{text.data(), text.size()}});
-    if (::rename(tmp.c_str(), (root_ / "index.json").c_str()) != 0) io_failure("cannot rename into", root_ / "index.json", errno);
-    fsync_dir(root_);
-  } catch (...) {
-    fs::remove(tmp, ec);
-    throw;
-  }
+  const fs::path path = root_ / "index.json";
+  if (const std::string why = write_file_atomically(path.string(), index.dump(1), FileDurability::kSynced); !why.empty())
+    throw RuntimeFailure("cannot write " + path.string() + ": " + why);
 }
 
 }  // namespace plugfit

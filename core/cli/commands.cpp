@@ -14,7 +14,7 @@
 #include "../data/dataset.hpp"
 #include "../metrics/metrics.hpp"
 #include "../plugins/loader.hpp"
-#include "../registry/builtins.hpp"
+#include "../builtins/builtins.hpp"
 #include "../training/callback_access.hpp"
 #include "../training/fit.hpp"
 #include "../util/blas.hpp"

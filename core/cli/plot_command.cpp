@@ -5,7 +5,9 @@
 
 #include <plugfit/error.hpp>
 
+#include "../data/history_file.hpp"
 #include "../training/plot.hpp"
+#include "../util/atomic_file.hpp"
 #include "arg_parser.hpp"
 #include "commands.hpp"
 

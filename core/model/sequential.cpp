@@ -3,6 +3,8 @@
 #include <cctype>
 #include <map>
 
+#include <plugfit/registry.hpp>
+
 #include "../layers/basic_layers.hpp"
 #include "../layers/build_context.hpp"
 #include "../util/rethrow.hpp"

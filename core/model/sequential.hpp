@@ -16,9 +16,10 @@
 
 #include <plugfit/loss.hpp>
 #include <plugfit/model.hpp>
-#include <plugfit/registry.hpp>
 
 namespace plugfit {
+
+class Registry;  // plugfit/registry.hpp: only from_config() needs it
 
 class Sequential final : public Model {
  public:

@@ -234,7 +234,7 @@ Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, in
   return evaluate_rows(model, data, 0, data.size(), batch_size, callbacks);
 }
 
-Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size) {
+Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, std::vector<Callback*> user_callbacks) {
   if (batch_size == 0) throw InputError("\"batch_size\" must be positive");
   if (data.sample_shape() != model.input_shape())
     throw InputError("the input " + data.spec + " has samples of shape " + shape_str(data.sample_shape()) +
@@ -245,13 +245,23 @@ Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size) {
   Tensor out = Tensor::from_shape(out_shape);
   const std::size_t row = shape_size(model.output_shape());
   const auto order = range_order(0, n);
+  CallbackList callbacks(std::move(user_callbacks));
+  callbacks.set_model(&model);
+  const auto steps = static_cast<std::int64_t>((n + batch_size - 1) / batch_size);
+  callbacks.set_params({1, 0, steps, static_cast<std::int64_t>(n), static_cast<std::int64_t>(batch_size), 0});
+  Logs logs;  // stays empty: see fit.hpp
+  callbacks.on_predict_begin(logs);
   Tensor xb;
   for (std::size_t begin = 0; begin < n; begin += batch_size) {
     const std::size_t count = std::min(batch_size, n - begin);
+    const auto step = static_cast<std::int64_t>(begin / batch_size);
+    if (callbacks.wants(BatchHook::kPredictBatchBegin)) callbacks.on_batch(BatchHook::kPredictBatchBegin, step, logs);
     gather_rows(data.x, order, begin, count, xb);
     const Tensor& y = model.forward(xb, false);
     std::memcpy(out.data() + begin * row, y.data(), count * row * sizeof(float));
+    if (callbacks.wants(BatchHook::kPredictBatchEnd)) callbacks.on_batch(BatchHook::kPredictBatchEnd, step, logs);
   }
+  callbacks.on_predict_end(logs);
   return out;
 }
 

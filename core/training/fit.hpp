@@ -57,7 +57,12 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
 Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, int verbose,
               std::vector<Callback*> callbacks = {});
 
-// The model's outputs for data.x, (n, output_shape...).
-Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size);
+// The model's outputs for data.x, (n, output_shape...). callbacks get on_predict_begin, then
+// per batch (0-based, in order) on_predict_batch_begin/end, then on_predict_end. Every logs is
+// empty: Keras passes the batch's outputs ({"outputs": ...}) to on_predict_batch_end, but Logs
+// hold numbers; a callback that needs the outputs reads model.forward()'s buffer in
+// on_predict_batch_end, which holds the batch just run. A callback's exception ends predict
+// (as a RuntimeFailure naming the callback and the hook).
+Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, std::vector<Callback*> callbacks = {});
 
 }  // namespace plugfit

@@ -1,7 +1,6 @@
 // Training curves as one self-contained SVG: what `plugfit plot` and the HistoryPlot callback write.
 //
-// A HistoryTable is a training history: the 0-based epochs and, per log key, one value per
-// epoch (NaN where the key is missing that epoch). render_history_svg() draws one panel per
+// render_history_svg() takes a HistoryTable (data/history_file.hpp) and draws one panel per
 // metric base name ("loss", "accuracy", ...; "val_accuracy" goes with "accuracy"): the training
 // series solid and its val_ twin dashed, over the epoch (1-based, as Keras prints it), with tick
 // labels, axis titles ("epoch", the metric name), a legend and the figure's title. The learning
@@ -10,43 +9,14 @@
 // The SVG is plain SVG 1.1: no scripts, no stylesheets, no external fonts or images, so a browser,
 // an image viewer or rsvg-convert shows it as it is. Every series is exactly one <path>; nothing
 // else in the figure is a <path> (axes, grid and legend samples are <line>s, markers <circle>s).
-//
-// Readers of the two history formats plugfit writes, with errors (InputError) that name the file,
-// the line and the column:
-//   CSV         CSVLogger's (Keras's) format: a header "epoch" then the keys, one row per epoch,
-//               "NA" or an empty field for a missing value, Python floats ("0.5", "1e-05",
-//               "nan", "inf"), QUOTE_MINIMAL quoting, "\r\n" or "\n" line ends; the separator is
-//               the character after "epoch" in the header (CSVLogger's "separator" option).
-//   JSON lines  JsonLinesLogger's: one object per line, {"epoch": 0, "loss": 0.5, ...}, null for
-//               a missing or non-finite value.
-// A row for an epoch already read replaces it (a file a resumed run appended to).
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
+#include "../data/history_file.hpp"
+
 namespace plugfit {
-
-struct HistoryTable {
-  std::vector<int> epochs;                            // 0-based, increasing
-  std::vector<std::string> keys;                      // in the order first seen
-  std::map<std::string, std::vector<double>> values;  // key -> one value per epoch (NaN: missing)
-
-  // Sets the row of epoch (inserted in order, or replacing the row already there); keys first
-  // seen here get NaN for the other epochs, and keys absent from row get NaN for this epoch.
-  void set_row(int epoch, const std::vector<std::pair<std::string, double>>& row);
-  // Whether any value is finite.
-  bool has_finite_values() const;
-};
-
-// Parses a CSVLogger file's text; origin (the file name) starts every error message.
-HistoryTable parse_history_csv(const std::string& text, const std::string& origin);
-// Parses a JsonLinesLogger file's text; blank lines are skipped.
-HistoryTable parse_history_jsonl(const std::string& text, const std::string& origin);
-// Reads a history file: JSON lines when its name ends in ".jsonl", CSV otherwise. InputError when
-// it cannot be read, is malformed, or holds no numeric value to plot.
-HistoryTable read_history_file(const std::string& path);
 
 struct PlotOptions {
   std::string title = "Training history";
@@ -68,10 +38,5 @@ std::string tick_label(double value, double step);
 
 // &, <, >, " and ' as XML entities; control characters XML forbids are dropped.
 std::string xml_escape(const std::string& text);
-
-// Writes text to path through a temporary file in the same folder and a rename, so a reader
-// sees the old file or the new one, never a torn one. Returns an empty string on success, else
-// why it failed (the caller words the error).
-std::string write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace plugfit

@@ -15,7 +15,7 @@
 #include <plugfit/registry.hpp>
 
 #include "checkpoint/record.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "registry/registry_access.hpp"
 #include "training/callback_access.hpp"
 #include "training/callbacks/csv_logger.hpp"

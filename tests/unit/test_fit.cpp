@@ -3,7 +3,7 @@
 #include <plugfit/registry.hpp>
 
 #include "metrics/metrics.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
 
@@ -192,4 +192,29 @@ TEST_CASE("bad fit input is an InputError naming the problem") {
   Dataset bad_labels = data;
   bad_labels.y(0) = 7.f;
   CHECK_THROWS_WITH_AS(fit(*model, bad_labels, quiet(1, 32), {}), doctest::Contains("label 7"), InputError);
+}
+
+TEST_CASE("predict runs a callback's predict hooks in order, batch indices 0..steps-1, logs empty") {
+  struct PredictRecorder final : Callback {
+    std::vector<std::string> events;
+    void on_predict_begin(Logs& logs) override { events.push_back("predict_begin" + note(logs)); }
+    void on_predict_batch_begin(std::int64_t b, Logs& logs) override {
+      events.push_back("batch_begin " + std::to_string(b) + note(logs));
+    }
+    void on_predict_batch_end(std::int64_t b, Logs& logs) override {
+      events.push_back("batch_end " + std::to_string(b) + note(logs));
+    }
+    void on_predict_end(Logs& logs) override { events.push_back("predict_end" + note(logs)); }
+    static std::string note(const Logs& logs) { return logs.empty() ? "" : " (logs not empty)"; }
+  } rec;
+  const Dataset data = blobs(70, 3);
+  auto model = make_model(2);
+  const Tensor plain = predict(*model, data, 32);
+  const Tensor watched = predict(*model, data, 32, {&rec});
+  const std::vector<std::string> expected{"predict_begin", "batch_begin 0", "batch_end 0", "batch_begin 1",
+                                          "batch_end 1",   "batch_begin 2", "batch_end 2", "predict_end"};
+  CHECK(rec.events == expected);
+  CHECK(rec.params().steps == 3);
+  CHECK(rec.params().samples == 70);
+  CHECK(watched == plain);  // watching changes nothing
 }

@@ -5,7 +5,7 @@
 #include <plugfit/registry.hpp>
 #include <plugfit/testing.hpp>
 
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;

@@ -9,7 +9,7 @@
 
 #include "checkpoint/dir_backend.hpp"
 #include "checkpoint/record.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/callback_access.hpp"
 #include "training/model_checkpoint.hpp"
 #include "training/session.hpp"

@@ -1,6 +1,7 @@
-// Training curves: the SVG renderer (checked well formed by a small XML parser here), the
-// CSVLogger and JSON-lines readers and their errors, and the HistoryPlot and JsonLinesLogger
-// callbacks, their files and their state across a resume.
+// Training curves: the SVG renderer (checked well formed by a small XML parser here) and the
+// HistoryPlot callback that rewrites it each epoch, its file and its state across a resume.
+// The history-file readers are tested in test_history_file.cpp, JsonLinesLogger in
+// test_json_lines_logger.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -445,80 +446,6 @@ TEST_CASE("the SVG lays many metrics out in a grid of panels, each legend above 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading history files
-
-TEST_CASE("parse_history_csv reads CSVLogger's format: CRLF, NA, nan, quoting, its separator") {
-  const HistoryTable t = parse_history_csv(
-      "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
-      "0,0.25,0.5,0.125,0.625\r\n"
-      "1,1e-05,0.1,NA,0.3333333333333333\r\n"
-      "2,1.0,nan,0.75,inf\r\n",
-      "log.csv");
-  CHECK(t.epochs == std::vector<int>{0, 1, 2});
-  CHECK(t.keys == std::vector<std::string>{"accuracy", "loss", "val_accuracy", "val_loss"});
-  CHECK(t.values.at("accuracy") == std::vector<double>{0.25, 1e-05, 1.0});
-  CHECK(std::isnan(t.values.at("val_accuracy")[1]));
-  CHECK(std::isnan(t.values.at("loss")[2]));
-  CHECK(std::isinf(t.values.at("val_loss")[2]));
-  CHECK(t.values.at("val_loss")[1] == 1.0 / 3);
-
-  const HistoryTable semi = parse_history_csv("epoch;loss;\"odd;key\";val_loss\r\n0;0.5;1.0;0.25\r\n", "log.tsv");
-  CHECK(semi.keys == std::vector<std::string>{"loss", "odd;key", "val_loss"});
-  CHECK(semi.values.at("odd;key") == std::vector<double>{1.0});
-
-  // "\n" line ends, no final line end, blank lines; a resumed run's rows replace earlier ones.
-  const HistoryTable lf = parse_history_csv("epoch,loss\n0,3\n1,2\n\n1,1.5\n2,1", "log.csv");
-  CHECK(lf.epochs == std::vector<int>{0, 1, 2});
-  CHECK(lf.values.at("loss") == std::vector<double>{3, 1.5, 1});
-}
-
-TEST_CASE("read_history_file: one-sentence errors naming the file, the line and the column") {
-  test::TempDir temp;
-  auto expect = [&](const std::string& name, const std::string& text, const std::string& message) {
-    const fs::path file = temp.path / name;
-    write_file(file, text);
-    CHECK_THROWS_WITH_AS(read_history_file(file.string()), (file.string() + message).c_str(), InputError);
-  };
-  expect("a.csv", "epoch,loss,val_loss\r\n0,0.5,0.4\r\n1,abc,0.3\r\n",
-         ":3: column 2 (\"loss\"): \"abc\" is not a number");
-  expect("b.csv", "epoch,loss,val_loss\r\n0,0.5,0.4\r\n1,0.3\r\n", ":3: 2 fields where the header has 3");
-  expect("c.csv", "epoch,loss\r\nx,0.5\r\n", ":2: column 1 (\"epoch\"): \"x\" is not an epoch number");
-  expect("d.csv", "epoch,loss\r\n0,\"0.5\r\n", ":2: column 2 opens a quote that is never closed");
-  expect("e.csv", "epoch,loss\r\n0,\"0.5\"x\r\n", ":2: column 2 has text after its closing quote");
-  expect("f.csv", "loss,val_loss\r\n0.5,0.4\r\n",
-         ":1: the header has no \"epoch\" column (expected CSVLogger's format, \"epoch,loss,...\")");
-  expect("g.csv", "epoch,loss,loss\r\n", ":1: column 3 repeats \"loss\"");
-  expect("h.csv", "", " is empty (expected a CSVLogger header \"epoch,...\")");
-  expect("i.csv", "epoch\r\n0\r\n1\r\n", " has no metric columns besides \"epoch\" (nothing to plot)");
-  expect("j.csv", "epoch,loss\r\n", " has a header but no epochs yet (nothing to plot)");
-  expect("k.csv", "epoch,loss,val_loss\r\n0,NA,nan\r\n1,,inf\r\n",
-         " holds no numeric values to plot (every value is NA or not finite)");
-  expect("l.jsonl", "{\"epoch\": 0, \"loss\": 0.5}\n{\"epoch\": 1, \"loss\": 0.4,}\n",
-         ":2:26: malformed JSON: syntax error while parsing object key - unexpected '}'; expected string literal");
-  expect("m.jsonl", "[1, 2]\n", ":1: expected a JSON object per line, got [1,2]");
-  expect("n.jsonl", "{\"loss\": 0.5}\n", ":1: the object has no \"epoch\" (expected {\"epoch\": 0, \"loss\": ...})");
-  expect("o.jsonl", "{\"epoch\": 0, \"loss\": \"low\"}\n", ":1: \"loss\" must be a number or null, got \"low\"");
-  expect("p.jsonl", "{\"epoch\": -1, \"loss\": 1}\n", ":1: \"epoch\" must be a non-negative integer, got -1");
-  expect("q.jsonl", "\n\n", " holds no epochs (expected one JSON object per line)");
-  CHECK_THROWS_WITH_AS(read_history_file((temp.path / "missing.csv").string()),
-                       ((temp.path / "missing.csv").string() + ": cannot be read (No such file or directory)").c_str(),
-                       InputError);
-  CHECK_THROWS_WITH_AS(read_history_file(temp.path.string()),
-                       (temp.path.string() + ": cannot be read (it is a folder)").c_str(), InputError);
-}
-
-TEST_CASE("read_history_file reads JSON lines by the .jsonl extension: null is a missing value") {
-  test::TempDir temp;
-  const fs::path file = temp.path / "log.jsonl";
-  write_file(file, "{\"epoch\": 0, \"loss\": 0.5, \"val_loss\": null}\r\n\n{\"epoch\": 1, \"loss\": 0.25, \"val_loss\": 0.5}\n");
-  const HistoryTable t = read_history_file(file.string());
-  CHECK(t.epochs == std::vector<int>{0, 1});
-  CHECK(t.keys == std::vector<std::string>{"loss", "val_loss"});
-  CHECK(t.values.at("loss") == std::vector<double>{0.5, 0.25});
-  CHECK(std::isnan(t.values.at("val_loss")[0]));
-}
-
-// ---------------------------------------------------------------------------------------------
 // HistoryPlot
 
 TEST_CASE("HistoryPlot rewrites a well-formed SVG at every epoch end, atomically") {
@@ -589,70 +516,4 @@ TEST_CASE("HistoryPlot: its rows are its state; a resumed run draws the whole hi
   auto bad = test::builtins().create_callback("HistoryPlot", {});
   CHECK_THROWS_WITH_AS(bad->load_state({{"rows", {{{"epoch", "x"}}}}}), doctest::Contains("HistoryPlot: the saved state"),
                        InputError);
-}
-
-// ---------------------------------------------------------------------------------------------
-// JsonLinesLogger
-
-TEST_CASE("JsonLinesLogger: one object per epoch, epoch first, NaN and Inf as null, flushed each epoch") {
-  test::TempDir temp;
-  const fs::path file = temp.path / "log.jsonl";
-  auto cb = make_callback("JsonLinesLogger", {{"filename", file.string()}});
-  run_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.25}, {"val_loss", 1.0 / 3}}),
-                   make_logs({{"loss", kNaN}, {"accuracy", kInf}, {"val_loss", 1e-05}})});
-  const std::string expected =
-      "{\"epoch\": 0, \"loss\": 0.5, \"accuracy\": 0.25, \"val_loss\": 0.3333333333333333}\n"
-      "{\"epoch\": 1, \"loss\": null, \"accuracy\": null, \"val_loss\": 1e-05}\n";
-  CHECK(read_file(file) == expected);  // before on_train_end: flushed
-  Logs end;
-  cb->on_train_end(end);
-  CHECK(read_file(file) == expected);
-  // Every line is JSON that reads back to the same values.
-  const HistoryTable t = read_history_file(file.string());
-  CHECK(t.values.at("val_loss")[0] == 1.0 / 3);
-  CHECK(t.values.at("val_loss")[1] == 1e-05);
-
-  // append false starts afresh; append true adds.
-  auto again = make_callback("JsonLinesLogger", {{"filename", file.string()}});
-  run_epochs(*again, {make_logs({{"loss", 2.0}})});
-  again->on_train_end(end);
-  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 2.0}\n");
-  auto appending = make_callback("JsonLinesLogger", {{"filename", file.string()}, {"append", true}});
-  run_epochs(*appending, {make_logs({{"loss", 1.5}})}, 1);
-  appending->on_train_end(end);
-  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 2.0}\n{\"epoch\": 1, \"loss\": 1.5}\n");
-
-  CHECK_THROWS_WITH_AS(make_callback("JsonLinesLogger", {}), doctest::Contains("\"filename\" is required"), InputError);
-  CHECK_THROWS_WITH_AS(make_callback("JsonLinesLogger", {{"filename", (temp.path / "no/such/x.jsonl").string()}}),
-                       doctest::Contains("JsonLinesLogger: cannot open"), InputError);
-}
-
-TEST_CASE("JsonLinesLogger resumed: appends, dropping lines of epochs past the checkpoint and torn lines") {
-  test::TempDir temp;
-  const fs::path file = temp.path / "log.jsonl";
-  auto first = make_callback("JsonLinesLogger", {{"filename", file.string()}});
-  run_epochs(*first, {make_logs({{"loss", 0.5}}), make_logs({{"loss", 0.4}})});
-  const Json state = Json::parse(first->state().dump());  // the checkpoint after epoch 1
-  CHECK(state == Json{{"last_epoch", 1}});
-  run_epochs(*first, {make_logs({{"loss", 0.3}})}, 2);  // epoch 2 was logged
-  first.reset();
-  {
-    std::ofstream torn(file, std::ios::binary | std::ios::app);
-    torn << "{\"epoch\": 3, \"lo";  // then killed mid-line
-  }
-  auto resumed = make_callback("JsonLinesLogger", {{"filename", file.string()}}, &state, 2);
-  CHECK(resumed->state_key() == "JsonLinesLogger{filename=" + file.string() + "}");
-  run_epochs(*resumed, {make_logs({{"loss", 0.35}}), make_logs({{"loss", 0.25}})}, 2);
-  Logs end;
-  resumed->on_train_end(end);
-  CHECK(read_file(file) ==
-        "{\"epoch\": 0, \"loss\": 0.5}\n{\"epoch\": 1, \"loss\": 0.4}\n{\"epoch\": 2, \"loss\": 0.35}\n"
-        "{\"epoch\": 3, \"loss\": 0.25}\n");
-
-  // append true without a resume, onto a file a killed run left without its final line break.
-  write_file(file, "{\"epoch\": 0, \"loss\": 1}\n{\"epo");
-  auto appending = make_callback("JsonLinesLogger", {{"filename", file.string()}, {"append", true}});
-  run_epochs(*appending, {make_logs({{"loss", 0.5}})}, 1);
-  appending->on_train_end(end);
-  CHECK(read_file(file) == "{\"epoch\": 0, \"loss\": 1}\n{\"epo\n{\"epoch\": 1, \"loss\": 0.5}\n");
 }

@@ -14,7 +14,7 @@
 #include <plugfit/testing.hpp>
 
 #include "plugins/loader.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
 

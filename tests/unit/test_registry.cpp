@@ -2,7 +2,7 @@
 
 #include <plugfit/registry.hpp>
 
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "registry/registry_access.hpp"
 
 using namespace plugfit;

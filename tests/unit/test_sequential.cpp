@@ -3,7 +3,7 @@
 #include <plugfit/registry.hpp>
 
 #include "model/sequential.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;

@@ -12,7 +12,7 @@
 #include <plugfit/registry.hpp>
 
 #include "data/dataset.hpp"
-#include "registry/builtins.hpp"
+#include "builtins/builtins.hpp"
 
 namespace plugfit::test {
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../../util/atomic_file.hpp"
 #include "../plot.hpp"
 
 namespace plugfit {

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "../plot.hpp"
 #include "log_file.hpp"
 
 namespace plugfit {

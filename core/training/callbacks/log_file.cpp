@@ -5,7 +5,7 @@
 
 #include <plugfit/error.hpp>
 
-#include "../plot.hpp"
+#include "../../util/atomic_file.hpp"
 
 namespace plugfit {
 

@@ -1,6 +1,6 @@
 #include "builtins.hpp"
 
-#include "registry_access.hpp"
+#include "../registry/registry_access.hpp"
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/dense.hpp"
