@@ -428,7 +428,7 @@ JSON
     pid=$!
     # Poll for the progress marker: the header and two epoch rows in the CSV, then a backup.
     for i in $(seq 1 3000); do
-      [ "$(grep -c '^[0-9]' killed.csv 2>/dev/null)" -ge 2 ] && break
+      [ "$(cat killed.csv 2>/dev/null | grep -c '^[0-9]')" -ge 2 ] && break
       kill -0 $pid 2>/dev/null || break
       sleep 0.01
     done
