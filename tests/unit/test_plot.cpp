@@ -20,6 +20,7 @@
 #include "training/callbacks/history_plot.hpp"
 #include "training/callbacks/json_lines_logger.hpp"
 #include "training/plot.hpp"
+#include "training/session.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -208,7 +209,21 @@ HistoryTable table_of(const std::vector<std::pair<std::string, std::vector<doubl
   return t;
 }
 
-// A callback by its registered name, wired as fit() would (no model or session: these two use neither).
+// The session a resumed run's callbacks ask where it resumed (Session::resumed_at()).
+FitSession& resumed_session(int initial_epoch) {
+  static std::unique_ptr<Sequential> model = [] {
+    auto m = Sequential::from_config({{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 1}}}}}}},
+                                     test::builtins());
+    m->build({1}, 0);
+    return m;
+  }();
+  static FitSession session(*model, test::builtins(), nullptr, Json::object(), 0);
+  session.set_resumed_at(RunPosition{initial_epoch, 0, 0});
+  return session;
+}
+
+// A callback by its registered name, wired as fit() would (a session only for a resumed run:
+// otherwise these use neither model nor session).
 std::unique_ptr<Callback> make_callback(const std::string& name, const Json& config, const Json* state = nullptr,
                                         int initial_epoch = 0, int epochs = 10) {
   auto cb = test::builtins().create_callback(name, config);
@@ -216,6 +231,7 @@ std::unique_ptr<Callback> make_callback(const std::string& name, const Json& con
   params.epochs = epochs;
   params.initial_epoch = initial_epoch;
   cb->set_params(params);
+  if (initial_epoch > 0) cb->set_session(&resumed_session(initial_epoch));
   if (state != nullptr) cb->load_state(*state);
   Logs logs;
   cb->on_train_begin(logs);
