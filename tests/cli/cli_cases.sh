@@ -426,9 +426,10 @@ JSON
     "$plugfit" train straight.json || fail "uninterrupted run"
     "$plugfit" train killed.json --verbose 1 >first.txt 2>&1 &
     pid=$!
-    # Poll for the progress marker: the header and two epoch rows in the CSV, then a backup.
+    # Poll for the progress marker: two epoch rows in the CSV, then a backup newer than the
+    # second (taken in epoch 3, as BackupAndRestore follows CSVLogger).
     for i in $(seq 1 3000); do
-      [ "$(cat killed.csv 2>/dev/null | grep -c '^[0-9]')" -ge 2 ] && break
+      [ "$(cat killed.csv 2>/dev/null | grep -c '^[0-9]')" -ge 2 ] && [ killed-backup/backup -nt killed.csv ] && break
       kill -0 $pid 2>/dev/null || break
       sleep 0.01
     done
