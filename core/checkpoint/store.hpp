@@ -1,11 +1,7 @@
 // Opening backends by URI, the index beside the records, and the CheckpointManager.
 //
-// URIs: "dir:PATH" (or a plain PATH) for the built-in folder backend; "scheme:LOCATION" for a
-// backend a plugin registers. "URI#NAME" names one checkpoint ("#latest", "#best" too).
-//
-// The index (CheckpointBackend::read_index/write_index) lists the checkpoints in save order
-// with their epoch, step, kind, metrics and writer, and names the latest and the best. It is a
-// cache: when it is missing or stale, the backend's list() is the truth.
+// The URI grammar, the index's schema and resolve_checkpoint_name are the SDK's
+// (plugfit/checkpoint_index.hpp), shared with plugins; this adds what only the host does.
 #pragma once
 
 #include <functional>
@@ -15,39 +11,21 @@
 
 #include <plugfit/callback.hpp>
 #include <plugfit/checkpoint.hpp>
+#include <plugfit/checkpoint_index.hpp>
+#include <plugfit/monitor.hpp>
 #include <plugfit/registry.hpp>
 
 namespace plugfit {
 
 class PluginLoader;
 
-struct CheckpointUri {
-  std::string scheme;    // "dir", "sqlite", ...
-  std::string location;  // the path after the scheme
-  std::string name;      // after '#', or empty
-  std::string text() const { return scheme + ":" + location; }
-};
-
-CheckpointUri parse_checkpoint_uri(const std::string& uri);
 // Throws InputError listing the schemes known when none fits.
 std::unique_ptr<CheckpointBackend> open_backend(const CheckpointUri& uri, const Registry& registry,
                                                 PluginLoader* loader);
 
-// Records a save in the index: latest = name; best updated when monitor improved.
-struct SaveNote {
-  std::string name;
-  int epoch = 0;
-  std::int64_t global_step = 0;
-  std::string kind = "full";
-  std::string writer;  // "manager", "ModelCheckpoint", ...
-  Json metrics = Json::object();
-};
-void note_saved(CheckpointBackend& backend, const SaveNote& note, const std::string& monitor = "",
-                const std::string& mode = "");
+// Records a save in backend's index (CheckpointIndex::note_saved: latest, and best by monitor).
+void note_saved(CheckpointBackend& backend, const CheckpointEntry& entry, const Monitor* monitor = nullptr);
 void note_removed(CheckpointBackend& backend, const std::string& name);
-
-// Resolves "latest"/"best"/empty to a checkpoint name; std::nullopt when the backend is empty.
-std::optional<std::string> resolve_checkpoint_name(const CheckpointBackend& backend, const std::string& name);
 
 // The newest checkpoint (of kind "full" when full_only) that loads and passes its checksums,
 // newest first; each corrupt one is reported through warn and skipped. std::nullopt if none.
@@ -82,6 +60,7 @@ class CheckpointManager {
  private:
   std::unique_ptr<CheckpointBackend> backend_;
   ManagerOptions options_;
+  Monitor best_monitor_;  // what "best" means in the index
   std::string protected_;
 };
 

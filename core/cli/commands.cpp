@@ -278,7 +278,7 @@ int cmd_inspect(const Args& args) {
   parser.parse(args);
   const CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend* backend = source.backend.get();
-  const Json index = backend->read_index();
+  const Json index = CheckpointIndex::read(*backend).to_json();  // a wrong-shaped index reads as empty
   Json out = {{"uri", backend->uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
               {"checkpoints", Json::array()}};
   bool any_corrupt = false;
@@ -365,8 +365,8 @@ int cmd_convert(const Args& args) {
                 double(record.tensor_bytes()) / 1e6);
   }
   // The index travels too, limited to what was copied, so latest and best keep their meaning.
-  Json index = from.read_index();
-  if (index.is_object() && index.contains("checkpoints")) {
+  Json index = CheckpointIndex::read(from).to_json();  // a wrong-shaped index reads as empty
+  {
     Json kept = Json::array();
     for (const auto& entry : index["checkpoints"])
       if (std::find(names.begin(), names.end(), entry.value("name", "")) != names.end()) kept.push_back(entry);

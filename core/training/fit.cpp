@@ -138,6 +138,12 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   callbacks.set_session(session);
   std::int64_t global_step = options.initial_global_step;
   session->set_position({options.initial_epoch, options.initial_batch, global_step, options.seed});
+  // A run that starts past its beginning continues an earlier one (the loggers keep its rows);
+  // a restore in on_train_begin (BackupAndRestore) moves this to the restored position.
+  const bool continues = options.initial_epoch > 0 || options.initial_batch > 0;
+  session->set_resumed_at(continues ? std::optional<RunPosition>({options.initial_epoch, options.initial_batch,
+                                                                  options.initial_global_step})
+                                    : std::nullopt);
 
   Logs logs, batch_logs;
   Tensor xb, yb, dy;

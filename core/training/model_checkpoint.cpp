@@ -8,29 +8,17 @@
 #include <memory>
 
 #include "../checkpoint/store.hpp"
-#include "../model/sequential.hpp"
 #include "../util/format_template.hpp"
 
 namespace plugfit {
 
-std::string resolve_monitor_mode(const std::string& mode, const std::string& monitor, Model& model,
-                                 const std::string& who) {
-  if (mode == "min" || mode == "max") return mode;
-  if (mode != "auto") throw InputError(who + ": mode must be \"auto\", \"min\" or \"max\", got \"" + mode + "\"");
-  const std::string base = monitor.rfind("val_", 0) == 0 ? monitor.substr(4) : monitor;
-  if (base == "loss") return "min";
-  if (auto* sequential = dynamic_cast<Sequential*>(&model)) {
-    for (const auto& metric : sequential->metrics())
-      if (metric->name() == base) return metric->direction() > 0 ? "max" : "min";
-  }
-  throw InputError(who + " cannot tell whether \"" + monitor + "\" should be maximized or minimized; pass mode \"max\" "
-                   "or \"min\"");
-}
-
 ModelCheckpoint::ModelCheckpoint(Config& config)
     : filepath_(config.require<std::string>("filepath")),
-      monitor_(config.get<std::string>("monitor", "val_loss")),
-      mode_(config.get<std::string>("mode", "auto")),
+      monitor_("ModelCheckpoint", config.get<std::string>("monitor", "val_loss"), config.get<std::string>("mode", "auto"),
+               0.0,
+               config.has("initial_value_threshold")
+                   ? std::optional<double>(config.get<double>("initial_value_threshold", 0.0))
+                   : std::nullopt),
       verbose_(config.get<int>("verbose", 0)),
       save_best_only_(config.get<bool>("save_best_only", false)),
       save_weights_only_(config.get<bool>("save_weights_only", false)),
@@ -79,24 +67,17 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
   if (freq.is_number_integer() && freq.get<long long>() > 0) save_freq_batches_ = freq.get<std::int64_t>();
   else if (!freq.is_null() && freq != "epoch")
     throw InputError("ModelCheckpoint: \"save_freq\" must be \"epoch\" or a positive number of batches, got " + freq.dump());
-  if (config.has("initial_value_threshold")) best_ = config.get<double>("initial_value_threshold", 0.0);
+  best_ = monitor_.baseline();  // Keras: initial_value_threshold is the best before any save
   if (config.has("save_top_k")) {
     save_top_k_ = config.get<int>("save_top_k", -1);
     if (*save_top_k_ < 0) save_top_k_.reset();  // -1: keep all, as in Lightning
   }
-  if (mode_ != "auto" && mode_ != "min" && mode_ != "max")
-    throw InputError("ModelCheckpoint: mode must be \"auto\", \"min\" or \"max\", got \"" + mode_ + "\"");
   if (verbose_ < 0 || verbose_ > 1) throw InputError("ModelCheckpoint: verbose must be 0 or 1");
 }
 
 void ModelCheckpoint::on_train_begin(Logs&) {
-  mode_ = resolve_monitor_mode(mode_, monitor_, model(), "ModelCheckpoint");
+  monitor_.resolve(session());
   if (file_scheme_.empty()) backend_ = session().open_backend(folder_);
-}
-
-bool ModelCheckpoint::improved(double current) const {
-  if (!best_) return true;
-  return mode_ == "max" ? current > *best_ : current < *best_;
 }
 
 void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
@@ -118,67 +99,72 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
   check_checkpoint_name(name);
   const std::string where =
       file_scheme_.empty() ? backend_->uri() + "/" + name : file_scheme_ + ":" + folder_ + "/" + name;
-  const double* current = logs.find(monitor_);
+  const double* current = logs.find(monitor_.key());
+  const char* key = monitor_.key().c_str();
   auto fmt = [this](std::optional<double> v) {
-    if (!v) return std::string(mode_ == "max" ? "-inf" : "inf");
+    if (!v) return std::string(monitor_.higher_is_better() ? "-inf" : "inf");
     char buf[48];
     std::snprintf(buf, sizeof buf, "%.5f", *v);
     return std::string(buf);
   };
   if (save_best_only_) {
     if (current == nullptr) {
-      std::fprintf(stderr, "plugfit: warning: Can save best model only with %s available.\n", monitor_.c_str());
-    } else if (improved(*current)) {
+      std::fprintf(stderr, "plugfit: warning: Can save best model only with %s available.\n", key);
+    } else if (monitor_.improves(*current, best_)) {
       if (verbose_ > 0)
-        std::printf("\nEpoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch + 1, monitor_.c_str(),
+        std::printf("\nEpoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch + 1, key,
                     fmt(best_).c_str(), *current, where.c_str());
       best_ = *current;
     } else {
-      if (verbose_ > 0)
-        std::printf("\nEpoch %d: %s did not improve from %.5f\n", epoch + 1, monitor_.c_str(), *best_);
+      if (verbose_ > 0) std::printf("\nEpoch %d: %s did not improve from %s\n", epoch + 1, key, fmt(best_).c_str());
       return;
     }
   } else {
     if (verbose_ > 0) std::printf("\nEpoch %d: saving model to %s\n", epoch + 1, where.c_str());
-    if (current != nullptr && improved(*current)) best_ = *current;
+    if (current != nullptr && monitor_.improves(*current, best_)) best_ = *current;
   }
   std::fflush(stdout);
-  const std::string kind = save_weights_only_ ? "weights" : "full";
-  {
-    std::lock_guard<std::mutex> lock(written_mutex_);
-    std::erase_if(written_, [&](const auto& w) { return w.first == name; });
-    written_.emplace_back(name, current != nullptr ? *current : std::numeric_limits<double>::quiet_NaN());
-  }
-  auto record = std::make_shared<const CheckpointRecord>(session().capture(save_weights_only_));
-  const int saved_epoch = epoch + (batch ? 0 : 1);
-  const std::int64_t step = session().global_step();
-  const Json metrics = logs.to_json();
+
+  // Everything that touches the session or opens a backend happens here, on the training
+  // thread; the job (maybe on the writer's thread) only writes, indexes and deletes.
+  WriteJob job;
+  job.kind = save_weights_only_ ? "weights" : "full";
+  job.epoch = epoch + (batch ? 0 : 1);
+  job.global_step = session().global_step();
+  job.metrics = logs.to_json();
+  job.record = std::make_shared<const CheckpointRecord>(session().capture(save_weights_only_));
+  job.target = target(name);
+  if (save_last_ && name != "last") job.last = target(file_scheme_.empty() ? "last" : "last" + extension_);
+  std::erase_if(written_, [&](const auto& w) { return w.first == name; });
+  written_.emplace_back(name, current != nullptr ? *current : std::numeric_limits<double>::quiet_NaN());
+  job.victims = top_k_victims();
   if (!async_) {
-    write(name, *record, kind, saved_epoch, step, metrics);
+    write(job);
     return;
   }
   // The capture above is the stall; the write goes on in the background.
-  writer_.submit([this, name, record, kind, saved_epoch, step, metrics] {
-    write(name, *record, kind, saved_epoch, step, metrics);
-  });
+  writer_.submit([this, job = std::move(job)] { write(job); });
 }
 
-void ModelCheckpoint::write(const std::string& name, const CheckpointRecord& record, const std::string& kind,
-                            int epoch, std::int64_t global_step, const Json& metrics) {
-  const auto [backend, checkpoint] = target(name);
-  backend->save(checkpoint, record);
-  note_saved(*backend, {checkpoint, epoch, global_step, kind, "ModelCheckpoint", metrics}, monitor_, mode_);
-  if (save_last_ && name != "last") {
-    const auto [last_backend, last] = target(file_scheme_.empty() ? "last" : "last" + extension_);
-    last_backend->save(last, record);
-    note_saved(*last_backend, {last, epoch, global_step, kind, "ModelCheckpoint", metrics});
+void ModelCheckpoint::write(const WriteJob& job) const {
+  job.target.backend->save(job.target.checkpoint, *job.record);
+  note_saved(*job.target.backend,
+             {job.target.checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics}, &monitor_);
+  if (job.last) {
+    job.last->backend->save(job.last->checkpoint, *job.record);
+    note_saved(*job.last->backend,
+               {job.last->checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics});
   }
-  enforce_top_k(name);
+  // Only after the new checkpoint is safe do the ones it pushed out of the top k go.
+  for (const auto& victim : job.victims) {
+    victim.backend->remove(victim.checkpoint);
+    note_removed(*victim.backend, victim.checkpoint);
+  }
 }
 
 void ModelCheckpoint::on_train_end(Logs&) { writer_.wait(); }
 
-std::pair<CheckpointBackend*, std::string> ModelCheckpoint::target(const std::string& name) {
+ModelCheckpoint::Target ModelCheckpoint::target(const std::string& name) {
   if (file_scheme_.empty()) return {backend_.get(), name};
   // "best.03.h5": the file folder/best.03.h5 of the hdf5 backend, holding checkpoint "best.03".
   const std::string location = folder_ + "/" + name;
@@ -187,35 +173,28 @@ std::pair<CheckpointBackend*, std::string> ModelCheckpoint::target(const std::st
   return {backend.get(), name.substr(0, name.size() - extension_.size())};
 }
 
-void ModelCheckpoint::enforce_top_k(const std::string& just_saved) {
-  if (!save_top_k_) return;
-  std::lock_guard<std::mutex> lock(written_mutex_);
-  // Keep the k best by the monitored value (NaN, for a missing monitor, counts as worst).
-  auto worse = [&](double a, double b) {
-    if (std::isnan(a)) return !std::isnan(b);
-    if (std::isnan(b)) return false;
-    return mode_ == "max" ? a < b : a > b;
-  };
+std::vector<ModelCheckpoint::Target> ModelCheckpoint::top_k_victims() {
+  std::vector<Target> victims;
+  if (!save_top_k_) return victims;
+  // Keep the k best by the monitored value (NaN, for a missing monitor, ranks worst; of equals
+  // the first saved goes).
   while (written_.size() > static_cast<std::size_t>(*save_top_k_)) {
-    auto victim = std::max_element(written_.begin(), written_.end(),
-                                   [&](const auto& a, const auto& b) { return worse(b.second, a.second); });
-    if (*save_top_k_ > 0 && victim->first == just_saved && written_.size() == 1) break;
-    const auto [backend, checkpoint] = target(victim->first);
-    backend->remove(checkpoint);
-    note_removed(*backend, checkpoint);
+    const auto victim = std::max_element(written_.begin(), written_.end(), [&](const auto& a, const auto& b) {
+      return monitor_.better(a.second, b.second);
+    });
+    victims.push_back(target(victim->first));
     written_.erase(victim);
   }
+  return victims;
 }
 
 Json ModelCheckpoint::state() const {
-  std::lock_guard<std::mutex> lock(written_mutex_);
   Json written = Json::array();
   for (const auto& [name, value] : written_) written.push_back({name, std::isnan(value) ? Json() : Json(value)});
   return {{"best", best_ ? Json(*best_) : Json()}, {"written", written}, {"batches_since_save", batches_since_save_}};
 }
 
 void ModelCheckpoint::load_state(const Json& state) {
-  std::lock_guard<std::mutex> lock(written_mutex_);
   if (state.contains("best") && state["best"].is_number()) best_ = state["best"].get<double>();
   written_.clear();
   for (const auto& w : state.value("written", Json::array()))
@@ -224,7 +203,7 @@ void ModelCheckpoint::load_state(const Json& state) {
 }
 
 std::string ModelCheckpoint::state_key() const {
-  return "ModelCheckpoint{filepath=" + filepath_ + ",monitor=" + monitor_ + "}";
+  return "ModelCheckpoint{filepath=" + filepath_ + ",monitor=" + monitor_.key() + "}";
 }
 
 }  // namespace plugfit

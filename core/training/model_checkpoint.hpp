@@ -11,18 +11,24 @@
 //   save_freq "epoch" or a number of batches, initial_value_threshold null,
 //   save_top_k null (keep all it writes) or k, save_last false,
 //   async false: when true, training goes on while a background thread writes (the stall is
-//   the copy of the state); a failed write is reported at the next save or at the end of training
+//   the copy of the state); a failed write is reported at the next save or at the end of training.
+//   The capture, the backends (opened by the session) and the top-k victims are settled on the
+//   training thread; the writer thread only saves, updates the index and deletes.
+//
+// "Improved" is the SDK's Monitor (plugfit/monitor.hpp) with min_delta 0 and
+// initial_value_threshold as the first best: the save_best_only test, the best kept in state,
+// the top-k ranking and the index's best all use it.
 #pragma once
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <plugfit/callback.hpp>
 #include <plugfit/checkpoint.hpp>
+#include <plugfit/monitor.hpp>
 
 #include "../checkpoint/async_writer.hpp"
 
@@ -42,32 +48,44 @@ class ModelCheckpoint final : public Callback {
   const std::string& folder_uri() const { return folder_; }
 
  private:
-  void save(int epoch, std::optional<std::int64_t> batch, const Logs& logs);
-  bool improved(double current) const;
-  void enforce_top_k(const std::string& just_saved);
-  // The backend and checkpoint name a formatted name stands for.
-  std::pair<CheckpointBackend*, std::string> target(const std::string& name);
-  void write(const std::string& name, const CheckpointRecord& record, const std::string& kind, int epoch,
-             std::int64_t global_step, const Json& metrics);
+  // A checkpoint of a backend this callback opened (the backend outlives every job).
+  struct Target {
+    CheckpointBackend* backend;
+    std::string checkpoint;
+  };
+  // One save, settled on the training thread: what write() does, maybe on the writer's thread.
+  struct WriteJob {
+    std::shared_ptr<const CheckpointRecord> record;
+    std::string kind;
+    int epoch = 0;
+    std::int64_t global_step = 0;
+    Json metrics;
+    Target target;
+    std::optional<Target> last;   // save_last's copy
+    std::vector<Target> victims;  // pushed out of the top k by this save, deleted after it
+  };
 
-  std::string filepath_, folder_, name_template_, monitor_, mode_;
+  void save(int epoch, std::optional<std::int64_t> batch, const Logs& logs);
+  void write(const WriteJob& job) const;
+  // The backend and checkpoint name a formatted name stands for (opening a file's backend).
+  Target target(const std::string& name);
+  // Takes the checkpoints beyond save_top_k out of written_, worst first.
+  std::vector<Target> top_k_victims();
+
+  std::string filepath_, folder_, name_template_;
+  Monitor monitor_;
   int verbose_;
   bool save_best_only_, save_weights_only_, save_last_, async_;
   std::optional<std::int64_t> save_freq_batches_;  // empty: every epoch
   std::optional<int> save_top_k_;
   std::optional<double> best_;
   std::int64_t batches_since_save_ = 0;
-  std::vector<std::pair<std::string, double>> written_;  // name and monitored value, in save order
-  mutable std::mutex written_mutex_;  // written_ is pruned by the background writer
+  // Name and monitored value of what it wrote, in save order. Training thread only.
+  std::vector<std::pair<std::string, double>> written_;
   std::string file_scheme_, extension_;  // set when the name picks a file format
   std::unique_ptr<CheckpointBackend> backend_;
   std::map<std::string, std::unique_ptr<CheckpointBackend>> file_backends_;  // by file location
   AsyncWriter writer_;  // declared last: destroyed (joined) before the backend it writes to
 };
-
-// Keras's mode "auto": max for accuracy-like metrics (by the compiled metric's direction), min
-// for losses. Throws InputError when it cannot tell, asking for mode "min" or "max".
-std::string resolve_monitor_mode(const std::string& mode, const std::string& monitor, Model& model,
-                                 const std::string& who);
 
 }  // namespace plugfit

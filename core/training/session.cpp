@@ -20,8 +20,17 @@ CheckpointRecord FitSession::capture(bool weights_only) const {
 void FitSession::restore(const CheckpointRecord& record, const RestoreParts& parts) {
   if (parts.weights) restore_weights(model_, record);
   if (parts.optimizer) restore_optimizer(model_, record);
-  if (parts.training_state) position_ = restore_position(model_, record);
+  if (parts.training_state) {
+    position_ = restore_position(model_, record);
+    resumed_at_ = RunPosition{position_.epoch, position_.batch, position_.global_step};
+  }
   if (parts.callbacks) restore_callbacks(callbacks_, record);
+}
+
+std::optional<int> FitSession::metric_direction(const std::string& metric_name) const {
+  for (const auto& metric : model_.metrics())
+    if (metric->name() == metric_name) return metric->direction() > 0 ? 1 : -1;
+  return std::nullopt;
 }
 
 std::unique_ptr<CheckpointBackend> FitSession::open_backend(const std::string& uri) {

@@ -1,4 +1,5 @@
-// The Session of a fit(): what callbacks use to capture and restore the run.
+// The Session of a fit(): what callbacks use to capture and restore the run. Not thread-safe,
+// as the SDK's Session: the training thread only.
 #pragma once
 
 #include <plugfit/session.hpp>
@@ -20,11 +21,15 @@ class FitSession final : public Session {
   std::unique_ptr<CheckpointBackend> open_backend(const std::string& uri) override;
   int epoch() const override { return position_.epoch; }
   std::int64_t global_step() const override { return position_.global_step; }
+  std::optional<RunPosition> resumed_at() const override { return resumed_at_; }
+  std::optional<int> metric_direction(const std::string& metric_name) const override;
 
   // Host side, kept current by fit().
   void set_callbacks(std::vector<Callback*> callbacks) { callbacks_ = std::move(callbacks); }
   void set_position(const TrainingPosition& position) { position_ = position; }
   void set_metrics(const Logs& logs) { metrics_ = logs; }
+  // fit() says where it starts: nullopt for a fresh run (a restore with training state sets it too).
+  void set_resumed_at(std::optional<RunPosition> position) { resumed_at_ = position; }
   // Merged into every captured record's info (the run's data specs, say).
   void set_extra_info(Json extra) { extra_info_ = std::move(extra); }
   const TrainingPosition& position() const { return position_; }
@@ -36,6 +41,7 @@ class FitSession final : public Session {
   PluginLoader* loader_;
   Json compile_config_;
   TrainingPosition position_;
+  std::optional<RunPosition> resumed_at_;
   std::vector<Callback*> callbacks_;
   Logs metrics_;
   Json extra_info_ = Json::object();

@@ -5,11 +5,13 @@
 //
 //   checkpoint  the folder URI ModelCheckpoint writes to ("dir:ckpts"), optionally "#NAME"
 //               to reload one checkpoint (default: the best the folder's index names, else the
-//               latest)
-//   monitor "val_loss", mode "min" | "max" (default min), min_delta 0, verbose 1
+//               latest); parsed and resolved by the SDK (plugfit/checkpoint_index.hpp)
+//   monitor "val_loss", mode "min" | "max" | "auto" (default min), min_delta 0, verbose 1
+// "Improved" is the SDK's Monitor (plugfit/monitor.hpp), Keras's test.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
+#include <optional>
 
 #include <plugfit/sdk.hpp>
 
@@ -20,76 +22,70 @@ using namespace plugfit;
 class DynamicReloadCheckpoint final : public Callback {
  public:
   explicit DynamicReloadCheckpoint(Config& config)
-      : checkpoint_(config.require<std::string>("checkpoint")),
-        monitor_(config.get<std::string>("monitor", "val_loss")),
-        mode_(config.get<std::string>("mode", "min")),
-        min_delta_(std::fabs(config.get<double>("min_delta", 0.0))),
+      : uri_(config.require<std::string>("checkpoint")),
+        checkpoint_(parse_checkpoint_uri(uri_)),
+        monitor_("DynamicReloadCheckpoint", config.get<std::string>("monitor", "val_loss"),
+                 config.get<std::string>("mode", "min"), config.get<double>("min_delta", 0.0)),
         verbose_(config.get<int>("verbose", 1)) {
-    if (mode_ != "min" && mode_ != "max")
-      throw InputError("DynamicReloadCheckpoint: mode must be \"min\" or \"max\", got \"" + mode_ + "\"");
-    if (const auto hash = checkpoint_.rfind('#'); hash != std::string::npos) {
-      name_ = checkpoint_.substr(hash + 1);
-      checkpoint_ = checkpoint_.substr(0, hash);
-    }
+    uri_ = uri_.substr(0, uri_.rfind('#'));  // the folder, as the user wrote it (the state key)
   }
 
+  void on_train_begin(Logs&) override { monitor_.resolve(session()); }
+
   void on_epoch_end(int epoch, Logs& logs) override {
-    const double* current = logs.find(monitor_);
+    const double* current = logs.find(monitor_.key());
     if (current == nullptr)
-      throw InputError("DynamicReloadCheckpoint monitors \"" + monitor_ + "\", which is not in the logs");
-    if (improved(*current)) {
+      throw InputError("DynamicReloadCheckpoint monitors \"" + monitor_.key() + "\", which is not in the logs");
+    if (!monitor_.resolved()) monitor_.resolve(session());
+    if (monitor_.improves(*current, best_)) {
       best_ = *current;
       return;
     }
     reload(epoch);
   }
 
-  Json state() const override {
-    return {{"best", std::isfinite(best_) ? Json(best_) : Json()}, {"reloads", reloads_}};
-  }
+  Json state() const override { return {{"best", best_ ? Json(*best_) : Json()}, {"reloads", reloads_}}; }
   void load_state(const Json& state) override {
-    best_ = state.value("best", Json()).is_number() ? state["best"].get<double>() : initial_best();
-    reloads_ = state.value("reloads", 0);
+    const Json best = state.is_object() ? state.value("best", Json()) : Json();
+    best_ = best.is_number() ? std::optional<double>(best.get<double>()) : std::nullopt;
+    reloads_ = state.is_object() ? state.value("reloads", 0) : 0;
   }
-  std::string state_key() const override { return "DynamicReloadCheckpoint{" + checkpoint_ + "," + monitor_ + "}"; }
+  std::string state_key() const override {
+    return "DynamicReloadCheckpoint{" + uri_ + "," + monitor_.key() + "}";
+  }
 
  private:
-  double initial_best() const {
-    return mode_ == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-  }
-  bool improved(double current) const {
-    return mode_ == "min" ? current < best_ - min_delta_ : current > best_ + min_delta_;
-  }
-
   void reload(int epoch) {
-    auto backend = session().open_backend(checkpoint_);
-    std::string name = name_;
-    if (name.empty()) {
-      const Json index = backend->read_index();
-      if (index.contains("best") && index["best"].is_object()) name = index["best"].value("name", "");
-      if (name.empty() && index.contains("latest") && index["latest"].is_string()) name = index["latest"];
-      if (name.empty()) {
-        const auto names = backend->list();
-        if (names.empty()) throw RuntimeFailure("DynamicReloadCheckpoint: " + backend->uri() + " holds no checkpoint");
-        name = names.back();
-      }
+    auto backend = session().open_backend(uri_);
+    // "#NAME" as given; else the index's best, else its latest, else the newest held.
+    std::optional<std::string> name;
+    if (!checkpoint_.name.empty()) {
+      name = resolve_checkpoint_name(*backend, checkpoint_.name);
+    } else {
+      const CheckpointIndex index = CheckpointIndex::read(*backend);
+      const auto held = backend->list();
+      if (index.best && std::find(held.begin(), held.end(), index.best->name) != held.end()) name = index.best->name;
+      else name = resolve_checkpoint_name(*backend, "latest");
     }
-    const CheckpointRecord record = backend->load(name);
+    if (!name) throw RuntimeFailure("DynamicReloadCheckpoint: " + backend->uri() + " holds no checkpoint");
+    const CheckpointRecord record = backend->load(*name);
     RestoreParts parts;
     parts.optimizer = record.info.value("kind", "") == "full";
     session().restore(record, parts);
     ++reloads_;
     if (verbose_ > 0) {
-      std::printf("\nEpoch %d: %s did not improve from %.5f; reloaded %s/%s\n", epoch + 1, monitor_.c_str(), best_,
-                  backend->uri().c_str(), name.c_str());
+      std::printf("\nEpoch %d: %s did not improve from %.5f; reloaded %s/%s\n", epoch + 1, monitor_.key().c_str(),
+                  best_.value_or(monitor_.higher_is_better() ? -HUGE_VAL : HUGE_VAL), backend->uri().c_str(),
+                  name->c_str());
       std::fflush(stdout);
     }
   }
 
-  std::string checkpoint_, name_, monitor_, mode_;
-  double min_delta_;
+  std::string uri_;
+  CheckpointUri checkpoint_;  // for its "#NAME"
+  Monitor monitor_;
   int verbose_;
-  double best_ = initial_best();
+  std::optional<double> best_;  // none yet: Keras's +-inf
   int reloads_ = 0;
 };
 

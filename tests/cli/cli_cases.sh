@@ -406,6 +406,63 @@ JSON
     "$plugfit" evaluate hdf5:out/best_model.h5 --data "synthetic:samples=64,features=20,classes=4,labels=linear" || fail "evaluate .h5"
     "$plugfit" evaluate sqlite:out/w.02.db --data "synthetic:samples=64,features=20,classes=4,labels=linear" || fail "evaluate .db"
     ;;
+  logs_resume_sigkill)
+    # CSVLogger and JsonLinesLogger beside BackupAndRestore (CSVLogger listed before it, so the
+    # restore comes after its on_train_begin), through a SIGKILL mid-epoch after two finished
+    # epochs: the resumed run keeps those rows and adds the rest, every epoch exactly once, and
+    # both files hold the same rows. The rows of epochs trained whole equal an uninterrupted run's.
+    write_logged_run() {  # write_logged_run FILE PREFIX
+      cat >"$1" <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 8, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=12000,features=128,classes=8,labels=linear"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "callbacks": [{"class_name": "CSVLogger", "config": {"filename": "$2.csv"}},
+               {"class_name": "BackupAndRestore", "config": {"backup_dir": "$2-backup", "save_freq": 3}},
+               {"class_name": "JsonLinesLogger", "config": {"filename": "$2.jsonl"}}],
+ "fit": {"epochs": 4, "batch_size": 32, "validation_split": 0.1, "seed": 5, "verbose": 0}}
+JSON
+    }
+    write_logged_run straight.json straight
+    write_logged_run killed.json killed
+    "$plugfit" train straight.json || fail "uninterrupted run"
+    "$plugfit" train killed.json --verbose 1 >first.txt 2>&1 &
+    pid=$!
+    # Poll for the progress marker: two epoch rows in the CSV, then a backup newer than the
+    # second (taken in epoch 3, as BackupAndRestore follows CSVLogger).
+    for i in $(seq 1 3000); do
+      [ "$(cat killed.csv 2>/dev/null | grep -c '^[0-9]')" -ge 2 ] && [ killed-backup/backup -nt killed.csv ] && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.01
+    done
+    kill -9 $pid 2>/dev/null || fail "the run ended before the kill: make the epochs longer"
+    wait $pid 2>/dev/null
+    [ "$(grep -c '^[0-9]' killed.csv)" -eq 2 ] || fail "killed after $(grep -c '^[0-9]' killed.csv) rows, wanted 2"
+    [ -e killed-backup/backup ] || fail "no backup to resume from"
+    "$plugfit" train killed.json --verbose 1 >resumed.txt 2>&1 || { cat resumed.txt; fail "the resumed run failed"; }
+    grep -a "^Restored the backup" resumed.txt
+    grep -aq "resuming at epoch 3, batch [1-9]" resumed.txt || fail "the resume was not mid-epoch 3"
+    /usr/bin/python3 - <<'PY' || fail "the log files after the resume"
+import csv, json
+def csv_rows(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: float(v) for k, v in r.items()} for r in rows]
+def jsonl_rows(path):
+    return [json.loads(line) for line in open(path) if line.strip()]
+killed_csv, killed_jsonl = csv_rows("killed.csv"), jsonl_rows("killed.jsonl")
+assert [int(r["epoch"]) for r in killed_csv] == [0, 1, 2, 3], killed_csv
+assert [r["epoch"] for r in killed_jsonl] == [0, 1, 2, 3], killed_jsonl
+for c, j in zip(killed_csv, killed_jsonl):
+    assert c == {k: float(v) for k, v in j.items()}, (c, j)
+straight = csv_rows("straight.csv")
+# Epoch 2 was cut by the kill: its training means cover the batches after the resume only.
+for e in (0, 1, 3):
+    assert killed_csv[e] == straight[e], (e, killed_csv[e], straight[e])
+assert killed_csv[2]["val_loss"] == straight[2]["val_loss"], "the resumed epoch ended with other weights"
+print("epochs", [int(r["epoch"]) for r in killed_csv], "once each in both files; rows 0, 1, 3 as uninterrupted")
+PY
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

@@ -100,6 +100,8 @@ struct Harness {
     params.epochs = 100;
     params.initial_epoch = initial_epoch;
     CallbackAccess::set_params(cb, params);
+    // As fit() does: a run that starts past epoch 0 continues an earlier one.
+    session->set_resumed_at(initial_epoch > 0 ? std::optional<RunPosition>({initial_epoch, 0, 0}) : std::nullopt);
   }
   // Every parameter set to the epoch's number, so weights tell which epoch they are from.
   void mark_weights(int epoch) {

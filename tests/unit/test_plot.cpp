@@ -22,6 +22,7 @@
 #include "training/callbacks/json_lines_logger.hpp"
 #include "training/callback_access.hpp"
 #include "training/plot.hpp"
+#include "training/session.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -210,19 +211,6 @@ HistoryTable table_of(const std::vector<std::pair<std::string, std::vector<doubl
   return t;
 }
 
-// A callback by its registered name, wired as fit() would (no model or session: these two use neither).
-std::unique_ptr<Callback> make_callback(const std::string& name, const Json& config, const Json* state = nullptr,
-                                        int initial_epoch = 0, int epochs = 10) {
-  auto cb = test::builtins().create_callback(name, config);
-  FitParams params;
-  params.epochs = epochs;
-  params.initial_epoch = initial_epoch;
-  CallbackAccess::set_params(*cb, params);
-  if (state != nullptr) cb->load_state(*state);
-  Logs logs;
-  cb->on_train_begin(logs);
-  return cb;
-}
 
 Logs make_logs(const std::vector<std::pair<std::string, double>>& items) {
   Logs logs;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -13,6 +15,9 @@
 
 #include "data/dataset.hpp"
 #include "builtins/builtins.hpp"
+#include "model/sequential.hpp"
+#include "training/callback_access.hpp"
+#include "training/session.hpp"
 
 namespace plugfit::test {
 
@@ -66,6 +71,36 @@ inline std::string read_file(const std::filesystem::path& path) {
 inline void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
+}
+
+
+// The session a resumed run's callbacks ask where it resumed (Session::resumed_at()).
+inline FitSession& resumed_session(int initial_epoch) {
+  static std::unique_ptr<Sequential> model = [] {
+    auto m = Sequential::from_config({{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 1}}}}}}},
+                                     builtins());
+    m->build({1}, 0);
+    return m;
+  }();
+  static FitSession session(*model, builtins(), nullptr, Json::object(), 0);
+  session.set_resumed_at(RunPosition{initial_epoch, 0, 0});
+  return session;
+}
+
+// A callback by its registered name, wired as fit() would (a session only for a resumed run:
+// otherwise these use neither model nor session).
+inline std::unique_ptr<Callback> make_callback(const std::string& name, const Json& config, const Json* state = nullptr,
+                                        int initial_epoch = 0, int epochs = 10) {
+  auto cb = builtins().create_callback(name, config);
+  FitParams params;
+  params.epochs = epochs;
+  params.initial_epoch = initial_epoch;
+  CallbackAccess::set_params(*cb, params);
+  if (initial_epoch > 0) CallbackAccess::set_session(*cb, &resumed_session(initial_epoch));
+  if (state != nullptr) cb->load_state(*state);
+  Logs logs;
+  cb->on_train_begin(logs);
+  return cb;
 }
 
 }  // namespace plugfit::test

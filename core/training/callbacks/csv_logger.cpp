@@ -25,16 +25,25 @@ CSVLogger::CSVLogger(Config& config)
 }
 
 void CSVLogger::on_train_begin(Logs&) {
-  const bool resumed = loaded_;
+  if (!loaded_) keys_.reset();
   loaded_ = false;
-  if (!resumed) keys_.reset();
-  if (resumed) drop_rows_from(params().initial_epoch);
+  file_.reset();
+  opened_ = false;
+  // Whether this run continues the file is known only after every on_train_begin (see
+  // resumed_epoch): the file is opened at the first write, here only checked.
+  check_writable(filename_, "CSVLogger");
+}
+
+void CSVLogger::open_file() {
+  const std::optional<int> resumed = resumed_epoch(*this);
+  if (resumed) drop_rows_from(*resumed);
   const bool append = append_ || resumed;
   std::error_code ec;
   const bool empty = !std::filesystem::exists(filename_, ec) || std::filesystem::file_size(filename_, ec) == 0;
   file_.reset(std::fopen(filename_.c_str(), append ? "ab" : "wb"));
   if (!file_) throw InputError("CSVLogger: cannot open \"" + filename_ + "\" for writing: " + std::strerror(errno));
   header_pending_ = !append || empty;
+  opened_ = true;
 }
 
 std::string CSVLogger::field(const std::string& text) const {
@@ -60,7 +69,9 @@ void CSVLogger::write_line(const std::vector<std::string>& fields) {
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
-  if (!file_) throw RuntimeFailure("CSVLogger: on_epoch_end ran before on_train_begin opened \"" + filename_ + "\"");
+  if (!file_ && opened_)
+    throw RuntimeFailure("CSVLogger: on_epoch_end ran after on_train_end closed \"" + filename_ + "\"");
+  if (!file_) open_file();
   if (!keys_) {
     std::vector<std::string> keys;
     for (const auto& [key, value] : logs) keys.push_back(key);
@@ -89,6 +100,7 @@ void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void CSVLogger::on_train_end(Logs&) {
+  if (!opened_) open_file();  // no epoch ran: the file is still started afresh (or resumed), as in Keras
   if (file_ && std::fclose(file_.release()) != 0)
     throw RuntimeFailure("CSVLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));
 }

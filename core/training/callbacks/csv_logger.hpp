@@ -12,9 +12,13 @@
 // key missing that epoch; keys first seen later are not written; lines end in "\r\n"; fields
 // holding the separator, a quote or a line break are quoted. Flushed after every row.
 //
-// Resume: the column keys are state, and a callback whose state was restored (a resumed run)
-// always appends, after dropping the rows of epochs at or past the resumed epoch (written after
-// the checkpoint, and about to be trained again). State key "CSVLogger{filename=...}".
+// Resume: the column keys are state. When the run resumed (Session::resumed_at(): --resume,
+// BackupAndRestore, a mid-epoch position included, or fit()'s initial epoch) the logger always
+// appends, after dropping the rows of epochs at or past the resumed epoch (written after the
+// checkpoint, and about to be trained again), so every epoch's row is there exactly once. The
+// file is opened at the first row (or on_train_end), when the resume position is final
+// whatever the callbacks' order; on_train_begin only checks it can be written.
+// State key "CSVLogger{filename=...}".
 #pragma once
 
 #include <cstdio>
@@ -44,6 +48,9 @@ class CSVLogger final : public Callback {
   std::string field(const std::string& text) const;
   void write_line(const std::vector<std::string>& fields);
   void drop_rows_from(int epoch);
+  // Opens the file at the first write: continued after the rows before Session::resumed_at()
+  // when the run resumed, else appended to (append) or started afresh.
+  void open_file();
 
   std::string filename_;
   char separator_;
@@ -51,7 +58,8 @@ class CSVLogger final : public Callback {
   std::unique_ptr<std::FILE, Closer> file_;
   std::optional<std::vector<std::string>> keys_;  // the columns after "epoch", fixed by the first epoch
   bool header_pending_ = false;
-  bool loaded_ = false;  // load_state() ran since the last on_train_begin
+  bool opened_ = false;  // open_file() ran since on_train_begin (a second on_train_end must not reopen)
+  bool loaded_ = false;  // load_state() ran since the last on_train_begin: keep the restored keys
 };
 
 }  // namespace plugfit

@@ -7,12 +7,12 @@ namespace plugfit {
 
 EarlyStopping::EarlyStopping(Config& config)
     : monitor_("EarlyStopping", config.get<std::string>("monitor", "val_loss"),
-               config.get<std::string>("mode", "auto"), config.get<double>("min_delta", 0.0)),
+               config.get<std::string>("mode", "auto"), config.get<double>("min_delta", 0.0),
+               config.has("baseline") ? std::optional<double>(config.get<double>("baseline", 0.0)) : std::nullopt),
       patience_(config.get<int>("patience", 0)),
       verbose_(config.get<int>("verbose", 0)),
       start_from_epoch_(config.get<int>("start_from_epoch", 0)),
       restore_best_weights_(config.get<bool>("restore_best_weights", false)) {
-  if (config.has("baseline")) baseline_ = config.get<double>("baseline", 0.0);
   if (patience_ < 0) throw InputError("EarlyStopping: patience must be non-negative, got " + std::to_string(patience_));
   if (start_from_epoch_ < 0)
     throw InputError("EarlyStopping: start_from_epoch must be non-negative, got " + std::to_string(start_from_epoch_));
@@ -20,7 +20,7 @@ EarlyStopping::EarlyStopping(Config& config)
 }
 
 void EarlyStopping::on_train_begin(Logs&) {
-  monitor_.resolve(model());
+  monitor_.resolve(session());
   // Keras resets here so an instance can be reused; a resumed run has just loaded its state.
   if (!loaded_) {
     wait_ = 0;
@@ -33,7 +33,7 @@ void EarlyStopping::on_train_begin(Logs&) {
 }
 
 void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
-  monitor_.resolve(model());
+  if (!monitor_.resolved()) monitor_.resolve(session());
   const double* current = monitor_.value(logs, "Early stopping conditioned on metric ", "");
   if (current == nullptr || epoch < start_from_epoch_) return;  // nothing to monitor, or still warming up
   const auto params = model().parameters();
@@ -48,7 +48,7 @@ void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
     best_epoch_ = epoch;
     if (restore_best_weights_) best_weights_.assign(params.begin(), params.end());
     // Only a value that also beats the baseline restarts the wait.
-    if (!baseline_ || monitor_.improves(*current, baseline_)) wait_ = 0;
+    if (monitor_.clears_baseline(*current)) wait_ = 0;
     return;
   }
   if (wait_ >= patience_ && epoch > 0) {

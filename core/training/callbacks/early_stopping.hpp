@@ -46,7 +46,6 @@ class EarlyStopping final : public Callback {
  private:
   Monitor monitor_;
   int patience_, verbose_, start_from_epoch_;
-  std::optional<double> baseline_;
   bool restore_best_weights_;
 
   int wait_ = 0;

@@ -29,24 +29,22 @@ std::string JsonLinesLogger::line(int epoch, const Logs& logs) {
 }
 
 void JsonLinesLogger::on_train_begin(Logs&) {
-  const bool resumed = loaded_;
+  if (!loaded_) last_epoch_.reset();
   loaded_ = false;
-  if (!resumed) last_epoch_.reset();
-  if (resumed) {
-    // The resumed epoch: fit()'s initial epoch, or where a restore in an earlier callback's
-    // on_train_begin (BackupAndRestore) put the session.
-    int from = params().initial_epoch;
-    try {
-      from = std::max(from, session().epoch());
-    } catch (const Error&) {
-      // no session (a callback driven by hand): the initial epoch it is
-    }
-    drop_lines_from(from);
-  }
+  file_.reset();
+  opened_ = false;
+  // As CSVLogger's: the file's fate waits for the final resume position (its first write).
+  check_writable(filename_, "JsonLinesLogger");
+}
+
+void JsonLinesLogger::open_file() {
+  const std::optional<int> resumed = resumed_epoch(*this);
+  if (resumed) drop_lines_from(*resumed);
   const bool append = append_ || resumed;
   file_.reset(std::fopen(filename_.c_str(), append ? "ab" : "wb"));
   if (!file_)
     throw InputError("JsonLinesLogger: cannot open \"" + filename_ + "\" for writing: " + std::strerror(errno));
+  opened_ = true;
   if (append) {
     // A file a killed run left without its final line break: start on a line of our own.
     std::ifstream in(filename_, std::ios::binary | std::ios::ate);
@@ -61,8 +59,9 @@ void JsonLinesLogger::on_train_begin(Logs&) {
 }
 
 void JsonLinesLogger::on_epoch_end(int epoch, Logs& logs) {
-  if (!file_)
-    throw RuntimeFailure("JsonLinesLogger: on_epoch_end ran before on_train_begin opened \"" + filename_ + "\"");
+  if (!file_ && opened_)
+    throw RuntimeFailure("JsonLinesLogger: on_epoch_end ran after on_train_end closed \"" + filename_ + "\"");
+  if (!file_) open_file();
   const std::string text = line(epoch, logs) + "\n";
   if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size() || std::fflush(file_.get()) != 0)
     throw RuntimeFailure("JsonLinesLogger: cannot write to \"" + filename_ + "\": " + std::strerror(errno));
@@ -70,6 +69,7 @@ void JsonLinesLogger::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void JsonLinesLogger::on_train_end(Logs&) {
+  if (!opened_) open_file();  // no epoch ran: the file is still started afresh (or resumed)
   if (file_ && std::fclose(file_.release()) != 0)
     throw RuntimeFailure("JsonLinesLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));
 }

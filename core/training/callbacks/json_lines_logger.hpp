@@ -9,10 +9,10 @@
 // text that reads back to the same double; NaN and infinities as null (JSON has no such numbers).
 // Lines end in "\n" and the file is flushed after each one.
 //
-// Resume: as CSVLogger, a callback whose state was restored (a resumed run) always appends,
-// after dropping the lines of epochs at or past the resumed epoch (written after the checkpoint,
-// and about to be trained again) and any line a killed run left half-written. State key
-// "JsonLinesLogger{filename=...}".
+// Resume: as CSVLogger, when the run resumed (Session::resumed_at()) it always appends, after
+// dropping the lines of epochs at or past the resumed epoch (written after the checkpoint, and
+// about to be trained again) and any line a killed run left half-written; the file is opened at
+// the first line. State key "JsonLinesLogger{filename=...}".
 #pragma once
 
 #include <cstdio>
@@ -42,12 +42,15 @@ class JsonLinesLogger final : public Callback {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
   void drop_lines_from(int epoch);
+  // Opens the file at the first write, as CSVLogger::open_file.
+  void open_file();
 
   std::string filename_;
   bool append_;
   std::unique_ptr<std::FILE, Closer> file_;
   std::optional<int> last_epoch_;  // the last epoch written
   bool loaded_ = false;            // load_state() ran since the last on_train_begin
+  bool opened_ = false;            // open_file() ran since on_train_begin
 };
 
 }  // namespace plugfit

@@ -1,5 +1,8 @@
 #include "log_file.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +34,22 @@ void keep_lines(const std::string& path, const std::string& who,
   if (!dropped) return;
   const std::string why = write_file_atomically(path, kept);
   if (!why.empty()) throw InputError(who + ": cannot rewrite \"" + path + "\" to resume it: " + why);
+}
+
+std::optional<int> resumed_epoch(const Callback& callback) {
+  try {
+    const auto at = callback.session().resumed_at();
+    if (at) return at->epoch;
+  } catch (const Error&) {
+    // driven outside fit(): no session, so a fresh run
+  }
+  return std::nullopt;
+}
+
+void check_writable(const std::string& path, const std::string& who) {
+  std::FILE* file = std::fopen(path.c_str(), "ab");
+  if (file == nullptr) throw InputError(who + ": cannot open \"" + path + "\" for writing: " + std::strerror(errno));
+  std::fclose(file);
 }
 
 }  // namespace plugfit

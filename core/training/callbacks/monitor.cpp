@@ -4,35 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
-
-#include "../model_checkpoint.hpp"
 
 namespace plugfit {
-
-Monitor::Monitor(std::string who, std::string key, std::string mode, double min_delta)
-    : who_(std::move(who)), key_(std::move(key)), mode_(std::move(mode)), min_delta_(std::fabs(min_delta)) {
-  // Keras warns and falls back to "auto"; plugfit refuses, as it does for a misspelt option.
-  if (mode_ != "auto" && mode_ != "min" && mode_ != "max")
-    throw InputError(who_ + ": mode must be \"auto\", \"min\" or \"max\", got \"" + mode_ + "\"");
-  if (!std::isfinite(min_delta)) throw InputError(who_ + ": min_delta must be a finite number");
-}
-
-void Monitor::resolve(Model& model) { mode_ = resolve_monitor_mode(mode_, key_, model, who_); }
-
-bool Monitor::improves(double current, std::optional<double> reference) const {
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  if (mode_ == "min") return current + min_delta_ < reference.value_or(inf);
-  return current - min_delta_ > reference.value_or(-inf);
-}
-
-const double* Monitor::value(const Logs& logs, const char* prefix, const char* suffix) const {
-  const double* v = logs.find(key_);
-  if (v == nullptr)
-    std::fprintf(stderr, "plugfit: warning: %s`%s` which is not available. Available metrics are: %s%s\n", prefix,
-                 key_.c_str(), log_keys(logs).c_str(), suffix);
-  return v;
-}
 
 std::string python_float(double x) {
   if (std::isnan(x)) return "nan";

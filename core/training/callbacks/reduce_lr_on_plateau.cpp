@@ -31,7 +31,7 @@ Optimizer& ReduceLROnPlateau::optimizer() const {
 }
 
 void ReduceLROnPlateau::on_train_begin(Logs&) {
-  monitor_.resolve(model());
+  monitor_.resolve(session());
   // Keras resets the counters here so an instance can be reused; a resumed run has just loaded them.
   if (!loaded_) {
     wait_ = 0;
@@ -42,7 +42,7 @@ void ReduceLROnPlateau::on_train_begin(Logs&) {
 }
 
 void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {
-  monitor_.resolve(model());
+  if (!monitor_.resolved()) monitor_.resolve(session());
   Optimizer& opt = optimizer();
   logs["learning_rate"] = opt.learning_rate();
   const double* current = monitor_.value(logs, "Learning rate reduction is conditioned on metric ", ".");

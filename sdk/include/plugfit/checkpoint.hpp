@@ -13,6 +13,13 @@
 //   remove(name)        deletes one record; other records are untouched
 //   read_index/write_index  one small JSON document beside the records (latest, best, ...)
 // Names are one path component: no '/', no "..", not empty, no leading '.'.
+//
+// Threading: one backend instance is used by one thread at a time; its methods need not be
+// thread-safe. The host may hand an instance to a background writer thread (async
+// checkpoints), and then does not touch it until that write has finished. A backend whose
+// instances cannot run on two threads at once (one library-wide lock, say) serializes them
+// itself. Opening backends (which may load a plugin) is the training thread's job, never the
+// writer's.
 #pragma once
 
 #include <cstdint>

@@ -9,11 +9,13 @@
 
 #include "callback.hpp"
 #include "checkpoint.hpp"
+#include "checkpoint_index.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "layer.hpp"
 #include "loss.hpp"
 #include "model.hpp"
+#include "monitor.hpp"
 #include "optimizer.hpp"
 #include "plugin.hpp"
 #include "registry.hpp"
