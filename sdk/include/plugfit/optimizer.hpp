@@ -10,7 +10,10 @@
 // the "gradient_accumulator" slot and, on every Nth call only, replaced by their average; then
 // clipped (clipnorm per weight, global_clipnorm over all, or clipvalue per element); then the
 // decoupled weight decay `p -= p * weight_decay * learning_rate`; then update_step(). use_ema is
-// refused (plugfit keeps no moving average of the weights), and so is jit_compile true.
+// refused (plugfit keeps no moving average of the weights), and so is jit_compile true;
+// ema_momentum and ema_overwrite_frequency are checked as Keras checks them and, as in Keras
+// without use_ema, have no effect. weight_decay applies to every parameter (plugfit's buffer
+// holds trainable weights only).
 #pragma once
 
 #include <cstdint>
@@ -52,7 +55,8 @@ class PLUGFIT_API Optimizer {
   void set_iterations(std::int64_t n) { iterations_ = n; }
   // Updates applied so far (Keras's `iterations` property): iterations() / accumulation steps.
   std::int64_t updates_applied() const { return iterations_ / accumulation_steps_; }
-  // The factor fit() multiplies the loss's gradient by (Keras's scale_loss); 1 when unset.
+  // The factor the loss's gradient is multiplied by (Keras's scale_loss; Sequential::compile
+  // wraps the loss), divided out again by step(); 1 when unset.
   double loss_scale_factor() const { return loss_scale_factor_; }
   int gradient_accumulation_steps() const { return accumulation_steps_; }
 
