@@ -68,6 +68,39 @@ case "$case_name" in
     py -c "import sys; sys.exit(0 if float('$held4') > 0 and float('$held12') == 0 else 1)" ||
       fail "the accumulator is not one batch at b4 and empty at b12"
     ;;
+  accumulation_backup_kill)
+    # BackupAndRestore every 4 batches, the run SIGKILLed after a backup: the restored run
+    # resumes inside an accumulation window (a batch not a multiple of 3) and ends with the
+    # weights and optimizer state of an uninterrupted run, bit for bit.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 8, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=8000,features=128,classes=8,labels=linear"},
+ "compile": {"optimizer": {"class_name": "Adam", "config": {"gradient_accumulation_steps": 3}},
+             "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "callbacks": [{"class_name": "BackupAndRestore", "config": {"backup_dir": "backup", "save_freq": 4}}],
+ "fit": {"epochs": 3, "batch_size": 32, "seed": 5, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
+    resumed_mid_window=no
+    for attempt in 1 2 3 4 5 6; do
+      rm -rf backup
+      "$plugfit" train run.json --checkpoint dir:killed >/dev/null 2>&1 &
+      pid=$!
+      for _ in $(seq 1 400); do [ -e backup/backup ] && break; sleep 0.01; done
+      sleep "0.$(( (RANDOM % 20) + 1 ))"
+      kill -9 $pid 2>/dev/null || { wait $pid; fail "training finished before the kill"; }
+      wait $pid 2>/dev/null
+      "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >log.txt 2>&1 || fail "the resumed run failed"
+      read -r epoch batch < <(sed -n 's/^Restored the backup.*epoch \([0-9]*\), batch \([0-9]*\)$/\1 \2/p' log.txt)
+      [ -n "${batch:-}" ] || fail "no backup was restored: $(cat log.txt)"
+      batch=$(( (epoch - 1) * 250 + batch ))  # 250 batches per epoch
+      echo "attempt $attempt: restored after $batch batches"
+      same_tensors straight/ckpt-0003 killed/ckpt-0003 || fail "the resumed run differs from the uninterrupted one"
+      if [ $((batch % 3)) -ne 0 ]; then resumed_mid_window=yes; break; fi
+    done
+    [ "$resumed_mid_window" = yes ] || fail "never restored inside an accumulation window"
+    ;;
   optimizer_refusals)
     write_accumulating_run run.json
     sed 's/"gradient_accumulation_steps": 3/"jit_compile": true/' run.json >jit.json
