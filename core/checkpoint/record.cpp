@@ -219,7 +219,7 @@ void compile_from_config(Sequential& model, const Json& compile_config, const Re
   std::vector<std::unique_ptr<Metric>> metrics;
   for (const auto& spec : compile_config.value("metrics", Json::array())) {
     const std::string requested = class_name_of(spec);
-    auto metric = registry.create_metric(resolve_metric_name(requested, loss_name), config_of(spec));
+    auto metric = registry.create_metric(requested, config_of(spec));
     metric->set_name(requested == "acc" ? "accuracy" : requested);
     metrics.push_back(std::move(metric));
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <memory>
 
 #include <plugfit/registry.hpp>
 
@@ -24,18 +26,17 @@ void accept_loss_options(Config& config) {
     throw InputError(config.type_name() + ": only reduction \"sum_over_batch_size\" is supported, got \"" + reduction + "\"");
 }
 
-void softmax_rows(const float* z, float* p, std::size_t rows, std::size_t cols) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* zr = z + r * cols;
-    float* pr = p + r * cols;
-    const float top = *std::max_element(zr, zr + cols);
-    float sum = 0.f;
-    for (std::size_t c = 0; c < cols; ++c) sum += (pr[c] = std::exp(zr[c] - top));
-    for (std::size_t c = 0; c < cols; ++c) pr[c] /= sum;
-  }
-}
-
-// Cross-entropy against a target distribution given as a label index or a one-hot row.
+// Cross-entropy against a target distribution given as a label index or a one-hot row, with
+// TensorFlow's conventions (keras/src/backend/tensorflow/nn.py), so the gradient is always the
+// derivative of the returned value:
+//  - from logits (from_logits, or fused with the softmax before it): -sum t log_softmax(z),
+//    unclipped, gradient softmax(z) * sum(t) - t; fused, log p is taken of the float softmax
+//    output, which is exact to float precision while p >= FLT_MIN (a log-probability down to
+//    -87.3; below, the loss stops growing);
+//  - from probabilities not fused (TF's path for a tensor that is not a softmax output):
+//    categorical normalizes each row to sum 1, clips to [1e-7, 1 - 1e-7] and takes -sum t log;
+//    sparse clips, then takes -log of the label's share of the clipped row. A clipped entry
+//    passes no gradient, as in TF.
 class CrossEntropyBase : public Loss {
  public:
   CrossEntropyBase(Config& config, bool sparse) : sparse_(sparse), from_logits_(config.get<bool>("from_logits", false)) {
@@ -51,29 +52,15 @@ class CrossEntropyBase : public Loss {
 
   double compute(const Tensor& y_pred, const Tensor& y_true, Tensor* grad) const override {
     check(y_pred, y_true);
-    if (from_logits_) {
-      probs_.resize(y_pred.shape());
-      softmax_rows(y_pred.data(), probs_.data(), rows(y_pred), cols(y_pred));
-      return compute_from_softmax(probs_, y_true, grad);
-    }
+    if (grad != nullptr) grad->resize(y_pred.shape());
     const std::size_t n = rows(y_pred), c = cols(y_pred);
-    const float* p = y_pred.data();
-    const float* t = y_true.data();
-    if (grad != nullptr) {
-      grad->resize(y_pred.shape());
-      std::fill(grad->begin(), grad->end(), 0.f);
-    }
     double total = 0.0;
-    const float inv_n = 1.f / static_cast<float>(n);
     for (std::size_t r = 0; r < n; ++r) {
-      for (std::size_t k = 0; k < c; ++k) {
-        const float target = sparse_ ? (static_cast<std::size_t>(t[r]) == k ? 1.f : 0.f) : t[r * c + k];
-        if (target == 0.f) continue;
-        const float raw = p[r * c + k];
-        const float clipped = std::clamp(raw, kEpsilon, 1.f - kEpsilon);
-        total -= target * std::log(clipped);
-        if (grad != nullptr && raw == clipped) grad->data()[r * c + k] = -target / clipped * inv_n;
-      }
+      const float* row = y_pred.data() + r * c;
+      float* g = grad != nullptr ? grad->data() + r * c : nullptr;
+      total += from_logits_ ? row_from_logits(row, y_true, r, c, g, n)
+                            : (sparse_ ? sparse_row_from_probabilities(row, label(y_true, r), c, g, n)
+                                       : row_from_probabilities(row, y_true.data() + r * c, c, g, n));
     }
     return total / static_cast<double>(n);
   }
@@ -90,20 +77,21 @@ class CrossEntropyBase : public Loss {
       grad_logits->resize(probs.shape());
       g = grad_logits->data();
     }
+    constexpr float kSmallest = std::numeric_limits<float>::min();
     for (std::size_t r = 0; r < n; ++r) {
       const float* pr = p + r * c;
       if (sparse_) {
-        const auto label = static_cast<std::size_t>(t[r]);
-        total -= std::log(std::clamp(pr[label], kEpsilon, 1.f - kEpsilon));
+        const std::size_t y = label(y_true, r);
+        total -= std::log(static_cast<double>(std::max(pr[y], kSmallest)));
         if (g != nullptr) {
           for (std::size_t k = 0; k < c; ++k) g[r * c + k] = pr[k] * inv_n;
-          g[r * c + label] -= inv_n;
+          g[r * c + y] -= inv_n;
         }
       } else {
         const float* tr = t + r * c;
         float mass = 0.f;
         for (std::size_t k = 0; k < c; ++k) {
-          if (tr[k] != 0.f) total -= tr[k] * std::log(std::clamp(pr[k], kEpsilon, 1.f - kEpsilon));
+          if (tr[k] != 0.f) total -= tr[k] * std::log(static_cast<double>(std::max(pr[k], kSmallest)));
           mass += tr[k];
         }
         if (g != nullptr)
@@ -118,6 +106,71 @@ class CrossEntropyBase : public Loss {
  private:
   static std::size_t rows(const Tensor& t) { return t.shape()[0]; }
   static std::size_t cols(const Tensor& t) { return t.dimension() < 2 ? 1 : t.size() / t.shape()[0]; }
+  static std::size_t label(const Tensor& y_true, std::size_t r) { return static_cast<std::size_t>(y_true.data()[r]); }
+
+  // -sum t log_softmax(z) for one row; g (when not null) gets (softmax(z) sum(t) - t) / n.
+  double row_from_logits(const float* z, const Tensor& y_true, std::size_t r, std::size_t c, float* g,
+                         std::size_t n) const {
+    const float top = *std::max_element(z, z + c);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < c; ++k) sum += std::exp(static_cast<double>(z[k] - top));
+    const double log_sum = std::log(sum);
+    const auto log_softmax = [&](std::size_t k) { return static_cast<double>(z[k] - top) - log_sum; };
+    const float inv_n = 1.f / static_cast<float>(n);
+    if (sparse_) {
+      const std::size_t y = label(y_true, r);
+      if (g != nullptr) {
+        for (std::size_t k = 0; k < c; ++k) g[k] = static_cast<float>(std::exp(log_softmax(k))) * inv_n;
+        g[y] -= inv_n;
+      }
+      return -log_softmax(y);
+    }
+    const float* t = y_true.data() + r * c;
+    double loss = 0.0;
+    float mass = 0.f;
+    for (std::size_t k = 0; k < c; ++k) {
+      if (t[k] != 0.f) loss -= t[k] * log_softmax(k);
+      mass += t[k];
+    }
+    if (g != nullptr)
+      for (std::size_t k = 0; k < c; ++k) g[k] = (static_cast<float>(std::exp(log_softmax(k))) * mass - t[k]) * inv_n;
+    return loss;
+  }
+
+  // TF's categorical path from probabilities: q = p / sum(p), clipped, -sum t log q. The
+  // gradient goes through the normalization: dL/dp_j = (a_j - sum_k a_k q_k) / sum(p) with
+  // a_k = -t_k / q_k where q_k is not clipped, else 0.
+  static double row_from_probabilities(const float* p, const float* t, std::size_t c, float* g, std::size_t n) {
+    double total = 0.0;
+    for (std::size_t k = 0; k < c; ++k) total += p[k];
+    double loss = 0.0, weighted = 0.0;
+    for (std::size_t k = 0; k < c; ++k) {
+      const double q = p[k] / total;
+      const double clipped = std::clamp(q, double(kEpsilon), 1.0 - double(kEpsilon));
+      if (t[k] != 0.f) loss -= t[k] * std::log(clipped);
+      const double a = (t[k] != 0.f && q == clipped) ? -t[k] / q : 0.0;
+      if (g != nullptr) g[k] = static_cast<float>(a);
+      weighted += a * q;
+    }
+    if (g != nullptr)
+      for (std::size_t k = 0; k < c; ++k) g[k] = static_cast<float>((g[k] - weighted) / total / double(n));
+    return loss;
+  }
+
+  // TF's sparse path from probabilities: c = clip(p), loss = -log(c_y / sum(c)); a clipped entry
+  // passes no gradient: dL/dp_j = -[j == y] / c_y + 1 / sum(c) where p_j is not clipped.
+  static double sparse_row_from_probabilities(const float* p, std::size_t y, std::size_t c, float* g, std::size_t n) {
+    double total = 0.0;
+    for (std::size_t k = 0; k < c; ++k) total += std::clamp(double(p[k]), double(kEpsilon), 1.0 - double(kEpsilon));
+    const double label_share = std::clamp(double(p[y]), double(kEpsilon), 1.0 - double(kEpsilon));
+    if (g != nullptr)
+      for (std::size_t k = 0; k < c; ++k) {
+        const double clipped = std::clamp(double(p[k]), double(kEpsilon), 1.0 - double(kEpsilon));
+        const double d = clipped == double(p[k]) ? (k == y ? -1.0 / clipped : 0.0) + 1.0 / total : 0.0;
+        g[k] = static_cast<float>(d / double(n));
+      }
+    return -std::log(label_share / total);
+  }
 
   void check(const Tensor& y_pred, const Tensor& y_true) const {
     if (sparse_) {
@@ -129,7 +182,6 @@ class CrossEntropyBase : public Loss {
 
   bool sparse_;
   bool from_logits_;
-  mutable Tensor probs_;
 };
 
 class SparseCategoricalCrossentropy final : public CrossEntropyBase {
@@ -203,7 +255,38 @@ class MeanSquaredError final : public Loss {
   }
 };
 
+// Keras's scale_loss: the value logged is the loss's own, the gradient is scaled by the factor
+// (the optimizer divides the gradients by it again before using them).
+class GradientScaledLoss final : public Loss {
+ public:
+  GradientScaledLoss(std::unique_ptr<Loss> inner, double factor) : inner_(std::move(inner)), factor_(static_cast<float>(factor)) {}
+  double compute(const Tensor& y_pred, const Tensor& y_true, Tensor* grad) const override {
+    const double value = inner_->compute(y_pred, y_true, grad);
+    scale(grad);
+    return value;
+  }
+  bool fuses_with_softmax() const override { return inner_->fuses_with_softmax(); }
+  double compute_from_softmax(const Tensor& probs, const Tensor& y_true, Tensor* grad_logits) const override {
+    const double value = inner_->compute_from_softmax(probs, y_true, grad_logits);
+    scale(grad_logits);
+    return value;
+  }
+  Json get_config() const override { return inner_->get_config(); }
+
+ private:
+  void scale(Tensor* grad) const {
+    if (grad != nullptr)
+      for (float& g : *grad) g *= factor_;
+  }
+  std::unique_ptr<Loss> inner_;
+  float factor_;
+};
+
 }  // namespace
+
+std::unique_ptr<Loss> scale_loss_gradient(std::unique_ptr<Loss> loss, double factor) {
+  return std::make_unique<GradientScaledLoss>(std::move(loss), factor);
+}
 
 void check_sparse_labels(const Tensor& y_pred, const Tensor& y_true) {
   const std::size_t batch = y_pred.shape()[0];

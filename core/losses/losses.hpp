@@ -2,6 +2,8 @@
 // cross-entropy (fused with a preceding softmax), binary cross-entropy, mean squared error.
 #pragma once
 
+#include <memory>
+
 #include <plugfit/loss.hpp>
 
 namespace plugfit {
@@ -12,5 +14,9 @@ void register_builtin_losses(Registrar& registry);
 // The labels of a sparse target batch as class indices; throws InputError naming the shapes or
 // the offending label when y_true does not fit a (batch, classes) prediction.
 void check_sparse_labels(const Tensor& y_pred, const Tensor& y_true);
+
+// loss with its gradient multiplied by factor and its value unchanged (Keras's optimizer
+// loss_scale_factor; the optimizer divides the gradients by it).
+std::unique_ptr<Loss> scale_loss_gradient(std::unique_ptr<Loss> loss, double factor);
 
 }  // namespace plugfit

@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include <plugfit/registry.hpp>
 
@@ -76,17 +77,51 @@ class MeanSquaredErrorMetric final : public MeanMetric {
   }
 };
 
+// Keras's "accuracy" (compile_utils.get_metric): which accuracy is decided by the shapes of the
+// first batch it sees. A last prediction dimension of 1 is binary; targets of lower rank than the
+// predictions, or with a last dimension of 1 where the predictions have more, are class indices
+// (sparse); anything else is one-hot (categorical). The loss plays no part.
+class ShapeResolvedAccuracy final : public Metric {
+ public:
+  explicit ShapeResolvedAccuracy(Config& config) { accept_metric_options(config); }
+  void reset() override {
+    if (resolved_) resolved_->reset();
+  }
+  void update(const Tensor& y_pred, const Tensor& y_true) override {
+    if (!resolved_) resolved_ = resolve(y_pred, y_true);
+    resolved_->update(y_pred, y_true);
+  }
+  double result() const override { return resolved_ ? resolved_->result() : 0.0; }
+  // The metric chosen, or null before the first batch.
+  const Metric* resolved() const { return resolved_.get(); }
+
+ private:
+  static std::unique_ptr<Metric> resolve(const Tensor& y_pred, const Tensor& y_true) {
+    const std::size_t pred_rank = y_pred.dimension(), true_rank = y_true.dimension();
+    const std::size_t pred_last = pred_rank < 2 ? 1 : y_pred.shape()[pred_rank - 1];
+    const std::size_t true_last = true_rank < 2 ? 1 : y_true.shape()[true_rank - 1];
+    Config none(Json::object(), "accuracy");
+    if (pred_last == 1) return std::make_unique<BinaryAccuracy>(none);
+    if (true_rank < pred_rank || (true_last == 1 && pred_last > 1)) return std::make_unique<SparseCategoricalAccuracy>(none);
+    return std::make_unique<CategoricalAccuracy>(none);
+  }
+  std::unique_ptr<Metric> resolved_;
+};
+
 }  // namespace
 
-std::string resolve_metric_name(const std::string& requested, const std::string& loss_name) {
-  if (requested != "accuracy" && requested != "acc") return requested;
-  if (loss_name == "sparse_categorical_crossentropy" || loss_name == "SparseCategoricalCrossentropy")
-    return "sparse_categorical_accuracy";
-  if (loss_name == "binary_crossentropy" || loss_name == "BinaryCrossentropy") return "binary_accuracy";
+std::string resolved_metric_class(const Metric& metric) {
+  const auto* accuracy = dynamic_cast<const ShapeResolvedAccuracy*>(&metric);
+  if (accuracy == nullptr || accuracy->resolved() == nullptr) return "";
+  const Metric* m = accuracy->resolved();
+  if (dynamic_cast<const BinaryAccuracy*>(m) != nullptr) return "binary_accuracy";
+  if (dynamic_cast<const SparseCategoricalAccuracy*>(m) != nullptr) return "sparse_categorical_accuracy";
   return "categorical_accuracy";
 }
 
 void register_builtin_metrics(Registrar& registry) {
+  registry.add_metric<ShapeResolvedAccuracy>("accuracy");
+  registry.add_metric<ShapeResolvedAccuracy>("acc");
   registry.add_metric<SparseCategoricalAccuracy>("sparse_categorical_accuracy");
   registry.add_metric<SparseCategoricalAccuracy>("SparseCategoricalAccuracy");
   registry.add_metric<CategoricalAccuracy>("categorical_accuracy");

@@ -1,4 +1,5 @@
-// Built-in metrics: accuracy in its sparse, categorical and binary forms, and mean squared error.
+// Built-in metrics: accuracy (resolved from shapes) in its sparse, categorical and binary forms,
+// and mean squared error.
 #pragma once
 
 #include <memory>
@@ -11,8 +12,9 @@ namespace plugfit {
 class Registrar;
 void register_builtin_metrics(Registrar& registry);
 
-// Keras's resolution of "accuracy"/"acc": the accuracy that fits the loss (sparse categorical,
-// categorical or binary). Other names go through the registry.
-std::string resolve_metric_name(const std::string& requested, const std::string& loss_name);
+// "accuracy" and "acc" are resolved as Keras resolves them, from the shapes of the first batch
+// (binary, sparse categorical or categorical). The accuracy an "accuracy" metric chose
+// ("binary_accuracy", ...), or "" before its first batch or for any other metric.
+std::string resolved_metric_class(const Metric& metric);
 
 }  // namespace plugfit

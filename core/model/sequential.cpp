@@ -7,6 +7,7 @@
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/build_context.hpp"
+#include "../losses/losses.hpp"
 #include "../util/rethrow.hpp"
 
 namespace plugfit {
@@ -146,8 +147,12 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<L
                          std::vector<std::unique_ptr<Metric>> metrics) {
   if (!built_) throw RuntimeFailure("compile() needs a built model");
   optimizer_ = std::move(optimizer);
-  optimizer_->build(params_.size());
-  loss_ = std::move(loss);
+  std::vector<std::size_t> weight_sizes;
+  for (const Weight* w : weights_) weight_sizes.push_back(w->size);
+  optimizer_->build(weight_sizes);
+  // Keras's scale_loss: the loss's gradient is scaled here and the optimizer unscales it.
+  loss_ = optimizer_->loss_scale_factor() != 1.0 ? scale_loss_gradient(std::move(loss), optimizer_->loss_scale_factor())
+                                                 : std::move(loss);
   loss_name_ = std::move(loss_name);
   metrics_ = std::move(metrics);
   softmax_fused_ = loss_->fuses_with_softmax() && layers_.back()->fuse_softmax_backward();

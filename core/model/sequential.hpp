@@ -36,7 +36,7 @@ class Sequential final : public Model {
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shape_; }
 
-  // requires: built. The metric names are Keras's ("accuracy" resolves against the loss).
+  // requires: built. The metric names are Keras's ("accuracy" resolves from the shapes of the first batch).
   void compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<Loss> loss, std::string loss_name,
                std::vector<std::unique_ptr<Metric>> metrics);
   bool compiled() const { return loss_ != nullptr; }

@@ -1,24 +1,18 @@
 #include "optimizers.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <plugfit/registry.hpp>
 
 namespace plugfit {
 
-Optimizer::Optimizer(double learning_rate) : learning_rate_(learning_rate) {
-  if (!(learning_rate >= 0.0) || !std::isfinite(learning_rate))
-    throw InputError("the learning rate must be a non-negative number, got " + std::to_string(learning_rate));
-}
-Optimizer::~Optimizer() = default;
+namespace {
 
-void Optimizer::set_learning_rate(double lr) {
+void check_learning_rate(double lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr))
     throw InputError("the learning rate must be a non-negative number, got " + std::to_string(lr));
-  learning_rate_ = lr;
 }
-
-namespace {
 
 double read_learning_rate(Config& config, double fallback) {
   if (config.has("lr") && !config.has("learning_rate")) return config.get<double>("lr", fallback);
@@ -26,18 +20,163 @@ double read_learning_rate(Config& config, double fallback) {
   return config.get<double>("learning_rate", fallback);
 }
 
-// Keras options plugfit has no use for, accepted at their neutral values only.
-void accept_optimizer_options(Config& config) {
-  config.accept({"name", "loss_scale_factor", "gradient_accumulation_steps", "ema_momentum",
-                 "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile", "decay", "weight_decay",
-                 "clipnorm", "clipvalue", "global_clipnorm", "use_ema"});
-  for (const char* key : {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm"})
-    if (config.has(key))
-      throw InputError(config.type_name() + ": the option \"" + key + "\" is not supported (use null; clip gradients " +
-                       "with the gradient_clipping plugin)");
-  if (config.get<bool>("use_ema", false)) throw InputError(config.type_name() + ": \"use_ema\" is not supported");
-  if (config.get<double>("decay", 0.0) != 0.0) throw InputError(config.type_name() + ": \"decay\" must be 0");
+// A positive option, or 0 when null or absent.
+double positive_or_unset(Config& config, const char* key) {
+  const double v = config.get<double>(key, 0.0);  // marks the key read, null included
+  if (!config.has(key) || config.raw(key).is_null()) return 0.0;
+  if (!(v > 0.0) || !std::isfinite(v))
+    throw InputError(config.type_name() + ": \"" + key + "\" must be a positive number or null, got " +
+                     config.raw(key).dump());
+  return v;
 }
+
+}  // namespace
+
+Optimizer::Optimizer(double learning_rate) : learning_rate_(learning_rate) { check_learning_rate(learning_rate); }
+
+Optimizer::Optimizer(Config& config, double default_learning_rate)
+    : learning_rate_(read_learning_rate(config, default_learning_rate)) {
+  check_learning_rate(learning_rate_);
+  const std::string& type = config.type_name();
+  config.accept({"name"});
+  if (config.get<bool>("jit_compile", false))
+    throw InputError(type + ": jit_compile is an XLA compilation flag; plugfit has no XLA, set it to false");
+  if (config.get<bool>("is_legacy_optimizer", false))
+    throw InputError(type + ": is_legacy_optimizer names a TF 2.x legacy optimizer; plugfit has only Keras 3's, "
+                            "set it to false");
+  if (config.get<double>("decay", 0.0) != 0.0)
+    throw InputError(type + ": \"decay\" (Keras 2's per-step learning rate decay) must be 0; use a "
+                            "LearningRateScheduler callback");
+  if (config.get<bool>("use_ema", false))
+    throw InputError(type + ": use_ema is not supported (plugfit keeps no moving average of the weights), "
+                            "set it to false");
+  // Without use_ema Keras does not use these either; they are checked as Keras checks them.
+  const double ema_momentum = config.get<double>("ema_momentum", 0.99);
+  if (!(ema_momentum >= 0.0 && ema_momentum <= 1.0))
+    throw InputError(type + ": \"ema_momentum\" must be in [0, 1], got " + std::to_string(ema_momentum));
+  if (config.get<int>("ema_overwrite_frequency", 1) < 1)
+    throw InputError(type + ": \"ema_overwrite_frequency\" must be an integer >= 1 or null");
+
+  loss_scale_factor_ = positive_or_unset(config, "loss_scale_factor");
+  scales_loss_ = loss_scale_factor_ > 0.0;
+  if (!scales_loss_) loss_scale_factor_ = 1.0;
+  const int accumulation = config.get<int>("gradient_accumulation_steps", 0);
+  if (accumulation == 1 || accumulation < 0)
+    throw InputError(type + ": \"gradient_accumulation_steps\" must be an integer >= 2 or null, got " +
+                     std::to_string(accumulation));
+  accumulation_steps_ = std::max(accumulation, 1);
+  clipnorm_ = positive_or_unset(config, "clipnorm");
+  clipvalue_ = positive_or_unset(config, "clipvalue");
+  global_clipnorm_ = positive_or_unset(config, "global_clipnorm");
+  if ((clipnorm_ > 0.0) + (clipvalue_ > 0.0) + (global_clipnorm_ > 0.0) > 1)
+    throw InputError(type + ": only one of \"clipnorm\", \"clipvalue\" and \"global_clipnorm\" can be set");
+  weight_decay_ = config.get<double>("weight_decay", 0.0);
+  if (!(weight_decay_ >= 0.0) || !std::isfinite(weight_decay_))
+    throw InputError(type + ": \"weight_decay\" must be a non-negative number or null, got " +
+                     std::to_string(weight_decay_));
+}
+
+Optimizer::~Optimizer() = default;
+
+void Optimizer::set_learning_rate(double lr) {
+  check_learning_rate(lr);
+  learning_rate_ = lr;
+}
+
+void Optimizer::build(std::size_t num_params) {
+  const std::size_t one[] = {num_params};
+  build(one);
+}
+
+void Optimizer::build(std::span<const std::size_t> weight_sizes) {
+  weight_sizes_.assign(weight_sizes.begin(), weight_sizes.end());
+  std::size_t n = 0;
+  for (std::size_t size : weight_sizes) n += size;
+  accumulator_.assign(accumulation_steps_ > 1 ? n : 0, 0.f);
+  const bool transforms = scales_loss_ || accumulation_steps_ > 1 || clipnorm_ > 0.0 || clipvalue_ > 0.0 ||
+                          global_clipnorm_ > 0.0;
+  work_.assign(transforms ? n : 0, 0.f);
+  build_slots(n);
+}
+
+void Optimizer::clip(std::span<float> grads) const {
+  float* g = grads.data();
+  if (clipvalue_ > 0.0) {
+    const auto c = static_cast<float>(clipvalue_);
+    for (float& v : grads) v = std::clamp(v, -c, c);
+  } else if (clipnorm_ > 0.0 || global_clipnorm_ > 0.0) {
+    // Keras's factor c / max(norm, c): each weight's own norm, or one norm over all of them.
+    const double c = clipnorm_ > 0.0 ? clipnorm_ : global_clipnorm_;
+    auto scale = [&](std::size_t begin, std::size_t end) {
+      double sum = 0.0;
+      for (std::size_t i = begin; i < end; ++i) sum += double(g[i]) * g[i];
+      const auto factor = static_cast<float>(c / std::max(std::sqrt(sum), c));
+      for (std::size_t i = begin; i < end; ++i) g[i] *= factor;
+    };
+    if (global_clipnorm_ > 0.0) {
+      scale(0, grads.size());
+    } else {
+      std::size_t begin = 0;
+      for (std::size_t size : weight_sizes_) {
+        scale(begin, begin + size);
+        begin += size;
+      }
+    }
+  }
+}
+
+void Optimizer::step(std::span<float> params, std::span<const float> grads) {
+  std::span<const float> g = grads;
+  const std::size_t n = grads.size();
+  if (!work_.empty()) {
+    float* __restrict w = work_.data();
+    const float* __restrict in = grads.data();
+    if (scales_loss_) {
+      const auto scale = static_cast<float>(loss_scale_factor_);
+      for (std::size_t i = 0; i < n; ++i) w[i] = in[i] / scale;
+    } else {
+      std::copy(in, in + n, w);
+    }
+    if (accumulation_steps_ > 1) {
+      float* __restrict acc = accumulator_.data();
+      if ((iterations_ + 1) % accumulation_steps_ != 0) {
+        for (std::size_t i = 0; i < n; ++i) acc[i] += w[i];
+        ++iterations_;
+        return;
+      }
+      const auto steps = static_cast<float>(accumulation_steps_);
+      for (std::size_t i = 0; i < n; ++i) w[i] = (w[i] + acc[i]) / steps;
+      std::fill(accumulator_.begin(), accumulator_.end(), 0.f);
+    }
+    clip(work_);
+    g = work_;
+  }
+  if (weight_decay_ > 0.0) {
+    const auto decay = static_cast<float>(weight_decay_ * learning_rate_);
+    for (float& p : params) p -= p * decay;
+  }
+  update_step(params, g, updates_applied() + 1);
+  ++iterations_;
+}
+
+std::vector<OptimizerSlot> Optimizer::slots() {
+  std::vector<OptimizerSlot> out = rule_slots();
+  if (accumulation_steps_ > 1) out.push_back({"gradient_accumulator", &accumulator_});
+  return out;
+}
+
+Json Optimizer::get_config() const {
+  Json config = rule_config();
+  if (scales_loss_) config["loss_scale_factor"] = loss_scale_factor_;
+  if (accumulation_steps_ > 1) config["gradient_accumulation_steps"] = accumulation_steps_;
+  if (clipnorm_ > 0.0) config["clipnorm"] = clipnorm_;
+  if (clipvalue_ > 0.0) config["clipvalue"] = clipvalue_;
+  if (global_clipnorm_ > 0.0) config["global_clipnorm"] = global_clipnorm_;
+  if (weight_decay_ > 0.0) config["weight_decay"] = weight_decay_;
+  return config;
+}
+
+namespace {
 
 double in_range(Config& config, const char* key, double fallback, double lo, double hi) {
   const double v = config.get<double>(key, fallback);
@@ -50,13 +189,11 @@ double in_range(Config& config, const char* key, double fallback, double lo, dou
 class SGD final : public Optimizer {
  public:
   explicit SGD(Config& config)
-      : Optimizer(read_learning_rate(config, 0.01)),
+      : Optimizer(config, 0.01),
         momentum_(in_range(config, "momentum", 0.0, 0.0, 1.0)),
-        nesterov_(config.get<bool>("nesterov", false)) {
-    accept_optimizer_options(config);
-  }
-  void build(std::size_t n) override { momentum_buffer_.assign(momentum_ > 0.0 ? n : 0, 0.f); }
-  void step(std::span<float> params, std::span<const float> grads) override {
+        nesterov_(config.get<bool>("nesterov", false)) {}
+  void build_slots(std::size_t n) override { momentum_buffer_.assign(momentum_ > 0.0 ? n : 0, 0.f); }
+  void update_step(std::span<float> params, std::span<const float> grads, std::int64_t) override {
     float* __restrict p = params.data();
     const float* __restrict g = grads.data();
     const std::size_t n = params.size();
@@ -78,13 +215,12 @@ class SGD final : public Optimizer {
         }
       }
     }
-    ++iterations_;
   }
-  std::vector<OptimizerSlot> slots() override {
+  std::vector<OptimizerSlot> rule_slots() override {
     if (momentum_ == 0.0) return {};
     return {{"momentum", &momentum_buffer_}};
   }
-  Json get_config() const override {
+  Json rule_config() const override {
     return {{"learning_rate", learning_rate_}, {"momentum", momentum_}, {"nesterov", nesterov_}};
   }
 
@@ -97,20 +233,20 @@ class SGD final : public Optimizer {
 class Adam final : public Optimizer {
  public:
   explicit Adam(Config& config)
-      : Optimizer(read_learning_rate(config, 0.001)),
+      : Optimizer(config, 0.001),
         beta_1_(in_range(config, "beta_1", 0.9, 0.0, 1.0)),
         beta_2_(in_range(config, "beta_2", 0.999, 0.0, 1.0)),
-        epsilon_(config.get<double>("epsilon", 1e-7)) {
-    if (config.get<bool>("amsgrad", false)) throw InputError("Adam: \"amsgrad\" is not supported");
+        epsilon_(config.get<double>("epsilon", 1e-7)),
+        amsgrad_(config.get<bool>("amsgrad", false)) {
     if (!(epsilon_ > 0.0)) throw InputError("Adam: \"epsilon\" must be positive");
-    accept_optimizer_options(config);
   }
-  void build(std::size_t n) override {
+  void build_slots(std::size_t n) override {
     m_.assign(n, 0.f);
     v_.assign(n, 0.f);
+    v_hat_.assign(amsgrad_ ? n : 0, 0.f);
   }
-  void step(std::span<float> params, std::span<const float> grads) override {
-    const double t = static_cast<double>(iterations_ + 1);
+  void update_step(std::span<float> params, std::span<const float> grads, std::int64_t step_number) override {
+    const auto t = static_cast<double>(step_number);
     const auto alpha = static_cast<float>(learning_rate_ * std::sqrt(1.0 - std::pow(beta_2_, t)) /
                                           (1.0 - std::pow(beta_1_, t)));
     const auto b1 = static_cast<float>(1.0 - beta_1_), b2 = static_cast<float>(1.0 - beta_2_);
@@ -120,40 +256,54 @@ class Adam final : public Optimizer {
     float* __restrict m = m_.data();
     float* __restrict v = v_.data();
     const std::size_t n = params.size();
+    if (amsgrad_) {
+      // Keras's AMSGrad: the step divides by the largest second moment seen so far.
+      float* __restrict v_hat = v_hat_.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        m[i] += (g[i] - m[i]) * b1;
+        v[i] += (g[i] * g[i] - v[i]) * b2;
+        v_hat[i] = std::max(v_hat[i], v[i]);
+        p[i] -= alpha * m[i] / (std::sqrt(v_hat[i]) + eps);
+      }
+      return;
+    }
     for (std::size_t i = 0; i < n; ++i) {
       m[i] += (g[i] - m[i]) * b1;
       v[i] += (g[i] * g[i] - v[i]) * b2;
       p[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
     }
-    ++iterations_;
   }
-  std::vector<OptimizerSlot> slots() override { return {{"m", &m_}, {"v", &v_}}; }
-  Json get_config() const override {
-    return {{"learning_rate", learning_rate_}, {"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}};
+  std::vector<OptimizerSlot> rule_slots() override {
+    if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"v_hat", &v_hat_}};
+    return {{"m", &m_}, {"v", &v_}};
+  }
+  Json rule_config() const override {
+    return {{"learning_rate", learning_rate_}, {"beta_1", beta_1_}, {"beta_2", beta_2_},
+            {"epsilon", epsilon_},             {"amsgrad", amsgrad_}};
   }
 
  private:
   double beta_1_, beta_2_, epsilon_;
-  std::vector<float> m_, v_;
+  bool amsgrad_;
+  std::vector<float> m_, v_, v_hat_;
 };
 
 class RMSprop final : public Optimizer {
  public:
   explicit RMSprop(Config& config)
-      : Optimizer(read_learning_rate(config, 0.001)),
+      : Optimizer(config, 0.001),
         rho_(in_range(config, "rho", 0.9, 0.0, 1.0)),
         momentum_(in_range(config, "momentum", 0.0, 0.0, 1.0)),
         epsilon_(config.get<double>("epsilon", 1e-7)),
         centered_(config.get<bool>("centered", false)) {
     if (!(epsilon_ > 0.0)) throw InputError("RMSprop: \"epsilon\" must be positive");
-    accept_optimizer_options(config);
   }
-  void build(std::size_t n) override {
+  void build_slots(std::size_t n) override {
     velocity_.assign(n, 0.f);
     average_grad_.assign(centered_ ? n : 0, 0.f);
     momentum_buffer_.assign(momentum_ > 0.0 ? n : 0, 0.f);
   }
-  void step(std::span<float> params, std::span<const float> grads) override {
+  void update_step(std::span<float> params, std::span<const float> grads, std::int64_t) override {
     const auto rho = static_cast<float>(rho_), lr = static_cast<float>(learning_rate_);
     const auto eps = static_cast<float>(epsilon_), mu = static_cast<float>(momentum_);
     float* __restrict p = params.data();
@@ -177,15 +327,14 @@ class RMSprop final : public Optimizer {
         p[i] -= increment;
       }
     }
-    ++iterations_;
   }
-  std::vector<OptimizerSlot> slots() override {
+  std::vector<OptimizerSlot> rule_slots() override {
     std::vector<OptimizerSlot> out{{"velocity", &velocity_}};
     if (centered_) out.push_back({"average_gradient", &average_grad_});
     if (momentum_ > 0.0) out.push_back({"momentum", &momentum_buffer_});
     return out;
   }
-  Json get_config() const override {
+  Json rule_config() const override {
     return {{"learning_rate", learning_rate_}, {"rho", rho_},
             {"momentum", momentum_},           {"epsilon", epsilon_},
             {"centered", centered_}};
