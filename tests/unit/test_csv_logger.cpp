@@ -16,22 +16,6 @@ using namespace plugfit::test;
 namespace fs = std::filesystem;
 
 
-// CSVLogger
-
-namespace {
-
-Logs make_logs(std::initializer_list<std::pair<const char*, double>> items) {
-  Logs logs;
-  for (const auto& [k, v] : items) logs[k] = v;
-  return logs;
-}
-
-void csv_epochs(Callback& cb, std::vector<Logs> rows, int first = 0) {
-  for (std::size_t i = 0; i < rows.size(); ++i) cb.on_epoch_end(first + static_cast<int>(i), rows[i]);
-}
-
-}  // namespace
-
 TEST_CASE("python_float prints as Python's str(float)") {
   CHECK(python_float(0.1) == "0.1");
   CHECK(python_float(0.5) == "0.5");
@@ -56,7 +40,7 @@ TEST_CASE("CSVLogger writes Keras's format byte for byte") {
   Harness h;
   const fs::path file = h.temp.path / "log.csv";
   auto cb = h.make("CSVLogger", {{"filename", file.string()}});
-  csv_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.25}, {"val_loss", 0.625}, {"val_accuracy", 0.125}}),
+  run_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.25}, {"val_loss", 0.625}, {"val_accuracy", 0.125}}),
                    make_logs({{"loss", 0.1}, {"accuracy", 1e-05}, {"val_loss", 1.0 / 3}, {"extra", 7.0}}),
                    make_logs({{"loss", kNaN}, {"accuracy", 1.0}, {"val_loss", 2.0}, {"val_accuracy", 0.75}})});
   // Flushed after every epoch: complete before on_train_end.
@@ -74,7 +58,7 @@ TEST_CASE("CSVLogger adds val_ columns when the first epoch has none, written as
   Harness h;
   const fs::path file = h.temp.path / "log.csv";
   auto cb = h.make("CSVLogger", {{"filename", file.string()}});
-  csv_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.75}}),
+  run_epochs(*cb, {make_logs({{"loss", 0.5}, {"accuracy", 0.75}}),
                    make_logs({{"loss", 0.25}, {"accuracy", 1.0}, {"val_loss", 0.5}})});
   h.train_end(*cb);
   CHECK(read_file(file) == "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
@@ -86,7 +70,7 @@ TEST_CASE("CSVLogger separator, and quoting of fields that hold it") {
   Harness h;
   const fs::path file = h.temp.path / "log.tsv";
   auto cb = h.make("CSVLogger", {{"filename", file.string()}, {"separator", ";"}});
-  csv_epochs(*cb, {make_logs({{"loss", 0.5}, {"val_loss", 0.25}, {"odd;key", 1.0}})});
+  run_epochs(*cb, {make_logs({{"loss", 0.5}, {"val_loss", 0.25}, {"odd;key", 1.0}})});
   h.train_end(*cb);
   CHECK(read_file(file) == "epoch;loss;\"odd;key\";val_loss\r\n0;0.5;1.0;0.25\r\n");
   CHECK_THROWS_WITH_AS(h.make("CSVLogger", {{"filename", "x.csv"}, {"separator", ", "}}),
@@ -100,18 +84,18 @@ TEST_CASE("CSVLogger append: the header only into an empty file; without append 
   const fs::path file = h.temp.path / "log.csv";
   write_file(file, "epoch,loss,val_loss\r\n0,0.5,0.5\r\n");
   auto appending = h.make("CSVLogger", {{"filename", file.string()}, {"append", true}});
-  csv_epochs(*appending, {make_logs({{"loss", 0.25}, {"val_loss", 0.125}})}, 1);
+  run_epochs(*appending, {make_logs({{"loss", 0.25}, {"val_loss", 0.125}})}, 1);
   h.train_end(*appending);
   CHECK(read_file(file) == "epoch,loss,val_loss\r\n0,0.5,0.5\r\n1,0.25,0.125\r\n");
 
   write_file(file, "");
   auto into_empty = h.make("CSVLogger", {{"filename", file.string()}, {"append", true}});
-  csv_epochs(*into_empty, {make_logs({{"loss", 0.25}, {"val_loss", 0.125}})});
+  run_epochs(*into_empty, {make_logs({{"loss", 0.25}, {"val_loss", 0.125}})});
   h.train_end(*into_empty);
   CHECK(read_file(file) == "epoch,loss,val_loss\r\n0,0.25,0.125\r\n");
 
   auto overwriting = h.make("CSVLogger", {{"filename", file.string()}});
-  csv_epochs(*overwriting, {make_logs({{"loss", 2.0}, {"val_loss", 3.0}})});
+  run_epochs(*overwriting, {make_logs({{"loss", 2.0}, {"val_loss", 3.0}})});
   h.train_end(*overwriting);
   CHECK(read_file(file) == "epoch,loss,val_loss\r\n0,2.0,3.0\r\n");
 
@@ -123,14 +107,14 @@ TEST_CASE("CSVLogger resumed: appends, keeps its columns, drops rows written aft
   Harness h;
   const fs::path file = h.temp.path / "log.csv";
   auto first = h.make("CSVLogger", {{"filename", file.string()}});  // append false, as in the run file
-  csv_epochs(*first, {make_logs({{"loss", 0.5}}), make_logs({{"loss", 0.4}})});
+  run_epochs(*first, {make_logs({{"loss", 0.5}}), make_logs({{"loss", 0.4}})});
   const Json state = Json::parse(first->state().dump());  // the checkpoint after epoch 1
-  csv_epochs(*first, {make_logs({{"loss", 0.3}})}, 2);    // epoch 2 was logged, then the crash
+  run_epochs(*first, {make_logs({{"loss", 0.3}})}, 2);    // epoch 2 was logged, then the crash
   first.reset();
   auto resumed = h.make("CSVLogger", {{"filename", file.string()}}, &state, 2);
   CHECK(resumed->state_key() == "CSVLogger{filename=" + file.string() + "}");
   // The resumed epochs log a new key: the columns stay those of the first run.
-  csv_epochs(*resumed, {make_logs({{"loss", 0.35}, {"learning_rate", 0.1}}), make_logs({{"loss", 0.25}})}, 2);
+  run_epochs(*resumed, {make_logs({{"loss", 0.35}, {"learning_rate", 0.1}}), make_logs({{"loss", 0.25}})}, 2);
   h.train_end(*resumed);
   CHECK(read_file(file) == "epoch,loss,val_loss\r\n0,0.5,NA\r\n1,0.4,NA\r\n2,0.35,NA\r\n3,0.25,NA\r\n");
 }

@@ -18,24 +18,6 @@ using namespace plugfit;
 using namespace plugfit::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-
-Logs make_logs(const std::vector<std::pair<std::string, double>>& items) {
-  Logs logs;
-  for (const auto& [k, v] : items) logs[k] = v;
-  return logs;
-}
-
-void run_epochs(Callback& cb, const std::vector<Logs>& epochs, int first = 0) {
-  for (std::size_t i = 0; i < epochs.size(); ++i) {
-    Logs logs = epochs[i];
-    cb.on_epoch_end(first + static_cast<int>(i), logs);
-  }
-}
-
-
-}  // namespace
 
 TEST_CASE("JsonLinesLogger: one object per epoch, epoch first, NaN and Inf as null, flushed each epoch") {
   test::TempDir temp;

@@ -212,18 +212,6 @@ HistoryTable table_of(const std::vector<std::pair<std::string, std::vector<doubl
 }
 
 
-Logs make_logs(const std::vector<std::pair<std::string, double>>& items) {
-  Logs logs;
-  for (const auto& [k, v] : items) logs[k] = v;
-  return logs;
-}
-
-void run_epochs(Callback& cb, const std::vector<Logs>& epochs, int first = 0) {
-  for (std::size_t i = 0; i < epochs.size(); ++i) {
-    Logs logs = epochs[i];
-    cb.on_epoch_end(first + static_cast<int>(i), logs);
-  }
-}
 
 }  // namespace
 

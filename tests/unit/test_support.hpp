@@ -103,4 +103,19 @@ inline std::unique_ptr<Callback> make_callback(const std::string& name, const Js
   return cb;
 }
 
+// Logs from (key, value) pairs, in order.
+inline Logs make_logs(const std::vector<std::pair<std::string, double>>& items) {
+  Logs logs;
+  for (const auto& [k, v] : items) logs[k] = v;
+  return logs;
+}
+
+// Feeds each logs to on_epoch_end, epochs first, first+1, ...
+inline void run_epochs(Callback& cb, const std::vector<Logs>& epochs, int first = 0) {
+  for (std::size_t i = 0; i < epochs.size(); ++i) {
+    Logs logs = epochs[i];
+    cb.on_epoch_end(first + static_cast<int>(i), logs);
+  }
+}
+
 }  // namespace plugfit::test
