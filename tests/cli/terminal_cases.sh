@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The progress bar on a terminal and piped, and a run stopped by TerminateOnNaN.
+# The progress bar on a terminal and piped, a run stopped by TerminateOnNaN, and what plot and
+# sqlite: do for a user.
 # Usage: terminal_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
@@ -73,6 +74,27 @@ JSON
     batch=$(sed -n 's/.*epoch 1, batch \([0-9]*\):.*/\1/p' stderr.txt)
     grep -Eq "^ *$batch/422 \[.*\] - .* - loss: nan - accuracy: " stdout.txt || fail "the bar does not end at $batch/422 with loss: nan"
     ! grep -q "Epoch 2/2" stdout.txt || fail "training went on"
+    ;;
+  plot_says_what_it_wrote)
+    # plugfit plot names the file, its panels (val_ twins share one) and the epochs.
+    printf 'epoch,accuracy,loss,val_accuracy,val_loss\n' >history.csv
+    for e in 0 1 2 3 4; do printf '%d,0.%d,1.%d,0.%d,1.%d\n' $e $e $e $e $e >>history.csv; done
+    "$plugfit" plot history.csv -o curves.svg >out.txt || fail "plugfit plot"
+    cat out.txt
+    [ "$(cat out.txt)" = "plugfit: wrote curves.svg (2 panels, 5 epochs)" ] || fail "not the expected sentence"
+    [ -s curves.svg ] || fail "no SVG"
+    ;;
+  sqlite_creates_folder)
+    # sqlite:new/dir/run.db creates new/dir/ on the first save, as dir: creates its folder.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=64,features=4,classes=4"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+ "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint sqlite:new/dir/run.db || fail "training into sqlite:new/dir/run.db"
+    [ -f new/dir/run.db ] || fail "new/dir/run.db was not created"
+    "$plugfit" inspect sqlite:new/dir/run.db || fail "inspect"
     ;;
   *) fail "unknown case $case_name" ;;
 esac
