@@ -321,13 +321,13 @@ PY
                {"class_name": "ModelCheckpoint", "config": {"filepath": "ckpts/same", "save_freq": 2, "monitor": "loss"}}],
  "fit": {"epochs": 1000, "batch_size": 64, "seed": 1, "verbose": 0}}
 JSON
-    # Each round kills after its run has written into ckpts/ (a progress marker, so a loaded
-    # machine cannot kill every run before its first save), then a random moment later.
+    # Each round kills after its run has saved "same" (a progress marker, so a loaded machine
+    # cannot kill every run before its saves), then a random moment later, mid-save or not.
     for i in $(seq 1 50); do
       touch stamp
       "$plugfit" train run.json >/dev/null 2>&1 &
       pid=$!
-      wait_until $pid saved_since ckpts stamp || { wait $pid; fail "round $i: training ended before saving"; }
+      wait_until $pid saved_since ckpts/same stamp || { wait $pid; fail "round $i: training ended before saving"; }
       sleep "0.0$(( RANDOM % 10 ))"
       kill -9 $pid 2>/dev/null
       wait $pid 2>/dev/null
