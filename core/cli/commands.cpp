@@ -16,6 +16,7 @@
 #include "../plugins/loader.hpp"
 #include "../builtins/builtins.hpp"
 #include "../training/callback_access.hpp"
+#include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/fit.hpp"
 #include "../util/blas.hpp"
 #include "arg_parser.hpp"
@@ -219,6 +220,10 @@ int cmd_train(const Args& args) {
   options.seed = seed;
   set_blas_threads(blas_threads_for_batch(run.batch_size));
   fit(*model, train, options, callbacks, &session);
+  // A run that ended on NaN is no success for scripts.
+  for (const Callback* callback : callbacks)
+    if (const auto* nan = dynamic_cast<const TerminateOnNaN*>(callback); nan && !nan->stop_reason().empty())
+      throw RuntimeFailure(nan->stop_reason());
 
   if (test) {
     const Logs logs = evaluate(*model, *test, std::max<std::size_t>(run.batch_size, 256), 0);

@@ -1,7 +1,10 @@
 // plugfit plot HISTORY -o OUT.svg [--title T]: a CSVLogger file (or a JsonLinesLogger file, by
 // its ".jsonl" extension) drawn as one self-contained SVG (training/plot.hpp).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <plugfit/error.hpp>
 
@@ -37,6 +40,16 @@ int cmd_plot(const Args& args) {
                      (epochs == 1 ? " epoch" : " epochs");
   const std::string why = write_file_atomically(*output, render_history_svg(table, options));
   if (!why.empty()) throw InputError("cannot write \"" + *output + "\": " + why);
+  // As render_history_svg() counts them: one panel per base name (val_ twins share it) with a
+  // finite value.
+  std::set<std::string> panels;
+  for (const auto& key : table.keys) {
+    const auto& column = table.values.at(key);
+    if (std::none_of(column.begin(), column.end(), [](double v) { return std::isfinite(v); })) continue;
+    panels.insert(key.size() > 4 && key.rfind("val_", 0) == 0 ? key.substr(4) : key);
+  }
+  std::printf("plugfit: wrote %s (%zu %s, %zu %s)\n", output->c_str(), panels.size(),
+              panels.size() == 1 ? "panel" : "panels", epochs, epochs == 1 ? "epoch" : "epochs");
   return 0;
 }
 

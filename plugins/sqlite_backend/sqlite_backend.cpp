@@ -12,7 +12,7 @@
 //           error (malformed or truncated file) is CheckpointCorrupt naming checkpoint, part and URI.
 //   list    ordered by seq, which each save makes the largest: oldest save first.
 //   Reading a database that does not exist creates nothing: list() is empty, read_index() is {},
-//   load() is InputError "does not exist". The folder must exist: it is never created.
+//   load() is InputError "does not exist". The first save creates the folder too (as dir: does).
 // Layout (PRAGMA user_version 1, application_id "PLFT"; a newer user_version is an InputError):
 //   checkpoints(name PRIMARY KEY, seq, saved_ns, info JSON, info_crc, tensor_count)
 //   tensors(checkpoint, position, name, shape JSON list, crc, data raw little-endian float32,
@@ -404,9 +404,8 @@ class SqliteBackend final : public CheckpointBackend {
     if (path_.filename().empty())
       throw InputError(uri() + " names a folder; the sqlite backend needs a database file such as \"sqlite:run.db\"");
     std::error_code ec;
-    if (!fs::is_directory(path_.parent_path(), ec))
-      throw InputError(uri() + ": the folder " + path_.parent_path().string() +
-                       " does not exist (the sqlite backend creates the database file, not its folder)");
+    if (fs::exists(path_.parent_path(), ec) && !fs::is_directory(path_.parent_path(), ec))
+      throw InputError(uri() + ": " + path_.parent_path().string() + " is a file, not a folder");
     if (fs::is_directory(path_, ec)) throw InputError(uri() + " is a folder, not an SQLite database file");
   }
 
@@ -618,6 +617,10 @@ class SqliteBackend final : public CheckpointBackend {
     if (db_ == nullptr) {
       std::error_code ec;
       if (!create && !fs::exists(path_, ec)) return false;
+      // The first save makes the database's folder, as dir: makes its own.
+      if (create && !fs::create_directories(path_.parent_path(), ec) && ec)
+        throw RuntimeFailure(uri() + ": cannot create the folder " + path_.parent_path().string() + ": " +
+                             ec.message());
       sqlite3* db = nullptr;
       const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
       int rc = sqlite3_open_v2(path_.c_str(), &db, flags, writeback::name());

@@ -323,10 +323,14 @@ PY
                {"class_name": "ModelCheckpoint", "config": {"filepath": "ckpts/same", "save_freq": 2, "monitor": "loss"}}],
  "fit": {"epochs": 1000, "batch_size": 64, "seed": 1, "verbose": 0}}
 JSON
+    # Each round kills after its run has saved "same" (a progress marker, so a loaded machine
+    # cannot kill every run before its saves), then a random moment later, mid-save or not.
     for i in $(seq 1 50); do
+      touch stamp
       "$plugfit" train run.json >/dev/null 2>&1 &
       pid=$!
-      sleep "0.$(( (RANDOM % 40) + 5 ))"
+      wait_until $pid saved_since ckpts/same stamp || { wait $pid; fail "round $i: training ended before saving"; }
+      sleep "0.0$(( RANDOM % 10 ))"
       kill -9 $pid 2>/dev/null
       wait $pid 2>/dev/null
       "$plugfit" inspect dir:ckpts --json >inspect.json || { cat inspect.json; fail "round $i: a checkpoint does not load"; }
@@ -356,11 +360,15 @@ PY
 JSON
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     [ ! -e backup/backup ] || fail "the backup was not deleted after a successful run"
+    # Each run is killed only after it wrote a new backup (a progress marker, not a sleep: under
+    # load a run may take seconds to reach its first save), then at a random batch a little later.
     kills=0
     for attempt in $(seq 1 60); do
+      touch stamp
       "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 &
       pid=$!
-      sleep "0.$(( (RANDOM % 30) + 5 ))"
+      wait_until $pid saved_since backup/backup stamp || { wait $pid || fail "a resumed run failed"; fail "training finished after only $kills kills; make the run longer"; }
+      sleep "0.0$(( RANDOM % 10 ))"
       if kill -9 $pid 2>/dev/null; then
         wait $pid 2>/dev/null
         kills=$((kills + 1))

@@ -2,9 +2,8 @@
 # End-to-end tests of the hdf5: checkpoint backend. Usage: hdf5_cases.sh PLUGFIT SOURCE_ROOT CASE
 # Each case is one meson test; it prints what it checked and exits non-zero on failure. The
 # real Keras files are SOURCE_ROOT/../shared/keras_files (copied here: the originals are never
-# written); Debian's /usr/bin/python3 with h5py and numpy checks layouts and values.
+# written; the cases that read them skip when a plain clone has none); Debian's /usr/bin/python3 with h5py and numpy checks layouts and values.
 source "$(dirname "$0")/lib.sh"
-keras_files=$root/../shared/keras_files
 
 py -c 'import h5py, numpy' 2>/dev/null ||
   fail "Debian's python3-h5py and python3-numpy are needed (scripts/setup installs them)"
@@ -112,6 +111,7 @@ print(n, "tensors of the resumed ckpt-0004 equal the straight run's")
 PY
     ;;
   hdf5_keras3_evaluate)
+    need_keras_files
     # (b) Keras 3's model.save() file evaluates and predicts; predictions equal numpy's from the
     # file's own weights. A Keras layer without a plugfit equivalent is an error naming it and the file.
     copy_keras keras3_churn_full_model.h5
@@ -146,6 +146,7 @@ f.attrs["model_config"] = json.dumps(c)'
       "$plugfit" evaluate hdf5:batchnorm.h5 --data npy:X.npy,Y.npy
     ;;
   hdf5_keras3_resume)
+    need_keras_files
     # (c) plugfit train --resume continues from the Keras file's Adam state: the step count goes
     # on from the file's iterations, and Keras's model stays in the file as checkpoint "keras".
     copy_keras keras3_churn_full_model.h5
@@ -195,6 +196,7 @@ print("Keras's model and Adam state kept bit for bit as checkpoint \"keras\"")
 PY
     ;;
   hdf5_keras2_weights)
+    need_keras_files
     # (d) Keras 2's save_weights() file loads by position into the matching plugfit model (units
     # read from the file) and predicts like numpy from the file's weights; a model with another
     # layer count fails with Keras's text.

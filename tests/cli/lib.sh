@@ -26,3 +26,31 @@ expect_error() {
   grep -Eq -- "$pattern" stderr.txt || fail "stderr does not match /$pattern/"
   ! grep -Eqi "terminate|core dumped|Segmentation|Aborted" stderr.txt || fail "crash text on stderr"
 }
+
+# skip REASON: meson's skip (exit 77), the reason printed for scripts/test's summary.
+skip() { echo "skipped: $*"; exit 77; }
+
+# The real Keras files CI lays out in ../shared beside the clone; a plain clone has none.
+keras_files=$root/../shared/keras_files
+need_keras_files() {
+  [ -d "$keras_files" ] ||
+    skip "../shared/keras_files is not beside this clone (CI lays it out; see README)"
+}
+
+# wait_until PID COMMAND...: polls COMMAND until it succeeds, while PID runs (progress markers,
+# not sleeps, decide when a test acts, so a loaded machine only makes it slower). Fails when
+# PID ends first or after 10 minutes.
+wait_until() {
+  local pid=$1 polls=0
+  shift
+  until "$@"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    polls=$((polls + 1))
+    [ $polls -lt 60000 ] || fail "gave up waiting for: $*"
+    sleep 0.01
+  done
+}
+
+# saved_since PATH STAMP: a checkpoint manifest at or under PATH was written after STAMP was
+# touched (a dir: save writes manifest.json last, then renames the folder into place).
+saved_since() { [ -n "$(find "$1" -name manifest.json -newer "$2" -print -quit 2>/dev/null)" ]; }

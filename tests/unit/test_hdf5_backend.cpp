@@ -19,6 +19,7 @@
 #include "checkpoint/record.hpp"
 #include "checkpoint/store.hpp"
 #include "plugins/loader.hpp"
+#include "test_skip.hpp"
 #include "test_support.hpp"
 #include "training/fit.hpp"
 
@@ -104,6 +105,13 @@ fs::path keras_files() {
   if (source.is_relative()) source = fs::path(PLUGFIT_TEST_PLUGIN_DIR).parent_path().parent_path() / source;
   source = source.lexically_normal();  // SOURCE/tests/unit/test_hdf5_backend.cpp
   return source.parent_path().parent_path().parent_path().parent_path() / "shared" / "keras_files";
+}
+
+// A plain clone has no ../shared: the Keras cases skip (meson's test_hdf5_keras_files).
+bool keras_files_missing() {
+  if (fs::is_directory(keras_files())) return false;
+  skip_test_case("../shared/keras_files is not beside this clone (CI lays it out; see README)");
+  return true;
 }
 
 // A copy of one Keras file in dir (the originals are never written).
@@ -277,6 +285,7 @@ TEST_CASE("a file-size limit hit mid-save fails the save, naming the file, and k
 }
 
 TEST_CASE("Keras 3's full-model .h5 reads as one checkpoint: config, weights, compile and Adam state") {
+  if (keras_files_missing()) return;
   TempDir dir;
   Host host;
   const fs::path file = keras_copy(dir, "keras3_churn_full_model.h5");
@@ -334,6 +343,7 @@ TEST_CASE("Keras 3's full-model .h5 reads as one checkpoint: config, weights, co
 }
 
 TEST_CASE("Keras 2's weights-only .h5 loads by position into the matching model, with Keras's count errors") {
+  if (keras_files_missing()) return;
   TempDir dir;
   Host host;
   auto backend = host.open(keras_copy(dir, "keras2_fraud_weights_only.h5"));

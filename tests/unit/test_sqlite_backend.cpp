@@ -196,7 +196,7 @@ TEST_CASE("the index round-trips; a missing one is empty") {
   CHECK(open_db(dir.path / "run.db")->read_index() == Json({{"latest", "b"}}));
 }
 
-TEST_CASE("reading a database that does not exist creates nothing; a missing folder is an error") {
+TEST_CASE("reading a database that does not exist creates nothing; the first save creates its folder") {
   TempDir dir;
   const fs::path db = dir.path / "run.db";
   auto backend = open_db(db);
@@ -205,7 +205,14 @@ TEST_CASE("reading a database that does not exist creates nothing; a missing fol
   CHECK_THROWS_WITH_AS(backend->load("c"), doctest::Contains("does not exist"), InputError);
   backend->remove("c");
   CHECK_FALSE(fs::exists(db));
-  CHECK_THROWS_WITH_AS(open_db(dir.path / "missing" / "run.db"), doctest::Contains("does not exist"), InputError);
+  auto nested = open_db(dir.path / "new" / "dir" / "run.db");
+  CHECK(nested->list().empty());
+  CHECK_FALSE(fs::exists(dir.path / "new"));
+  nested->save("c", sample(1.f));
+  CHECK(fs::is_regular_file(dir.path / "new" / "dir" / "run.db"));
+  CHECK(open_db(dir.path / "new" / "dir" / "run.db")->list() == std::vector<std::string>{"c"});
+  std::ofstream(dir.path / "file").put('x');
+  CHECK_THROWS_WITH_AS(open_db(dir.path / "file" / "run.db"), doctest::Contains("is a file, not a folder"), InputError);
   CHECK_THROWS_WITH_AS(open_db(dir.path), doctest::Contains("is a folder"), InputError);
 }
 

@@ -14,6 +14,9 @@ TerminateOnNaN::TerminateOnNaN(bool raise_error) : raise_error_(raise_error) {
   CallbackAccess::set_type_name(*this, "TerminateOnNaN");
 }
 
+void TerminateOnNaN::on_train_begin(Logs&) { stop_reason_.clear(); }
+void TerminateOnNaN::on_epoch_begin(int epoch, Logs&) { epoch_ = epoch; }
+
 void TerminateOnNaN::on_train_batch_end(std::int64_t batch, Logs& logs) {
   const double* loss = logs.find("loss");
   if (loss == nullptr || std::isfinite(*loss)) return;
@@ -23,6 +26,8 @@ void TerminateOnNaN::on_train_batch_end(std::int64_t batch, Logs& logs) {
   std::printf("Batch %lld: Invalid loss, terminating training\n", static_cast<long long>(batch));
   std::fflush(stdout);
   model().stop_training = true;
+  stop_reason_ = "training stopped at epoch " + std::to_string(epoch_ + 1) + ", batch " + std::to_string(batch + 1) +
+                 ": the loss is " + python_float(*loss) + " (TerminateOnNaN)";
 }
 
 }  // namespace plugfit
