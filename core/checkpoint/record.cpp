@@ -1,5 +1,6 @@
 #include "record.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -108,6 +109,8 @@ void restore_weights_by_position(Sequential& model, const CheckpointRecord& reco
     std::vector<Weight*> own;
     for (Weight* w : model.weights())
       if (w->name.rfind(model.layer(i).name() + "/", 0) == 0) own.push_back(w);
+    // Keras lists a layer's trainable weights, then its non-trainable ones.
+    std::stable_partition(own.begin(), own.end(), [](const Weight* w) { return w->trainable; });
     if (!own.empty()) layers.emplace_back(model.layer(i).name(), std::move(own));
   }
   if (layers.size() != saved.size())
