@@ -1,5 +1,6 @@
 #include "record.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -84,6 +85,7 @@ CheckpointRecord capture_record(Sequential& model, const Registry& registry, con
   info["callbacks"] = callback_states;
   for (const auto& slot : optimizer->slots()) {
     for (const Weight* w : model.weights()) {
+      if (!w->trainable) continue;  // slots cover the trainable prefix only
       const float* begin = slot.values->data() + w->offset;
       record.tensors.push_back({"optimizer/" + slot.name + "/" + w->name, w->shape, std::vector<float>(begin, begin + w->size)});
     }
@@ -107,6 +109,8 @@ void restore_weights_by_position(Sequential& model, const CheckpointRecord& reco
     std::vector<Weight*> own;
     for (Weight* w : model.weights())
       if (w->name.rfind(model.layer(i).name() + "/", 0) == 0) own.push_back(w);
+    // Keras lists a layer's trainable weights, then its non-trainable ones.
+    std::stable_partition(own.begin(), own.end(), [](const Weight* w) { return w->trainable; });
     if (!own.empty()) layers.emplace_back(model.layer(i).name(), std::move(own));
   }
   if (layers.size() != saved.size())
@@ -167,6 +171,9 @@ void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
   if (optimizer == nullptr) throw RuntimeFailure("restoring optimizer state needs a compiled model");
   if (record.info.value("kind", "") != "full") throw InputError("a weights-only checkpoint holds no optimizer state");
   const bool by_position = record.info.contains("keras") && record.info["keras"].value("weights_by_position", false);
+  std::vector<const Weight*> trainable;  // slots cover the trainable prefix only
+  for (const Weight* w : model.weights())
+    if (w->trainable) trainable.push_back(w);
   for (auto& slot : optimizer->slots()) {
     // A Keras file names weights its own way: its slot tensors are matched to the model's
     // weights in order, as its weights are.
@@ -174,12 +181,13 @@ void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
     if (by_position) {
       for (const auto& t : record.tensors)
         if (t.name.rfind("optimizer/" + slot.name + "/", 0) == 0) saved.push_back(&t);
-      if (saved.size() != model.weights().size())
+      if (saved.size() != trainable.size())
         throw InputError("the checkpoint holds " + std::to_string(saved.size()) + " \"" + slot.name +
-                         "\" optimizer tensors for a model with " + std::to_string(model.weights().size()) + " weights");
+                         "\" optimizer tensors for a model with " + std::to_string(trainable.size()) +
+                         " trainable weights");
     }
-    for (std::size_t i = 0; i < model.weights().size(); ++i) {
-      const Weight* w = model.weights()[i];
+    for (std::size_t i = 0; i < trainable.size(); ++i) {
+      const Weight* w = trainable[i];
       const std::string key = by_position ? saved[i]->name : "optimizer/" + slot.name + "/" + w->name;
       const NamedTensor* t = record.find(key);
       if (t == nullptr) throw InputError("the checkpoint has no optimizer state \"" + key + "\"");

@@ -11,13 +11,16 @@ namespace plugfit {
 
 class WeightCollector final : public BuildContext {
  public:
-  WeightCollector(std::deque<Weight>& store, std::string layer, Rng& rng)
-      : store_(store), layer_(std::move(layer)), rng_(rng) {}
-  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) override {
+  // layer_trainable false: the layer is frozen, so every weight it declares is non-trainable.
+  WeightCollector(std::deque<Weight>& store, std::string layer, Rng& rng, bool layer_trainable = true)
+      : store_(store), layer_(std::move(layer)), rng_(rng), layer_trainable_(layer_trainable) {}
+  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init,
+                     bool trainable = true) override {
     Weight& w = store_.emplace_back();
     w.name = layer_ + "/" + name;
     w.shape = shape;
     w.initializer = init;
+    w.trainable = trainable && layer_trainable_;
     w.size = shape_size(shape);
     return w;
   }
@@ -27,6 +30,7 @@ class WeightCollector final : public BuildContext {
   std::deque<Weight>& store_;
   std::string layer_;
   Rng& rng_;
+  bool layer_trainable_;
 };
 
 }  // namespace plugfit

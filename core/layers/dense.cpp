@@ -33,10 +33,6 @@ Shape Dense::build(const Shape& input_shape, BuildContext& ctx) {
 }
 
 const Tensor& Dense::forward(const Tensor& x, bool /*training*/) {
-  if (!kernel_value_ || kernel_value_->data() != kernel_->value_data) {
-    kernel_value_.emplace(kernel_->value());
-    kernel_grad_.emplace(kernel_->grad());
-  }
   const std::size_t batch = x.shape()[0];
   x_ = &x;
   y_.resize({batch, units_});
@@ -44,7 +40,7 @@ const Tensor& Dense::forward(const Tensor& x, bool /*training*/) {
   if (use_bias_) {
     for (std::size_t r = 0; r < batch; ++r) std::copy_n(bias_->value_data, units_, y + r * units_);
   }
-  xt::blas::gemm(x, *kernel_value_, y_, false, false, 1.f, use_bias_ ? 1.f : 0.f);
+  xt::blas::gemm(x, kernel_->value(), y_, false, false, 1.f, use_bias_ ? 1.f : 0.f);
   activation_forward(activation_, y, batch, units_);
   return y_;
 }
@@ -57,7 +53,7 @@ const Tensor& Dense::backward(const Tensor& dy) {
     activation_backward(activation_, y_.data(), dy.data(), dz_.data(), batch, units_);
     dz = &dz_;
   }
-  xt::blas::gemm(*x_, *dz, *kernel_grad_, true, false, 1.f, 0.f);
+  xt::blas::gemm(*x_, *dz, kernel_->grad(), true, false, 1.f, 0.f);
   if (use_bias_) {
     float* __restrict gb = bias_->grad_data;
     const float* __restrict d = dz->data();
@@ -67,7 +63,7 @@ const Tensor& Dense::backward(const Tensor& dy) {
   }
   if (needs_input_gradient()) {
     dx_.resize({batch, inputs_});
-    xt::blas::gemm(*dz, *kernel_value_, dx_, false, true, 1.f, 0.f);
+    xt::blas::gemm(*dz, kernel_->value(), dx_, false, true, 1.f, 0.f);
   }
   return dx_;
 }

@@ -2,8 +2,6 @@
 // requires: input shape (features,); a wider input is an error suggesting Flatten.
 #pragma once
 
-#include <optional>
-
 #include <plugfit/layer.hpp>
 
 #include "activations.hpp"
@@ -27,7 +25,6 @@ class Dense final : public Layer {
   std::size_t inputs_ = 0;
   Weight* kernel_ = nullptr;
   Weight* bias_ = nullptr;
-  std::optional<TensorView> kernel_value_, kernel_grad_;
   bool softmax_fused_ = false;
   const Tensor* x_ = nullptr;
   Tensor y_, dz_, dx_;

@@ -1,5 +1,6 @@
 #include "sequential.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -7,6 +8,7 @@
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/build_context.hpp"
+#include "../layers/keras_options.hpp"
 #include "../losses/losses.hpp"
 #include "../util/rethrow.hpp"
 
@@ -33,7 +35,25 @@ std::string snake_case(const std::string& class_name) {
   return out;
 }
 
+// Keras's "trainable" layer option: absent or true trains the layer, false freezes it.
+bool layer_trainable(const Json& layer_config, const std::string& name, const std::string& class_name) {
+  if (!layer_config.is_object() || !layer_config.contains("trainable")) return true;
+  const Json& flag = layer_config["trainable"];
+  if (!flag.is_boolean())
+    throw InputError("layer \"" + name + "\" (" + class_name + "): \"trainable\" must be true or false, got " +
+                     flag.dump());
+  return flag.get<bool>();
+}
+
 }  // namespace
+
+std::vector<const Weight*> Sequential::trainable_in_buffer_order() const {
+  std::vector<const Weight*> out;
+  for (const Weight* w : weights_)
+    if (w->trainable) out.push_back(w);
+  std::sort(out.begin(), out.end(), [](const Weight* a, const Weight* b) { return a->offset < b->offset; });
+  return out;
+}
 
 std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Registry& registry) {
   const Json* body = &config;
@@ -61,9 +81,11 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
     // The options every Keras layer takes are the model's business (as in Keras's base Layer),
     // so a plugin's constructor sees only its own.
     Json own_config = layer_config;
-    if (own_config.is_object() && class_name != "InputLayer")
-      for (const char* key : {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_shape", "input_dim"})
+    if (own_config.is_object() && class_name != "InputLayer") {
+      for (const char* key : {"name", "trainable", "input_shape", "batch_input_shape", "batch_shape", "input_dim"})
         own_config.erase(key);
+      for (const char* key : kKerasPrecisionKeys) own_config.erase(key);
+    }
     std::unique_ptr<Layer> layer;
     try {
       layer = registry.create_layer(class_name, own_config);
@@ -87,6 +109,8 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
     names_taken[name] = true;
     layer->set_name(name);
     const TypeEntry& entry = registry.resolve(TypeKind::layer, class_name);
+    check_keras_precision_options(layer_config, name, entry.name);
+    model->trainable_.push_back(layer_trainable(layer_config, name, entry.name));
     model->class_names_.push_back(entry.name);
     model->origins_.push_back(entry.origin());
     model->layers_.push_back(std::move(layer));
@@ -107,7 +131,7 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
   bool learns_before = false;  // a layer needs an input gradient only if something before it learns
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Layer& layer = *layers_[i];
-    WeightCollector ctx(weight_store_, layer.name(), rng_);
+    WeightCollector ctx(weight_store_, layer.name(), rng_, trainable_[i]);
     try {
       shape = layer.build(shape, ctx);
     } catch (const InputError&) {
@@ -117,27 +141,34 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
     }
     layer.set_needs_input_gradient(learns_before);
     layer_params_.push_back(0);
+    bool layer_learns = false;
     for (std::size_t w = weights_.size(); w < weight_store_.size(); ++w) {
       weights_.push_back(&weight_store_[w]);
       layer_params_.back() += weight_store_[w].size;
+      layer_learns |= weight_store_[w].trainable && weight_store_[w].size > 0;
     }
-    if (!learns_before && layer_params_.back() > 0) first_learning_layer_ = i;
-    learns_before |= layer_params_.back() > 0;
+    if (!learns_before && layer_learns) first_learning_layer_ = i;
+    learns_before |= layer_learns;
     layer_output_shapes_.push_back(shape);
   }
   output_shape_ = shape;
 
+  // Trainable weights first, so the optimizer steps over one prefix of the buffers.
   std::size_t total = 0;
-  for (Weight* w : weights_) {
-    w->offset = total;
-    total += w->size;
-  }
+  for (bool trainable : {true, false})
+    for (Weight* w : weights_)
+      if (w->trainable == trainable) {
+        w->offset = total;
+        total += w->size;
+      }
+  num_trainable_ = 0;
+  for (const Weight* w : weights_)
+    if (w->trainable) num_trainable_ += w->size;
   params_.assign(total, 0.f);
   grads_.assign(total, 0.f);
-  Rng init_rng(derive_seed(seed, 1));  // initial-weights stream
+  Rng init_rng(derive_seed(seed, 1));  // initial-weights stream, drawn in layer order
   for (Weight* w : weights_) {
-    w->value_data = params_.data() + w->offset;
-    w->grad_data = grads_.data() + w->offset;
+    w->bind(params_.data() + w->offset, grads_.data() + w->offset);
     w->initializer.fill(w->value_data, w->shape, init_rng);
   }
   built_ = true;
@@ -147,8 +178,8 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<L
                          std::vector<std::unique_ptr<Metric>> metrics) {
   if (!built_) throw RuntimeFailure("compile() needs a built model");
   optimizer_ = std::move(optimizer);
-  std::vector<std::size_t> weight_sizes;
-  for (const Weight* w : weights_) weight_sizes.push_back(w->size);
+  std::vector<std::size_t> weight_sizes;  // the trainable prefix, in buffer order
+  for (const Weight* w : trainable_in_buffer_order()) weight_sizes.push_back(w->size);
   optimizer_->build(weight_sizes);
   // Keras's scale_loss: the loss's gradient is scaled here and the optimizer unscales it.
   loss_ = optimizer_->loss_scale_factor() != 1.0 ? scale_loss_gradient(std::move(loss), optimizer_->loss_scale_factor())
@@ -191,6 +222,7 @@ Json Sequential::get_config() const {
   Json layers = Json::array();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Json config = layers_[i]->get_config();
+    if (!trainable_[i]) config["trainable"] = false;
     if (i == 0 && !dynamic_cast<const InputLayer*>(layers_[i].get()) && built_) {
       Json batch_shape = Json::array({nullptr});
       for (auto d : input_shape_) batch_shape.push_back(d);

@@ -63,6 +63,7 @@ class Sequential final : public Model {
   const std::vector<Weight*>& weights() const override { return weights_; }
   std::span<float> parameters() override { return params_; }
   std::span<float> gradients() override { return grads_; }
+  std::size_t num_trainable() const override { return num_trainable_; }
   Optimizer* optimizer() override { return optimizer_.get(); }
   Json get_config() const override;
 
@@ -72,7 +73,11 @@ class Sequential final : public Model {
   [[noreturn]] void rethrow_from_layer(std::size_t i, const char* step) const;
 
   std::vector<std::unique_ptr<Layer>> layers_;
+  // The trainable weights sorted by offset (the optimizer's per-weight sizes).
+  std::vector<const Weight*> trainable_in_buffer_order() const;
+
   std::vector<std::string> class_names_;
+  std::vector<bool> trainable_;  // per layer: false when frozen ("trainable": false)
   std::vector<std::string> origins_;  // "plugin acme 1.2.0" or empty, per layer
   std::optional<Shape> declared_input_shape_;
   Shape input_shape_, output_shape_;
@@ -83,6 +88,7 @@ class Sequential final : public Model {
   std::deque<Weight> weight_store_;
   std::vector<Weight*> weights_;
   std::vector<float> params_, grads_;
+  std::size_t num_trainable_ = 0;  // floats at the front of params_ that the optimizer steps
   Rng rng_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;

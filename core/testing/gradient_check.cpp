@@ -44,8 +44,7 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   std::size_t offset = 0;
   for (auto& w : weights) {
     w.offset = offset;
-    w.value_data = params.data() + offset;
-    w.grad_data = grads.data() + offset;
+    w.bind(params.data() + offset, grads.data() + offset);
     // Random weights, not the layer's initializer: zeros would hide errors in the bias path.
     for (std::size_t i = 0; i < w.size; ++i) w.value_data[i] = static_cast<float>(0.5 * rng.normal());
     offset += w.size;
@@ -97,6 +96,7 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   result.worst = "input";
   double worst = result.input_error;
   for (const auto& w : weights) {
+    if (!w.trainable) continue;  // a state the layer updates itself has no gradient to check
     const std::vector<double> a(analytic_w.begin() + long(w.offset), analytic_w.begin() + long(w.offset + w.size));
     const double err = relative_error(a, numeric(w.value_data, w.size));
     report << w.name << ": relative error " << err << "\n";

@@ -189,7 +189,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           callbacks.on_batch(BatchHook::kAfterBackward, batch_index, batch_logs);
         if (callbacks.wants(BatchHook::kBeforeOptimizerStep))
           callbacks.on_batch(BatchHook::kBeforeOptimizerStep, batch_index, batch_logs);
-        optimizer.step(model.parameters(), model.gradients());
+        optimizer.step(model.trainable_parameters(), model.trainable_gradients());
 
         loss_sum += loss * double(count);
         seen += count;

@@ -36,15 +36,14 @@ class MyCustomLayer final : public Layer {
     x_ = &x;
     y_.resize({batch, units_});
     for (std::size_t r = 0; r < batch; ++r) std::copy_n(b_->value_data, units_, y_.data() + r * units_);
-    auto w = w_->value();
-    xt::blas::gemm(x, w, y_, false, false, 1.f, 1.f);
+    // value()/grad() are views built once by the model: take them by reference (no allocation).
+    xt::blas::gemm(x, w_->value(), y_, false, false, 1.f, 1.f);
     return y_;
   }
 
   const Tensor& backward(const Tensor& dy) override {
     const std::size_t batch = dy.shape()[0];
-    auto dw = w_->grad();
-    xt::blas::gemm(*x_, dy, dw, true, false, 1.f, 0.f);
+    xt::blas::gemm(*x_, dy, w_->grad(), true, false, 1.f, 0.f);
     std::fill_n(b_->grad_data, units_, 0.f);
     for (std::size_t r = 0; r < batch; ++r)
       for (std::size_t c = 0; c < units_; ++c) b_->grad_data[c] += dy.data()[r * units_ + c];

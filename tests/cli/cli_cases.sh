@@ -74,6 +74,15 @@ case "$case_name" in
     sed -i 's/classes=3/classes=5/' run.json
     expect_error 2 "label 4 \(sample [0-9]+ of the batch\) is not a class index for 3 classes" "$plugfit" train run.json
     ;;
+  layer_dtype_refused)
+    write_run run.json '{"layers": [{"class_name": "Dense", "config": {"units": 3, "dtype": "mixed_float16"}}]}'
+    expect_error 2 'layer "dense" \(Dense\): dtype "mixed_float16" is not supported; plugfit computes in float32' \
+      "$plugfit" train run.json
+    write_run run.json '{"layers": [{"class_name": "Dense", "config": {"units": 3, "lora_rank": 8}}]}'
+    expect_error 2 'layer "dense" \(Dense\): lora_rank 8 is not supported' "$plugfit" train run.json
+    write_run run.json '{"layers": [{"class_name": "Dense", "config": {"units": 3, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "lora_rank": null}}]}'
+    "$plugfit" train run.json >out.txt 2>&1 || fail "a float32 DTypePolicy is refused: $(cat out.txt)"
+    ;;
   missing_dataset)
     write_run run.json "$small_model"
     sed -i 's/synthetic:samples=64,features=4,classes=3/fashion-mnist:train/' run.json

@@ -49,17 +49,44 @@ class PLUGFIT_API Initializer {
 };
 
 // A named weight in the model's flat buffers: "dense_1/kernel".
+//
+// value() and grad() are views over the weight's slices, built once when the model places the
+// weight (bind()) and returned by reference: calling them in forward()/backward() allocates
+// nothing. Keep the reference (`const TensorView& w = kernel_->value();`, or `auto&`); copying
+// a TensorView copies its dynamic shape, which allocates.
+// A non-trainable weight (trainable false: declared so by the layer, or every weight of a layer
+// with Keras's "trainable": false) lives in the same buffers and every checkpoint, after the
+// trainable ones; the optimizer never steps it and its gradient stays unused.
 struct PLUGFIT_API Weight {
   std::string name;
   Shape shape;
   Initializer initializer;
+  bool trainable = true;
   std::size_t offset = 0;  // in floats, into the flat buffers
   std::size_t size = 0;
   float* value_data = nullptr;
   float* grad_data = nullptr;
 
-  TensorView value() const { return view_of(value_data, shape); }
-  TensorView grad() const { return view_of(grad_data, shape); }
+  // Places the weight at values/grads (size floats each) and builds its views.
+  void bind(float* values, float* grads) {
+    value_data = values;
+    grad_data = grads;
+    value_view_.emplace(view_of(values, shape));
+    grad_view_.emplace(view_of(grads, shape));
+  }
+  // requires: bound. A weight whose pointers were reassigned without bind() gets new views
+  // (once); the steady state allocates nothing.
+  TensorView& value() const {
+    if (!value_view_ || value_view_->data() != value_data) value_view_.emplace(view_of(value_data, shape));
+    return *value_view_;
+  }
+  TensorView& grad() const {
+    if (!grad_view_ || grad_view_->data() != grad_data) grad_view_.emplace(view_of(grad_data, shape));
+    return *grad_view_;
+  }
+
+ private:
+  mutable std::optional<TensorView> value_view_, grad_view_;
 };
 
 class Layer;
@@ -69,7 +96,11 @@ class PLUGFIT_API BuildContext {
  public:
   virtual ~BuildContext();
   // Declares a weight named "<layer name>/<name>". The reference stays valid for the model's life.
-  virtual Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init) = 0;
+  // trainable false: a state the layer updates itself (BatchNormalization's moving mean), saved
+  // and restored with the weights but never stepped by the optimizer. In a frozen layer
+  // ("trainable": false) every weight is non-trainable whatever is passed here.
+  virtual Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init,
+                             bool trainable = true) = 0;
   // The model's generator for training-time randomness (dropout): seeded by the run's seed and
   // saved in checkpoints.
   virtual Rng& rng() = 0;
