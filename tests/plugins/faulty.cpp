@@ -4,6 +4,8 @@
 //                     and on_train_end ran)
 //   faulty>BadLayer   layer throwing in forward after "after" calls
 //   faulty>BadInit    callback whose constructor throws
+//   faulty>Refuses    callback whose constructor refuses its config with plugfit::InputError (the
+//                     host must catch it as InputError: one typeinfo across the boundary)
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -55,10 +57,19 @@ class BadInit final : public Callback {
   explicit BadInit(Config&) { throw std::runtime_error("cannot reach the metrics server"); }
 };
 
+class Refuses final : public Callback {
+ public:
+  explicit Refuses(Config& c) {
+    throw InputError("callback faulty>Refuses: \"level\" must be at most 3, not " +
+                     std::to_string(c.get<int>("level", 0)));
+  }
+};
+
 void register_types(Registrar& r) {
   r.add_callback<Thrower>("Thrower");
   r.add_layer<BadLayer>("BadLayer");
   r.add_callback<BadInit>("BadInit");
+  r.add_callback<Refuses>("Refuses");
 }
 
 }  // namespace
