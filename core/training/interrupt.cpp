@@ -24,18 +24,18 @@ extern "C" void on_stop_signal(int signal_number) {
   raise(signal_number);
 }
 
+// "interrupted at epoch 2, batch 118 (SIGINT)": the epoch 1-based, as the progress bar counts.
+std::string describe(int signal_number, int epoch, std::int64_t batch) {
+  return "interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) + " (" +
+         signal_name(signal_number) + ")";
+}
+
 }  // namespace
 
 std::string signal_name(int signal_number) {
   if (signal_number == SIGINT) return "SIGINT";
   if (signal_number == SIGTERM) return "SIGTERM";
   return "signal " + std::to_string(signal_number);
-}
-
-// "interrupted at epoch 2, batch 118 (SIGINT)": the epoch 1-based, as the progress bar counts.
-std::string describe(int signal_number, int epoch, std::int64_t batch) {
-  return "interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) + " (" +
-         signal_name(signal_number) + ")";
 }
 
 TrainingInterrupted::TrainingInterrupted(int signal_number, int epoch, std::int64_t batch)
