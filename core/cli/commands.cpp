@@ -18,6 +18,7 @@
 #include "../training/callback_access.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/fit.hpp"
+#include "../training/interrupt.hpp"
 #include "../util/blas.hpp"
 #include "arg_parser.hpp"
 #include "run_file.hpp"
@@ -64,6 +65,20 @@ class ManagerCallback final : public Callback {
     else save();
   }
   void on_train_end(Logs&) override { writer_.wait(); }
+  // A run stopped by SIGINT/SIGTERM (always after a batch) gets a full checkpoint there,
+  // "ckpt-EEEE-BBBBBB" (epoch 1-based), from which --resume continues bit for bit.
+  void on_exception(const std::exception& error) override {
+    const auto* interrupted = dynamic_cast<const TrainingInterrupted*>(&error);
+    if (interrupted == nullptr) return;
+    try {
+      writer_.wait();
+      const std::string name = manager_.save(session().capture(false), interrupted->epoch() + 1, interrupted->batch(),
+                                             session().global_step(), Logs());
+      interrupted->note_saved(manager_.backend().uri() + "#" + name);
+    } catch (const std::exception& failure) {
+      warn(std::string("the checkpoint manager could not save the interrupted run: ") + failure.what());
+    }
+  }
 
  private:
   CheckpointManager& manager_;
@@ -219,7 +234,23 @@ int cmd_train(const Args& args) {
   options.verbose = run.verbose;
   options.seed = seed;
   set_blas_threads(blas_threads_for_batch(run.batch_size));
-  fit(*model, train, options, callbacks, &session);
+  try {
+    fit(*model, train, options, callbacks, &session);
+  } catch (const TrainingInterrupted& stop) {
+    // One line, then 128 + the signal, as a shell reports a process the signal ended.
+    std::string saved;
+    bool manager_saved = false;
+    for (const auto& location : stop.saved()) {
+      saved += (saved.empty() ? "saved " : ", ") + location;
+      manager_saved = manager_saved || (manager && location.rfind(manager->backend().uri() + "#", 0) == 0);
+    }
+    const char* next = manager_saved ? "resume with --resume"
+                       : saved.empty() ? "nothing saved (no --checkpoint, no BackupAndRestore)"
+                                       : "run again to resume";
+    std::fflush(stdout);
+    std::fprintf(stderr, "plugfit: %s; %s%s%s\n", stop.where().c_str(), saved.c_str(), saved.empty() ? "" : "; ", next);
+    return stop.exit_code();
+  }
   // A run that ended on NaN is no success for scripts.
   for (const Callback* callback : callbacks)
     if (const auto* nan = dynamic_cast<const TerminateOnNaN*>(callback); nan && !nan->stop_reason().empty())

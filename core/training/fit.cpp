@@ -6,6 +6,7 @@
 
 #include "../checkpoint/record.hpp"
 #include "callback_list.hpp"
+#include "interrupt.hpp"
 #include "progbar.hpp"
 
 namespace plugfit {
@@ -149,6 +150,14 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   Tensor xb, yb, dy;
   Optimizer& optimizer = *model.optimizer();
   model.stop_training = false;
+  // A first SIGINT/SIGTERM stops after the batch in progress (see interrupt.hpp).
+  const InterruptGuard interrupt_guard;
+  auto stop_if_interrupted = [&] {
+    if (const int signal_number = InterruptGuard::pending(); signal_number != 0) {
+      const TrainingPosition& at = session->position();
+      throw TrainingInterrupted(signal_number, at.epoch, at.batch);
+    }
+  };
   try {
     callbacks.on_train_begin(logs);
     // A callback may have restored a checkpoint in on_train_begin (BackupAndRestore): training
@@ -198,6 +207,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           write_metrics(model, loss_sum / double(seen), batch_logs, "");
           callbacks.on_batch(BatchHook::kTrainBatchEnd, batch_index, batch_logs);
         }
+        stop_if_interrupted();
         if (model.stop_training) break;
       }
       write_metrics(model, loss_sum / double(std::max<std::size_t>(seen, 1)), logs, "");

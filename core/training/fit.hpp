@@ -49,7 +49,9 @@ class History final : public Callback {
 // Trains model on data. callbacks run in order, then History and (verbose > 0) the
 // ProgbarLogger. An exception from any part ends training: every callback's on_exception and
 // on_train_end run, then the exception propagates. session (optional) is what callbacks use
-// for checkpoints; fit() keeps its position current.
+// for checkpoints; fit() keeps its position current. While it runs, a first SIGINT or SIGTERM
+// ends training after the current (or next) training batch with TrainingInterrupted
+// (interrupt.hpp); one that arrives after the last batch lets fit() finish.
 History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks,
             FitSession* session = nullptr);
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "../../checkpoint/store.hpp"
+#include "../interrupt.hpp"
 
 namespace plugfit {
 
@@ -56,7 +57,19 @@ void BackupAndRestore::on_epoch_end(int, Logs&) {
   if (save_each_epoch_) backup();
 }
 
-void BackupAndRestore::on_exception(const std::exception&) { failed_ = true; }
+void BackupAndRestore::on_exception(const std::exception& error) {
+  failed_ = true;  // the backup stays for the next run
+  const auto* interrupted = dynamic_cast<const TrainingInterrupted*>(&error);
+  if (interrupted == nullptr || backend_ == nullptr) return;
+  // A clean stop is a position like any other: back it up so the next run resumes right there.
+  // The save counter is left as it was: other savers capture this callback's state after it.
+  try {
+    backend_->save(kBackup, session().capture(false));
+    interrupted->note_saved(backend_->uri() + "#" + kBackup);
+  } catch (const std::exception& failure) {
+    std::fprintf(stderr, "plugfit: warning: BackupAndRestore could not save the interrupted run: %s\n", failure.what());
+  }
+}
 
 void BackupAndRestore::on_train_end(Logs&) {
   if (delete_checkpoint_ && !failed_ && backend_ != nullptr) backend_->remove(kBackup);

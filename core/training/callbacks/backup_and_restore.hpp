@@ -8,7 +8,8 @@
 // position (epoch and batch) with the generator and seed, and every callback's state. Training
 // then resumes at the batch where the backup was taken, with the same data order, so the final
 // weights are bit-identical to an uninterrupted run's. (Keras replays an interrupted epoch
-// from its start, and backs up no callback state.)
+// from its start, and backs up no callback state.) A run stopped by SIGINT or SIGTERM
+// (TrainingInterrupted) is backed up in on_exception, at the batch where it stopped.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,37 @@
+#include "inspect.hpp"
+
+#include <plugfit/checkpoint_index.hpp>
+
+namespace plugfit {
+
+Json describe_checkpoints(const CheckpointBackend& backend) {
+  const Json index = CheckpointIndex::read(backend).to_json();  // a wrong-shaped index reads as empty
+  Json out = {{"uri", backend.uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
+              {"checkpoints", Json::array()}};
+  for (const auto& name : backend.list()) {
+    Json entry = {{"name", name}};
+    try {
+      const CheckpointRecord record = backend.load(name);
+      const Json& info = record.info;
+      Json types = Json::array();
+      for (const auto& layer : info.value("model", Json::object()).value("config", Json::object()).value("layers", Json::array()))
+        types.push_back(layer.value("class_name", ""));
+      entry.update({{"status", "ok"},
+                    {"kind", info.value("kind", "")},
+                    {"epoch", info.value("epoch", 0)},
+                    {"global_step", info.value("training", Json::object()).value("global_step", 0)},
+                    {"time", info.value("time", "")},
+                    {"metrics", info.value("metrics", Json::object())},
+                    {"layer_types", types},
+                    {"plugins", info.value("plugins", Json::object())},
+                    {"tensors", record.tensors.size()},
+                    {"bytes", record.tensor_bytes()}});
+    } catch (const CheckpointCorrupt& e) {
+      entry.update({{"status", "corrupt"}, {"error", e.what()}});
+    }
+    out["checkpoints"].push_back(entry);
+  }
+  return out;
+}
+
+}  // namespace plugfit

@@ -1,0 +1,14 @@
+// What a backend holds, as plugfit inspect reports it.
+#pragma once
+
+#include <plugfit/checkpoint.hpp>
+
+namespace plugfit {
+
+// {"uri", "latest", "best", "checkpoints": [{"name", "status": "ok"|"corrupt", and for ok ones
+// "kind", "epoch", "global_step", "time", "metrics", "layer_types", "plugins", "tensors",
+// "bytes"; for corrupt ones "error"}]}, every checkpoint loaded (and so checked) once, in the
+// backend's order. A wrong-shaped index reads as empty.
+Json describe_checkpoints(const CheckpointBackend& backend);
+
+}  // namespace plugfit
