@@ -9,6 +9,8 @@
 #include <plugfit/registry.hpp>
 
 #include "../checkpoint/async_writer.hpp"
+#include "../checkpoint/convert.hpp"
+#include "../checkpoint/inspect.hpp"
 #include "../checkpoint/record.hpp"
 #include "../checkpoint/store.hpp"
 #include "../data/dataset.hpp"
@@ -314,34 +316,9 @@ int cmd_inspect(const Args& args) {
   parser.parse(args);
   const CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend* backend = source.backend.get();
-  const Json index = CheckpointIndex::read(*backend).to_json();  // a wrong-shaped index reads as empty
-  Json out = {{"uri", backend->uri()}, {"latest", index.value("latest", Json())}, {"best", index.value("best", Json())},
-              {"checkpoints", Json::array()}};
+  const Json out = describe_checkpoints(*backend);
   bool any_corrupt = false;
-  for (const auto& name : backend->list()) {
-    Json entry = {{"name", name}};
-    try {
-      const CheckpointRecord record = backend->load(name);
-      const Json& info = record.info;
-      Json types = Json::array();
-      for (const auto& layer : info.value("model", Json::object()).value("config", Json::object()).value("layers", Json::array()))
-        types.push_back(layer.value("class_name", ""));
-      entry.update({{"status", "ok"},
-                    {"kind", info.value("kind", "")},
-                    {"epoch", info.value("epoch", 0)},
-                    {"global_step", info.value("training", Json::object()).value("global_step", 0)},
-                    {"time", info.value("time", "")},
-                    {"metrics", info.value("metrics", Json::object())},
-                    {"layer_types", types},
-                    {"plugins", info.value("plugins", Json::object())},
-                    {"tensors", record.tensors.size()},
-                    {"bytes", record.tensor_bytes()}});
-    } catch (const CheckpointCorrupt& e) {
-      entry.update({{"status", "corrupt"}, {"error", e.what()}});
-      any_corrupt = true;
-    }
-    out["checkpoints"].push_back(entry);
-  }
+  for (const auto& c : out["checkpoints"]) any_corrupt = any_corrupt || c["status"] == "corrupt";
   if (parser.has_flag("--json")) {
     std::printf("%s\n", out.dump(2).c_str());
     return any_corrupt ? 1 : 0;
@@ -377,41 +354,10 @@ int cmd_convert(const Args& args) {
   CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend& from = *source.backend;
   const auto to = open_backend(parse_checkpoint_uri(parser.positionals().at(1)), source.registry, &source.loader);
-  if (to->uri() == from.uri()) throw InputError("convert needs two different locations, got " + from.uri() + " twice");
-
-  std::vector<std::string> names = from.list();
-  if (const auto only = parser.get("--only")) {
-    const auto name = resolve_checkpoint_name(from, *only);
-    if (!name) throw InputError(from.uri() + " holds no checkpoints");
-    names = {*name};
-  }
-  if (names.empty()) throw InputError(from.uri() + " holds no checkpoints to convert");
-  for (const auto& name : names) {
-    const CheckpointRecord record = from.load(name);
-    to->save(name, record);
-    // Verify before reporting success: the copy must load back bit for bit.
-    const CheckpointRecord copy = to->load(name);
-    bool same = copy.info == record.info && copy.tensors.size() == record.tensors.size();
-    for (std::size_t i = 0; same && i < record.tensors.size(); ++i)
-      same = copy.tensors[i].name == record.tensors[i].name && copy.tensors[i].shape == record.tensors[i].shape &&
-             std::memcmp(copy.tensors[i].values.data(), record.tensors[i].values.data(),
-                         record.tensors[i].values.size() * sizeof(float)) == 0;
-    if (!same) throw RuntimeFailure("the copy of " + name + " in " + to->uri() + " does not match the original");
+  const auto names = convert_checkpoints(from, *to, parser.get("--only"), [](const std::string& name, const CheckpointRecord& record) {
     std::printf("copied %s (%zu tensors, %.2f MB), verified\n", name.c_str(), record.tensors.size(),
                 double(record.tensor_bytes()) / 1e6);
-  }
-  // The index travels too, limited to what was copied, so latest and best keep their meaning.
-  Json index = CheckpointIndex::read(from).to_json();  // a wrong-shaped index reads as empty
-  {
-    Json kept = Json::array();
-    for (const auto& entry : index["checkpoints"])
-      if (std::find(names.begin(), names.end(), entry.value("name", "")) != names.end()) kept.push_back(entry);
-    index["checkpoints"] = kept;
-    auto copied = [&](const Json& v) { return v.is_string() && std::find(names.begin(), names.end(), v.get<std::string>()) != names.end(); };
-    if (!copied(index.value("latest", Json()))) index["latest"] = names.back();
-    if (index.contains("best") && !copied(index["best"].value("name", Json()))) index.erase("best");
-    to->write_index(index);
-  }
+  });
   std::printf("converted %zu checkpoint(s) from %s to %s\n", names.size(), from.uri().c_str(), to->uri().c_str());
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <limits>
 #include <thread>
 
+#include "../checkpoint/convert.hpp"
+
 namespace plugfit::testing {
 
 namespace fs = std::filesystem;
@@ -23,11 +25,6 @@ struct Failure {
 
 void expect(bool ok, const std::string& why) {
   if (!ok) throw Failure{why};
-}
-
-bool same_bits(const NamedTensor& a, const NamedTensor& b) {
-  return a.name == b.name && a.shape == b.shape && a.values.size() == b.values.size() &&
-         std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0;
 }
 
 void expect_same(const CheckpointRecord& got, const CheckpointRecord& want, const std::string& what) {
