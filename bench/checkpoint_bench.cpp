@@ -72,7 +72,7 @@
 #include "checkpoint/record.hpp"
 #include "checkpoint/store.hpp"
 #include "data/dataset.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "builtins/builtins.hpp"
 #include "training/callback_access.hpp"
 #include "training/session.hpp"

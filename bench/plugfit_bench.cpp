@@ -22,7 +22,7 @@
 
 #include "data/dataset.hpp"
 #include "metrics/metrics.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "util/blas.hpp"

@@ -9,7 +9,7 @@
 #include <plugfit/version.hpp>
 
 #include "../metrics/metrics.hpp"
-#include "../plugins/loader.hpp"
+#include "../plugin_loading/loader.hpp"
 
 namespace plugfit {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "../plugins/loader.hpp"
+#include "../plugin_loading/loader.hpp"
 #include "dir_backend.hpp"
 
 namespace plugfit {

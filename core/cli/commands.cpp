@@ -15,7 +15,7 @@
 #include "../checkpoint/store.hpp"
 #include "../data/dataset.hpp"
 #include "../metrics/metrics.hpp"
-#include "../plugins/loader.hpp"
+#include "../plugin_loading/loader.hpp"
 #include "../builtins/builtins.hpp"
 #include "../training/callback_access.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"

@@ -16,7 +16,7 @@
 #include <plugfit/testing.hpp>
 
 #include "checkpoint/store.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 
 namespace plugfit::test {
 

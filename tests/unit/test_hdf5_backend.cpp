@@ -18,7 +18,7 @@
 
 #include "checkpoint/record.hpp"
 #include "checkpoint/store.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "test_skip.hpp"
 #include "test_support.hpp"
 #include "training/fit.hpp"

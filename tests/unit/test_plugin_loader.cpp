@@ -13,7 +13,7 @@
 #include <plugfit/registry.hpp>
 #include <plugfit/testing.hpp>
 
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "builtins/builtins.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"

@@ -8,7 +8,7 @@
 #include "checkpoint/record.hpp"
 #include "checkpoint/store.hpp"
 #include "model/sequential.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "registry/registry_access.hpp"
 #include "test_support.hpp"
 #include "training/fit.hpp"

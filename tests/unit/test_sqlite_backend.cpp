@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "checkpoint/store.hpp"
-#include "plugins/loader.hpp"
+#include "plugin_loading/loader.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
