@@ -8,9 +8,8 @@
 #include <new>
 
 #include <plugfit/registry.hpp>
-#include <xtensor-blas/xblas.hpp>
 
-#include "registry/registry_access.hpp"
+#include "plugin_loading/loader.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
 
@@ -48,62 +47,20 @@ using namespace plugfit::test;
 
 namespace {
 
-// y = x @ w + b, written as sdk/template and plugins/custom_layers show: the weights' views are
-// taken by reference from value()/grad(), the output buffers are the layer's own.
-class PluginStyleLayer final : public Layer {
- public:
-  explicit PluginStyleLayer(Config& config) : units_(config.get<std::size_t>("units", 8)) {}
-  Shape build(const Shape& input_shape, BuildContext& ctx) override {
-    inputs_ = input_shape.at(0);
-    w_ = &ctx.add_weight("w", {inputs_, units_}, Initializer("random_normal"));
-    b_ = &ctx.add_weight("b", {units_}, Initializer("zeros"));
-    return {units_};
-  }
-  const Tensor& forward(const Tensor& x, bool) override {
-    const std::size_t batch = x.shape()[0];
-    x_ = &x;
-    y_.resize({batch, units_});
-    for (std::size_t r = 0; r < batch; ++r) std::copy_n(b_->value_data, units_, y_.data() + r * units_);
-    xt::blas::gemm(x, w_->value(), y_, false, false, 1.f, 1.f);
-    return y_;
-  }
-  const Tensor& backward(const Tensor& dy) override {
-    const std::size_t batch = dy.shape()[0];
-    xt::blas::gemm(*x_, dy, w_->grad(), true, false, 1.f, 0.f);
-    std::fill_n(b_->grad_data, units_, 0.f);
-    for (std::size_t r = 0; r < batch; ++r)
-      for (std::size_t c = 0; c < units_; ++c) b_->grad_data[c] += dy.data()[r * units_ + c];
-    if (needs_input_gradient()) {
-      dx_.resize({batch, inputs_});
-      xt::blas::gemm(dy, w_->value(), dx_, false, true, 1.f, 0.f);
-    }
-    return dx_;
-  }
-  Json get_config() const override { return {{"name", name()}, {"units", units_}}; }
-
- private:
-  std::size_t units_, inputs_ = 0;
-  Weight* w_ = nullptr;
-  Weight* b_ = nullptr;
-  const Tensor* x_ = nullptr;
-  Tensor y_, dx_;
-};
-
+// The registry with the real custom_layers plugin loaded by name, as the host loads it: its
+// MyCustomLayer is written the way the README tells plugin authors to write a layer.
 const Registry& registry_with_plugin_layer() {
   static Registry registry;
-  static const bool registered = [] {
-    register_builtins(registry);
-    RegistryAccess::for_plugin(registry, "alloc", "0.1").add_layer<PluginStyleLayer>("PluginStyle");
-    return true;
-  }();
-  (void)registered;
+  static PluginLoader loader((register_builtins(registry), registry));
+  static const bool loaded = (loader.load("custom_layers"), true);
+  (void)loaded;
   return registry;
 }
 
 std::unique_ptr<Sequential> make_model(const char* optimizer, const Json& optimizer_config = {{"learning_rate", 0.01}}) {
   Json layers = Json::array();
   layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 16}, {"activation", "relu"}}}});
-  layers.push_back({{"class_name", "alloc>PluginStyle"}, {"config", {{"units", 8}}}});
+  layers.push_back({{"class_name", "custom_layers>MyCustomLayer"}, {"config", {{"units", 8}}}});
   layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
   auto model = Sequential::from_config({{"layers", layers}}, registry_with_plugin_layer());
   model->build({4}, 3);

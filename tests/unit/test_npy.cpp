@@ -1,0 +1,157 @@
+// npy files: exact round trips, numpy interop, and what is refused.
+#include <doctest/doctest.h>
+
+#include "dataset_test_support.hpp"
+
+using namespace dataset_test;
+
+TEST_CASE("npy write then read is exact") {
+  TempDir dir;
+  Tensor t = Tensor::from_shape({2, 3, 4});
+  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<float>(i) * 0.1f - 1.3f;
+  t.data()[0] = -0.f;
+  t.data()[1] = std::numeric_limits<float>::denorm_min();
+  t.data()[2] = std::numeric_limits<float>::infinity();
+  t.data()[3] = std::numeric_limits<float>::max();
+  const std::string path = dir.file("t.npy");
+  plugfit::write_npy(path, t);
+  const std::string bytes = read_file(path);
+  REQUIRE(bytes.size() >= 128);
+  CHECK(bytes.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
+  const std::size_t header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
+  CHECK((10 + header_len) % 64 == 0);
+  CHECK(bytes[10 + header_len - 1] == '\n');
+  CHECK(bytes.size() == 10 + header_len + 4 * 24);
+
+  const Tensor back = plugfit::read_npy(path);
+  REQUIRE(shape(back) == shape(t));
+  for (std::size_t i = 0; i < t.size(); ++i) CHECK(bits(back.data()[i]) == bits(t.data()[i]));
+
+  // One dimension, zero length, and a scalar.
+  for (const auto& s : {plugfit::Shape{5}, plugfit::Shape{0, 3}, plugfit::Shape{}}) {
+    Tensor v = Tensor::from_shape(s);
+    std::fill(v.begin(), v.end(), 2.5f);
+    plugfit::write_npy(path, v);
+    const Tensor w = plugfit::read_npy(path);
+    CHECK(shape(w) == s);
+    CHECK(w.size() == v.size());
+    CHECK(std::all_of(w.begin(), w.end(), [](float x) { return x == 2.5f; }));
+  }
+
+  // The npy: spec pairs inputs with labels.
+  Tensor y = Tensor::from_shape({2});
+  y(0) = 1.f;
+  y(1) = 0.f;
+  plugfit::write_npy(path, t);
+  plugfit::write_npy(dir.file("y.npy"), y);
+  const Dataset d = plugfit::load_dataset("npy:" + path + "," + dir.file("y.npy"));
+  CHECK(d.size() == 2);
+  CHECK(d.sample_shape() == plugfit::Shape{3, 4});
+  CHECK(d.y(0) == 1.f);
+
+  const std::string msg = input_error([&] { plugfit::write_npy(dir.file("no/such/dir/t.npy"), t); });
+  CHECK(contains(msg, "no/such/dir/t.npy"));
+}
+
+TEST_CASE("npy files that are not supported say why") {
+  TempDir dir;
+  const auto npy = [](const std::string& header_dict, const std::string& data) {
+    std::string header = header_dict;
+    while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+    header += '\n';
+    return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size() & 0xFF) +
+           static_cast<char>(header.size() >> 8) + header + data;
+  };
+  const std::string path = dir.file("x.npy");
+
+  write_file(path, npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", std::string(16, '\0')));
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "Fortran order"));
+
+  write_file(path, npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0')));
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "big-endian"));
+
+  write_file(path, npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", std::string(16, '\0')));
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "'<c8'"));
+
+  write_file(path, npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0')));
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "structured"));
+
+  write_file(path, npy("{'descr': '<i2', 'fortran_order': False, 'shape': (3, 5), }", std::string(7, '\0')));
+  const std::string msg = input_error([&] { plugfit::read_npy(path); });
+  CHECK(contains(msg, path));
+  CHECK(contains(msg, "truncated"));
+  CHECK(contains(msg, "30"));
+  CHECK(contains(msg, "only 7"));
+
+  write_file(path, npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, }", ""));
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "malformed"));
+
+  write_file(path, "not numpy at all");
+  CHECK(contains(input_error([&] { plugfit::read_npy(path); }), "not an NPY file"));
+
+  // Big-endian is harmless for one-byte types.
+  write_file(path, npy("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\xff"));
+  CHECK(plugfit::read_npy(path)(2) == 255.f);
+}
+
+TEST_CASE("npy files written by numpy, and numpy reading ours") {
+  if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
+    MESSAGE("skipping the numpy interoperability checks: /usr/bin/python3 cannot import numpy");
+    return;
+  }
+  TempDir dir;
+  Tensor ours = Tensor::from_shape({2, 3, 4});
+  for (std::size_t i = 0; i < ours.size(); ++i) ours.data()[i] = (static_cast<float>(i) - 7.f) * 0.3f;
+  plugfit::write_npy(dir.file("ours.npy"), ours);
+  write_file(dir.file("gen.py"), R"(import sys
+import numpy as np
+d = sys.argv[1]
+base = (np.arange(24) - 7).reshape(2, 3, 4)
+np.save(d + '/f4.npy', (base * 0.25).astype('<f4'))
+np.save(d + '/f8.npy', base / 3)
+np.save(d + '/i8.npy', base.astype('<i8'))
+np.save(d + '/i4.npy', base.astype('<i4'))
+np.save(d + '/i2.npy', base.astype('<i2'))
+np.save(d + '/u1.npy', (np.arange(24) * 10).astype(np.uint8).reshape(2, 3, 4))
+np.save(d + '/i1.npy', base.astype(np.int8))
+np.save(d + '/b1.npy', base % 3 == 0)
+np.save(d + '/scalar.npy', np.array(2.5, dtype=np.float32))
+np.save(d + '/fortran.npy', np.asfortranarray((base * 0.25).astype('<f4')))
+np.save(d + '/big.npy', base.astype('>f4'))
+for v in (2, 3):
+    with open(d + '/v%d.npy' % v, 'wb') as f:
+        np.lib.format.write_array(f, (base * 0.25).astype('<f4'), version=(v, 0))
+a = np.load(d + '/ours.npy')
+expected = ((np.arange(24, dtype=np.float32) - np.float32(7)) * np.float32(0.3)).reshape(2, 3, 4)
+assert a.dtype == np.float32 and a.shape == (2, 3, 4), (a.dtype, a.shape)
+assert (a == expected).all()
+if hasattr(np.lib.format, 'GROWTH_AXIS_MAX_DIGITS'):  # numpy >= 1.23 pads the header as write_npy does
+    np.save(d + '/resaved.npy', a)
+    assert open(d + '/resaved.npy', 'rb').read() == open(d + '/ours.npy', 'rb').read()
+)");
+  const std::string cmd = "/usr/bin/python3 " + dir.file("gen.py") + " " + dir.path().string();
+  REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "numpy could not write the files or read ours.npy");
+
+  const auto check = [&](const std::string& name, auto expected) {
+    CAPTURE(name);
+    const Tensor t = plugfit::read_npy(dir.file(name));
+    REQUIRE(shape(t) == std::vector<std::size_t>{2, 3, 4});
+    for (std::size_t i = 0; i < 24; ++i) CHECK(t.data()[i] == expected(static_cast<int>(i) - 7, i));
+  };
+  check("f4.npy", [](int v, std::size_t) { return static_cast<float>(v) * 0.25f; });
+  check("v2.npy", [](int v, std::size_t) { return static_cast<float>(v) * 0.25f; });
+  check("v3.npy", [](int v, std::size_t) { return static_cast<float>(v) * 0.25f; });
+  check("f8.npy", [](int v, std::size_t) { return static_cast<float>(v / 3.0); });
+  check("i8.npy", [](int v, std::size_t) { return static_cast<float>(v); });
+  check("i4.npy", [](int v, std::size_t) { return static_cast<float>(v); });
+  check("i2.npy", [](int v, std::size_t) { return static_cast<float>(v); });
+  check("i1.npy", [](int v, std::size_t) { return static_cast<float>(v); });
+  check("u1.npy", [](int, std::size_t i) { return static_cast<float>(static_cast<std::uint8_t>(i * 10)); });
+  check("b1.npy", [](int v, std::size_t) { return v % 3 == 0 ? 1.f : 0.f; });
+
+  const Tensor scalar = plugfit::read_npy(dir.file("scalar.npy"));
+  CHECK(scalar.dimension() == 0);
+  CHECK(scalar() == 2.5f);
+  CHECK(contains(input_error([&] { plugfit::read_npy(dir.file("fortran.npy")); }), "Fortran order"));
+  CHECK(contains(input_error([&] { plugfit::read_npy(dir.file("big.npy")); }), "big-endian"));
+}
