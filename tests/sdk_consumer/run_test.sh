@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
-# The out-of-tree path, end to end: install plugfit with --destdir, find the SDK through
-# pkg-config only, build this project's plugin and the SDK template against it, and have the
-# installed plugfit load the plugin by name and train with its layer and callback. Then acme's toy
-# checkpoint backend: the SDK's conformance suite on it (acme_conformance), and the installed
-# plugfit converting a run's checkpoints into toy: and inspecting them.
+# The out-of-tree path, end to end: install plugfit with --destdir (a staged, relocated tree:
+# no LD_LIBRARY_PATH, no PLUGFIT_PLUGIN_PATH), find the SDK through the staged plugfit.pc only,
+# build this project's plugin and the SDK template against it, and have the installed plugfit
+# load the plugin by name and train with its layer and callback. Then acme's toy checkpoint
+# backend: the SDK's conformance suite on it (acme_conformance), and the installed plugfit
+# converting a run's checkpoints into toy: and inspecting them.
 # Usage: run_test.sh BUILD_DIR SOURCE_ROOT
 set -euo pipefail
 build=$1
 root=$2
+source "$root/tests/install/installed_prefix.sh"
+unset LD_LIBRARY_PATH PLUGFIT_PLUGIN_PATH
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 stage=$work/stage
 meson install -C "$build" --destdir "$stage" --no-rebuild --quiet >/dev/null
 pc=$(find "$stage" -name plugfit.pc | head -1)
-[ -n "$pc" ] || { echo "FAIL: no plugfit.pc installed"; exit 1; }
-prefix=$(sed -n 's/^prefix=//p' "$pc")
-# Relocate the .pc to the staged tree, as a packager would; nothing else points at the build.
-mkdir -p "$work/pkgconfig"
-sed "s|^prefix=.*|prefix=$stage$prefix|" "$pc" >"$work/pkgconfig/plugfit.pc"
-export PKG_CONFIG_PATH=$work/pkgconfig
-plugindir=$(pkg-config --variable=plugindir plugfit)
-libdir=$(pkg-config --variable=libdir plugfit)
+[ -n "$pc" ] || fail "no plugfit.pc installed"
+# plugfit.pc names its prefix from its own folder: the staged tree, as is.
+export PKG_CONFIG_PATH=$(dirname "$pc")
+prefix=$(realpath "$(pkg-config --variable=prefix plugfit)")
+plugindir=$(plugindir_of "$prefix")
+case "$plugindir" in "$stage"/*) ;; *) fail "the staged plugfit.pc names plugindir $plugindir, outside $stage" ;; esac
 echo "SDK: $(pkg-config --modversion plugfit), plugindir $plugindir"
+check_runs_from_prefix "$prefix"
 
 for project in "$root/tests/sdk_consumer" "$root/sdk/template"; do
   name=$(basename "$project")
@@ -31,10 +33,9 @@ for project in "$root/tests/sdk_consumer" "$root/sdk/template"; do
   meson install -C "$work/build-$name" --quiet >/dev/null
 done
 ls "$plugindir"
+check_plugins_listed "$prefix" acme toy_backend my_plugin custom_layers
 
-plugfit=$stage$prefix/bin/plugfit
-export LD_LIBRARY_PATH=$libdir
-export PLUGFIT_PLUGIN_PATH=$plugindir
+plugfit=$prefix/bin/plugfit
 cd "$work"
 "$plugfit" plugins | tee plugins.txt
 grep -q "^acme 1.2.0 (SDK ABI" plugins.txt || { echo "FAIL: acme not listed"; exit 1; }
