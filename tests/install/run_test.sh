@@ -46,6 +46,15 @@ JSON
 grep -q "^my_plugin: epoch 2 ended" train.txt || fail "the template's PrintEpoch did not run in plugfit train"
 echo "ok: sdk/template built against the prefix with pkg-config; plugfit train loaded my_plugin by name"
 
+# Moved elsewhere, the install still runs and finds its own plugins (beside its libplugfit.so).
+moved=$work/moved
+cp -a "$prefix" "$moved"
+mv "$prefix" "$work/away"
+check_runs_from_prefix "$moved"
+# shellcheck disable=SC2086
+check_plugins_listed "$moved" $first_party
+mv "$work/away" "$prefix"
+
 if [ ! -f "$src/examples/meson.build" ]; then
   echo "note: no examples/ in this source; the out-of-tree example is not built"
   exit 0
