@@ -25,8 +25,14 @@ int main(int argc, char** argv) try {
   auto best = plugfit::callbacks::ModelCheckpoint(
       {.filepath = checkpoints + "/best", .monitor = "val_accuracy", .save_best_only = true});
 
-  model.fit(train, {.epochs = 2, .batch_size = 64, .validation_split = 0.1, .verbose = 0, .seed = 42,
-                    .callbacks = {&report, best}});
+  plugfit::FitOptions options;  // keras.Model.fit's arguments
+  options.epochs = 2;
+  options.batch_size = 64;
+  options.validation_split = 0.1;
+  options.verbose = 0;
+  options.seed = 42;
+  options.callbacks = {&report, best};
+  model.fit(train, options);
 
   const double accuracy = model.evaluate(test, 256).at("accuracy");
   std::printf("test accuracy: %.4f\n", accuracy);
