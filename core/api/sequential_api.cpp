@@ -121,22 +121,14 @@ void Sequential::compile(const CompileOptions& options) {
   const Context& context = context_of(*impl_, "compile(CompileOptions)");
   Json config = {{"optimizer", options.optimizer}, {"loss", options.loss}, {"metrics", metrics}};
   ContextAccess::loader(context).load_plugins_named_in(config);
-  // Keras checks the names at compile, built or not: make each once, the error naming the field.
+  // Keras checks the names at compile, built or not: make each once (the registry's errors name
+  // the type and the key, as a run file's do).
   const Registry& registry = context.registry();
   auto name_of = [](const Json& spec) { return spec.is_string() ? spec.get<std::string>() : spec["class_name"].get<std::string>(); };
   auto config_of = [](const Json& spec) { return spec.is_object() ? spec.value("config", Json::object()) : Json::object(); };
-  auto checked = [](const std::string& field, const auto& make) {
-    try {
-      make();
-    } catch (const InputError& e) {
-      throw InputError("CompileOptions: \"" + field + "\": " + e.what());
-    }
-  };
-  checked("optimizer", [&] { registry.create_optimizer(name_of(options.optimizer), config_of(options.optimizer)); });
-  checked("loss", [&] { registry.create_loss(name_of(options.loss), config_of(options.loss)); });
-  for (std::size_t i = 0; i < options.metrics.size(); ++i)
-    checked("metrics[" + std::to_string(i) + "]",
-            [&] { registry.create_metric(name_of(options.metrics[i]), config_of(options.metrics[i])); });
+  registry.create_optimizer(name_of(options.optimizer), config_of(options.optimizer));
+  registry.create_loss(name_of(options.loss), config_of(options.loss));
+  for (const Json& metric : options.metrics) registry.create_metric(name_of(metric), config_of(metric));
   impl_->compile_config_ = std::move(config);
   impl_->compile_pending_ = true;
   if (built()) apply_pending_compile(*this);
@@ -146,11 +138,7 @@ void apply_pending_compile(Sequential& model) {
   SequentialAccess::Impl& impl = SequentialAccess::impl(model);
   if (!impl.compile_pending_) return;
   impl.compile_pending_ = false;
-  try {
-    compile_from_config(model, impl.compile_config_, context_of(impl, "compile").registry());
-  } catch (const InputError& e) {
-    throw InputError(std::string("compile: ") + e.what());
-  }
+  compile_from_config(model, impl.compile_config_, context_of(impl, "compile").registry());
 }
 
 const Json& Sequential::compile_config() const { return impl_->compile_config_; }
