@@ -8,7 +8,7 @@
 
 #include <plugfit/registry.hpp>
 
-#include "../checkpoint/async_writer.hpp"
+#include "../api/context_access.hpp"
 #include "../checkpoint/convert.hpp"
 #include "../checkpoint/inspect.hpp"
 #include "../checkpoint/record.hpp"
@@ -17,7 +17,6 @@
 #include "../metrics/metrics.hpp"
 #include "../plugin_loading/loader.hpp"
 #include "../builtins/builtins.hpp"
-#include "../training/callback_access.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/fit.hpp"
 #include "../training/interrupt.hpp"
@@ -39,56 +38,10 @@ std::string format_logs(const Logs& logs) {
   return out;
 }
 
-void warn(const std::string& message) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "plugfit: warning: %s\n", message.c_str());
-}
-
 Json type_spec_json(const TypeSpec& spec) { return {{"class_name", spec.class_name}, {"config", spec.config}}; }
 
-Json compile_config_of(const RunSpec& run) {
-  Json metrics = Json::array();
-  for (const auto& m : run.metrics) metrics.push_back(type_spec_json(m));
-  return {{"optimizer", type_spec_json(run.optimizer)}, {"loss", type_spec_json(run.loss)}, {"metrics", metrics}};
-}
-
-// The run's checkpoint manager: a full checkpoint after every epoch, in the background when
-// the manager's "async" option is on (the capture is the only stall).
-class ManagerCallback final : public Callback {
- public:
-  explicit ManagerCallback(CheckpointManager& manager) : manager_(manager) {
-    CallbackAccess::set_type_name(*this, "CheckpointManager");
-  }
-  void on_epoch_end(int epoch, Logs& logs) override {
-    auto record = std::make_shared<const CheckpointRecord>(session().capture(false));
-    const std::int64_t step = session().global_step();
-    auto save = [this, record, epoch, step, logs] { manager_.save(*record, epoch + 1, 0, step, logs); };
-    if (manager_.options().async) writer_.submit(save);
-    else save();
-  }
-  void on_train_end(Logs&) override { writer_.wait(); }
-  // A run stopped by SIGINT/SIGTERM (always after a batch) gets a full checkpoint there,
-  // "ckpt-EEEE-BBBBBB" (epoch 1-based), from which --resume continues bit for bit.
-  void on_exception(const std::exception& error) override {
-    const auto* interrupted = dynamic_cast<const TrainingInterrupted*>(&error);
-    if (interrupted == nullptr) return;
-    try {
-      writer_.wait();
-      const std::string name = manager_.save(session().capture(false), interrupted->epoch() + 1, interrupted->batch(),
-                                             session().global_step(), Logs());
-      interrupted->note_saved(manager_.backend().uri() + "#" + name);
-    } catch (const std::exception& failure) {
-      warn(std::string("the checkpoint manager could not save the interrupted run: ") + failure.what());
-    }
-  }
-
- private:
-  CheckpointManager& manager_;
-  AsyncWriter writer_;
-};
-
-ManagerOptions manager_options(const Json& spec, const std::string& where) {
-  ManagerOptions options;
+CheckpointManagerOptions manager_options(const Json& spec, const std::string& where) {
+  CheckpointManagerOptions options;
   if (!spec.is_object()) return options;
   Config c(spec, where);
   c.accept({"uri"});
@@ -160,74 +113,43 @@ int cmd_train(const Args& args) {
   if (parser.has_flag("--resume") && checkpoint_uri.empty())
     throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
 
-  Registry registry;
-  register_builtins(registry);
-  PluginLoader loader(registry, parser.get_all("--plugin-path"));
-  for (const auto& name : parser.get_all("--plugin")) loader.load(name);
-  for (const auto& name : run.plugins) loader.load(name);
+  // The CLI is a client of the public API (plugfit/sequential.hpp).
+  Context context({parser.get_all("--plugin-path"), parser.get_all("--plugin")});
+  for (const auto& name : run.plugins) context.load_plugin(name);
   // Qualified type names ("acme>Scale") load their plugin by name, as a saved model does.
-  loader.load_plugins_named_in(run.model);
+  context.load_plugins_named_in(run.model);
   for (const auto* specs : {&run.callbacks, &run.metrics})
-    for (const auto& spec : *specs) loader.load_plugins_named_in({{"class_name", spec.class_name}});
-  loader.load_plugins_named_in({{"class_name", run.optimizer.class_name}});
-  loader.load_plugins_named_in({{"class_name", run.loss.class_name}});
+    for (const auto& spec : *specs) context.load_plugins_named_in({{"class_name", spec.class_name}});
+  context.load_plugins_named_in({{"class_name", run.optimizer.class_name}});
+  context.load_plugins_named_in({{"class_name", run.loss.class_name}});
 
   const Dataset train = load_dataset(run.train_data);
   std::unique_ptr<Dataset> validation, test;
   if (!run.validation_data.empty()) validation = std::make_unique<Dataset>(load_dataset(run.validation_data));
   if (!run.test_data.empty()) test = std::make_unique<Dataset>(load_dataset(run.test_data));
 
-  auto model = Sequential::from_config(run.model, registry);
-  std::uint64_t seed = run.seed.value_or(std::random_device{}());
-  model->build(model->declared_input_shape().value_or(train.sample_shape()), seed);
-  const Json compile_config = compile_config_of(run);
-  compile_from_config(*model, compile_config, registry);
+  Sequential model = Sequential::from_config(run.model, context);
+  const std::uint64_t seed = run.seed.value_or(std::random_device{}());
+  model.build(model.declared_input_shape().value_or(train.sample_shape()), seed);
+  CompileOptions compile{type_spec_json(run.optimizer), type_spec_json(run.loss), {}};
+  for (const auto& m : run.metrics) compile.metrics.push_back(type_spec_json(m));
+  model.compile(compile);
   if (!run.load_weights.empty()) {
-    const CheckpointUri uri = parse_checkpoint_uri(run.load_weights);
-    const auto backend = open_backend(uri, registry, &loader);
-    const auto [name, record] = load_named(*backend, uri);
-    restore_weights(*model, record);
-    if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", backend->uri().c_str(), name.c_str());
+    const CheckpointLocation loaded = model.load_weights(run.load_weights);
+    if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", loaded.uri.c_str(), loaded.name.c_str());
   }
 
   std::vector<std::unique_ptr<Callback>> owned;
-  std::vector<Callback*> callbacks;
-  for (const auto& spec : run.callbacks) {
-    owned.push_back(registry.create_callback(spec.class_name, spec.config));
-    callbacks.push_back(owned.back().get());
-  }
-
   FitOptions options;
-  std::unique_ptr<CheckpointManager> manager;
-  if (!checkpoint_uri.empty()) {
-    manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(checkpoint_uri), registry, &loader),
-                                                  manager_options(run.checkpoint, run.path + ": \"checkpoint\""));
-    owned.push_back(std::make_unique<ManagerCallback>(*manager));
-    callbacks.push_back(owned.back().get());
+  for (const auto& spec : run.callbacks) {
+    owned.push_back(context.create_callback(spec.class_name, spec.config));
+    options.callbacks.emplace_back(owned.back().get());
   }
-  FitSession session(*model, registry, &loader, compile_config, seed);
-  session.set_extra_info({{"data", {{"train", run.train_data}, {"validation", run.validation_data},
-                                    {"test", run.test_data}}}});
-  session.set_callbacks(callbacks);
-  if (parser.has_flag("--resume")) {
-    const auto found = manager->restore_or_initialize(
-        [](const std::string& why) { warn(why + "; falling back to the previous checkpoint"); });
-    if (!found) {
-      warn("no checkpoint to resume from in " + manager->backend().uri() + "; starting from the beginning");
-    } else {
-      const auto& [name, record] = *found;
-      session.restore(record, {true, true, true, true});
-      const TrainingPosition& position = session.position();
-      seed = position.seed;
-      options.initial_epoch = position.epoch;
-      options.initial_batch = position.batch;
-      options.initial_global_step = position.global_step;
-      if (run.verbose > 0)
-        std::printf("Resuming from %s/%s (epoch %d, batch %lld)\n", manager->backend().uri().c_str(), name.c_str(),
-                    position.epoch, static_cast<long long>(position.batch));
-    }
-  }
-
+  options.checkpoint = checkpoint_uri;
+  if (!checkpoint_uri.empty()) options.checkpoint_options = manager_options(run.checkpoint, run.path + ": \"checkpoint\"");
+  options.resume = parser.has_flag("--resume");
+  options.checkpoint_info = {{"data", {{"train", run.train_data}, {"validation", run.validation_data},
+                                       {"test", run.test_data}}}};
   options.epochs = run.epochs;
   options.batch_size = run.batch_size;
   options.shuffle = run.shuffle;
@@ -237,14 +159,17 @@ int cmd_train(const Args& args) {
   options.seed = seed;
   set_blas_threads(blas_threads_for_batch(run.batch_size));
   try {
-    fit(*model, train, options, callbacks, &session);
+    model.fit(train, options);
   } catch (const TrainingInterrupted& stop) {
     // One line, then 128 + the signal, as a shell reports a process the signal ended.
+    const std::string manager_uri =
+        checkpoint_uri.empty() ? std::string()
+                               : open_backend(parse_checkpoint_uri(checkpoint_uri), context.registry(), &ContextAccess::loader(context))->uri();
     std::string saved;
     bool manager_saved = false;
     for (const auto& location : stop.saved()) {
       saved += (saved.empty() ? "saved " : ", ") + location;
-      manager_saved = manager_saved || (manager && location.rfind(manager->backend().uri() + "#", 0) == 0);
+      manager_saved = manager_saved || (!manager_uri.empty() && location.rfind(manager_uri + "#", 0) == 0);
     }
     const char* next = manager_saved ? "resume with --resume"
                        : saved.empty() ? "nothing saved (no --checkpoint, no BackupAndRestore)"
@@ -254,12 +179,12 @@ int cmd_train(const Args& args) {
     return stop.exit_code();
   }
   // A run that ended on NaN is no success for scripts.
-  for (const Callback* callback : callbacks)
-    if (const auto* nan = dynamic_cast<const TerminateOnNaN*>(callback); nan && !nan->stop_reason().empty())
+  for (const auto& callback : owned)
+    if (const auto* nan = dynamic_cast<const TerminateOnNaN*>(callback.get()); nan && !nan->stop_reason().empty())
       throw RuntimeFailure(nan->stop_reason());
 
   if (test) {
-    const Logs logs = evaluate(*model, *test, std::max<std::size_t>(run.batch_size, 256), 0);
+    const Logs logs = model.evaluate(*test, std::max<std::size_t>(run.batch_size, 256), 0);
     std::printf("Test: %s\n", format_logs(logs).c_str());
   }
   return 0;

@@ -14,20 +14,12 @@
 #include <cstddef>
 #include <string>
 
+#include <plugfit/dataset.hpp>
 #include <plugfit/tensor.hpp>
 
 namespace plugfit {
 
-struct Dataset {
-  std::string spec;  // where it came from, for messages
-  Tensor x;          // (n, sample_shape...)
-  Tensor y;          // (n,) or (n, k); empty for inputs-only data (predict)
-  std::size_t size() const { return x.dimension() == 0 ? 0 : x.shape()[0]; }
-  Shape sample_shape() const { return Shape(x.shape().begin() + 1, x.shape().end()); }
-  bool has_labels() const { return y.dimension() > 0 && y.size() > 0; }
-};
-
-Dataset load_dataset(const std::string& spec);
+// Dataset and load_dataset are public: plugfit/dataset.hpp.
 
 // Readers behind the specs, usable alone.
 Tensor read_idx(const std::string& path);  // any IDX file; u8 data stays 0..255 (not scaled)

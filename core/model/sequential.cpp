@@ -47,9 +47,34 @@ bool layer_trainable(const Json& layer_config, const std::string& name, const st
 
 }  // namespace
 
+Sequential::Sequential() : impl_(std::make_unique<Impl>()) {}
+Sequential::~Sequential() = default;
+Sequential::Sequential(Sequential&&) noexcept = default;
+Sequential& Sequential::operator=(Sequential&&) noexcept = default;
+
+const std::optional<Shape>& Sequential::declared_input_shape() const { return impl_->declared_input_shape_; }
+bool Sequential::built() const { return impl_->built_; }
+const Shape& Sequential::input_shape() const { return impl_->input_shape_; }
+const Shape& Sequential::output_shape() const { return impl_->output_shape_; }
+bool Sequential::compiled() const { return impl_->loss_ != nullptr; }
+Loss& Sequential::loss() const { return *impl_->loss_; }
+const std::string& Sequential::loss_name() const { return impl_->loss_name_; }
+std::vector<std::unique_ptr<Metric>>& Sequential::metrics() { return impl_->metrics_; }
+bool Sequential::softmax_fused() const { return impl_->softmax_fused_; }
+Rng& Sequential::rng() { return impl_->rng_; }
+std::size_t Sequential::num_params() const { return impl_->params_.size(); }
+const std::string& Sequential::layer_class(std::size_t index) const { return impl_->class_names_.at(index); }
+std::size_t Sequential::num_layers() const { return impl_->layers_.size(); }
+Layer& Sequential::layer(std::size_t index) { return *impl_->layers_.at(index); }
+const std::vector<Weight*>& Sequential::weights() const { return impl_->weights_; }
+std::span<float> Sequential::parameters() { return impl_->params_; }
+std::span<float> Sequential::gradients() { return impl_->grads_; }
+std::size_t Sequential::num_trainable() const { return impl_->num_trainable_; }
+Optimizer* Sequential::optimizer() { return impl_->optimizer_.get(); }
+
 std::vector<const Weight*> Sequential::trainable_in_buffer_order() const {
   std::vector<const Weight*> out;
-  for (const Weight* w : weights_)
+  for (const Weight* w : impl_->weights_)
     if (w->trainable) out.push_back(w);
   std::sort(out.begin(), out.end(), [](const Weight* a, const Weight* b) { return a->offset < b->offset; });
   return out;
@@ -92,10 +117,10 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
     } catch (const InputError& e) {
       throw InputError(where + " (" + class_name + "): " + e.what());
     }
-    if (i == 0) model->declared_input_shape_ = plugfit::declared_input_shape(layer_config);
+    if (i == 0) model->impl_->declared_input_shape_ = plugfit::declared_input_shape(layer_config);
     if (auto* input = dynamic_cast<InputLayer*>(layer.get())) {
       if (i != 0) throw InputError(where + ": an InputLayer may only come first");
-      model->declared_input_shape_ = input->shape();
+      model->impl_->declared_input_shape_ = input->shape();
     }
     std::string name;
     if (layer_config.is_object() && layer_config.contains("name") && layer_config["name"].is_string()) {
@@ -110,28 +135,28 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Re
     layer->set_name(name);
     const TypeEntry& entry = registry.resolve(TypeKind::layer, class_name);
     check_keras_precision_options(layer_config, name, entry.name);
-    model->trainable_.push_back(layer_trainable(layer_config, name, entry.name));
-    model->class_names_.push_back(entry.name);
-    model->origins_.push_back(entry.origin());
-    model->layers_.push_back(std::move(layer));
+    model->impl_->trainable_.push_back(layer_trainable(layer_config, name, entry.name));
+    model->impl_->class_names_.push_back(entry.name);
+    model->impl_->origins_.push_back(entry.origin());
+    model->impl_->layers_.push_back(std::move(layer));
   }
   return model;
 }
 
 void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
-  if (built_) throw RuntimeFailure("the model is already built");
-  if (declared_input_shape_ && *declared_input_shape_ != input_shape)
-    throw InputError("the model expects input of shape " + shape_str(*declared_input_shape_) +
+  if (impl_->built_) throw RuntimeFailure("the model is already built");
+  if (impl_->declared_input_shape_ && *impl_->declared_input_shape_ != input_shape)
+    throw InputError("the model expects input of shape " + shape_str(*impl_->declared_input_shape_) +
                      " but the data has shape " + shape_str(input_shape));
-  rng_.reseed(derive_seed(seed, 2));  // dropout stream
+  impl_->rng_.reseed(derive_seed(seed, 2));  // dropout stream
   Shape shape = input_shape;
-  input_shape_ = input_shape;
-  layer_output_shapes_.clear();
-  first_learning_layer_ = layers_.size();
+  impl_->input_shape_ = input_shape;
+  impl_->layer_output_shapes_.clear();
+  impl_->first_learning_layer_ = impl_->layers_.size();
   bool learns_before = false;  // a layer needs an input gradient only if something before it learns
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    Layer& layer = *layers_[i];
-    WeightCollector ctx(weight_store_, layer.name(), rng_, trainable_[i]);
+  for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
+    Layer& layer = *impl_->layers_[i];
+    WeightCollector ctx(impl_->weight_store_, layer.name(), impl_->rng_, impl_->trainable_[i]);
     try {
       shape = layer.build(shape, ctx);
     } catch (const InputError&) {
@@ -140,65 +165,66 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
       rethrow_from_layer(i, "build");
     }
     layer.set_needs_input_gradient(learns_before);
-    layer_params_.push_back(0);
+    impl_->layer_params_.push_back(0);
     bool layer_learns = false;
-    for (std::size_t w = weights_.size(); w < weight_store_.size(); ++w) {
-      weights_.push_back(&weight_store_[w]);
-      layer_params_.back() += weight_store_[w].size;
-      layer_learns |= weight_store_[w].trainable && weight_store_[w].size > 0;
+    for (std::size_t w = impl_->weights_.size(); w < impl_->weight_store_.size(); ++w) {
+      impl_->weights_.push_back(&impl_->weight_store_[w]);
+      impl_->layer_params_.back() += impl_->weight_store_[w].size;
+      layer_learns |= impl_->weight_store_[w].trainable && impl_->weight_store_[w].size > 0;
     }
-    if (!learns_before && layer_learns) first_learning_layer_ = i;
+    if (!learns_before && layer_learns) impl_->first_learning_layer_ = i;
     learns_before |= layer_learns;
-    layer_output_shapes_.push_back(shape);
+    impl_->layer_output_shapes_.push_back(shape);
   }
-  output_shape_ = shape;
+  impl_->output_shape_ = shape;
 
   // Trainable weights first, so the optimizer steps over one prefix of the buffers.
   std::size_t total = 0;
   for (bool trainable : {true, false})
-    for (Weight* w : weights_)
+    for (Weight* w : impl_->weights_)
       if (w->trainable == trainable) {
         w->offset = total;
         total += w->size;
       }
-  num_trainable_ = 0;
-  for (const Weight* w : weights_)
-    if (w->trainable) num_trainable_ += w->size;
-  params_.assign(total, 0.f);
-  grads_.assign(total, 0.f);
+  impl_->num_trainable_ = 0;
+  for (const Weight* w : impl_->weights_)
+    if (w->trainable) impl_->num_trainable_ += w->size;
+  impl_->params_.assign(total, 0.f);
+  impl_->grads_.assign(total, 0.f);
   Rng init_rng(derive_seed(seed, 1));  // initial-weights stream, drawn in layer order
-  for (Weight* w : weights_) {
-    w->bind(params_.data() + w->offset, grads_.data() + w->offset);
+  for (Weight* w : impl_->weights_) {
+    w->bind(impl_->params_.data() + w->offset, impl_->grads_.data() + w->offset);
     w->initializer.fill(w->value_data, w->shape, init_rng);
   }
-  built_ = true;
+  impl_->built_ = true;
+  apply_pending_compile(*this);
 }
 
 void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<Loss> loss, std::string loss_name,
                          std::vector<std::unique_ptr<Metric>> metrics) {
-  if (!built_) throw RuntimeFailure("compile() needs a built model");
-  optimizer_ = std::move(optimizer);
+  if (!impl_->built_) throw RuntimeFailure("compile() needs a built model");
+  impl_->optimizer_ = std::move(optimizer);
   std::vector<std::size_t> weight_sizes;  // the trainable prefix, in buffer order
   for (const Weight* w : trainable_in_buffer_order()) weight_sizes.push_back(w->size);
-  optimizer_->build(weight_sizes);
+  impl_->optimizer_->build(weight_sizes);
   // Keras's scale_loss: the loss's gradient is scaled here and the optimizer unscales it.
-  loss_ = optimizer_->loss_scale_factor() != 1.0 ? scale_loss_gradient(std::move(loss), optimizer_->loss_scale_factor())
+  impl_->loss_ = impl_->optimizer_->loss_scale_factor() != 1.0 ? scale_loss_gradient(std::move(loss), impl_->optimizer_->loss_scale_factor())
                                                  : std::move(loss);
-  loss_name_ = std::move(loss_name);
-  metrics_ = std::move(metrics);
-  softmax_fused_ = loss_->fuses_with_softmax() && layers_.back()->fuse_softmax_backward();
+  impl_->loss_name_ = std::move(loss_name);
+  impl_->metrics_ = std::move(metrics);
+  impl_->softmax_fused_ = impl_->loss_->fuses_with_softmax() && impl_->layers_.back()->fuse_softmax_backward();
 }
 
 void Sequential::rethrow_from_layer(std::size_t i, const char* step) const {
-  rethrow_as_failure("layer \"" + layers_[i]->name() + "\" (" + class_names_[i] +
-                     (origins_[i].empty() ? "" : ", " + origins_[i]) + ") failed in " + step);
+  rethrow_as_failure("layer \"" + impl_->layers_[i]->name() + "\" (" + impl_->class_names_[i] +
+                     (impl_->origins_[i].empty() ? "" : ", " + impl_->origins_[i]) + ") failed in " + step);
 }
 
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* a = &x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
+  for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
     try {
-      a = &layers_[i]->forward(*a, training);
+      a = &impl_->layers_[i]->forward(*a, training);
     } catch (...) {
       rethrow_from_layer(i, "forward");
     }
@@ -209,9 +235,9 @@ const Tensor& Sequential::forward(const Tensor& x, bool training) {
 void Sequential::backward(const Tensor& dy) {
   const Tensor* g = &dy;
   // Layers before the first one with weights learn nothing: no need to go further back.
-  for (std::size_t i = layers_.size(); i-- > first_learning_layer_;) {
+  for (std::size_t i = impl_->layers_.size(); i-- > impl_->first_learning_layer_;) {
     try {
-      g = &layers_[i]->backward(*g);
+      g = &impl_->layers_[i]->backward(*g);
     } catch (...) {
       rethrow_from_layer(i, "backward");
     }
@@ -220,15 +246,18 @@ void Sequential::backward(const Tensor& dy) {
 
 Json Sequential::get_config() const {
   Json layers = Json::array();
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    Json config = layers_[i]->get_config();
-    if (!trainable_[i]) config["trainable"] = false;
-    if (i == 0 && !dynamic_cast<const InputLayer*>(layers_[i].get()) && built_) {
+  for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
+    Json config = impl_->layers_[i]->get_config();
+    // The host keeps each layer's name: get_config() holds only the layer's own options.
+    if (!config.is_object()) config = Json::object();
+    config["name"] = impl_->layers_[i]->name();
+    if (!impl_->trainable_[i]) config["trainable"] = false;
+    if (i == 0 && !dynamic_cast<const InputLayer*>(impl_->layers_[i].get()) && impl_->built_) {
       Json batch_shape = Json::array({nullptr});
-      for (auto d : input_shape_) batch_shape.push_back(d);
+      for (auto d : impl_->input_shape_) batch_shape.push_back(d);
       config["batch_input_shape"] = batch_shape;
     }
-    layers.push_back({{"class_name", class_names_[i]}, {"config", config}});
+    layers.push_back({{"class_name", impl_->class_names_[i]}, {"config", config}});
   }
   return {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
 }
@@ -238,14 +267,14 @@ std::string Sequential::summary() const {
   char line[200];
   std::snprintf(line, sizeof line, "%-34s %-20s %10s\n", "Layer (type)", "Output Shape", "Param #");
   out += line;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const std::string label = layers_[i]->name() + " (" + class_names_[i] + ")";
-    const std::string shape = built_ ? shape_str(layer_output_shapes_[i]) : "?";
+  for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
+    const std::string label = impl_->layers_[i]->name() + " (" + impl_->class_names_[i] + ")";
+    const std::string shape = impl_->built_ ? shape_str(impl_->layer_output_shapes_[i]) : "?";
     std::snprintf(line, sizeof line, "%-34s %-20s %10zu\n", label.c_str(), shape.c_str(),
-                  built_ ? layer_params_[i] : std::size_t{0});
+                  impl_->built_ ? impl_->layer_params_[i] : std::size_t{0});
     out += line;
   }
-  return out + "Total params: " + std::to_string(params_.size()) + "\n";
+  return out + "Total params: " + std::to_string(impl_->params_.size()) + "\n";
 }
 
 }  // namespace plugfit

@@ -50,6 +50,11 @@ class PluginLoader {
   // file and the reason when it is refused.
   const PluginInfo& load(const std::string& name);
   bool is_loaded(const std::string& name) const { return loaded_.count(name) != 0; }
+  // Marks name as provided without a library: the application's own types (Context::registrar),
+  // so that a model naming them loads nothing.
+  void note_provided(const std::string& name, const std::string& version) {
+    loaded_.emplace(name, PluginInfo{name, version, "the application", "", "", 0, 0, {}});
+  }
   const std::map<std::string, PluginInfo>& loaded() const { return loaded_; }
 
   // Loads the plugins that qualified type names in a config refer to ("acme>Scale" loads

@@ -18,8 +18,19 @@ void FitOptions::validate() const {
   if (!(validation_split >= 0.0 && validation_split < 1.0))
     throw InputError("\"validation_split\" must be in [0, 1), got " + std::to_string(validation_split));
   if (verbose < 0 || verbose > 2) throw InputError("\"verbose\" must be 0, 1 or 2");
-  if (initial_batch < 0 || initial_global_step < 0) throw InputError("the resume position must be non-negative");
+  for (std::size_t i = 0; i < callbacks.size(); ++i)
+    if (callbacks[i].get() == nullptr) throw InputError("\"callbacks\"[" + std::to_string(i) + "] is null");
+  if (resume && checkpoint.empty()) throw InputError("\"resume\" needs a \"checkpoint\" location to resume from");
+  if (checkpoint_options.mode != "min" && checkpoint_options.mode != "max")
+    throw InputError("\"checkpoint_options.mode\" must be \"min\" or \"max\", got \"" + checkpoint_options.mode + "\"");
+  if (checkpoint_options.max_to_keep && *checkpoint_options.max_to_keep == 0)
+    throw InputError("\"checkpoint_options.max_to_keep\" must be positive (nullopt keeps every checkpoint)");
+  if (checkpoint_options.keep_every_n_epochs && *checkpoint_options.keep_every_n_epochs <= 0)
+    throw InputError("\"checkpoint_options.keep_every_n_epochs\" must be positive");
+  if (!checkpoint_info.is_object()) throw InputError("\"checkpoint_info\" must be a JSON object");
 }
+
+History::History() { CallbackAccess::set_type_name(*this, "History"); }
 
 void History::on_train_begin(Logs&) {
   epochs.clear();
@@ -107,8 +118,14 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
 }  // namespace
 
 History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> user_callbacks,
-            FitSession* session) {
+            FitSession* session, ResumePoint resume) {
   options.validate();
+  if (!options.checkpoint.empty() || options.resume)
+    throw RuntimeFailure("the checkpoint manager and resume are Sequential::fit's: call model.fit(data, options)");
+  if (resume.batch < 0 || resume.global_step < 0) throw InputError("the resume position must be non-negative");
+  std::vector<Callback*> given;
+  for (const CallbackRef& ref : options.callbacks) given.push_back(ref.get());
+  user_callbacks.insert(user_callbacks.begin(), given.begin(), given.end());
   if (!model.compiled()) throw RuntimeFailure("fit() needs a compiled model");
   check_data(model, data, "training");
   if (options.validation_data != nullptr) check_data(model, *options.validation_data, "validation");
@@ -137,13 +154,13 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   check_state_keys(all);
   session->set_callbacks(all);
   callbacks.set_session(session);
-  std::int64_t global_step = options.initial_global_step;
-  session->set_position({options.initial_epoch, options.initial_batch, global_step, options.seed});
+  std::int64_t global_step = resume.global_step;
+  session->set_position({options.initial_epoch, resume.batch, global_step, options.seed});
   // A run that starts past its beginning continues an earlier one (the loggers keep its rows);
   // a restore in on_train_begin (BackupAndRestore) moves this to the restored position.
-  const bool continues = options.initial_epoch > 0 || options.initial_batch > 0;
-  session->set_resumed_at(continues ? std::optional<RunPosition>({options.initial_epoch, options.initial_batch,
-                                                                  options.initial_global_step})
+  const bool continues = options.initial_epoch > 0 || resume.batch > 0;
+  session->set_resumed_at(continues ? std::optional<RunPosition>({options.initial_epoch, resume.batch,
+                                                                  resume.global_step})
                                     : std::nullopt);
 
   Logs logs, batch_logs;

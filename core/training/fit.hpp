@@ -1,4 +1,4 @@
-// fit, evaluate and predict over a compiled Sequential model, with Keras's semantics.
+// The training loop: fit, evaluate and predict over a compiled Sequential model, with Keras's semantics.
 //
 // fit(): epochs from initial_epoch to epochs; each epoch shuffles (when asked) with an order
 // fixed by the seed and the epoch number, trains on batches of batch_size (the last one may be
@@ -20,40 +20,24 @@
 
 namespace plugfit {
 
-struct FitOptions {
-  int epochs = 1;
-  int initial_epoch = 0;
-  // Resuming mid-epoch: batches of initial_epoch already trained, and the run's step count.
-  std::int64_t initial_batch = 0;
-  std::int64_t initial_global_step = 0;
-  std::size_t batch_size = 32;
-  bool shuffle = true;
-  double validation_split = 0.0;
-  const Dataset* validation_data = nullptr;
-  int verbose = 1;
-  std::uint64_t seed = 0;
-  // Checks the options, throwing InputError naming the field.
-  void validate() const;
+// Where a resumed fit() starts within options.initial_epoch (the CLI's and Sequential::fit's
+// resume): batches of it already trained, and the run's step count.
+struct ResumePoint {
+  std::int64_t batch = 0;
+  std::int64_t global_step = 0;
 };
 
-// Keras's History: every epoch's logs by key.
-class History final : public Callback {
- public:
-  History() { CallbackAccess::set_type_name(*this, "History"); }
-  void on_train_begin(Logs& logs) override;
-  void on_epoch_end(int epoch, Logs& logs) override;
-  std::vector<int> epochs;
-  std::map<std::string, std::vector<double>> history;
-};
-
-// Trains model on data. callbacks run in order, then History and (verbose > 0) the
+// Trains model on data (FitOptions and History are public: plugfit/sequential.hpp).
+// options.callbacks, then callbacks, run in order, then History and (verbose > 0) the
 // ProgbarLogger. An exception from any part ends training: every callback's on_exception and
 // on_train_end run, then the exception propagates. session (optional) is what callbacks use
 // for checkpoints; fit() keeps its position current. While it runs, a first SIGINT or SIGTERM
 // ends training after the current (or next) training batch with TrainingInterrupted
 // (interrupt.hpp); one that arrives after the last batch lets fit() finish.
-History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks,
-            FitSession* session = nullptr);
+// options.checkpoint and options.resume belong to Sequential::fit, which runs this: here they
+// must be empty (RuntimeFailure otherwise).
+History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> callbacks = {},
+            FitSession* session = nullptr, ResumePoint resume = {});
 
 // The loss and metrics over data, as logs ("loss", "accuracy", ...).
 Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, int verbose,

@@ -45,6 +45,7 @@ TrainingInterrupted::TrainingInterrupted(int signal_number, int epoch, std::int6
       batch_(batch) {}
 
 std::string TrainingInterrupted::where() const { return describe(signal_, epoch_, batch_); }
+TrainingInterrupted::~TrainingInterrupted() = default;
 
 InterruptGuard::InterruptGuard() {
   if (guard_installed) return;

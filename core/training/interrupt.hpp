@@ -14,31 +14,11 @@
 #include <string>
 #include <vector>
 
-#include <plugfit/error.hpp>
+#include <plugfit/sequential.hpp>
 
 namespace plugfit {
 
-// Training stopped on a signal, at a clean position. Exit code 128 + the signal (130, 143).
-class TrainingInterrupted final : public Error {
- public:
-  // epoch: the 0-based epoch to continue; batch: the batches of it already trained.
-  TrainingInterrupted(int signal_number, int epoch, std::int64_t batch);
-  int signal_number() const noexcept { return signal_; }
-  int epoch() const noexcept { return epoch_; }
-  std::int64_t batch() const noexcept { return batch_; }
-  // "interrupted at epoch 2, batch 118 (SIGINT)" (the epoch 1-based, as the progress bar counts).
-  std::string where() const;
-  // Called from on_exception: a location holding the stopped run ("dir:/x/ckpts#ckpt-0002-000118").
-  // Copies of the exception share the list.
-  void note_saved(const std::string& location) const { saved_->push_back(location); }
-  const std::vector<std::string>& saved() const noexcept { return *saved_; }
-
- private:
-  int signal_;
-  int epoch_;
-  std::int64_t batch_;
-  std::shared_ptr<std::vector<std::string>> saved_ = std::make_shared<std::vector<std::string>>();
-};
+// TrainingInterrupted (what fit() throws) is public: plugfit/sequential.hpp.
 
 // "SIGINT", "SIGTERM", else "signal N".
 std::string signal_name(int signal_number);

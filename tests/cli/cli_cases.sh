@@ -485,6 +485,21 @@ assert killed_csv[2]["val_loss"] == straight[2]["val_loss"], "the resumed epoch 
 print("epochs", [int(r["epoch"]) for r in killed_csv], "once each in both files; rows 0, 1, 3 as uninterrupted")
 PY
     ;;
+  plugin_layer_without_name)
+    # nameless>PReLU's get_config() has no "name": the host keeps layer names (here "act", not
+    # the auto name), so its checkpoints evaluate and predict (issue 10: no weight "p_re_lu/alpha").
+    write_run run.json '{"layers": [{"class_name": "Dense", "config": {"units": 8}}, {"class_name": "nameless>PReLU", "config": {"name": "act"}},
+      {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}'
+    "$plugfit" train run.json --plugin-path "$test_plugins" --checkpoint dir:ckpts --epochs 2 || fail "train"
+    "$plugfit" train run.json --plugin-path "$test_plugins" --checkpoint dir:ckpts --epochs 3 --resume || fail "resume"
+    "$plugfit" evaluate dir:ckpts --plugin-path "$test_plugins" --data synthetic:samples=64,features=4,classes=3 \
+      >eval.txt || fail "evaluate: $(cat eval.txt)"
+    grep -q "accuracy" eval.txt || fail "evaluate printed no accuracy: $(cat eval.txt)"
+    "$plugfit" predict dir:ckpts --plugin-path "$test_plugins" --input synthetic:samples=10,features=4,classes=3 \
+      --output p.npy || fail "predict"
+    py -c "import numpy; a = numpy.load('p.npy'); assert a.shape == (10, 3), a.shape" || fail "predictions"
+    grep -q '"name": *"act"' ckpts/ckpt-0003/* 2>/dev/null || grep -rq '"act"' ckpts || fail "the layer name was not saved"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
