@@ -121,7 +121,7 @@ struct CheckpointSource {
   CheckpointSource(const std::string& uri_text, const ArgParser& parser)
       : loader((register_builtins(registry), registry), parser.get_all("--plugin-path")),
         uri(parse_checkpoint_uri(uri_text)),
-        backend((load_plugins(loader, parser.get_all("--plugin")), open_backend(uri, registry, &loader))) {}
+        backend((load_plugins(loader, parser.get_all("--plugin")), open_existing_backend(uri, registry, &loader))) {}
   static void load_plugins(PluginLoader& loader, const std::vector<std::string>& names) {
     for (const auto& name : names) loader.load(name);
   }
@@ -170,6 +170,11 @@ int cmd_train(const Args& args) {
                                  : run.checkpoint.is_object() ? run.checkpoint.value("uri", std::string()) : "";
   if (parser.has_flag("--resume") && checkpoint_uri.empty())
     throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
+  if (parser.has_flag("--overwrite") && (checkpoint_uri.empty() || parser.has_flag("--resume")))
+    throw InputError(checkpoint_uri.empty() ? "--overwrite needs a checkpoint location to clear: --checkpoint URI or "
+                                              "\"checkpoint\" in the run file"
+                                            : "--overwrite and --resume contradict each other: resume the run, or "
+                                              "overwrite it");
 
   Registry registry;
   register_builtins(registry);
@@ -195,7 +200,7 @@ int cmd_train(const Args& args) {
   compile_from_config(*model, compile_config, registry);
   if (!run.load_weights.empty()) {
     const CheckpointUri uri = parse_checkpoint_uri(run.load_weights);
-    const auto backend = open_backend(uri, registry, &loader);
+    const auto backend = open_existing_backend(uri, registry, &loader);
     const auto [name, record] = load_named(*backend, uri);
     restore_weights(*model, record);
     if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", backend->uri().c_str(), name.c_str());
@@ -213,6 +218,8 @@ int cmd_train(const Args& args) {
   if (!checkpoint_uri.empty()) {
     manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(checkpoint_uri), registry, &loader),
                                                   manager_options(run.checkpoint, run.path + ": \"checkpoint\""));
+    // Before any callback saves: two runs' checkpoints never mix in the manager's location.
+    if (!parser.has_flag("--resume")) start_fresh_run(manager->backend(), parser.has_flag("--overwrite"));
     owned.push_back(std::make_unique<ManagerCallback>(*manager));
     callbacks.push_back(owned.back().get());
   }
