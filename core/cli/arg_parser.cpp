@@ -17,7 +17,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   for (std::size_t i = 1; i <= a.size(); ++i)
     for (std::size_t j = 1; j <= b.size(); ++j) {
       at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
     }
   return at(a.size(), b.size());
 }
@@ -137,7 +138,8 @@ std::string ArgParser::usage() const {
   std::string line = command_;
   for (const auto& [name, help] : positional_decls_) line += " " + name;
   for (const auto& d : declared_)
-    line += " [" + (d.short_name.empty() ? d.name : d.short_name + "|" + d.name) + (d.takes_value ? " " + d.value_name : "") + "]" + (d.repeated ? "..." : "");
+    line += " [" + (d.short_name.empty() ? d.name : d.short_name + "|" + d.name) +
+            (d.takes_value ? " " + d.value_name : "") + "]" + (d.repeated ? "..." : "");
   return line;
 }
 

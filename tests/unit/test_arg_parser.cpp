@@ -79,7 +79,7 @@ TEST_CASE("--help and -h stop parsing; the help lists every declared option from
   CHECK_FALSE(other.parse({"run.json", "--bogus", "--help"}));  // help wins, as with argparse
   const std::string help = train_like().help();
   CHECK(help.rfind("usage: plugfit train RUN.json [--epochs N]", 0) == 0);
-  for (const auto& name : train_like().option_names()) CHECK(help.find("  " + name) != std::string::npos);
+  for (const auto& name : train_like().option_names()) CHECK(help.find(name + " ") != std::string::npos);
   CHECK(help.find("-o, --output FILE") != std::string::npos);
   CHECK(help.find("-h, --help") != std::string::npos);
   CHECK(help.find("load a plugin (repeatable)") != std::string::npos);

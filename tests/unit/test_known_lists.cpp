@@ -46,7 +46,8 @@ std::string creation_error(TypeKind kind, const std::string& name, Json config) 
 TEST_CASE("each built-in callback's unknown-option list is every option it documents") {
   const test::TempDir dir;
   const std::string folder = (dir.path / "c").string();
-  // The README's callback table; the required options get a value so that construction reaches the check.
+  // The README's callback table (and Keras's double_checkpoint, refused when true); required options get a
+  // value so that construction reaches the check.
   struct Expected {
     Json required;
     std::set<std::string> options;
@@ -58,15 +59,17 @@ TEST_CASE("each built-in callback's unknown-option list is every option it docum
          "verbose", "save_top_k", "save_last", "async"}}},
       {"EarlyStopping",
        {Json::object(),
-        {"monitor", "min_delta", "patience", "verbose", "mode", "baseline", "restore_best_weights", "start_from_epoch"}}},
+        {"monitor", "min_delta", "patience", "verbose", "mode", "baseline", "restore_best_weights",
+         "start_from_epoch"}}},
       {"ReduceLROnPlateau",
        {Json::object(), {"monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"}}},
       {"LearningRateScheduler",
-       {{{"schedule", {{"class_name", "step"}, {"config", {{"initial_learning_rate", 0.1}, {"drop", 0.5}, {"every", 2}}}}}}},
+       {{{"schedule",
+          {{"class_name", "step"}, {"config", {{"initial_learning_rate", 0.1}, {"drop", 0.5}, {"every", 2}}}}}},
         {"schedule", "verbose"}}},
       {"CSVLogger", {{{"filename", folder + ".csv"}}, {"filename", "separator", "append"}}},
       {"TerminateOnNaN", {Json::object(), {"raise_error"}}},
-      {"BackupAndRestore", {{{"backup_dir", "dir:" + folder}}, {"backup_dir", "save_freq", "delete_checkpoint"}}},
+      {"BackupAndRestore", {{{"backup_dir", "dir:" + folder}}, {"backup_dir", "save_freq", "delete_checkpoint", "double_checkpoint"}}},
       {"HistoryPlot", {Json::object(), {"filename", "title"}}},
       {"JsonLinesLogger", {{{"filename", folder + ".jsonl"}}, {"filename", "append"}}},
   };
