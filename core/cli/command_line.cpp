@@ -28,7 +28,8 @@ commands:
   predict URI           the model's outputs for --input (.npy or a data spec) into --output
   inspect URI           the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
   convert SRC DST       copy checkpoints between backends bit for bit, verified
-  plot HISTORY          training curves from a CSVLogger (or .jsonl) file as a self-contained SVG
+  plot HISTORY.csv -o OUT.svg
+                        training curves from a CSVLogger (or .jsonl) file as a self-contained SVG
   plugins               every plugin found: version, ABI, file, types, and why a file was refused
 
   plugfit COMMAND --help (or -h, or plugfit help COMMAND) lists a command's options.
