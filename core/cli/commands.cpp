@@ -18,6 +18,7 @@
 #include "../plugin_loading/loader.hpp"
 #include "../builtins/builtins.hpp"
 #include "../training/callback_access.hpp"
+#include "../training/callbacks/backup_and_restore.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/fit.hpp"
 #include "../training/interrupt.hpp"
@@ -218,8 +219,15 @@ int cmd_train(const Args& args) {
   if (!checkpoint_uri.empty()) {
     manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(checkpoint_uri), registry, &loader),
                                                   manager_options(run.checkpoint, run.path + ": \"checkpoint\""));
-    // Before any callback saves: two runs' checkpoints never mix in the manager's location.
-    if (!parser.has_flag("--resume")) start_fresh_run(manager->backend(), parser.has_flag("--overwrite"));
+    // Before any callback saves: two runs' checkpoints never mix in the manager's location. A
+    // run BackupAndRestore will restore continues the run that wrote them, as Keras reruns do.
+    bool restoring_backup = false;
+    for (const auto& callback : owned)
+      if (const auto* backup = dynamic_cast<const BackupAndRestore*>(callback.get()))
+        restoring_backup = restoring_backup ||
+                           !open_backend(parse_checkpoint_uri(backup->backup_dir()), registry, &loader)->list().empty();
+    if (!parser.has_flag("--resume") && !restoring_backup)
+      start_fresh_run(manager->backend(), parser.has_flag("--overwrite"));
     owned.push_back(std::make_unique<ManagerCallback>(*manager));
     callbacks.push_back(owned.back().get());
   }
