@@ -8,6 +8,7 @@
 #include "../checkpoint/async_writer.hpp"
 #include "../checkpoint/record.hpp"
 #include "../checkpoint/store.hpp"
+#include "../training/callbacks/backup_and_restore.hpp"
 #include "../model/sequential.hpp"
 #include "../training/callback_access.hpp"
 #include "../training/fit.hpp"
@@ -165,6 +166,14 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
     context_of(*impl_, "FitOptions.checkpoint");
     manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(options.checkpoint), registry, loader),
                                                   manager_options(options.checkpoint_options));
+    // Before any callback saves. A run BackupAndRestore will restore continues the run that
+    // wrote these checkpoints, as a Keras rerun does.
+    bool restoring_backup = false;
+    for (const Callback* callback : callbacks)
+      if (const auto* backup = dynamic_cast<const BackupAndRestore*>(callback))
+        restoring_backup = restoring_backup ||
+                           !open_backend(parse_checkpoint_uri(backup->backup_dir()), registry, loader)->list().empty();
+    if (!options.resume && !restoring_backup) start_fresh_run(manager->backend(), options.overwrite);
     manager_callback = std::make_unique<ManagerCallback>(*manager);
     callbacks.push_back(manager_callback.get());
   }
@@ -219,7 +228,7 @@ CheckpointLocation Sequential::load_weights(const std::string& uri) {
   if (!built()) throw RuntimeFailure("load_weights() needs a built model: build() it first");
   const Context& context = context_of(*impl_, "load_weights()");
   const CheckpointUri parsed = parse_checkpoint_uri(uri);
-  const auto backend = open_backend(parsed, context.registry(), &ContextAccess::loader(context));
+  const auto backend = open_existing_backend(parsed, context.registry(), &ContextAccess::loader(context));
   const auto [name, record] = load_named(*backend, parsed);
   restore_weights(*this, record);
   return {backend->uri(), name};
@@ -227,7 +236,7 @@ CheckpointLocation Sequential::load_weights(const std::string& uri) {
 
 Sequential load_model(const std::string& uri, const Context& context) {
   const CheckpointUri parsed = parse_checkpoint_uri(uri);
-  const auto backend = open_backend(parsed, context.registry(), &ContextAccess::loader(context));
+  const auto backend = open_existing_backend(parsed, context.registry(), &ContextAccess::loader(context));
   const auto [name, record] = load_named(*backend, parsed);
   std::unique_ptr<Sequential> model;
   try {

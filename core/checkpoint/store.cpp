@@ -3,29 +3,84 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 
 #include "../plugin_loading/loader.hpp"
 #include "dir_backend.hpp"
 
 namespace plugfit {
 
-std::unique_ptr<CheckpointBackend> open_backend(const CheckpointUri& uri, const Registry& registry,
-                                                PluginLoader* loader) {
-  if (uri.scheme == "dir") return std::make_unique<DirBackend>(uri.location);
-  if (registry.find(TypeKind::checkpoint_backend, uri.scheme) == nullptr && loader != nullptr) {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Makes sure the registry has a backend for uri's scheme, loading its plugin by the naming
+// convention when needed; an InputError listing the known schemes otherwise.
+void require_backend_type(const CheckpointUri& uri, const Registry& registry, PluginLoader* loader) {
+  if (uri.scheme == "dir" || registry.find(TypeKind::checkpoint_backend, uri.scheme) != nullptr) return;
+  if (loader != nullptr) {
     // A backend plugin is conventionally named after its scheme: "sqlite" -> sqlite_backend.
     try {
       loader->load(uri.scheme + "_backend");
     } catch (const PluginError&) {
     }
+    if (registry.find(TypeKind::checkpoint_backend, uri.scheme) != nullptr) return;
   }
-  if (registry.find(TypeKind::checkpoint_backend, uri.scheme) == nullptr) {
-    std::string known = "dir";
-    for (const auto& n : registry.names(TypeKind::checkpoint_backend)) known += ", " + n;
-    throw InputError("no checkpoint backend for \"" + uri.scheme + ":\" URIs (known: " + known +
-                     "; a plugin named " + uri.scheme + "_backend on the plugin path would provide it)");
-  }
+  std::string known;
+  for (const auto& scheme : known_backend_schemes(registry, loader)) known += (known.empty() ? "" : ", ") + scheme;
+  throw InputError("no checkpoint backend for \"" + uri.scheme + ":\" URIs (known: " + known + "; a plugin named " +
+                   uri.scheme + "_backend on the plugin path would provide it)");
+}
+
+}  // namespace
+
+std::unique_ptr<CheckpointBackend> open_backend(const CheckpointUri& uri, const Registry& registry,
+                                                PluginLoader* loader) {
+  require_backend_type(uri, registry, loader);
+  if (uri.scheme == "dir") return std::make_unique<DirBackend>(uri.location);
   return registry.create_checkpoint_backend(uri.scheme, {{"path", uri.location}});
+}
+
+std::unique_ptr<CheckpointBackend> open_existing_backend(const CheckpointUri& uri, const Registry& registry,
+                                                         PluginLoader* loader) {
+  require_backend_type(uri, registry, loader);
+  const fs::path path(uri.location);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    const std::string where = path.is_absolute() ? "" : " (looked at " + fs::absolute(path, ec).string() + ")";
+    throw InputError("the checkpoint location " + uri.text() + " does not exist" + where);
+  }
+  return open_backend(uri, registry, loader);
+}
+
+std::vector<std::string> known_backend_schemes(const Registry& registry, const PluginLoader* loader) {
+  std::set<std::string> schemes = {"dir"};
+  for (const auto& name : registry.names(TypeKind::checkpoint_backend))
+    schemes.insert(name.substr(name.find('>') + 1));
+  if (loader != nullptr) {
+    // As open_backend finds them: S is loadable when plugin S_backend provides the backend S.
+    const std::string prefix = std::string("checkpoint backend ");
+    for (const auto& plugin : loader->scan().plugins)
+      for (const auto& type : plugin.types) {
+        if (type.rfind(prefix, 0) != 0) continue;
+        const std::string scheme = type.substr(type.find('>') + 1);
+        if (plugin.name == scheme + "_backend") schemes.insert(scheme);
+      }
+  }
+  return {schemes.begin(), schemes.end()};
+}
+
+void start_fresh_run(CheckpointBackend& backend, bool overwrite) {
+  const std::vector<std::string> held = backend.list();
+  if (held.empty()) return;
+  if (!overwrite)
+    throw InputError(backend.uri() + " already holds " + std::to_string(held.size()) +
+                     (held.size() == 1 ? " checkpoint" : " checkpoints") +
+                     " of an earlier run; continue it with --resume, train into a new location, or pass "
+                     "--overwrite to remove them first");
+  for (const auto& name : held) backend.remove(name);
+  backend.write_index(Json::object());
 }
 
 void note_saved(CheckpointBackend& backend, const CheckpointEntry& entry, const Monitor* monitor) {

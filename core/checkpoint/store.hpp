@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <plugfit/callback.hpp>
 #include <plugfit/checkpoint.hpp>
@@ -19,9 +20,25 @@ namespace plugfit {
 
 class PluginLoader;
 
-// Throws InputError listing the schemes known when none fits.
+// Throws InputError listing the schemes known (known_backend_schemes) when none fits.
 std::unique_ptr<CheckpointBackend> open_backend(const CheckpointUri& uri, const Registry& registry,
                                                 PluginLoader* loader);
+// open_backend for reading a location that must already be there (inspect, evaluate, predict,
+// convert's source): every backend's location is a path (open_backend hands it over as "path"),
+// and when nothing is at it this throws InputError "... does not exist" before any backend
+// opens, so nothing is created.
+std::unique_ptr<CheckpointBackend> open_existing_backend(const CheckpointUri& uri, const Registry& registry,
+                                                         PluginLoader* loader);
+// The schemes open_backend can open, sorted: "dir", the checkpoint backends registered, and
+// those the loader would load for an unknown scheme S (a plugin named S_backend on its path
+// that provides the backend S).
+std::vector<std::string> known_backend_schemes(const Registry& registry, const PluginLoader* loader);
+
+// Keeps two runs from mixing in one checkpoint location. A run that does not resume calls this
+// before training: when backend already holds checkpoints, it throws InputError naming the
+// location and the ways out (--resume, a new location, --overwrite) unless overwrite is set;
+// with overwrite it removes every checkpoint listed and resets the index first.
+void start_fresh_run(CheckpointBackend& backend, bool overwrite);
 
 // Records a save in backend's index (CheckpointIndex::note_saved: latest, and best by monitor).
 void note_saved(CheckpointBackend& backend, const CheckpointEntry& entry, const Monitor* monitor = nullptr);

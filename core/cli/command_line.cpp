@@ -1,4 +1,4 @@
-// The plugfit command: train, evaluate, predict, plugins, inspect, convert.
+// The plugfit command: train, evaluate, predict, inspect, convert, plot, plugins.
 #include <plugfit/cli.hpp>
 
 #include <csignal>
@@ -12,6 +12,7 @@
 #include <plugfit/error.hpp>
 #include <plugfit/version.hpp>
 
+#include "arg_parser.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -21,45 +22,59 @@ constexpr const char* kUsage = R"(usage: plugfit COMMAND [ARGS]
 Train Keras-style Sequential models whose callbacks, layers and checkpoint backends are plugins.
 
 commands:
-  train RUN.json [--epochs N] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]...
-                 [--checkpoint URI] [--resume] [--verbose 0|1|2] [--seed N]
-                        train the model a run file describes; with a checkpoint URI, save a full
-                        checkpoint every epoch; --resume continues from the latest good one
-  evaluate URI [--data SPEC] [--batch-size N]
-                        loss and metrics of a checkpoint's model (URI#NAME picks one; default latest)
-  predict URI --input FILE --output FILE
-                        the model's outputs for inputs (.npy or a data spec) into a .npy file
-  inspect URI [--json]  the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
-  convert SRC_URI DST_URI [--only latest|best|NAME]
-                        copy checkpoints between backends bit for bit, verified
-  plot HISTORY.csv -o OUT.svg [--title TEXT]
+  train RUN.json        train the model a run file describes; --checkpoint URI saves a full
+                        checkpoint every epoch, --resume continues from the latest good one
+  evaluate URI          loss and metrics of a checkpoint's model (URI#NAME picks one; default latest)
+  predict URI           the model's outputs for --input (.npy or a data spec) into --output
+  inspect URI           the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
+  convert SRC DST       copy checkpoints between backends bit for bit, verified
+  plot HISTORY.csv -o OUT.svg
                         training curves from a CSVLogger (or .jsonl) file as a self-contained SVG
-  plugins [--json] [--plugin-path DIR]...
-                        every plugin found: version, ABI, file, types, and why a file was refused
-  --help                this text
+  plugins               every plugin found: version, ABI, file, types, and why a file was refused
+
+  plugfit COMMAND --help (or -h, or plugfit help COMMAND) lists a command's options.
+  -h, --help            this text
   --version             the plugfit version and SDK ABI
 
-Exit codes: 0 success, 1 training or runtime failure, 2 bad usage or bad input.
+exit codes:
+  0                     success
+  1                     training or runtime failure (including a run stopped by TerminateOnNaN)
+  2                     bad usage or bad input (a message names the file, field or option)
+  130, 143              interrupted by SIGINT (Ctrl-C) or SIGTERM, after saving what was asked
 )";
 
-int dispatch(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
-    std::fputs(kUsage, argv.empty() ? stderr : stdout);
-    return argv.empty() ? 2 : 0;
+using Command = int (*)(const std::vector<std::string>&);
+const std::vector<std::pair<std::string, Command>>& commands() {
+  static const std::vector<std::pair<std::string, Command>> table = {
+      {"train", plugfit::cmd_train},     {"evaluate", plugfit::cmd_evaluate}, {"predict", plugfit::cmd_predict},
+      {"inspect", plugfit::cmd_inspect}, {"convert", plugfit::cmd_convert},   {"plot", plugfit::cmd_plot},
+      {"plugins", plugfit::cmd_plugins}};
+  return table;
+}
+
+int dispatch(std::vector<std::string> argv) {
+  if (argv.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (argv[0] == "help" && argv.size() > 1) argv = {argv[1], "--help"};
+  if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
   if (argv[0] == "--version") {
     std::printf("plugfit %s (SDK ABI %d.%d)\n", PLUGFIT_VERSION, PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR);
     return 0;
   }
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
-  if (argv[0] == "train") return plugfit::cmd_train(rest);
-  if (argv[0] == "plugins") return plugfit::cmd_plugins(rest);
-  if (argv[0] == "evaluate") return plugfit::cmd_evaluate(rest);
-  if (argv[0] == "predict") return plugfit::cmd_predict(rest);
-  if (argv[0] == "inspect") return plugfit::cmd_inspect(rest);
-  if (argv[0] == "convert") return plugfit::cmd_convert(rest);
-  if (argv[0] == "plot") return plugfit::cmd_plot(rest);
-  throw plugfit::InputError("unknown command \"" + argv[0] + "\" (see plugfit --help)");
+  std::vector<std::string> names;
+  for (const auto& [name, command] : commands()) {
+    if (name == argv[0]) return command(rest);
+    names.push_back(name);
+  }
+  const auto near = plugfit::nearest_name(argv[0], names);
+  throw plugfit::UsageError("plugfit: unknown command \"" + argv[0] + "\"" +
+                            (near ? "; did you mean " + *near + "?" : " (see plugfit --help)"));
 }
 
 }  // namespace
@@ -71,6 +86,10 @@ int run_command_line(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const plugfit::UsageError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", e.what());
+    return e.exit_code();
   } catch (const plugfit::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "plugfit: error: %s\n", e.what());

@@ -74,7 +74,7 @@ struct CheckpointSource {
   CheckpointSource(const std::string& uri_text, const ArgParser& parser)
       : loader((register_builtins(registry), registry), parser.get_all("--plugin-path")),
         uri(parse_checkpoint_uri(uri_text)),
-        backend((load_plugins(loader, parser.get_all("--plugin")), open_backend(uri, registry, &loader))) {}
+        backend((load_plugins(loader, parser.get_all("--plugin")), open_existing_backend(uri, registry, &loader))) {}
   static void load_plugins(PluginLoader& loader, const std::vector<std::string>& names) {
     for (const auto& name : names) loader.load(name);
   }
@@ -89,16 +89,27 @@ struct CheckpointSource {
   }
 };
 
+// --plugin and --plugin-path, as every command that builds types reads them.
+ArgParser& plugin_options(ArgParser& parser) {
+  return parser.repeated_option("--plugin", "NAME", "load the plugin NAME (searched on the plugin path) first")
+      .repeated_option("--plugin-path", "DIR", "search DIR for plugins before PLUGFIT_PLUGIN_PATH and the defaults");
+}
+
 }  // namespace
 
 int cmd_train(const Args& args) {
-  ArgParser parser(
-      "plugfit train RUN.json [--epochs N] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]... "
-      "[--checkpoint URI] [--resume] [--verbose 0|1|2] [--seed N]");
-  parser.positional("RUN.json");
-  parser.option("--epochs").option("--batch-size").option("--verbose").option("--seed");
-  parser.option("--plugin").option("--plugin-path").option("--checkpoint").flag("--resume");
-  parser.parse(args);
+  ArgParser parser("plugfit train", "Train the model a run file describes (Keras's fit).");
+  parser.positional("RUN.json", "the run file: model, data, compile, fit, callbacks, checkpoint");
+  parser.option("--epochs", "N", "the total number of epochs; on --resume training continues up to epoch N "
+                                 "(Keras's epochs with initial_epoch)")
+      .option("--batch-size", "N", "samples per gradient step")
+      .option("--verbose", "0|1|2", "0 silent, 1 a progress bar, 2 one line per epoch")
+      .option("--seed", "N", "the seed that fixes initialization, shuffling and dropout")
+      .option("--checkpoint", "URI", "save a full checkpoint every epoch at URI (dir:PATH, sqlite:FILE, hdf5:FILE)")
+      .flag("--resume", "continue from the latest good checkpoint at the checkpoint location")
+      .flag("--overwrite", "remove the checkpoints and index already at the checkpoint location, then train");
+  plugin_options(parser);
+  if (!parser.parse(args)) return 0;
 
   RunSpec run = read_run_file(parser.positionals().at(0));
   if (auto v = parser.get_int("--epochs")) run.epochs = static_cast<int>(*v);
@@ -112,6 +123,11 @@ int cmd_train(const Args& args) {
                                  : run.checkpoint.is_object() ? run.checkpoint.value("uri", std::string()) : "";
   if (parser.has_flag("--resume") && checkpoint_uri.empty())
     throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
+  if (parser.has_flag("--overwrite") && (checkpoint_uri.empty() || parser.has_flag("--resume")))
+    throw InputError(checkpoint_uri.empty() ? "--overwrite needs a checkpoint location to clear: --checkpoint URI or "
+                                              "\"checkpoint\" in the run file"
+                                            : "--overwrite and --resume contradict each other: resume the run, or "
+                                              "overwrite it");
 
   // The CLI is a client of the public API (plugfit/sequential.hpp).
   Context context({parser.get_all("--plugin-path"), parser.get_all("--plugin")});
@@ -148,6 +164,7 @@ int cmd_train(const Args& args) {
   options.checkpoint = checkpoint_uri;
   if (!checkpoint_uri.empty()) options.checkpoint_options = manager_options(run.checkpoint, run.path + ": \"checkpoint\"");
   options.resume = parser.has_flag("--resume");
+  options.overwrite = parser.has_flag("--overwrite");
   options.checkpoint_info = {{"data", {{"train", run.train_data}, {"validation", run.validation_data},
                                        {"test", run.test_data}}}};
   options.epochs = run.epochs;
@@ -191,10 +208,13 @@ int cmd_train(const Args& args) {
 }
 
 int cmd_evaluate(const Args& args) {
-  ArgParser parser("plugfit evaluate CHECKPOINT_URI [--data SPEC] [--batch-size N] [--plugin NAME]... [--plugin-path DIR]... [--verbose 0|1|2]");
-  parser.positional("CHECKPOINT_URI");
-  parser.option("--data").option("--batch-size").option("--plugin-path").option("--plugin").option("--verbose");
-  parser.parse(args);
+  ArgParser parser("plugfit evaluate", "The loss and metrics of a checkpoint's model on a data set.");
+  parser.positional("CHECKPOINT_URI", "the checkpoint (URI#NAME picks one; latest, best, or a name; default latest)");
+  parser.option("--data", "SPEC", "the data to evaluate on (default: the test data the checkpoint names)")
+      .option("--batch-size", "N", "samples per batch (default 256)")
+      .option("--verbose", "0|1|2", "0 silent (default), 1 a progress bar");
+  plugin_options(parser);
+  if (!parser.parse(args)) return 0;
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
@@ -213,10 +233,13 @@ int cmd_evaluate(const Args& args) {
 }
 
 int cmd_predict(const Args& args) {
-  ArgParser parser("plugfit predict CHECKPOINT_URI --input FILE --output FILE [--batch-size N] [--plugin NAME]... [--plugin-path DIR]...");
-  parser.positional("CHECKPOINT_URI");
-  parser.option("--input").option("--output").option("--batch-size").option("--plugin-path").option("--plugin");
-  parser.parse(args);
+  ArgParser parser("plugfit predict", "The model's outputs for a set of inputs.");
+  parser.positional("CHECKPOINT_URI", "the checkpoint (URI#NAME picks one; default latest)");
+  parser.option("--input", "FILE", "the inputs: a .npy file or a data spec (required)")
+      .option("--output", "FILE", "the file the predictions are written to (required)")
+      .option("--batch-size", "N", "samples per batch (default 256)");
+  plugin_options(parser);
+  if (!parser.parse(args)) return 0;
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
@@ -235,10 +258,11 @@ int cmd_predict(const Args& args) {
 }
 
 int cmd_inspect(const Args& args) {
-  ArgParser parser("plugfit inspect URI [--json] [--plugin NAME]... [--plugin-path DIR]...");
-  parser.positional("URI");
-  parser.flag("--json").option("--plugin-path").option("--plugin");
-  parser.parse(args);
+  ArgParser parser("plugfit inspect", "The checkpoints a location holds: kind, epoch, metrics, types, sizes, status.");
+  parser.positional("URI", "the checkpoint location (dir:PATH, sqlite:FILE, hdf5:FILE, ...)");
+  parser.flag("--json", "print one JSON document instead of a table");
+  plugin_options(parser);
+  if (!parser.parse(args)) return 0;
   const CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend* backend = source.backend.get();
   const Json out = describe_checkpoints(*backend);
@@ -272,10 +296,11 @@ int cmd_inspect(const Args& args) {
 }
 
 int cmd_convert(const Args& args) {
-  ArgParser parser("plugfit convert SRC_URI DST_URI [--only latest|best|NAME] [--plugin NAME]... [--plugin-path DIR]...");
-  parser.positional("SRC_URI").positional("DST_URI");
-  parser.option("--only").option("--plugin-path").option("--plugin");
-  parser.parse(args);
+  ArgParser parser("plugfit convert", "Copy checkpoints between backends bit for bit, each copy verified.");
+  parser.positional("SRC_URI", "the location to copy from").positional("DST_URI", "the location to copy to");
+  parser.option("--only", "latest|best|NAME", "copy only this checkpoint (default: all)");
+  plugin_options(parser);
+  if (!parser.parse(args)) return 0;
   CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend& from = *source.backend;
   const auto to = open_backend(parse_checkpoint_uri(parser.positionals().at(1)), source.registry, &source.loader);
@@ -288,9 +313,10 @@ int cmd_convert(const Args& args) {
 }
 
 int cmd_plugins(const Args& args) {
-  ArgParser parser("plugfit plugins [--json] [--plugin-path DIR]...");
-  parser.flag("--json").option("--plugin-path");
-  parser.parse(args);
+  ArgParser parser("plugfit plugins", "Every plugin found: version, ABI, file, types, and why a file was refused.");
+  parser.flag("--json", "print one JSON document instead of text");
+  parser.repeated_option("--plugin-path", "DIR", "search DIR for plugins before PLUGFIT_PLUGIN_PATH and the defaults");
+  if (!parser.parse(args)) return 0;
   Registry registry;
   const PluginLoader loader(registry, parser.get_all("--plugin-path"));
   const auto scan = loader.scan();

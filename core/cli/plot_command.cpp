@@ -17,17 +17,11 @@
 namespace plugfit {
 
 int cmd_plot(const Args& args) {
-  ArgParser parser("plugfit plot HISTORY.csv|HISTORY.jsonl -o OUT.svg [--title TEXT]");
-  parser.positional("HISTORY");
-  parser.option("--output").option("--title");
-  // ArgParser knows "--name" options only: "-o" is "--output".
-  Args translated;
-  for (const auto& arg : args) {
-    if (arg == "-o") translated.push_back("--output");
-    else if (arg.rfind("-o=", 0) == 0) translated.push_back("--output=" + arg.substr(3));
-    else translated.push_back(arg);
-  }
-  parser.parse(translated);
+  ArgParser parser("plugfit plot", "Training curves from a CSVLogger (or .jsonl) file as a self-contained SVG.");
+  parser.positional("HISTORY", "the history file: HISTORY.csv (CSVLogger) or HISTORY.jsonl (JsonLinesLogger)");
+  parser.option("--output", "OUT.svg", "the SVG file to write (required)").alias("-o", "--output");
+  parser.option("--title", "TEXT", "the chart's title (default \"Training history\")");
+  if (!parser.parse(args)) return 0;
   const std::string history = parser.positionals().at(0);
   const auto output = parser.get("--output");
   if (!output || output->empty()) throw InputError("plot needs the SVG file to write: -o OUT.svg");

@@ -21,6 +21,8 @@ void FitOptions::validate() const {
   for (std::size_t i = 0; i < callbacks.size(); ++i)
     if (callbacks[i].get() == nullptr) throw InputError("\"callbacks\"[" + std::to_string(i) + "] is null");
   if (resume && checkpoint.empty()) throw InputError("\"resume\" needs a \"checkpoint\" location to resume from");
+  if (overwrite && checkpoint.empty()) throw InputError("\"overwrite\" needs a \"checkpoint\" location to clear");
+  if (overwrite && resume) throw InputError("\"overwrite\" and \"resume\" contradict each other");
   if (checkpoint_options.mode != "min" && checkpoint_options.mode != "max")
     throw InputError("\"checkpoint_options.mode\" must be \"min\" or \"max\", got \"" + checkpoint_options.mode + "\"");
   if (checkpoint_options.max_to_keep && *checkpoint_options.max_to_keep == 0)

@@ -8,7 +8,10 @@ Config::Config(Json config, std::string type_name) : json_(std::move(config)), t
     throw InputError(type_ + ": \"config\" must be a JSON object, got " + std::string(json_.type_name()));
 }
 
-bool Config::has(const std::string& key) const { return json_.contains(key) && !json_.at(key).is_null(); }
+bool Config::has(const std::string& key) const {
+  used_.insert(key);
+  return json_.contains(key) && !json_.at(key).is_null();
+}
 
 const Json* Config::lookup(const std::string& key) {
   used_.insert(key);

@@ -45,7 +45,7 @@ case "$case_name" in
     "$plugfit" --help | grep -q "usage: plugfit" || fail "--help"
     "$plugfit" --version | grep -Eq "^plugfit [0-9]+\.[0-9]+\.[0-9]+ \(SDK ABI [0-9]+\.[0-9]+\)$" || fail "--version"
     expect_error 2 "unknown command \"trian\"" "$plugfit" trian x.json
-    expect_error 2 "unknown option --epoch; usage: plugfit train" "$plugfit" train x.json --epoch 3
+    expect_error 2 "^plugfit train: unknown option --epoch; did you mean --epochs\?$" "$plugfit" train x.json --epoch 3
     expect_error 2 "missing RUN.json" "$plugfit" train
     ;;
   malformed_json)

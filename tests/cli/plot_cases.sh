@@ -171,7 +171,7 @@ PY
     printf 'epoch,loss\r\n0,0.5\r\n' >good.csv
     expect_error 2 'plot needs the SVG file to write: -o OUT.svg' "$plugfit" plot good.csv
     expect_error 2 'missing HISTORY; usage: plugfit plot' "$plugfit" plot
-    expect_error 2 'unknown option --colour; usage: plugfit plot' "$plugfit" plot good.csv -o x.svg --colour red
+    expect_error 2 'plugfit plot: unknown option --colour \(plugfit plot --help lists its options\)' "$plugfit" plot good.csv -o x.svg --colour red
     expect_error 2 'cannot write "no/such/dir/out.svg"' "$plugfit" plot good.csv -o no/such/dir/out.svg
     [ ! -e out.svg ] || fail "an SVG was written despite the errors"
     "$plugfit" --help | grep -q "plot HISTORY.csv -o OUT.svg" || fail "plot is not in --help"

@@ -31,6 +31,8 @@ class BackupAndRestore final : public Callback {
   Json state() const override { return {{"batches_since_save", batches_since_save_}}; }
   void load_state(const Json& state) override { batches_since_save_ = state.value("batches_since_save", std::int64_t{0}); }
   std::string state_key() const override { return "BackupAndRestore{" + backup_dir_ + "}"; }
+  // The backup location as configured (a URI, or a dir: path).
+  const std::string& backup_dir() const { return backup_dir_; }
 
  private:
   void backup();

@@ -3,7 +3,9 @@
 // Config wraps the "config" object of one type and remembers which keys the type read. After a
 // type's constructor returns, the registry calls check_all_used(): a key nobody read is a typo
 // or an option the type does not have, and is an error naming the key, the type and the keys
-// it knows. Types that accept a Keras key they do not use (say "trainable") call accept().
+// it knows: every key the type read, asked about with has(), or accepted, so an option read
+// only when present (has() then get()) is listed too. Types that accept a Keras key they do not
+// use (say "trainable") call accept().
 #pragma once
 
 #include <set>
@@ -26,6 +28,7 @@ class PLUGFIT_API Config {
   Config(Json config, std::string type_name);
 
   const std::string& type_name() const { return type_; }
+  // Whether key is present and not null; the key counts as one the type knows.
   bool has(const std::string& key) const;
 
   // The value at key converted to T, or fallback when the key is absent or null.
@@ -50,8 +53,11 @@ class PLUGFIT_API Config {
   // Marks every key as known (for types that read their config as plain JSON).
   void accept_all();
 
-  // Throws InputError for the first key that was never read or accepted.
+  // Throws InputError for the first key that was never read, asked about or accepted, listing
+  // known_keys().
   void check_all_used() const;
+  // The keys read, asked about or accepted so far, sorted: after the type's constructor, its options.
+  const std::set<std::string>& known_keys() const { return used_; }
   const Json& json() const { return json_; }
   // The registry constructing the type, for types that build nested types (a schedule), or null.
   const Registry* registry() const { return registry_; }
@@ -86,7 +92,7 @@ class PLUGFIT_API Config {
 
   Json json_;
   std::string type_;
-  std::set<std::string> used_;
+  mutable std::set<std::string> used_;  // has() is a const question that still marks the key known
   const Registry* registry_ = nullptr;
 };
 

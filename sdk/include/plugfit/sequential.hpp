@@ -106,6 +106,10 @@ struct FitOptions {
   CheckpointManagerOptions checkpoint_options{};
   // Continue from the latest good checkpoint at `checkpoint` (a fresh start when it holds none).
   bool resume = false;
+  // Two runs never mix: without resume, fit refuses a `checkpoint` location that already holds
+  // checkpoints (InputError naming it), unless a BackupAndRestore among the callbacks is about to
+  // restore that run; overwrite removes the earlier run's checkpoints and index first.
+  bool overwrite = false;
   // Merged into every checkpoint's info (the CLI records its data specs under "data").
   Json checkpoint_info = Json::object();
   // ensures: returns, or throws InputError naming the field at fault.
