@@ -246,6 +246,6 @@ TEST_CASE("uint8 npy inputs are scaled to [0, 1] as IDX images are; labels are n
   CHECK(d.y(0) == 7.f);
   CHECK(d.y(1) == 2.f);
   // Other dtypes pass as stored.
-  write_file(dir.file("i.npy"), npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (1, 1), }", "\xff\x00"));
+  write_file(dir.file("i.npy"), npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (1, 1), }", std::string("\xff\x00", 2)));
   CHECK(plugfit::load_dataset("npy:" + dir.file("i.npy")).x(0, 0) == 255.f);
 }
