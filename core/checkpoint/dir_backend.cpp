@@ -16,7 +16,8 @@
 #include <map>
 #include <optional>
 
-#include "../data/dataset.hpp"
+#include <plugfit/npy.hpp>
+
 #include "../util/atomic_file.hpp"
 
 namespace plugfit {
@@ -157,34 +158,19 @@ Json manifest_body(const Json& manifest) {
   return body;
 }
 
-// Shape and data of a float32 .npy as written by npy_preamble.
-std::pair<Shape, const char*> parse_npy(const std::string& bytes, const std::string& what) {
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw CheckpointCorrupt(what + " is not an .npy file");
-  const auto version = static_cast<unsigned char>(bytes[6]);
-  const std::size_t len_bytes = version == 1 ? 2 : 4;
-  std::size_t header_len = 0;
-  for (std::size_t i = 0; i < len_bytes; ++i) header_len |= std::size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
-  const std::size_t data_at = 8 + len_bytes + header_len;
-  if (data_at > bytes.size()) throw CheckpointCorrupt(what + " has a truncated .npy header");
-  const std::string header = bytes.substr(8 + len_bytes, header_len);
-  if (header.find("'descr': '<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-    throw CheckpointCorrupt(what + " is not a float32 C-order .npy file");
-  const auto open = header.find("'shape': (");
-  const auto close = header.find(')', open);
-  if (open == std::string::npos || close == std::string::npos) throw CheckpointCorrupt(what + " has no shape");
-  Shape shape;
-  const std::string dims = header.substr(open + 10, close - open - 10);
-  for (std::size_t pos = 0; pos < dims.size();) {
-    while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
-    if (pos >= dims.size()) break;
-    std::size_t used = 0;
-    shape.push_back(std::stoull(dims.substr(pos), &used));
-    pos += used;
+// A tensor file of a checkpoint: float32 as written by npy::preamble; anything the codec refuses,
+// or another dtype, is corruption here.
+NamedTensor read_tensor(const std::string& name, const std::string& bytes, const std::string& what) {
+  NamedTensor tensor{name, {}, {}};
+  npy::DType stored = npy::DType::float32;
+  try {
+    tensor.shape = npy::decode_values(bytes, what, tensor.values, &stored);
+  } catch (const InputError& e) {
+    throw CheckpointCorrupt(e.what());
   }
-  if (bytes.size() - data_at != shape_size(shape) * sizeof(float))
-    throw CheckpointCorrupt(what + " holds " + std::to_string(bytes.size() - data_at) + " data bytes for shape " +
-                            full_shape_str(shape));
-  return {shape, bytes.data() + data_at};
+  if (stored != npy::DType::float32)
+    throw CheckpointCorrupt(what + " holds '" + npy::dtype_name(stored) + "' data, not float32");
+  return tensor;
 }
 
 bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
@@ -251,7 +237,7 @@ void DirBackend::save(const std::string& name, const CheckpointRecord& record) {
         throw InputError("tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) + " values for shape " +
                          full_shape_str(t.shape));
       const fs::path rel = tensor_path(t.name);
-      const std::string preamble = npy_preamble(t.shape);
+      const std::string preamble = npy::preamble(t.shape);
       add_file(rel, {{preamble.data(), preamble.size()}, {t.values.data(), t.values.size() * sizeof(float)}});
       tensors.push_back({{"name", t.name}, {"path", rel.string()}});
     }
@@ -346,10 +332,7 @@ std::optional<CheckpointRecord> DirBackend::load_generation(int folder_fd, const
     const std::string rel = t.at("path").get<std::string>();
     auto it = contents.find(rel);
     if (it == contents.end()) throw CheckpointCorrupt(what + " is corrupt: " + rel + " is not in its manifest");
-    const auto [shape, data] = parse_npy(it->second, what + ": " + rel);
-    NamedTensor tensor{t.at("name").get<std::string>(), shape, std::vector<float>(shape_size(shape))};
-    if (!tensor.values.empty()) std::memcpy(tensor.values.data(), data, tensor.values.size() * sizeof(float));
-    record.tensors.push_back(std::move(tensor));
+    record.tensors.push_back(read_tensor(t.at("name").get<std::string>(), it->second, what + ": " + rel));
   }
   return record;
 }

@@ -243,16 +243,14 @@ int cmd_predict(const Args& args) {
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
+  check_predictions_path(*output);
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
-  // A bare .npy path is a file of inputs; anything else is a data spec.
-  const bool bare_npy = input->size() > 4 && input->compare(input->size() - 4, 4, ".npy") == 0 &&
-                        input->find(':') == std::string::npos;
-  const Dataset data = load_dataset(bare_npy ? "npy:" + *input : *input);
+  const Dataset data = load_inputs(*input);
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   const Tensor predictions = predict(*model, data, batch);
-  write_npy(*output, predictions);
+  write_predictions(*output, predictions);
   std::printf("wrote predictions of shape %s to %s\n", full_shape_str(shape_of(predictions)).c_str(), output->c_str());
   return 0;
 }

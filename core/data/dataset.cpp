@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <plugfit/error.hpp>
+#include <plugfit/npy.hpp>
 
 namespace plugfit {
 
@@ -85,9 +86,11 @@ Dataset load_npy(const std::string& spec, const std::string& rest) {
   if (x_file.empty()) throw InputError("data spec " + quoted(spec) + " names no NPY file (use npy:X.npy,Y.npy)");
   Dataset d;
   d.spec = spec;
-  d.x = read_npy(x_file);
+  npy::DType stored = npy::DType::float32;
+  d.x = npy::read_file(x_file, &stored);
+  if (stored == npy::DType::uint8) d.x /= 255.f;  // the same rule as IDX images
   if (!y_file.empty()) {
-    d.y = read_npy(y_file);
+    d.y = npy::read_file(y_file);
     if (d.y.dimension() == 0) throw InputError("NPY file " + y_file + " holds a scalar, not an array of labels");
   }
   check_counts(d, x_file, y_file, "NPY");

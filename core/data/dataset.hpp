@@ -6,7 +6,8 @@
 //   npy:X.npy[,Y.npy]                           NumPy arrays (float32/64, int, uint8)
 //   synthetic:samples=N,features=F,classes=C[,seed=S][,labels=random|linear]
 //
-// Image data (IDX, Fashion-MNIST) is scaled to [0, 1]. Inputs are float32 (n, ...) and labels
+// uint8 inputs (IDX, Fashion-MNIST, npy images) are scaled to [0, 1] by 1/255; labels and other
+// dtypes never are. Inputs are float32 (n, ...) and labels
 // float32 (n,) class indices (or (n, k) targets from npy). Every error is an InputError
 // naming the file and what is wrong (for a missing Fashion-MNIST, the path and the package).
 #pragma once
@@ -23,10 +24,16 @@ namespace plugfit {
 
 // Readers behind the specs, usable alone.
 Tensor read_idx(const std::string& path);  // any IDX file; u8 data stays 0..255 (not scaled)
-Tensor read_npy(const std::string& path);  // float32 tensor of the array's shape
-void write_npy(const std::string& path, const Tensor& t);  // float32, C order
-// The bytes before the data of a float32, C-order .npy file of this shape, as numpy writes them.
-std::string npy_preamble(const Shape& shape);
 Dataset read_csv(const std::string& path, const std::string& options);
+
+// predict's side (predict_io.cpp). The inputs: a bare X.npy or X.csv path, or a data spec; a
+// csv: input takes every column as a feature unless label= names one (train's default is the
+// last column).
+Dataset load_inputs(const std::string& input);
+// Predictions as the output file's extension says: .csv (one row per sample, the sample's values
+// flattened, "%.9g", no header) or .npy (float32). check_predictions_path refuses any other
+// extension, so predict can call it before any work.
+void check_predictions_path(const std::string& path);
+void write_predictions(const std::string& path, const Tensor& predictions);
 
 }  // namespace plugfit

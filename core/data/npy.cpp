@@ -1,56 +1,37 @@
-// NumPy .npy files: "\x93NUMPY", version, header length, a Python dict literal
-// {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces, then the data.
+// The .npy codec of plugfit/npy.hpp: one parser for files, checkpoints and backends.
+#include <plugfit/npy.hpp>
+
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <memory>
 #include <new>
-#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <plugfit/error.hpp>
 
-#include "dataset.hpp"
-
-namespace plugfit {
+namespace plugfit::npy {
 
 namespace {
 
-static_assert(std::endian::native == std::endian::little, "the readers assume a little-endian host");
+static_assert(std::endian::native == std::endian::little, "the codec assumes a little-endian host");
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicLen = 6;
-constexpr const char* kSupported = "<f4, <f8, <i8, <i4, <i2, |u1, |i1, |b1";
+constexpr const char* kSupported = "<f4, <f8, <i8, <i4, <i2, |i1, |u1, |b1, or their big-endian forms";
 
-struct File {
-  std::FILE* f = nullptr;
-  File() = default;
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
-  ~File() {
-    if (f != nullptr) std::fclose(f);
-  }
-};
-
-std::size_t read_all(std::FILE* f, void* dst, std::size_t n) {
-  auto* p = static_cast<unsigned char*>(dst);
-  std::size_t got = 0;
-  while (got < n) {
-    const std::size_t r = std::fread(p + got, 1, n - got, f);
-    if (r == 0) break;
-    got += r;
-  }
-  return got;
-}
+[[noreturn]] void refuse(const std::string& what, const std::string& why) { throw InputError(what + " " + why); }
 
 // The dict literal numpy writes: string keys, string / bool / int-tuple values.
 class HeaderParser {
  public:
-  HeaderParser(std::string_view text, const std::string& path) : s_(text), path_(path) {}
+  HeaderParser(std::string_view text, const std::string& what) : s_(text), what_(what) {}
 
   void parse(std::string& descr, bool& fortran, Shape& shape) {
     bool have_descr = false, have_order = false, have_shape = false;
@@ -63,7 +44,7 @@ class HeaderParser {
       if (key == "descr") {
         skip_space();
         if (peek() != '\'' && peek() != '"')
-          fail("has a structured dtype, which is not supported (supported: " + std::string(kSupported) + ")");
+          refuse(what_, "has a structured dtype, which is not supported (supported: " + std::string(kSupported) + ")");
         descr = string_literal();
         have_descr = true;
       } else if (key == "fortran_order") {
@@ -73,7 +54,7 @@ class HeaderParser {
         shape = tuple();
         have_shape = true;
       } else {
-        fail("has the unexpected header key '" + key + "'");
+        refuse(what_, "has the unexpected header key '" + key + "'");
       }
       skip_space();
       if (peek() == ',') {
@@ -84,15 +65,13 @@ class HeaderParser {
       if (peek() != '}') malformed("',' or '}' expected");
     }
     if (!have_descr || !have_order || !have_shape)
-      fail("has a header without the keys 'descr', 'fortran_order' and 'shape'");
+      refuse(what_, "has a header without the keys 'descr', 'fortran_order' and 'shape'");
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const { throw InputError("NPY file " + path_ + " " + what); }
-  [[noreturn]] void malformed(const std::string& what) const {
-    fail("has a malformed header (" + what + " at offset " + std::to_string(pos_) + ")");
+  [[noreturn]] void malformed(const std::string& why) const {
+    refuse(what_, "has a malformed header (" + why + " at offset " + std::to_string(pos_) + ")");
   }
-
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_space() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
@@ -149,17 +128,73 @@ class HeaderParser {
   }
 
   std::string_view s_;
-  const std::string& path_;
+  const std::string& what_;
   std::size_t pos_ = 0;
 };
 
+// descr is byte order + kind + width; one-byte types carry '|' (any order is accepted for them).
+void read_descr(const std::string& descr, Header& h, const std::string& what) {
+  const char order = descr.empty() ? '\0' : descr[0];
+  const bool has_order = order == '<' || order == '>' || order == '|' || order == '=';
+  const std::string kind = has_order ? descr.substr(1) : descr;
+  if (kind == "f4") h.dtype = DType::float32;
+  else if (kind == "f8") h.dtype = DType::float64;
+  else if (kind == "i8") h.dtype = DType::int64;
+  else if (kind == "i4") h.dtype = DType::int32;
+  else if (kind == "i2") h.dtype = DType::int16;
+  else if (kind == "i1") h.dtype = DType::int8;
+  else if (kind == "u1") h.dtype = DType::uint8;
+  else if (kind == "b1") h.dtype = DType::boolean;
+  else refuse(what, "has the unsupported dtype '" + descr + "' (supported: " + kSupported + ")");
+  h.big_endian = order == '>' && dtype_width(h.dtype) > 1;
+}
+
 template <class T>
-void widen(const unsigned char* src, float* dst, std::size_t n) {
+void widen(const unsigned char* src, float* dst, std::size_t n, bool swap) {
+  unsigned char element[sizeof(T)];
   for (std::size_t i = 0; i < n; ++i) {
+    std::memcpy(element, src + i * sizeof(T), sizeof(T));
+    if (swap) std::reverse(element, element + sizeof(T));
     T v;
-    std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+    std::memcpy(&v, element, sizeof(T));
     dst[i] = static_cast<float>(v);
   }
+}
+
+// Converts header.data_bytes bytes at `src` to float32 at `dst`.
+void convert(const Header& h, const unsigned char* src, float* dst) {
+  const std::size_t n = shape_size(h.shape);
+  const bool swap = h.big_endian;
+  switch (h.dtype) {
+    case DType::float32: widen<float>(src, dst, n, swap); break;
+    case DType::float64: widen<double>(src, dst, n, swap); break;
+    case DType::int64: widen<std::int64_t>(src, dst, n, swap); break;
+    case DType::int32: widen<std::int32_t>(src, dst, n, swap); break;
+    case DType::int16: widen<std::int16_t>(src, dst, n, swap); break;
+    case DType::int8: widen<std::int8_t>(src, dst, n, false); break;
+    case DType::uint8: widen<std::uint8_t>(src, dst, n, false); break;
+    case DType::boolean:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] != 0 ? 1.f : 0.f;
+      break;
+  }
+}
+
+Tensor allocate(const Header& h, const std::string& what) {
+  try {
+    return Tensor::from_shape(h.shape);
+  } catch (const std::bad_alloc&) {
+    refuse(what, "declares a shape " + full_shape_str(h.shape) + " too large for memory");
+  }
+}
+
+void check_data_size(const Header& h, std::size_t present, const std::string& what) {
+  if (present < h.data_bytes)
+    refuse(what, "is truncated: its shape " + full_shape_str(h.shape) + " of '" + dtype_name(h.dtype) + "' needs " +
+                     std::to_string(h.data_bytes) + " data bytes but only " + std::to_string(present) +
+                     " follow the header");
+  if (present > h.data_bytes)
+    refuse(what, "has " + std::to_string(present - h.data_bytes) + " bytes after the " +
+                     std::to_string(h.data_bytes) + " data bytes its shape " + full_shape_str(h.shape) + " needs");
 }
 
 std::string shape_tuple(const Shape& shape) {
@@ -173,106 +208,176 @@ std::string shape_tuple(const Shape& shape) {
   return out + ")";
 }
 
+struct File {
+  std::FILE* f = nullptr;
+  File() = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File() {
+    if (f != nullptr) std::fclose(f);
+  }
+};
+
+std::size_t read_all(std::FILE* f, void* dst, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(dst);
+  std::size_t got = 0;
+  while (got < n) {
+    const std::size_t r = std::fread(p + got, 1, n - got, f);
+    if (r == 0) break;
+    got += r;
+  }
+  return got;
+}
+
+// The length of the preamble and header from the file's first bytes (at least 12, or all).
+std::size_t header_end(std::string_view bytes, const std::string& what) {
+  if (bytes.size() < kMagicLen + 2 || bytes.compare(0, kMagicLen, std::string_view(kMagic, kMagicLen)) != 0)
+    refuse(what, "is not an NPY file (it does not start with \\x93NUMPY)");
+  const unsigned major = static_cast<unsigned char>(bytes[kMagicLen]);
+  const unsigned minor = static_cast<unsigned char>(bytes[kMagicLen + 1]);
+  if (major < 1 || major > 3 || minor != 0)
+    refuse(what, "has the unsupported format version " + std::to_string(major) + "." + std::to_string(minor) +
+                     " (supported: 1.0, 2.0, 3.0)");
+  // Version 1 stores the header length as a little-endian u16, versions 2 and 3 as a u32.
+  const std::size_t len_size = major == 1 ? 2 : 4;
+  if (bytes.size() < kMagicLen + 2 + len_size) refuse(what, "is truncated inside its header");
+  std::size_t header_len = 0;
+  for (std::size_t i = 0; i < len_size; ++i)
+    header_len |= std::size_t(static_cast<unsigned char>(bytes[kMagicLen + 2 + i])) << (8 * i);
+  if (header_len > kMaxHeaderBytes)
+    refuse(what, "declares a header of " + std::to_string(header_len) + " bytes (the limit is " +
+                     std::to_string(kMaxHeaderBytes) + ")");
+  return kMagicLen + 2 + len_size + header_len;
+}
+
 }  // namespace
 
-Tensor read_npy(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw InputError("NPY file " + path + " does not exist");
-  if (std::filesystem::is_directory(path, ec)) throw InputError("NPY file " + path + " is a directory");
-  File file;
-  file.f = std::fopen(path.c_str(), "rb");
-  if (file.f == nullptr) throw InputError("NPY file " + path + " cannot be opened (" + std::strerror(errno) + ")");
+std::size_t dtype_width(DType dtype) {
+  switch (dtype) {
+    case DType::float64:
+    case DType::int64: return 8;
+    case DType::float32:
+    case DType::int32: return 4;
+    case DType::int16: return 2;
+    case DType::int8:
+    case DType::uint8:
+    case DType::boolean: return 1;
+  }
+  return 1;
+}
 
-  unsigned char pre[kMagicLen + 2];
-  if (read_all(file.f, pre, sizeof pre) < sizeof pre || std::memcmp(pre, kMagic, kMagicLen) != 0)
-    throw InputError("NPY file " + path + " is not an NPY file (it does not start with \\x93NUMPY)");
-  const unsigned major = pre[kMagicLen], minor = pre[kMagicLen + 1];
-  if (major < 1 || major > 3)
-    throw InputError("NPY file " + path + " has the unsupported format version " + std::to_string(major) + "." +
-                     std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
-  // Version 1 stores the header length as a little-endian u16, versions 2 and 3 as a u32.
-  unsigned char len_bytes[4] = {0, 0, 0, 0};
-  const std::size_t len_size = major == 1 ? 2 : 4;
-  if (read_all(file.f, len_bytes, len_size) < len_size)
-    throw InputError("NPY file " + path + " is truncated inside its header");
-  std::uint32_t header_len;
-  std::memcpy(&header_len, len_bytes, 4);
-  std::string header(header_len, '\0');
-  if (read_all(file.f, header.data(), header_len) < header_len)
-    throw InputError("NPY file " + path + " is truncated inside its header");
+std::string dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "<f4";
+    case DType::float64: return "<f8";
+    case DType::int64: return "<i8";
+    case DType::int32: return "<i4";
+    case DType::int16: return "<i2";
+    case DType::int8: return "|i1";
+    case DType::uint8: return "|u1";
+    case DType::boolean: return "|b1";
+  }
+  return "?";
+}
 
+Header parse_header(std::string_view bytes, const std::string& what) {
+  Header h;
+  h.data_offset = header_end(bytes, what);
+  if (bytes.size() < h.data_offset) refuse(what, "is truncated inside its header");
+  const std::size_t dict_at = bytes[kMagicLen] == 1 ? kMagicLen + 4 : kMagicLen + 6;
   std::string descr;
   bool fortran = false;
-  Shape shape;
-  HeaderParser(header, path).parse(descr, fortran, shape);
+  HeaderParser(bytes.substr(dict_at, h.data_offset - dict_at), what).parse(descr, fortran, h.shape);
+  read_descr(descr, h, what);
   if (fortran)
-    throw InputError("NPY file " + path + " is in Fortran order, which is not supported (save a C-ordered array, " +
-                     "e.g. numpy.ascontiguousarray)");
-
-  // descr is byte order + kind + width; one-byte types have no byte order ('|').
-  if (descr.size() >= 2 && descr[0] == '>' && descr != ">u1" && descr != ">i1" && descr != ">b1")
-    throw InputError("NPY file " + path + " holds big-endian data ('" + descr + "'), which is not supported " +
-                     "(save it with .astype('<" + descr.substr(1) + "'))");
-  std::string kind = descr.size() >= 2 && (descr[0] == '<' || descr[0] == '|' || descr[0] == '=' || descr[0] == '>')
-                         ? descr.substr(1)
-                         : descr;
-  std::size_t width = 0;
-  if (kind == "f4" || kind == "i4") width = 4;
-  else if (kind == "f8" || kind == "i8") width = 8;
-  else if (kind == "i2") width = 2;
-  else if (kind == "u1" || kind == "i1" || kind == "b1") width = 1;
-  else
-    throw InputError("NPY file " + path + " has the unsupported dtype '" + descr + "' (supported: " + kSupported +
-                     ")");
-
+    refuse(what, "is in Fortran order, which is not supported (save a C-ordered array, e.g. "
+                 "numpy.ascontiguousarray)");
   std::size_t count = 1;
-  for (std::size_t d : shape)
-    if (__builtin_mul_overflow(count, d, &count)) throw InputError("NPY file " + path + " declares a shape too large");
-  std::size_t bytes = 0;
-  if (__builtin_mul_overflow(count, width, &bytes) || count > (std::size_t{1} << 40))
-    throw InputError("NPY file " + path + " declares a shape too large to load");
+  for (std::size_t d : h.shape)
+    if (__builtin_mul_overflow(count, d, &count))
+      refuse(what, "declares a shape " + full_shape_str(h.shape) + " whose element count overflows");
+  if (__builtin_mul_overflow(count, dtype_width(h.dtype), &h.data_bytes))
+    refuse(what, "declares a shape " + full_shape_str(h.shape) + " whose byte count overflows");
+  return h;
+}
 
-  Tensor t;
-  std::unique_ptr<unsigned char[]> raw;
-  try {
-    t = Tensor::from_shape(shape);
-    // float32 reads straight into the tensor; other types go through one raw buffer.
-    if (kind != "f4") raw = std::make_unique_for_overwrite<unsigned char[]>(bytes);
-  } catch (const std::bad_alloc&) {
-    throw InputError("NPY file " + path + " declares a shape " + full_shape_str(shape) + " too large for memory");
-  }
-  unsigned char* dst = raw ? raw.get() : reinterpret_cast<unsigned char*>(t.data());
-  const std::size_t got = read_all(file.f, dst, bytes);
-  if (std::ferror(file.f)) throw InputError("NPY file " + path + " cannot be read (" + std::strerror(errno) + ")");
-  if (got < bytes)
-    throw InputError("NPY file " + path + " is truncated: its shape " + full_shape_str(shape) + " of '" + descr +
-                     "' needs " + std::to_string(bytes) + " data bytes but only " + std::to_string(got) +
-                     " follow the header");
-  float* out = t.data();
-  if (kind == "f8") widen<double>(dst, out, count);
-  else if (kind == "i8") widen<std::int64_t>(dst, out, count);
-  else if (kind == "i4") widen<std::int32_t>(dst, out, count);
-  else if (kind == "i2") widen<std::int16_t>(dst, out, count);
-  else if (kind == "u1") widen<std::uint8_t>(dst, out, count);
-  else if (kind == "i1") widen<std::int8_t>(dst, out, count);
-  else if (kind == "b1")
-    for (std::size_t i = 0; i < count; ++i) out[i] = dst[i] != 0 ? 1.f : 0.f;
+Tensor decode(std::string_view bytes, const std::string& what, DType* stored) {
+  const Header h = parse_header(bytes, what);
+  check_data_size(h, bytes.size() - h.data_offset, what);
+  Tensor t = allocate(h, what);
+  convert(h, reinterpret_cast<const unsigned char*>(bytes.data() + h.data_offset), t.data());
+  if (stored != nullptr) *stored = h.dtype;
   return t;
 }
 
-std::string npy_preamble(const Shape& shape) {
+Shape decode_values(std::string_view bytes, const std::string& what, std::vector<float>& values, DType* stored) {
+  Header h = parse_header(bytes, what);
+  check_data_size(h, bytes.size() - h.data_offset, what);
+  try {
+    values.resize(shape_size(h.shape));
+  } catch (const std::bad_alloc&) {
+    refuse(what, "declares a shape " + full_shape_str(h.shape) + " too large for memory");
+  }
+  convert(h, reinterpret_cast<const unsigned char*>(bytes.data() + h.data_offset), values.data());
+  if (stored != nullptr) *stored = h.dtype;
+  return std::move(h.shape);
+}
+
+Tensor read_file(const std::string& path, DType* stored) {
+  const std::string what = "NPY file " + path;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) refuse(what, "does not exist");
+  if (std::filesystem::is_directory(path, ec)) refuse(what, "is a directory");
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) refuse(what, "cannot be opened (" + ec.message() + ")");
+  File file;
+  file.f = std::fopen(path.c_str(), "rb");
+  if (file.f == nullptr) refuse(what, std::string("cannot be opened (") + std::strerror(errno) + ")");
+
+  std::string head(kMagicLen + 6, '\0');
+  head.resize(read_all(file.f, head.data(), head.size()));
+  const std::size_t end = header_end(head, what);
+  if (end > head.size()) {
+    const std::size_t have = head.size();
+    head.resize(end);
+    head.resize(have + read_all(file.f, head.data() + have, end - have));
+  }
+  const Header h = parse_header(head, what);
+  // The shape is checked against the file's size before anything is allocated.
+  check_data_size(h, static_cast<std::size_t>(file_bytes - std::min<std::uintmax_t>(file_bytes, h.data_offset)), what);
+  Tensor t = allocate(h, what);
+  std::string raw;
+  unsigned char* dst = reinterpret_cast<unsigned char*>(t.data());
+  // float32 little-endian reads straight into the tensor; other types go through one raw buffer.
+  if (h.dtype != DType::float32 || h.big_endian) {
+    try {
+      raw.resize(h.data_bytes);
+    } catch (const std::bad_alloc&) {
+      refuse(what, "declares a shape " + full_shape_str(h.shape) + " too large for memory");
+    }
+    dst = reinterpret_cast<unsigned char*>(raw.data());
+  }
+  const std::size_t got = read_all(file.f, dst, h.data_bytes);
+  if (std::ferror(file.f)) refuse(what, std::string("cannot be read (") + std::strerror(errno) + ")");
+  check_data_size(h, got, what);  // the file shrank while being read
+  if (!raw.empty()) convert(h, dst, t.data());
+  if (stored != nullptr) *stored = h.dtype;
+  return t;
+}
+
+std::string preamble(const Shape& shape) {
   // The header numpy (>= 1.23) writes: sorted keys, room for the first dimension to grow to 21
-  // digits, then spaces and '\n' up to a multiple of 64 bytes counting the 10-byte preamble.
+  // digits, then spaces and '\n' up to a multiple of 64 bytes counting the preamble.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
   if (!shape.empty()) header.append(21 - std::to_string(shape[0]).size(), ' ');
-  std::size_t preamble = kMagicLen + 2 + 2;
+  std::size_t fixed = kMagicLen + 2 + 2;
   unsigned char version = 1;
-  std::size_t hlen = header.size() + 1;
-  std::size_t pad = 64 - (preamble + hlen) % 64;
+  const std::size_t hlen = header.size() + 1;
+  std::size_t pad = 64 - (fixed + hlen) % 64;
   if (hlen + pad > 0xFFFF) {  // too long for a u16 length: version 2.0, as numpy falls back to
     version = 2;
-    preamble = kMagicLen + 2 + 4;
-    pad = 64 - (preamble + hlen) % 64;
+    fixed = kMagicLen + 2 + 4;
+    pad = 64 - (fixed + hlen) % 64;
   }
   header.append(pad, ' ');
   header += '\n';
@@ -284,19 +389,24 @@ std::string npy_preamble(const Shape& shape) {
   return out + header;
 }
 
-void write_npy(const std::string& path, const Tensor& t) {
-  const std::string out = npy_preamble(shape_of(t));
+std::string encode(const Tensor& t) {
+  std::string out = preamble(shape_of(t));
+  // Tensor is row-major and contiguous, so its buffer is the C-ordered data.
+  out.append(reinterpret_cast<const char*>(t.data()), t.size() * sizeof(float));
+  return out;
+}
+
+void write_file(const std::string& path, const Tensor& t) {
+  const std::string head = preamble(shape_of(t));
   File file;
   file.f = std::fopen(path.c_str(), "wb");
-  if (file.f == nullptr)
-    throw InputError("NPY file " + path + " cannot be written (" + std::strerror(errno) + ")");
-  bool ok = std::fwrite(out.data(), 1, out.size(), file.f) == out.size();
-  // Tensor is row-major and contiguous, so its buffer is the C-ordered data.
+  if (file.f == nullptr) refuse("NPY file " + path, std::string("cannot be written (") + std::strerror(errno) + ")");
+  bool ok = std::fwrite(head.data(), 1, head.size(), file.f) == head.size();
   if (ok && t.size() > 0) ok = std::fwrite(t.data(), sizeof(float), t.size(), file.f) == t.size();
   const int close_rc = std::fclose(file.f);
   file.f = nullptr;
   if (!ok || close_rc != 0)
-    throw InputError("NPY file " + path + " cannot be written (" + std::strerror(errno) + ")");
+    refuse("NPY file " + path, std::string("cannot be written (") + std::strerror(errno) + ")");
 }
 
-}  // namespace plugfit
+}  // namespace plugfit::npy

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <utility>
 
+#include <plugfit/npy.hpp>
+
 namespace acme {
 
 using namespace plugfit;
@@ -22,7 +24,7 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "the file format is little-endian");
 
-constexpr char kMagic[8] = {'a', 'c', 'm', 'e', 't', 'o', 'y', 1};
+constexpr char kMagic[8] = {'a', 'c', 'm', 'e', 't', 'o', 'y', 2};  // 2: tensors as .npy blobs
 constexpr std::size_t kHeader = 32;
 constexpr const char* kSuffix = ".ckpt";
 
@@ -207,14 +209,18 @@ void ToyBackend::remove_stale_temporaries() {
 void ToyBackend::save(const std::string& name, const CheckpointRecord& record) {
   check_checkpoint_name(name);
   const std::string action = "saving checkpoint \"" + name + "\" to " + uri();
+  // Each tensor is stored as a whole .npy file (the SDK's codec), listed as [name, its bytes].
   Json manifest = Json::array();
+  std::vector<std::string> preambles;
   std::uint64_t data_bytes = 0;
   for (const auto& t : record.tensors) {
     if (shape_size(t.shape) != t.values.size())
       throw InputError(action + " failed: tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) +
                        " values for shape " + full_shape_str(t.shape));
-    manifest.push_back({t.name, t.shape});
-    data_bytes += t.values.size() * sizeof(float);
+    preambles.push_back(npy::preamble(t.shape));
+    const std::uint64_t bytes = preambles.back().size() + t.values.size() * sizeof(float);
+    manifest.push_back({t.name, bytes});
+    data_bytes += bytes;
   }
   std::string json;
   try {
@@ -239,11 +245,17 @@ void ToyBackend::save(const std::string& name, const CheckpointRecord& record) {
     put_le(header + 24, data_bytes);
     std::uint32_t crc = crc_of(header + 12, kHeader - 12, 0);
     crc = crc_of(json.data(), json.size(), crc);
-    for (const auto& t : record.tensors) crc = crc_of(t.values.data(), t.values.size() * sizeof(float), crc);
+    for (std::size_t i = 0; i < record.tensors.size(); ++i) {
+      crc = crc_of(preambles[i].data(), preambles[i].size(), crc);
+      crc = crc_of(record.tensors[i].values.data(), record.tensors[i].values.size() * sizeof(float), crc);
+    }
     put_le(header + 8, crc);
     write_all(fd, header, kHeader, action, tmp);
     write_all(fd, json.data(), json.size(), action, tmp);
-    for (const auto& t : record.tensors) write_all(fd, t.values.data(), t.values.size() * sizeof(float), action, tmp);
+    for (std::size_t i = 0; i < record.tensors.size(); ++i) {
+      write_all(fd, preambles[i].data(), preambles[i].size(), action, tmp);
+      write_all(fd, record.tensors[i].values.data(), record.tensors[i].values.size() * sizeof(float), action, tmp);
+    }
   });
 }
 
@@ -279,29 +291,38 @@ CheckpointRecord ToyBackend::load(const std::string& name) const {
   // Until the CRC is checked, the JSON is only trusted as far as the file's size bounds it.
   Json meta;
   CheckpointRecord record;
+  std::vector<std::string> blobs;
   std::uint64_t described = 0;
   try {
     meta = Json::parse(json);
     for (const auto& entry : meta.at("tensors")) {
-      NamedTensor t{entry.at(0).get<std::string>(), entry.at(1).get<Shape>(), {}};
-      const std::uint64_t n = shape_size(t.shape);
-      if (n > data_bytes / sizeof(float) || described + n * sizeof(float) > data_bytes) throw std::length_error("");
-      described += n * sizeof(float);
-      record.tensors.push_back(std::move(t));
+      const auto bytes = entry.at(1).get<std::uint64_t>();
+      if (bytes > data_bytes || described + bytes > data_bytes) throw std::length_error("");
+      described += bytes;
+      record.tensors.push_back({entry.at(0).get<std::string>(), {}, {}});
     }
   } catch (const std::exception&) {
     throw CheckpointCorrupt(what + " is corrupt: its JSON does not parse or does not describe its data");
   }
   if (described != data_bytes) throw CheckpointCorrupt(what + " is corrupt: its JSON does not describe its data");
-  for (auto& t : record.tensors) {
-    t.values.resize(shape_size(t.shape));
-    const std::size_t bytes = t.values.size() * sizeof(float);
-    if (!read_all(fd.get(), t.values.data(), bytes, action, file))
+  for (const auto& entry : meta.at("tensors")) {
+    std::string blob(entry.at(1).get<std::uint64_t>(), '\0');
+    if (!read_all(fd.get(), blob.data(), blob.size(), action, file))
       throw CheckpointCorrupt(what + " is corrupt: " + file.string() + " is truncated");
-    crc = crc_of(t.values.data(), bytes, crc);
+    crc = crc_of(blob.data(), blob.size(), crc);
+    blobs.push_back(std::move(blob));
   }
   if (crc != read_le<std::uint32_t>(header + 8))
     throw CheckpointCorrupt(what + " is corrupt: " + file.string() + " fails its CRC-32");
+  // The codec checks each blob's header, dtype and size; a refusal here is corruption.
+  for (std::size_t i = 0; i < blobs.size(); ++i) {
+    NamedTensor& t = record.tensors[i];
+    try {
+      t.shape = npy::decode_values(blobs[i], what + ": tensor \"" + t.name + "\"", t.values);
+    } catch (const InputError& e) {
+      throw CheckpointCorrupt(std::string(e.what()));
+    }
+  }
   if (!meta.contains("name") || meta["name"] != name || !meta.contains("info"))
     throw CheckpointCorrupt(what + " is corrupt: " + file.string() + " holds checkpoint " +
                             meta.value("name", Json()).dump());

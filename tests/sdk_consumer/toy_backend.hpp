@@ -12,13 +12,13 @@
 // fsyncs the folder: a crash leaves the old file or the new one, whole.
 //
 // A checkpoint file (little-endian):
-//   0   8 bytes  magic "acmetoy" + format byte 1
+//   0   8 bytes  magic "acmetoy" + format byte 2
 //   8   u32      CRC-32 (plugfit::crc32_of) of every byte from offset 12 to the end
 //   12  u32      J, bytes of JSON
 //   16  u64      save sequence number: list() orders by it, oldest first
 //   24  u64      D, bytes of tensor data
-//   32  J bytes  JSON {"name": checkpoint name, "info": record info, "tensors": [[name, shape], ...]}
-//   32+J D bytes the tensors' float32 values, one after another in record order
+//   32  J bytes  JSON {"name": checkpoint name, "info": record info, "tensors": [[name, bytes], ...]}
+//   32+J D bytes each tensor as a whole float32 .npy file (plugfit/npy.hpp), in record order
 // A file whose size is not 32 + J + D, whose CRC fails, or whose JSON does not describe exactly D
 // bytes is CheckpointCorrupt on load.
 #pragma once

@@ -218,3 +218,55 @@ TEST_CASE("predict runs a callback's predict hooks in order, batch indices 0..st
   CHECK(rec.params().samples == 70);
   CHECK(watched == plain);  // watching changes nothing
 }
+
+TEST_CASE("hook order on a run and on a resume: set_model/params/session, then load_state, then on_train_begin") {
+  // Records what it can see at each hook, and keeps a counter across a resume.
+  struct Ordered final : Callback {
+    std::vector<std::string> events;
+    int epochs_seen = 0;
+    void on_train_begin(Logs&) override {
+      // model(), params() and session() are set before any hook.
+      events.push_back("train_begin epochs=" + std::to_string(params().epochs) + " at epoch " +
+                       std::to_string(session().epoch()) + " seen=" + std::to_string(epochs_seen) +
+                       (model().stop_training ? " stopped" : ""));
+    }
+    void on_epoch_end(int, Logs&) override { ++epochs_seen; }
+    void on_train_end(Logs&) override {
+      events.push_back("train_end");
+      // Captured while the run's session is live (fit's own History is gone once it returns).
+      if (capture_into != nullptr) *capture_into = session().capture(false);
+    }
+    CheckpointRecord* capture_into = nullptr;
+    Json state() const override { return {{"epochs_seen", epochs_seen}}; }
+    void load_state(const Json& state) override {
+      events.push_back("load_state");
+      epochs_seen = state.at("epochs_seen").get<int>();
+    }
+  };
+  const Dataset data = blobs(64, 9);
+  const Registry& registry = builtins();
+  auto first_model = make_model(2);
+  Ordered first;
+  CallbackAccess::set_type_name(first, "Ordered");
+  FitSession first_session(*first_model, registry, nullptr, Json::object(), 11);
+  first_session.set_callbacks({&first});
+  CheckpointRecord record;
+  first.capture_into = &record;
+  fit(*first_model, data, quiet(2), {&first}, &first_session);
+  CHECK(first.events == std::vector<std::string>{"train_begin epochs=2 at epoch 0 seen=0", "train_end"});
+
+  // A resume, as plugfit train --resume does it: the record is restored before fit starts.
+  auto model = make_model(3);
+  Ordered resumed;
+  CallbackAccess::set_type_name(resumed, "Ordered");
+  FitSession session(*model, registry, nullptr, Json::object(), 11);
+  session.set_callbacks({&resumed});
+  session.restore(record, {true, true, true, true});
+  FitOptions options = quiet(3);
+  options.initial_epoch = session.position().epoch;
+  options.initial_global_step = session.position().global_step;
+  fit(*model, data, options, {&resumed}, &session);
+  CHECK(resumed.events ==
+        std::vector<std::string>{"load_state", "train_begin epochs=3 at epoch 2 seen=2", "train_end"});
+  CHECK(resumed.epochs_seen == 3);
+}

@@ -12,6 +12,27 @@
 //
 // A callback with state that must survive a resume returns it from state() and takes it back in
 // load_state(); checkpoints key it by state_key().
+//
+// The order the host calls hooks (checked by tests/unit/test_fit.cpp):
+//
+//   train       set_model, set_params, set_session (so model(), params() and session() work in
+//               every hook), then on_train_begin; per epoch on_epoch_begin, per batch
+//               on_train_batch_begin, on_after_backward, on_before_optimizer_step, on_train_batch_end,
+//               then, with validation, on_test_begin, on_test_batch_begin/end, on_test_end, then
+//               on_epoch_end; finally on_train_end. Each hook runs on the callbacks in list order.
+//   resume      (train --resume) load_state, before set_model/params/session: the checkpoint is
+//               restored into the callbacks first, so load_state must not use model(), params()
+//               or session(); then the train order above, from the restored epoch and batch.
+//   restore     BackupAndRestore restores inside its own on_train_begin: callbacks listed before
+//               it have had on_train_begin, those after it get load_state first. List it first
+//               when on_train_begin reads restored state.
+//   failure     an exception from a hook, a layer or an interrupt (Ctrl-C): on_exception on every
+//               callback (its own exceptions are swallowed), then on_train_end, then the error
+//               propagates; the first failure is the one reported.
+//   evaluate    set_model, set_params (no session), then on_test_begin, on_test_batch_begin/end,
+//               on_test_end.
+//   predict     set_model, set_params (no session), then on_predict_begin, on_predict_batch_begin/end (batch
+//               0..steps-1), on_predict_end.
 #pragma once
 
 #include <cstdint>

@@ -16,6 +16,7 @@
 #include "loss.hpp"
 #include "model.hpp"
 #include "monitor.hpp"
+#include "npy.hpp"
 #include "optimizer.hpp"
 #include "plugin.hpp"
 #include "registry.hpp"
