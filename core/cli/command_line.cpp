@@ -25,7 +25,8 @@ commands:
   train RUN.json        train the model a run file describes; --checkpoint URI saves a full
                         checkpoint every epoch, --resume continues from the latest good one
   evaluate URI          loss and metrics of a checkpoint's model (URI#NAME picks one; default latest)
-  predict URI           the model's outputs for --input (.npy or a data spec) into --output
+  predict URI           the model's outputs for --input (.npy, .csv or a data spec), written to
+                        --output as .csv or .npy
   inspect URI           the checkpoints held: kind, epoch, metrics, types and plugins, sizes, status
   convert SRC DST       copy checkpoints between backends bit for bit, verified
   plot HISTORY.csv -o OUT.svg

@@ -235,8 +235,8 @@ int cmd_evaluate(const Args& args) {
 int cmd_predict(const Args& args) {
   ArgParser parser("plugfit predict", "The model's outputs for a set of inputs.");
   parser.positional("CHECKPOINT_URI", "the checkpoint (URI#NAME picks one; default latest)");
-  parser.option("--input", "FILE", "the inputs: a .npy file or a data spec (required)")
-      .option("--output", "FILE", "the file the predictions are written to (required)")
+  parser.option("--input", "FILE", "the inputs: a .npy or .csv file, or a data spec (required)")
+      .option("--output", "FILE", "where the predictions go: a .csv (a row per sample) or .npy file (required)")
       .option("--batch-size", "N", "samples per batch (default 256)");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;

@@ -144,6 +144,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   History history;
   ProgbarLogger progbar(options.verbose);
   std::vector<Callback*> all = std::move(user_callbacks);
+  const std::vector<Callback*> outliving_fit = all;  // the caller's: the session keeps only these after fit
   all.push_back(&history);
   if (options.verbose > 0) all.push_back(&progbar);
   CallbackList callbacks(all);
@@ -155,6 +156,12 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   if (session == nullptr) session = &local_session;
   check_state_keys(all);
   session->set_callbacks(all);
+  // History and the progress bar die with this call: a capture after fit must not reach them.
+  struct ForgetLocalCallbacks {
+    FitSession& session;
+    const std::vector<Callback*>& keep;
+    ~ForgetLocalCallbacks() { session.set_callbacks(keep); }
+  } forget_locals{*session, outliving_fit};
   callbacks.set_session(session);
   std::int64_t global_step = resume.global_step;
   session->set_position({options.initial_epoch, resume.batch, global_step, options.seed});

@@ -254,6 +254,8 @@ TEST_CASE("hook order on a run and on a resume: set_model/params/session, then l
   first.capture_into = &record;
   fit(*first_model, data, quiet(2), {&first}, &first_session);
   CHECK(first.events == std::vector<std::string>{"train_begin epochs=2 at epoch 0 seen=0", "train_end"});
+  // fit's own History and progress bar are gone from the session once fit returns.
+  CHECK(first_session.capture(false).info["callbacks"].contains("Ordered"));
 
   // A resume, as plugfit train --resume does it: the record is restored before fit starts.
   auto model = make_model(3);
@@ -264,8 +266,7 @@ TEST_CASE("hook order on a run and on a resume: set_model/params/session, then l
   session.restore(record, {true, true, true, true});
   FitOptions options = quiet(3);
   options.initial_epoch = session.position().epoch;
-  options.initial_global_step = session.position().global_step;
-  fit(*model, data, options, {&resumed}, &session);
+  fit(*model, data, options, {&resumed}, &session, {session.position().batch, session.position().global_step});
   CHECK(resumed.events ==
         std::vector<std::string>{"load_state", "train_begin epochs=3 at epoch 2 seen=2", "train_end"});
   CHECK(resumed.epochs_seen == 3);
