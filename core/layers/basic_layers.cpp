@@ -56,13 +56,14 @@ Activation::Activation(Config& config) : kind_(parse_activation(config.require<J
 }
 
 Shape Activation::build(const Shape& input_shape, BuildContext&) {
-  if (kind_ == ActivationKind::softmax && input_shape.size() != 1)
-    throw InputError("layer \"" + name() + "\" (Activation softmax) expects input of shape (None, classes), got " +
+  if (activation_is_rowwise(kind_) && input_shape.size() != 1)
+    throw InputError("layer \"" + name() + "\" (Activation " + activation_name(kind_) + ") expects input of shape (None, classes), got " +
                      shape_str(input_shape));
   return input_shape;
 }
 
 const Tensor& Activation::forward(const Tensor& x, bool) {
+  x_ = &x;
   y_.resize(x.shape());
   std::copy(x.begin(), x.end(), y_.begin());
   const std::size_t rows = x.shape()[0];
@@ -74,7 +75,7 @@ const Tensor& Activation::backward(const Tensor& dy) {
   if (softmax_fused_) return dy;
   dx_.resize(dy.shape());
   const std::size_t rows = dy.shape()[0];
-  activation_backward(kind_, y_.data(), dy.data(), dx_.data(), rows, rows == 0 ? 0 : dy.size() / rows);
+  activation_backward(kind_, x_->data(), y_.data(), dy.data(), dx_.data(), rows, rows == 0 ? 0 : dy.size() / rows);
   return dx_;
 }
 

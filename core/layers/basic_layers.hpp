@@ -34,6 +34,7 @@ class Activation final : public Layer {
  private:
   ActivationKind kind_;
   bool softmax_fused_ = false;
+  const Tensor* x_ = nullptr;  // the input, read by backward for gelu, swish and mish
   Tensor y_, dx_;
 };
 

@@ -41,6 +41,10 @@ const Tensor& Dense::forward(const Tensor& x, bool /*training*/) {
     for (std::size_t r = 0; r < batch; ++r) std::copy_n(bias_->value_data, units_, y + r * units_);
   }
   xt::blas::gemm(x, kernel_->value(), y_, false, false, 1.f, use_bias_ ? 1.f : 0.f);
+  if (activation_needs_input(activation_)) {
+    z_.resize({batch, units_});
+    std::copy(y_.begin(), y_.end(), z_.begin());
+  }
   activation_forward(activation_, y, batch, units_);
   return y_;
 }
@@ -50,7 +54,7 @@ const Tensor& Dense::backward(const Tensor& dy) {
   const Tensor* dz = &dy;
   if (!softmax_fused_ && activation_ != ActivationKind::linear) {
     dz_.resize({batch, units_});
-    activation_backward(activation_, y_.data(), dy.data(), dz_.data(), batch, units_);
+    activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz_.data(), batch, units_);
     dz = &dz_;
   }
   xt::blas::gemm(*x_, *dz, kernel_->grad(), true, false, 1.f, 0.f);

@@ -27,7 +27,7 @@ class Dense final : public Layer {
   Weight* bias_ = nullptr;
   bool softmax_fused_ = false;
   const Tensor* x_ = nullptr;
-  Tensor y_, dz_, dx_;
+  Tensor z_, y_, dz_, dx_;  // z_: the pre-activation, kept only when the activation needs it
 };
 
 }  // namespace plugfit
