@@ -5,8 +5,12 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <string>
+#include <type_traits>
 
 #include <plugfit/registry.hpp>
+
+#include "loss_formulas.hpp"
 
 namespace plugfit {
 
@@ -255,6 +259,41 @@ class MeanSquaredError final : public Loss {
   }
 };
 
+// A loss of loss_formulas.hpp, reduced as Keras's sum_over_batch_size: the sum of the per-sample
+// losses divided by the batch size.
+template <class Formula>
+class SampleMeanLoss final : public Loss {
+ public:
+  explicit SampleMeanLoss(Config& config) : formula_(config), type_(config.type_name()) { accept_loss_options(config); }
+
+  double compute(const Tensor& y_pred, const Tensor& y_true, Tensor* grad) const override {
+    const std::size_t batch = y_pred.dimension() == 0 ? 1 : y_pred.shape()[0];
+    if (y_true.size() != y_pred.size() || y_true.dimension() == 0 || y_true.shape()[0] != batch || batch == 0)
+      shape_mismatch(type_.c_str(), y_pred, y_true, "one target per output");
+    const std::size_t c = y_pred.size() / batch;
+    const bool binary = Formula::kHingeLabels && loss_formulas::all_binary(y_true.data(), y_true.size());
+    if (grad != nullptr) grad->resize(y_pred.shape());
+    double total = 0.0;
+    for (std::size_t r = 0; r < batch; ++r)
+      total += formula_.sample(y_pred.data() + r * c, y_true.data() + r * c, c,
+                               grad != nullptr ? grad->data() + r * c : nullptr, binary);
+    if (grad != nullptr) {
+      const float inv_batch = 1.f / float(batch);
+      for (float& g : *grad) g *= inv_batch;
+    }
+    return total / double(batch);
+  }
+
+  Json get_config() const override {
+    if constexpr (std::is_same_v<Formula, loss_formulas::HuberError>) return {{"delta", formula_.delta}};
+    return Json::object();
+  }
+
+ private:
+  Formula formula_;
+  std::string type_;
+};
+
 // Keras's scale_loss: the value logged is the loss's own, the gradient is scaled by the factor
 // (the optimizer divides the gradients by it again before using them).
 class GradientScaledLoss final : public Loss {
@@ -281,6 +320,30 @@ class GradientScaledLoss final : public Loss {
   std::unique_ptr<Loss> inner_;
   float factor_;
 };
+
+// Keras 3's class names, function names and aliases (keras/src/losses/__init__.py), and Keras 2's
+// logcosh and kullback_leibler_divergence.
+void register_sample_losses(Registrar& registry) {
+  namespace f = loss_formulas;
+  using Mae = SampleMeanLoss<f::AbsoluteError>;
+  using Mape = SampleMeanLoss<f::AbsolutePercentageError>;
+  using Msle = SampleMeanLoss<f::SquaredLogarithmicError>;
+  using Kld = SampleMeanLoss<f::KLDivergence>;
+  for (const char* name : {"MeanAbsoluteError", "mean_absolute_error", "mae", "MAE"}) registry.add_loss<Mae>(name);
+  for (const char* name : {"MeanAbsolutePercentageError", "mean_absolute_percentage_error", "mape", "MAPE"})
+    registry.add_loss<Mape>(name);
+  for (const char* name : {"MeanSquaredLogarithmicError", "mean_squared_logarithmic_error", "msle", "MSLE"})
+    registry.add_loss<Msle>(name);
+  for (const char* name : {"Huber", "huber"}) registry.add_loss<SampleMeanLoss<f::HuberError>>(name);
+  for (const char* name : {"LogCosh", "log_cosh", "logcosh"}) registry.add_loss<SampleMeanLoss<f::LogCoshError>>(name);
+  for (const char* name : {"KLDivergence", "kl_divergence", "kld", "KLD", "kullback_leibler_divergence"})
+    registry.add_loss<Kld>(name);
+  for (const char* name : {"Poisson", "poisson"}) registry.add_loss<SampleMeanLoss<f::PoissonError>>(name);
+  for (const char* name : {"Hinge", "hinge"}) registry.add_loss<SampleMeanLoss<f::HingeError<1>>>(name);
+  for (const char* name : {"SquaredHinge", "squared_hinge"}) registry.add_loss<SampleMeanLoss<f::HingeError<2>>>(name);
+  for (const char* name : {"CategoricalHinge", "categorical_hinge"})
+    registry.add_loss<SampleMeanLoss<f::CategoricalHingeError>>(name);
+}
 
 }  // namespace
 
@@ -317,6 +380,8 @@ void register_builtin_losses(Registrar& registry) {
   registry.add_loss<MeanSquaredError>("MeanSquaredError");
   registry.add_loss<MeanSquaredError>("mean_squared_error");
   registry.add_loss<MeanSquaredError>("mse");
+  registry.add_loss<MeanSquaredError>("MSE");
+  register_sample_losses(registry);
 }
 
 Loss::~Loss() = default;

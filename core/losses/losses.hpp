@@ -1,5 +1,7 @@
 // Built-in losses (Keras names and semantics): categorical and sparse categorical
-// cross-entropy (fused with a preceding softmax), binary cross-entropy, mean squared error.
+// cross-entropy (fused with a preceding softmax), binary cross-entropy, mean squared error, and
+// the per-sample losses of loss_formulas.hpp (mae, mape, msle, huber, log_cosh, kl_divergence,
+// poisson, hinge, squared_hinge, categorical_hinge) by their Keras names and aliases.
 #pragma once
 
 #include <memory>

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <plugfit/registry.hpp>
+#include <plugfit/testing.hpp>
 
 #include "losses/losses.hpp"
 #include "test_support.hpp"
@@ -141,4 +142,63 @@ TEST_CASE("scale_loss_gradient keeps the value and scales the gradient (Keras's 
   CHECK(scaled->fuses_with_softmax());
   CHECK(scaled->compute_from_softmax(p, y, &g_scaled) == plain->compute_from_softmax(p, y, &g_plain));
   for (std::size_t k = 0; k < 3; ++k) CHECK(g_scaled(0, k) == 8.f * g_plain(0, k));
+}
+
+// Keras 3's formulas (keras/src/losses/losses.py) in numpy float64, reduced by
+// sum_over_batch_size (mean of the per-sample losses), with
+//   p = [[0.3, 0.9, -0.4], [1.6, 0.05, 0.7]], t = [[0, 1, 1], [2, 0.2, 0]], e = 1e-7,
+//   m = lambda v: v.mean(axis=-1).mean(), d = p - t:
+//   mae m(abs(d)); mape m(100*abs((t-p)/maximum(abs(t),e))); msle
+//   m((log(maximum(p,e)+1)-log(maximum(t,e)+1))**2); huber m(where(abs(d)<=1,0.5*d*d,abs(d)-0.5));
+//   log_cosh m(log(cosh(d))); hinge (t not all 0/1, so unconverted) m(maximum(1-t*p,0)).
+// On distributions pd = [[0.2, 0.5, 0.3], [0.7, 0.1, 0.2]], td = [[0, 1, 0], [0.6, 0.3, 0.1]]:
+//   kld (clip(td,e,1)*log(clip(td,e,1)/clip(pd,e,1))).sum(-1).mean(); poisson m(pd-td*log(pd+e));
+//   categorical_hinge maximum(((1-td)*pd).max(-1)-(td*pd).sum(-1)+1,0).mean().
+// Binary targets tb = [[0, 1, 1], [1, 0, 1]], read as y = 2*tb-1: hinge m(maximum(1-y*p,0)),
+//   squared_hinge m(maximum(1-y*p,0)**2).
+TEST_CASE("each Keras regression and margin loss matches numpy's Keras formula and passes the gradient check") {
+  const Tensor p = matrix({{0.3, 0.9, -0.4}, {1.6, 0.05, 0.7}});
+  const Tensor t = matrix({{0.0, 1.0, 1.0}, {2.0, 0.2, 0.0}});
+  const Tensor pd = matrix({{0.2, 0.5, 0.3}, {0.7, 0.1, 0.2}});
+  const Tensor td = matrix({{0.0, 1.0, 0.0}, {0.6, 0.3, 0.1}});
+  const Tensor tb = matrix({{0.0, 1.0, 1.0}, {1.0, 0.0, 1.0}});
+  struct Case {
+    std::vector<std::string> names;
+    const Tensor* pred;
+    const Tensor* target;
+    double expected;
+  };
+  const std::vector<Case> cases{
+      {{"mean_absolute_error", "mae", "MAE", "MeanAbsoluteError"}, &p, &t, 0.508333333333},
+      {{"mean_absolute_percentage_error", "mape", "MAPE", "MeanAbsolutePercentageError"}, &p, &t, 166666707.5},
+      {{"mean_squared_logarithmic_error", "msle", "MSLE", "MeanSquaredLogarithmicError"}, &p, &t, 0.145298925184},
+      {{"huber", "Huber"}, &p, &t, 0.214375},
+      {{"log_cosh", "logcosh", "LogCosh"}, &p, &t, 0.188608313855},
+      {{"kl_divergence", "kld", "KLD", "kullback_leibler_divergence", "KLDivergence"}, &pd, &td, 0.430461399465},
+      {{"poisson", "Poisson"}, &pd, &td, 0.626478471725},
+      {{"hinge", "Hinge"}, &p, &tb, 0.691666666667},
+      {{"hinge"}, &p, &t, 0.748333333333},
+      {{"squared_hinge", "SquaredHinge"}, &p, &tb, 0.80875},
+      {{"categorical_hinge", "CategoricalHinge"}, &pd, &td, 0.805},
+  };
+  for (const auto& c : cases) {
+    for (const auto& name : c.names) {
+      INFO(name);
+      auto loss = make(name);
+      CHECK(loss->compute(*c.pred, *c.target, nullptr) == doctest::Approx(c.expected).epsilon(1e-6));
+      CHECK(testing::check_loss_gradient(*loss, *c.pred, *c.target) < 1e-3);
+    }
+  }
+}
+
+TEST_CASE("huber reads delta; a target that does not fit is one sentence naming the loss and both shapes") {
+  const Tensor p = matrix({{0.0, 3.0}});
+  const Tensor t = matrix({{0.0, 0.0}});
+  // delta 2: the error 3 is linear, 2*3 - 0.5*2^2 = 4; the sample mean is 2.
+  CHECK(make("huber", {{"delta", 2.0}})->compute(p, t, nullptr) == doctest::Approx(2.0));
+  CHECK(make("Huber", {{"delta", 2.0}})->get_config()["delta"] == 2.0);
+  CHECK_THROWS_WITH_AS(make("huber", {{"delta", 0.0}}), "huber: \"delta\" must be positive", InputError);
+  CHECK_THROWS_WITH_AS(make("mae")->compute(p, matrix({{1.0}}), nullptr),
+                       "mae: targets of shape (1, 1) do not fit predictions of shape (1, 2) (expected one target per output)",
+                       InputError);
 }
