@@ -1,5 +1,7 @@
-// Built-in metrics: accuracy (resolved from shapes) in its sparse, categorical and binary forms,
-// and mean squared error.
+// Built-in metrics by their Keras names: accuracy (resolved from shapes) in its sparse,
+// categorical and binary forms, top-k accuracy (dense and sparse), mean squared error and every
+// loss of losses/loss_formulas.hpp as a per-sample mean, and the confusion-matrix metrics of
+// confusion_metrics.hpp (Precision, Recall, AUC).
 #pragma once
 
 #include <memory>

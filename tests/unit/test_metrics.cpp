@@ -59,3 +59,57 @@ TEST_CASE("acc is accuracy; other metric names are not resolved") {
   CHECK(mse->direction() == -1);
   CHECK(metric->direction() == +1);
 }
+
+namespace {
+std::unique_ptr<Metric> metric(const std::string& name, const Json& config = Json::object()) {
+  return test::builtins().create_metric(name, config);
+}
+}  // namespace
+
+TEST_CASE("every loss name is a metric: the mean over samples of the loss's per-sample value, smaller is better") {
+  const Tensor p = tensor({2, 3}, {0.3f, 0.9f, 0.4f, 1.6f, 0.05f, 0.7f});
+  const Tensor t = tensor({2, 3}, {0.f, 1.f, 1.f, 2.f, 0.2f, 0.f});
+  for (const char* name : {"mean_absolute_error", "mae", "MAE", "MeanAbsoluteError", "mean_absolute_percentage_error",
+                           "mape", "mean_squared_logarithmic_error", "msle", "huber", "log_cosh", "logcosh",
+                           "LogCoshError", "kl_divergence", "kld", "kullback_leibler_divergence", "poisson", "hinge",
+                           "squared_hinge", "categorical_hinge", "mse", "MeanSquaredError"}) {
+    INFO(std::string(name));
+    auto m = metric(name);
+    auto loss = test::builtins().create_loss(std::string(name) == "LogCoshError" ? "log_cosh" : name, Json::object());
+    m->update(p, t);
+    // Equal-sized samples: the mean over samples equals the loss's sum_over_batch_size value.
+    CHECK(m->result() == doctest::Approx(loss->compute(p, t, nullptr)).epsilon(1e-6));
+    CHECK(m->direction() == -1);
+  }
+  // Per-sample mae (numpy: abs(p - t).mean(-1)) is 0.33333.. and 0.41666..; a second batch of one sample
+  // [1, 2, 3] against zeros adds 2. Keras's MeanMetricWrapper weighs samples, not batches:
+  // (0.333333333 + 0.416666667 + 2) / 3.
+  auto mae = metric("mae");
+  mae->update(p, t);
+  mae->update(tensor({1, 3}, {1.f, 2.f, 3.f}), tensor({1, 3}, {0.f, 0.f, 0.f}));
+  CHECK(mae->result() == doctest::Approx(0.916666666667));
+  mae->reset();
+  CHECK(mae->result() == 0.0);
+}
+
+TEST_CASE("top-k accuracy, dense and sparse: k 5 by default, a tie at the boundary counts (TF's in_top_k)") {
+  // Six classes; sample 0's target (class 0) is the lowest score: out of the top 5. Sample 1's
+  // target ties with three classes above two others: in. Sample 2's target is the best: in.
+  const Tensor p = tensor({3, 6}, {0.0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.5f,
+                                   0.1f, 0.5f, 0.1f, 0.1f, 0.4f, 0.3f,
+                                   0.9f, 0.1f, 0.0f, 0.0f, 0.0f, 0.0f});
+  const Tensor onehot = tensor({3, 6}, {1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0});
+  const Tensor labels = tensor({3}, {0.f, 0.f, 0.f});
+  auto dense = metric("top_k_categorical_accuracy");
+  dense->update(p, onehot);
+  CHECK(dense->result() == doctest::Approx(2.0 / 3));
+  auto sparse = metric("sparse_top_k_categorical_accuracy");
+  sparse->update(p, labels);
+  CHECK(sparse->result() == doctest::Approx(2.0 / 3));
+  auto top1 = metric("SparseTopKCategoricalAccuracy", {{"k", 1}});
+  top1->update(p, labels);
+  CHECK(top1->result() == doctest::Approx(1.0 / 3));
+  CHECK_THROWS_WITH_AS(sparse->update(p, tensor({3}, {0.f, 6.f, 0.f})),
+                       "sparse_top_k_categorical_accuracy: label 6.000000 (sample 1 of the batch) is not a class index for 6 classes",
+                       InputError);
+}
