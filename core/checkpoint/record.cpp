@@ -227,8 +227,11 @@ void compile_from_config(Sequential& model, const Json& compile_config, const Re
   std::vector<std::unique_ptr<Metric>> metrics;
   for (const auto& spec : compile_config.value("metrics", Json::array())) {
     const std::string requested = class_name_of(spec);
-    auto metric = registry.create_metric(requested, config_of(spec));
-    metric->set_name(requested == "acc" ? "accuracy" : requested);
+    const Json config = config_of(spec);
+    auto metric = registry.create_metric(requested, config);
+    // The log key is the config's "name" when given (Keras's AUC(curve="PR", name="pr_auc")).
+    const std::string key = config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>() : requested;
+    metric->set_name(key == "acc" ? "accuracy" : key);
     metrics.push_back(std::move(metric));
   }
   model.compile(registry.create_optimizer(class_name_of(optimizer_spec), config_of(optimizer_spec)),

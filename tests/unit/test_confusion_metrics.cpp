@@ -13,7 +13,9 @@
 
 #include <plugfit/registry.hpp>
 
+#include "checkpoint/record.hpp"
 #include "metrics/confusion_metrics.hpp"
+#include "model/sequential.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -116,4 +118,19 @@ TEST_CASE("class_id counts one output column; options Keras has and plugfit does
   CHECK_THROWS_WITH_AS(metric("AUC", {{"multi_label", true}}), "AUC: \"multi_label\" true is not supported", InputError);
   CHECK_THROWS_AS(metric("AUC", {{"num_thresholds", 1}}), InputError);
   CHECK_THROWS_AS(metric("AUC", {{"summation_method", "careful"}}), InputError);
+}
+
+TEST_CASE("a metric's config name is its log key, so ROC and PR AUC can both be logged") {
+  auto model = Sequential::from_config(
+      {{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 1}, {"activation", "sigmoid"}}}}}}}, test::builtins());
+  model->build({3}, 1);
+  const Json compile = {{"optimizer", "Adam"},
+                        {"loss", "binary_crossentropy"},
+                        {"metrics", {"AUC", {{"class_name", "AUC"}, {"config", {{"curve", "PR"}, {"name", "pr_auc"}}}}, "acc"}}};
+  compile_from_config(*model, compile, test::builtins());
+  const auto& metrics = SequentialAccess::impl(*model).metrics_;
+  REQUIRE(metrics.size() == 3);
+  CHECK(metrics[0]->name() == "AUC");
+  CHECK(metrics[1]->name() == "pr_auc");
+  CHECK(metrics[2]->name() == "accuracy");
 }
