@@ -156,6 +156,7 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
   FitOptions loop = options;  // what the training loop runs; the manager and resume are set up here
   loop.checkpoint.clear();
   loop.resume = false;
+  loop.overwrite = false;
   loop.callbacks.clear();
 
   std::vector<Callback*> callbacks;
@@ -193,9 +194,13 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
       loop.seed = position.seed;
       loop.initial_epoch = position.epoch;
       resume = {position.batch, position.global_step};
-      if (options.verbose > 0)
-        std::printf("Resuming from %s/%s (epoch %d, batch %lld)\n", manager->backend().uri().c_str(), name.c_str(),
-                    position.epoch, static_cast<long long>(position.batch));
+      // Epochs counted from 1, as the progress bar and the interrupt message count them.
+      if (options.verbose > 0 && position.batch > 0)
+        std::printf("Resuming from %s/%s at epoch %d, after batch %lld\n", manager->backend().uri().c_str(),
+                    name.c_str(), position.epoch + 1, static_cast<long long>(position.batch));
+      else if (options.verbose > 0)
+        std::printf("Resuming from %s/%s after epoch %d (continuing with epoch %d)\n",
+                    manager->backend().uri().c_str(), name.c_str(), position.epoch, position.epoch + 1);
     }
   }
   return plugfit::fit(*this, data, loop, callbacks, &session, resume);

@@ -235,7 +235,7 @@ PY
     "$plugfit" train run.json --epochs 4 --checkpoint dir:straight --verbose 0 || fail "straight run"
     "$plugfit" train run.json --epochs 2 --checkpoint dir:split --verbose 0 || fail "first half"
     "$plugfit" train run.json --epochs 4 --checkpoint dir:split --resume | tee resume.txt || fail "resumed half"
-    grep -q "^Resuming from dir:$PWD/split/ckpt-0002 (epoch 2, batch 0)" resume.txt || fail "did not resume from ckpt-0002"
+    grep -q "^Resuming from dir:$PWD/split/ckpt-0002 after epoch 2 (continuing with epoch 3)" resume.txt || fail "did not resume from ckpt-0002"
     same_tensors straight/ckpt-0004 split/ckpt-0004 || fail "resumed weights or optimizer state differ"
     ;;
   seed_dynamic_reload)
@@ -411,7 +411,7 @@ JSON
     cmp -s <(/usr/bin/python3 -c "import json; print(json.load(open('reference/ckpt-0002/info.json')))") \
            <(/usr/bin/python3 -c "import json; print(json.load(open('back/ckpt-0002/info.json')))") || fail "info changed"
     "$plugfit" train run.json --epochs 3 --checkpoint hdf5:run.h5 --resume | tee resume.txt || fail "resume from hdf5:"
-    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 (epoch 2, batch 0)" resume.txt || fail "did not resume from the hdf5 file"
+    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 after epoch 2 (continuing with epoch 3)" resume.txt || fail "did not resume from the hdf5 file"
     "$plugfit" train run.json --epochs 3 --checkpoint dir:straight --verbose 0 || fail "straight run"
     "$plugfit" convert hdf5:run.h5 dir:resumed --only latest || fail "hdf5: latest -> dir:"
     same_tensors straight/ckpt-0003 resumed/ckpt-0003 || fail "the run resumed from hdf5: differs from a straight run"

@@ -94,7 +94,7 @@ PY
     sed -i 's/"epochs": 2/"epochs": 4/' run.json
     "$plugfit" train run.json --checkpoint dir:straight || fail "straight run"
     "$plugfit" train run.json --checkpoint hdf5:run.h5 --resume --verbose 1 | tee resume.txt || fail "resumed run"
-    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 (epoch 2, batch 0)" resume.txt ||
+    grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 after epoch 2 (continuing with epoch 3)" resume.txt ||
       fail "did not resume from ckpt-0002"
     py - <<'PY' || fail "resumed run differs from the straight one"
 import h5py, numpy as np
@@ -170,7 +170,7 @@ print(int(h5py.File("keras3_churn_full_model.h5", "r")["optimizer_weights/adam/i
  "fit": {"epochs": 2, "batch_size": 32, "seed": 1, "verbose": 2}}
 JSON
     "$plugfit" train run.json --resume --checkpoint hdf5:keras3_churn_full_model.h5 | tee out.txt || fail "resume"
-    grep -q "^Resuming from hdf5:$PWD/keras3_churn_full_model.h5/keras (epoch 0, batch 0)" out.txt ||
+    grep -q "^Resuming from hdf5:$PWD/keras3_churn_full_model.h5/keras after epoch 0 (continuing with epoch 1)" out.txt ||
       fail "did not resume from the Keras file"
     "$plugfit" inspect --json hdf5:keras3_churn_full_model.h5 >inspect.json || fail "inspect"
     py - "$iterations" "$keras_files/keras3_churn_full_model.h5" <<'PY' || fail "step count or Keras's checkpoint wrong"

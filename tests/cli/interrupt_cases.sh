@@ -68,6 +68,11 @@ case "$case_name" in
     "$plugfit" train run.json --checkpoint dir:cut --resume --verbose 1 >resume.txt 2>&1 || { cat resume.txt; fail "resume"; }
     grep "^Resuming from" resume.txt
     grep -q "^Resuming from dir:$PWD/cut/$name " resume.txt || fail "did not resume from $name"
+    # The resume names the position the interrupt named (epochs counted from 1 in both).
+    where=$(grep -Eo "epoch [0-9]+, batch [0-9]+" stderr.txt)
+    epoch=${where#epoch }; epoch=${epoch%%,*}; batch=${where##* }
+    grep -q "^Resuming from dir:$PWD/cut/$name at epoch $epoch, after batch $batch$" resume.txt ||
+      fail "the resume does not continue at epoch $epoch, batch $batch"
     same_tensors straight/ckpt-0004 cut/ckpt-0004 || fail "the resumed run differs from the uninterrupted one"
     ;;
   interrupt_sigterm_backup)

@@ -53,7 +53,7 @@ case "$case_name" in
     [ "$iterations" = 26 ] || fail "26 batches, iterations $iterations"
     py -c "import sys; sys.exit(0 if float('$held') > 0 else 1)" || fail "the accumulator mid-window is zero"
     "$plugfit" train run.json --epochs 4 --checkpoint dir:split --resume --verbose 2 | tee resume.txt || fail "resumed half"
-    grep -q "^Resuming from dir:$PWD/split/ckpt-0002 (epoch 2, batch 0)" resume.txt || fail "did not resume"
+    grep -q "^Resuming from dir:$PWD/split/ckpt-0002 after epoch 2 (continuing with epoch 3)" resume.txt || fail "did not resume"
     same_tensors straight/ckpt-0004 split/ckpt-0004 || fail "resumed weights or optimizer state differ"
     ;;
   accumulation_save_freq)
@@ -84,7 +84,7 @@ JSON
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     resumed_mid_window=no
     for attempt in 1 2 3 4 5 6; do
-      rm -rf backup
+      rm -rf backup killed  # a fresh run each attempt (an earlier attempt's checkpoints would be refused)
       "$plugfit" train run.json --checkpoint dir:killed >/dev/null 2>&1 &
       pid=$!
       for _ in $(seq 1 400); do [ -e backup/backup ] && break; sleep 0.01; done

@@ -116,7 +116,7 @@ PY
     rm -rf ckpts/ckpt-0004
     "$plugfit" train run.json --checkpoint dir:ckpts --resume --verbose 1 >resume.txt 2>&1 ||
       fail "resuming from epoch 3: $(cat resume.txt)"
-    grep -q "Resuming from .*ckpt-0003 (epoch 3" resume.txt || fail "did not resume from ckpt-0003: $(cat resume.txt)"
+    grep -q "Resuming from .*ckpt-0003 after epoch 3" resume.txt || fail "did not resume from ckpt-0003: $(cat resume.txt)"
     same_losses history.csv history.jsonl 4 || fail "the JSON lines after a second resume"
     POINTS=4 check_svg live.svg "${series[@]}" || fail "HistoryPlot's SVG after the second resume"
     echo "ok"
