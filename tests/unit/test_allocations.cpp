@@ -136,3 +136,26 @@ TEST_CASE("fit's batch loop allocates nothing per batch (callbacks without batch
   const long thirty_two_batches = allocations_of_fit(32 * 16);
   CHECK(thirty_two_batches == eight_batches);
 }
+
+TEST_CASE("the Keras activations, losses and metrics allocate nothing per batch") {
+  // gelu and mish keep their input for backward; huber is a per-sample loss; AUC, Precision and
+  // mae accumulate into state sized at construction.
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 8}, {"activation", "gelu"}}}});
+  layers.push_back({{"class_name", "Activation"}, {"config", {{"activation", "mish"}}}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 4}, {"activation", "log_softmax"}}}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 1}, {"activation", "hard_sigmoid"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({4}, 3);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const char* name : {"mae", "AUC", "Precision", "Recall", "hinge"}) metrics.push_back(builtins().create_metric(name, Json::object()));
+  model->compile(builtins().create_optimizer("Adam", Json::object()), builtins().create_loss("huber", Json::object()), "huber",
+                 std::move(metrics));
+  const Dataset data = blobs(32, 1);
+  Tensor y = Tensor::from_shape({32, 1});
+  for (std::size_t i = 0; i < 32; ++i) y(i, 0) = data.y(i) > 0.f ? 1.f : 0.f;
+  Tensor dy;
+  step_allocations(*model, data.x, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, data.x, y, dy) == 0);
+  for (auto& metric : model->metrics()) (void)metric->result();
+}
