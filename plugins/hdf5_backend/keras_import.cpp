@@ -33,6 +33,63 @@ std::string strip_output_index(std::string name) {
   return name;
 }
 std::string last_component(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+std::string last_dotted(const std::string& name) { return name.substr(name.rfind('.') + 1); }
+
+// "keras.layers.Dense" -> "Dense"; "Custom>Adam" (tf.keras 2.11-2.15's optimizers) -> "Adam".
+std::string bare_class_name(std::string name) {
+  if (name.rfind("Custom>", 0) == 0) name.erase(0, 7);
+  if (name.find('>') == std::string::npos && name.find('.') != std::string::npos) name = last_dotted(name);
+  return name;
+}
+
+// A serialized activation as plugfit reads it: Keras 3's {"class_name": "function", "config":
+// "relu"} and tf.keras's {"class_name": "relu"} dicts are the function's name.
+Json activation_name(const Json& activation) {
+  if (!activation.is_object()) return activation;
+  const std::string cls = activation.value("class_name", std::string());
+  if (activation.contains("config") && activation["config"].is_string()) return activation["config"];
+  if (!cls.empty() && (!activation.contains("config") || activation["config"].is_null())) return cls;
+  return activation;
+}
+
+// One Keras layer config of any era as Keras 2/3's: Keras 1's Dense and Dropout keys renamed,
+// serialized activations and class names made plain.
+Json modern_layer_spec(Json spec) {
+  if (spec.contains("class_name") && spec["class_name"].is_string())
+    spec["class_name"] = bare_class_name(spec["class_name"].get<std::string>());
+  if (!spec.contains("config") || !spec["config"].is_object()) return spec;
+  Json& config = spec["config"];
+  static const std::pair<const char*, const char*> keras1_keys[] = {
+      {"output_dim", "units"},           {"init", "kernel_initializer"},     {"W_regularizer", "kernel_regularizer"},
+      {"b_regularizer", "bias_regularizer"}, {"W_constraint", "kernel_constraint"},
+      {"b_constraint", "bias_constraint"}, {"bias", "use_bias"},             {"input_dtype", "dtype"}};
+  for (const auto& [old_key, new_key] : keras1_keys)
+    if (config.contains(old_key) && !config.contains(new_key)) {
+      config[new_key] = config[old_key];
+      config.erase(old_key);
+    }
+  if (spec.value("class_name", std::string()) == "Dropout" && config.contains("p") && !config.contains("rate")) {
+    config["rate"] = config["p"];
+    config.erase("p");
+  }
+  if (config.contains("activation")) config["activation"] = activation_name(config["activation"]);
+  return spec;
+}
+
+// A metric as plugfit names it: MeanMetricWrapper (how tf.keras 2.x serialize "accuracy" and
+// the others) is its function "fn", module prefixes dropped.
+Json metric_spec(const Json& metric) {
+  if (!metric.is_object()) return metric;
+  Json out = metric;
+  if (out.contains("class_name") && out["class_name"].is_string())
+    out["class_name"] = bare_class_name(out["class_name"].get<std::string>());
+  if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
+    const Json config = out.value("config", Json::object());
+    if (config.contains("fn") && config["fn"].is_string()) return config["fn"];
+  }
+  return out;
+}
+
 
 Json parse_json_attr(hid_t obj, const std::string& name, const std::string& file_label) {
   const std::string text = read_string_attr(obj, name);
@@ -98,7 +155,7 @@ std::pair<Json, Shape> convert_model(const Json& config, const std::string& file
   if (specs.empty()) throw InputError(file_label + ": the Keras model has no layers");
   Json layers = Json::array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    Json spec = specs[i];
+    Json spec = modern_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
@@ -138,14 +195,15 @@ Json convert_compile(const Json& training) {
     // optimizers take an option they lack only when it is absent, and null means absent.
     Json config = optimizer.value("config", Json::object());
     for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
-    compile["optimizer"] = {{"class_name", optimizer["class_name"]}, {"config", config}};
+    compile["optimizer"] = {{"class_name", bare_class_name(optimizer.value("class_name", std::string()))},
+                            {"config", config}};
   }
   // Keras 3 nests metrics per output; a Sequential model has one output.
   std::function<void(const Json&)> add = [&](const Json& m) {
     if (m.is_array()) {
       for (const auto& inner : m) add(inner);
     } else if (!m.is_null()) {
-      compile["metrics"].push_back(m);
+      compile["metrics"].push_back(metric_spec(m));
     }
   };
   add(training.value("metrics", Json::array()));
@@ -296,6 +354,8 @@ CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
     } else {
       keras["optimizer_state"] = "not read: " + state.reason;
     }
+  } else if (!compile.is_null()) {
+    keras["optimizer_state"] = "not saved: the file has no optimizer_weights group";
   }
   info["keras"] = std::move(keras);
   return record;

@@ -249,6 +249,48 @@ PY
     expect_error 2 "$pattern Model expected 4 layers, found 5 saved layers.$" \
       "$plugfit" train wrong.json
     ;;
+  hdf5_keras_eras)
+    need_keras_files
+    # (e) The Dense-only full models of every era (Keras 1.2, 2.2, 2.3, tf.keras 2.4, 2.15):
+    # inspect lists them, predict equals numpy from the file's own weights (Keras 1 keys,
+    # VarianceScaling, MeanMetricWrapper, Custom>Adam read), and --resume continues from the
+    # file's weights: with a warning naming why when the optimizer state is not read, never from
+    # random weights. The run's learning rate is 0, so the resumed weights are the file's.
+    reference="$root/tests/cli/keras_dense_reference.py"
+    for file in h01_keras1.2.2_full_iris.h5 h04_keras2.2.2_full_crypto.h5 h05_keras2.3.1_full_airbnb.h5 \
+                h06_tfkeras2.4.0_full_heart.h5 h08_tfkeras2.15.0_full_digits.h5; do
+      copy_keras "$file"
+      "$plugfit" inspect "hdf5:$file" | tee inspect.txt || fail "inspect $file"
+      grep -Eq "^  keras +(full|weights) .*\[(InputLayer,)?Dense," inspect.txt || fail "inspect does not list $file's layers"
+      py "$reference" run "$file" X.npy Y.npy run.json || fail "writing the run file for $file"
+      case "$file" in
+        h05_*) ;;  # its metric mean_absolute_error is not registered yet: predict names it
+        *) "$plugfit" predict "hdf5:$file" --input X.npy --output pred.npy || fail "predict $file"
+           py "$reference" predict "$file" X.npy pred.npy || fail "$file predicts unlike numpy" ;;
+      esac
+      "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt 2>err.txt || fail "resume $file: $(cat err.txt)"
+      cat err.txt
+      # With the file's optimizer state the file's learning rate (not the run's 0) applies: two
+      # Adam steps move predictions a little, far less than random initial weights would.
+      tolerance=1e-5
+      if grep -Eq "^  keras +full" inspect.txt; then
+        grep -q "^Resuming from hdf5:$PWD/$file/keras" out.txt || fail "$file did not resume with its optimizer state"
+        tolerance=0.05
+      else
+        grep -Eq "^plugfit: warning: hdf5:$PWD/$file/keras holds weights but no optimizer state to resume \((not read|not saved): .+\); continuing from its weights with a fresh optimizer at epoch 0$" err.txt ||
+          fail "$file: no warning saying why the optimizer state is not resumed"
+      fi
+      "$plugfit" predict "hdf5:$file" --input X.npy --output resumed.npy 2>/dev/null || fail "predict after resuming $file"
+      py "$reference" predict "$keras_files/$file" X.npy resumed.npy $tolerance || fail "resuming $file discarded its weights"
+    done
+    # A Keras file whose weights do not fit the run's model is an error, never random weights.
+    copy_keras h04_keras2.2.2_full_crypto.h5
+    py -c '
+import json; r = json.load(open("run.json")); r["model"]["layers"] = r["model"]["layers"][:2]
+r["model"]["layers"][1]["config"]["units"] = 3; json.dump(r, open("wrong.json", "w"))'
+    expect_error 2 "Layer count mismatch when loading weights from file" \
+      "$plugfit" train wrong.json --resume --checkpoint hdf5:h04_keras2.2.2_full_crypto.h5
+    ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
     # the reason, the process exits cleanly, and the previous file is left byte for byte.
