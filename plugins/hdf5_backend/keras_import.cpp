@@ -244,6 +244,39 @@ struct OptimizerState {
   std::vector<NamedTensor> tensors;  // "optimizer/<slot>/<layer>/<weight>"
 };
 
+// The plugfit slots, in Keras's order, that Keras 2.0-2.3 kept as anonymous variables:
+// Adam [iterations] + m + v + vhat ((1,)-shaped placeholders unless amsgrad), RMSprop its
+// accumulators, SGD its moments; one per model weight, in the model's weight order.
+std::vector<std::string> positional_slots(const std::string& optimizer) {
+  if (optimizer == "adam") return {"m", "v"};
+  if (optimizer == "rmsprop") return {"velocity"};
+  if (optimizer == "sgd") return {"momentum"};
+  return {};
+}
+
+// Keras 2.0-2.2's "training/Adam/Variable_3:0", Keras 2.3's "accumulator_3:0" / "m_3:0": a
+// variable known by its position only ("vhat" ones are Adam's placeholders).
+bool is_anonymous(const std::string& variable) {
+  const std::string last = strip_output_index(last_component(variable));
+  if (last == "Variable") return true;
+  const auto underscore = last.rfind('_');
+  if (underscore == std::string::npos || underscore + 1 == last.size() ||
+      !std::all_of(last.begin() + static_cast<std::ptrdiff_t>(underscore) + 1, last.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }))
+    return false;
+  const std::string stem = last.substr(0, underscore);
+  return stem == "Variable" || stem == "accumulator" || stem == "moment" || stem == "m" || stem == "v" || stem == "vhat";
+}
+
+// tf.keras 2.11-2.15's "Adam/m/dense_3/kernel:0": the slot is the second component.
+std::string slot_after_optimizer(const std::string& variable) {
+  const auto first = variable.find('/');
+  if (first == std::string::npos) return "";
+  const auto second = variable.find('/', first + 1);
+  if (second == std::string::npos) return "";
+  return variable.substr(first + 1, second - first - 1);
+}
+
 // optimizer_weights/<name> for each name in its weight_names: the step count, the learning rate,
 // and per plugfit slot one tensor per model weight, matched to the weights in order.
 OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& weights) {
@@ -259,24 +292,51 @@ OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector
     return state;
   }
   std::map<std::string, std::vector<NamedTensor>> by_slot;
+  std::vector<NamedTensor> anonymous;
   for (const auto& name : read_string_list_attr(group, "weight_names")) {
     const Handle dataset = open_dataset(group, name);
     const Shape shape = dataset_shape(dataset);
     const std::string last = strip_output_index(last_component(name));
+    const std::string what = "the optimizer weight \"" + name + "\"";
     if (shape.empty()) {
       if (last == "iteration" || last == "iterations" || last == "iter")
-        state.iterations = read_scalar_int(dataset, "the optimizer weight \"" + name + "\"");
+        state.iterations = read_scalar_int(dataset, what);
       else if (last == "learning_rate" || last == "lr")
-        state.learning_rate = read_scalar_double(dataset, "the optimizer weight \"" + name + "\"");
+        state.learning_rate = read_scalar_double(dataset, what);
       continue;  // other scalars are hyperparameters (beta_1, decay, ...) that the config holds too
     }
-    const auto slot = slots.find(keras_slot_of(name));
+    if (is_anonymous(name)) {
+      anonymous.push_back({name, shape, read_floats(dataset, shape, what)});
+      continue;
+    }
+    auto slot = slots.find(keras_slot_of(name));
+    if (slot == slots.end()) slot = slots.find(slot_after_optimizer(name));
     if (slot == slots.end()) {
       state.reason = "the optimizer weight \"" + name + "\" is no slot plugfit's " + optimizer + " has";
       return state;
     }
-    NamedTensor t{"", shape, read_floats(dataset, shape, "the optimizer weight \"" + name + "\"")};
+    NamedTensor t{"", shape, read_floats(dataset, shape, what)};
     by_slot[slot->second].push_back(std::move(t));
+  }
+  if (!anonymous.empty()) {
+    if (!by_slot.empty()) {
+      state.reason = "optimizer_weights mixes named slots with anonymous variables such as \"" + anonymous[0].name + "\"";
+      return state;
+    }
+    const std::vector<std::string> order = positional_slots(optimizer);
+    const std::size_t wanted = order.size() * weights.size();
+    if (anonymous.size() < wanted) {
+      state.reason = "optimizer_weights holds " + std::to_string(anonymous.size()) + " anonymous variables, fewer than the " +
+                     std::to_string(wanted) + " a Keras " + optimizer + " keeps for " + std::to_string(weights.size()) + " weights";
+      return state;
+    }
+    for (std::size_t i = wanted; i < anonymous.size(); ++i)
+      if (anonymous[i].shape != Shape{1}) {
+        state.reason = "the optimizer weight \"" + anonymous[i].name + "\" is beyond the " + std::to_string(wanted) +
+                       " slots a Keras " + optimizer + " keeps (plugfit reads no amsgrad state)";
+        return state;
+      }
+    for (std::size_t i = 0; i < wanted; ++i) by_slot[order[i / weights.size()]].push_back(std::move(anonymous[i]));
   }
   if (state.iterations < 0) {
     state.reason = "optimizer_weights holds no iteration count";
