@@ -156,6 +156,7 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
   FitOptions loop = options;  // what the training loop runs; the manager and resume are set up here
   loop.checkpoint.clear();
   loop.resume = false;
+  loop.overwrite = false;  // start_fresh_run below has done it
   loop.callbacks.clear();
 
   std::vector<Callback*> callbacks;
