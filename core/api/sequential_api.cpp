@@ -156,7 +156,7 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
   FitOptions loop = options;  // what the training loop runs; the manager and resume are set up here
   loop.checkpoint.clear();
   loop.resume = false;
-  loop.overwrite = false;
+  loop.overwrite = false;  // start_fresh_run below has done it
   loop.callbacks.clear();
 
   std::vector<Callback*> callbacks;
@@ -183,9 +183,23 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
   session.set_callbacks(callbacks);
   ResumePoint resume;
   if (options.resume) {
-    const auto found = manager->restore_or_initialize(
-        [](const std::string& why) { warn(why + "; falling back to the previous checkpoint"); });
-    if (!found) {
+    const auto fall_back = [](const std::string& why) { warn(why + "; falling back to the previous checkpoint"); };
+    const auto found = manager->restore_or_initialize(fall_back);
+    // A location with weights but no resumable state (a Keras file without readable optimizer
+    // state, a weights-only checkpoint) continues from those weights: never from random ones.
+    const auto weights_only = found ? std::nullopt : load_latest_good(manager->backend(), false, fall_back);
+    if (weights_only) {
+      const auto& [name, record] = *weights_only;
+      manager->protect(name);
+      session.restore(record, {true, false, false, false});
+      const Json keras = record.info.value("keras", Json::object());
+      const std::string why = keras.contains("optimizer_state") ? keras["optimizer_state"].get<std::string>()
+                                                                 : std::string("it is a weights-only checkpoint");
+      warn(manager->backend().uri() + "/" + name + " holds weights but no optimizer state to resume (" + why +
+           "); continuing from its weights with a fresh optimizer at epoch 0");
+    } else if (!found && !manager->backend().list().empty()) {
+      throw InputError(manager->backend().uri() + " holds checkpoints but none that loads, so --resume cannot continue");
+    } else if (!found) {
       warn("no checkpoint to resume from in " + manager->backend().uri() + "; starting from the beginning");
     } else {
       const auto& [name, record] = *found;

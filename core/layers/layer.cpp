@@ -2,6 +2,7 @@
 #include <plugfit/layer.hpp>
 #include <plugfit/model.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -27,7 +28,7 @@ const std::map<std::string, std::string>& initializer_aliases() {
       {"LecunNormal", "lecun_normal"},     {"LecunUniform", "lecun_uniform"},
       {"Zeros", "zeros"},                  {"Ones", "ones"},
       {"Constant", "constant"},            {"RandomNormal", "random_normal"},
-      {"RandomUniform", "random_uniform"},
+      {"RandomUniform", "random_uniform"}, {"VarianceScaling", "variance_scaling"},
   };
   return aliases;
 }
@@ -78,6 +79,20 @@ Initializer Initializer::from_json(const Json& spec) {
   init.stddev_ = config.value("stddev", 0.05);
   init.minval_ = config.value("minval", -0.05);
   init.maxval_ = config.value("maxval", 0.05);
+  if (init.name_ == "variance_scaling") {
+    init.scale_ = config.value("scale", 1.0);
+    init.mode_ = config.value("mode", std::string("fan_in"));
+    init.distribution_ = config.value("distribution", std::string("truncated_normal"));
+    // Keras 2.0-2.2 wrote "normal" for what Keras 2.3 onwards names "truncated_normal".
+    if (init.distribution_ == "normal") init.distribution_ = "truncated_normal";
+    if (!(init.scale_ > 0.0)) throw InputError("VarianceScaling: \"scale\" must be positive, got " + config["scale"].dump());
+    if (init.mode_ != "fan_in" && init.mode_ != "fan_out" && init.mode_ != "fan_avg")
+      throw InputError("VarianceScaling: \"mode\" must be fan_in, fan_out or fan_avg, got \"" + init.mode_ + "\"");
+    if (init.distribution_ != "truncated_normal" && init.distribution_ != "untruncated_normal" &&
+        init.distribution_ != "uniform")
+      throw InputError("VarianceScaling: \"distribution\" must be truncated_normal, untruncated_normal or uniform, "
+                       "got \"" + init.distribution_ + "\"");
+  }
   return init;
 }
 
@@ -86,6 +101,9 @@ Json Initializer::to_json() const {
   if (name_ == "random_normal") return {{"class_name", "RandomNormal"}, {"config", {{"stddev", stddev_}}}};
   if (name_ == "random_uniform")
     return {{"class_name", "RandomUniform"}, {"config", {{"minval", minval_}, {"maxval", maxval_}}}};
+  if (name_ == "variance_scaling")
+    return {{"class_name", "VarianceScaling"},
+            {"config", {{"scale", scale_}, {"mode", mode_}, {"distribution", distribution_}}}};
   return name_;
 }
 
@@ -120,6 +138,17 @@ void Initializer::fill(float* values, const Shape& shape, Rng& rng) const {
     for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(rng.normal() * stddev_);
   } else if (name_ == "random_uniform") {
     uniform(minval_, maxval_);
+  } else if (name_ == "variance_scaling") {
+    const double fan = mode_ == "fan_in" ? fan_in : mode_ == "fan_out" ? fan_out : (fan_in + fan_out) / 2.0;
+    const double variance = scale_ / std::max(1.0, fan);
+    if (distribution_ == "uniform") {
+      const double limit = std::sqrt(3.0 * variance);
+      uniform(-limit, limit);
+    } else if (distribution_ == "truncated_normal") {
+      truncated(std::sqrt(variance));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(rng.normal() * std::sqrt(variance));
+    }
   } else {
     throw InputError("unknown initializer \"" + name_ + "\" (known: " + known_initializers() + ")");
   }

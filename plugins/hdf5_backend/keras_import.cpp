@@ -33,6 +33,63 @@ std::string strip_output_index(std::string name) {
   return name;
 }
 std::string last_component(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+std::string last_dotted(const std::string& name) { return name.substr(name.rfind('.') + 1); }
+
+// "keras.layers.Dense" -> "Dense"; "Custom>Adam" (tf.keras 2.11-2.15's optimizers) -> "Adam".
+std::string bare_class_name(std::string name) {
+  if (name.rfind("Custom>", 0) == 0) name.erase(0, 7);
+  if (name.find('>') == std::string::npos && name.find('.') != std::string::npos) name = last_dotted(name);
+  return name;
+}
+
+// A serialized activation as plugfit reads it: Keras 3's {"class_name": "function", "config":
+// "relu"} and tf.keras's {"class_name": "relu"} dicts are the function's name.
+Json activation_name(const Json& activation) {
+  if (!activation.is_object()) return activation;
+  const std::string cls = activation.value("class_name", std::string());
+  if (activation.contains("config") && activation["config"].is_string()) return activation["config"];
+  if (!cls.empty() && (!activation.contains("config") || activation["config"].is_null())) return cls;
+  return activation;
+}
+
+// One Keras layer config of any era as Keras 2/3's: Keras 1's Dense and Dropout keys renamed,
+// serialized activations and class names made plain.
+Json modern_layer_spec(Json spec) {
+  if (spec.contains("class_name") && spec["class_name"].is_string())
+    spec["class_name"] = bare_class_name(spec["class_name"].get<std::string>());
+  if (!spec.contains("config") || !spec["config"].is_object()) return spec;
+  Json& config = spec["config"];
+  static const std::pair<const char*, const char*> keras1_keys[] = {
+      {"output_dim", "units"},           {"init", "kernel_initializer"},     {"W_regularizer", "kernel_regularizer"},
+      {"b_regularizer", "bias_regularizer"}, {"W_constraint", "kernel_constraint"},
+      {"b_constraint", "bias_constraint"}, {"bias", "use_bias"},             {"input_dtype", "dtype"}};
+  for (const auto& [old_key, new_key] : keras1_keys)
+    if (config.contains(old_key) && !config.contains(new_key)) {
+      config[new_key] = config[old_key];
+      config.erase(old_key);
+    }
+  if (spec.value("class_name", std::string()) == "Dropout" && config.contains("p") && !config.contains("rate")) {
+    config["rate"] = config["p"];
+    config.erase("p");
+  }
+  if (config.contains("activation")) config["activation"] = activation_name(config["activation"]);
+  return spec;
+}
+
+// A metric as plugfit names it: MeanMetricWrapper (how tf.keras 2.x serialize "accuracy" and
+// the others) is its function "fn", module prefixes dropped.
+Json metric_spec(const Json& metric) {
+  if (!metric.is_object()) return metric;
+  Json out = metric;
+  if (out.contains("class_name") && out["class_name"].is_string())
+    out["class_name"] = bare_class_name(out["class_name"].get<std::string>());
+  if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
+    const Json config = out.value("config", Json::object());
+    if (config.contains("fn") && config["fn"].is_string()) return config["fn"];
+  }
+  return out;
+}
+
 
 Json parse_json_attr(hid_t obj, const std::string& name, const std::string& file_label) {
   const std::string text = read_string_attr(obj, name);
@@ -98,7 +155,7 @@ std::pair<Json, Shape> convert_model(const Json& config, const std::string& file
   if (specs.empty()) throw InputError(file_label + ": the Keras model has no layers");
   Json layers = Json::array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    Json spec = specs[i];
+    Json spec = modern_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
@@ -138,14 +195,15 @@ Json convert_compile(const Json& training) {
     // optimizers take an option they lack only when it is absent, and null means absent.
     Json config = optimizer.value("config", Json::object());
     for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
-    compile["optimizer"] = {{"class_name", optimizer["class_name"]}, {"config", config}};
+    compile["optimizer"] = {{"class_name", bare_class_name(optimizer.value("class_name", std::string()))},
+                            {"config", config}};
   }
   // Keras 3 nests metrics per output; a Sequential model has one output.
   std::function<void(const Json&)> add = [&](const Json& m) {
     if (m.is_array()) {
       for (const auto& inner : m) add(inner);
     } else if (!m.is_null()) {
-      compile["metrics"].push_back(m);
+      compile["metrics"].push_back(metric_spec(m));
     }
   };
   add(training.value("metrics", Json::array()));
@@ -186,6 +244,39 @@ struct OptimizerState {
   std::vector<NamedTensor> tensors;  // "optimizer/<slot>/<layer>/<weight>"
 };
 
+// The plugfit slots, in Keras's order, that Keras 2.0-2.3 kept as anonymous variables:
+// Adam [iterations] + m + v + vhat ((1,)-shaped placeholders unless amsgrad), RMSprop its
+// accumulators, SGD its moments; one per model weight, in the model's weight order.
+std::vector<std::string> positional_slots(const std::string& optimizer) {
+  if (optimizer == "adam") return {"m", "v"};
+  if (optimizer == "rmsprop") return {"velocity"};
+  if (optimizer == "sgd") return {"momentum"};
+  return {};
+}
+
+// Keras 2.0-2.2's "training/Adam/Variable_3:0", Keras 2.3's "accumulator_3:0" / "m_3:0": a
+// variable known by its position only ("vhat" ones are Adam's placeholders).
+bool is_anonymous(const std::string& variable) {
+  const std::string last = strip_output_index(last_component(variable));
+  if (last == "Variable") return true;
+  const auto underscore = last.rfind('_');
+  if (underscore == std::string::npos || underscore + 1 == last.size() ||
+      !std::all_of(last.begin() + static_cast<std::ptrdiff_t>(underscore) + 1, last.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }))
+    return false;
+  const std::string stem = last.substr(0, underscore);
+  return stem == "Variable" || stem == "accumulator" || stem == "moment" || stem == "m" || stem == "v" || stem == "vhat";
+}
+
+// tf.keras 2.11-2.15's "Adam/m/dense_3/kernel:0": the slot is the second component.
+std::string slot_after_optimizer(const std::string& variable) {
+  const auto first = variable.find('/');
+  if (first == std::string::npos) return "";
+  const auto second = variable.find('/', first + 1);
+  if (second == std::string::npos) return "";
+  return variable.substr(first + 1, second - first - 1);
+}
+
 // optimizer_weights/<name> for each name in its weight_names: the step count, the learning rate,
 // and per plugfit slot one tensor per model weight, matched to the weights in order.
 OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& weights) {
@@ -201,24 +292,51 @@ OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector
     return state;
   }
   std::map<std::string, std::vector<NamedTensor>> by_slot;
+  std::vector<NamedTensor> anonymous;
   for (const auto& name : read_string_list_attr(group, "weight_names")) {
     const Handle dataset = open_dataset(group, name);
     const Shape shape = dataset_shape(dataset);
     const std::string last = strip_output_index(last_component(name));
+    const std::string what = "the optimizer weight \"" + name + "\"";
     if (shape.empty()) {
       if (last == "iteration" || last == "iterations" || last == "iter")
-        state.iterations = read_scalar_int(dataset, "the optimizer weight \"" + name + "\"");
+        state.iterations = read_scalar_int(dataset, what);
       else if (last == "learning_rate" || last == "lr")
-        state.learning_rate = read_scalar_double(dataset, "the optimizer weight \"" + name + "\"");
+        state.learning_rate = read_scalar_double(dataset, what);
       continue;  // other scalars are hyperparameters (beta_1, decay, ...) that the config holds too
     }
-    const auto slot = slots.find(keras_slot_of(name));
+    if (is_anonymous(name)) {
+      anonymous.push_back({name, shape, read_floats(dataset, shape, what)});
+      continue;
+    }
+    auto slot = slots.find(keras_slot_of(name));
+    if (slot == slots.end()) slot = slots.find(slot_after_optimizer(name));
     if (slot == slots.end()) {
       state.reason = "the optimizer weight \"" + name + "\" is no slot plugfit's " + optimizer + " has";
       return state;
     }
-    NamedTensor t{"", shape, read_floats(dataset, shape, "the optimizer weight \"" + name + "\"")};
+    NamedTensor t{"", shape, read_floats(dataset, shape, what)};
     by_slot[slot->second].push_back(std::move(t));
+  }
+  if (!anonymous.empty()) {
+    if (!by_slot.empty()) {
+      state.reason = "optimizer_weights mixes named slots with anonymous variables such as \"" + anonymous[0].name + "\"";
+      return state;
+    }
+    const std::vector<std::string> order = positional_slots(optimizer);
+    const std::size_t wanted = order.size() * weights.size();
+    if (anonymous.size() < wanted) {
+      state.reason = "optimizer_weights holds " + std::to_string(anonymous.size()) + " anonymous variables, fewer than the " +
+                     std::to_string(wanted) + " a Keras " + optimizer + " keeps for " + std::to_string(weights.size()) + " weights";
+      return state;
+    }
+    for (std::size_t i = wanted; i < anonymous.size(); ++i)
+      if (anonymous[i].shape != Shape{1}) {
+        state.reason = "the optimizer weight \"" + anonymous[i].name + "\" is beyond the " + std::to_string(wanted) +
+                       " slots a Keras " + optimizer + " keeps (plugfit reads no amsgrad state)";
+        return state;
+      }
+    for (std::size_t i = 0; i < wanted; ++i) by_slot[order[i / weights.size()]].push_back(std::move(anonymous[i]));
   }
   if (state.iterations < 0) {
     state.reason = "optimizer_weights holds no iteration count";
@@ -296,6 +414,8 @@ CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
     } else {
       keras["optimizer_state"] = "not read: " + state.reason;
     }
+  } else if (!compile.is_null()) {
+    keras["optimizer_state"] = "not saved: the file has no optimizer_weights group";
   }
   info["keras"] = std::move(keras);
   return record;

@@ -249,6 +249,66 @@ PY
     expect_error 2 "$pattern Model expected 4 layers, found 5 saved layers.$" \
       "$plugfit" train wrong.json
     ;;
+  hdf5_keras_eras)
+    need_keras_files
+    # (e) The Dense-only full models of every era (Keras 1.2, 2.2, 2.3, tf.keras 2.4, 2.15):
+    # inspect lists them, predict equals numpy from the file's own weights (Keras 1 keys,
+    # VarianceScaling, MeanMetricWrapper, Custom>Adam read), and --resume continues from the
+    # file's weights: with a warning naming why when the optimizer state is not read, never from
+    # random weights. The run's learning rate is 0, so the resumed weights are the file's.
+    reference="$root/tests/cli/keras_dense_reference.py"
+    for file in h01_keras1.2.2_full_iris.h5 h04_keras2.2.2_full_crypto.h5 h05_keras2.3.1_full_airbnb.h5 \
+                h06_tfkeras2.4.0_full_heart.h5 h08_tfkeras2.15.0_full_digits.h5; do
+      copy_keras "$file"
+      "$plugfit" inspect "hdf5:$file" | tee inspect.txt || fail "inspect $file"
+      grep -Eq "^  keras +(full|weights) .*\[(InputLayer,)?Dense," inspect.txt || fail "inspect does not list $file's layers"
+      py "$reference" run "$file" X.npy Y.npy run.json || fail "writing the run file for $file"
+      "$plugfit" predict "hdf5:$file" --input X.npy --output pred.npy || fail "predict $file"
+      py "$reference" predict "$file" X.npy pred.npy || fail "$file predicts unlike numpy"
+      "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt 2>err.txt || fail "resume $file: $(cat err.txt)"
+      cat err.txt
+      # With the file's optimizer state the file's learning rate (not the run's 0) applies: the
+      # one-step cases below check those resumes exactly.
+      if grep -Eq "^  keras +full" inspect.txt; then
+        grep -q "^Resuming from hdf5:$PWD/$file/keras" out.txt || fail "$file did not resume with its optimizer state"
+        continue
+      else
+        grep -Eq "^plugfit: warning: hdf5:$PWD/$file/keras holds weights but no optimizer state to resume \((not read|not saved): .+\); continuing from its weights with a fresh optimizer at epoch 0$" err.txt ||
+          fail "$file: no warning saying why the optimizer state is not resumed"
+      fi
+      "$plugfit" predict "hdf5:$file" --input X.npy --output resumed.npy 2>/dev/null || fail "predict after resuming $file"
+      py "$reference" predict "$keras_files/$file" X.npy resumed.npy || fail "resuming $file discarded its weights"
+    done
+    # One full-batch --resume step from each file with Adam state (Keras 2.2 anonymous variables,
+    # tf.keras 2.4 named slots, tf.keras 2.15 Adam/m/..., Keras 3) equals one Keras Adam step in
+    # numpy from the file's weights, slots and step count; inspect --json shows that step count.
+    for file in h04_keras2.2.2_full_crypto.h5 h06_tfkeras2.4.0_full_heart.h5 h08_tfkeras2.15.0_full_digits.h5 \
+                keras3_churn_full_model.h5; do
+      copy_keras "$file"
+      "$plugfit" inspect --json "hdf5:$file" >inspect.json || fail "inspect --json $file"
+      py - "$file" <<'PY' || fail "inspect --json does not show $file's step count"
+import json, sys, h5py
+g = h5py.File(sys.argv[1], "r")["optimizer_weights"]
+names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]]  # byte or str, by era
+steps = [int(g[n][()]) for n in names if n.split("/")[-1].split(":")[0] in ("iter", "iteration", "iterations")]
+shown = {c["name"]: c["global_step"] for c in json.load(open("inspect.json"))["checkpoints"]}
+print(sys.argv[1], "step count", steps, "inspect", shown)
+assert shown == {"keras": steps[0]}
+PY
+      py "$reference" run "$file" X.npy Y.npy run.json step || fail "writing the one-step run file for $file"
+      "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt || fail "resume one step from $file"
+      grep -q "^Resuming from hdf5:$PWD/$file/keras" out.txt || fail "$file did not resume with its Adam state"
+      "$plugfit" predict "hdf5:$file" --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"
+      py "$reference" step "$keras_files/$file" X.npy Y.npy stepped.npy || fail "one step from $file is not Keras's"
+    done
+    # A Keras file whose weights do not fit the run's model is an error, never random weights.
+    copy_keras h04_keras2.2.2_full_crypto.h5
+    py -c '
+import json; r = json.load(open("run.json")); r["model"]["layers"] = r["model"]["layers"][:2]
+r["model"]["layers"][1]["config"]["units"] = 3; json.dump(r, open("wrong.json", "w"))'
+    expect_error 2 "Layer count mismatch when loading weights from file" \
+      "$plugfit" train wrong.json --resume --checkpoint hdf5:h04_keras2.2.2_full_crypto.h5
+    ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
     # the reason, the process exits cleanly, and the previous file is left byte for byte.

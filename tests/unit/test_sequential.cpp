@@ -61,6 +61,26 @@ TEST_CASE("the seed fixes the initial weights; glorot bounds hold; biases start 
   for (float v : a->weights()[1]->value()) CHECK(v == 0.f);
 }
 
+TEST_CASE("VarianceScaling draws as Keras defines it: scale 1, fan_avg, uniform is glorot_uniform") {
+  auto draw = [](const Json& spec) {
+    std::vector<float> values(12 * 5);
+    Rng rng(7);
+    Initializer::from_json(spec).fill(values.data(), {12, 5}, rng);
+    return values;
+  };
+  const Json glorot = {{"class_name", "VarianceScaling"},
+                       {"config", {{"scale", 1.0}, {"mode", "fan_avg"}, {"distribution", "uniform"}, {"seed", nullptr}}}};
+  CHECK(draw(glorot) == draw("glorot_uniform"));
+  // Keras 2.0-2.2 wrote "normal" for the truncated normal: scale 2, fan_in is he_normal.
+  const Json he = {{"class_name", "VarianceScaling"},
+                   {"config", {{"scale", 2.0}, {"mode", "fan_in"}, {"distribution", "normal"}}}};
+  CHECK(draw(he) == draw("he_normal"));
+  CHECK(Initializer::from_json(he).to_json()["config"]["distribution"] == "truncated_normal");
+  const Json bad = {{"class_name", "VarianceScaling"}, {"config", {{"mode", "fan_sideways"}}}};
+  CHECK_THROWS_WITH_AS(Initializer::from_json(bad),
+                       "VarianceScaling: \"mode\" must be fan_in, fan_out or fan_avg, got \"fan_sideways\"", InputError);
+}
+
 TEST_CASE("a shape mismatch names the layer and both shapes") {
   auto model = Sequential::from_config(kMlp, builtins());
   CHECK_THROWS_WITH_AS(model->build({28, 28}, 0),

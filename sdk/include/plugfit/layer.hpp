@@ -27,7 +27,9 @@
 namespace plugfit {
 
 // How a weight gets its initial values: Keras's names ("glorot_uniform", "he_normal", "zeros",
-// "ones", ...) or their {"class_name": "GlorotUniform", "config": {...}} form.
+// "ones", ...) or their {"class_name": "GlorotUniform", "config": {...}} form, and Keras's
+// {"class_name": "VarianceScaling", "config": {"scale", "mode", "distribution"}} (how Keras 2.0-2.3
+// serialize glorot_uniform and the others), drawn exactly as Keras defines it.
 class PLUGFIT_API Initializer {
  public:
   // Throws InputError naming the initializer and listing the known ones.
@@ -46,6 +48,9 @@ class PLUGFIT_API Initializer {
   double stddev_ = 0.05;   // RandomNormal
   double minval_ = -0.05;  // RandomUniform
   double maxval_ = 0.05;
+  double scale_ = 1.0;                         // VarianceScaling
+  std::string mode_ = "fan_in";                // fan_in, fan_out or fan_avg
+  std::string distribution_ = "truncated_normal";  // truncated_normal, untruncated_normal or uniform
 };
 
 // A named weight in the model's flat buffers: "dense_1/kernel".
