@@ -75,12 +75,6 @@ const Context& context_of(const SequentialAccess::Impl& impl, const char* what) 
   return *impl.context_;
 }
 
-// The checkpoint a URI names ("URI#NAME", else the latest), loaded.
-std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& backend, const CheckpointUri& uri) {
-  const auto name = resolve_checkpoint_name(backend, uri.name);
-  if (!name) throw InputError(backend.uri() + " holds no checkpoints");
-  return {*name, backend.load(*name)};
-}
 
 void check_type_spec(const Json& spec, const std::string& field) {
   const bool named = spec.is_string() ||

@@ -71,6 +71,12 @@ std::vector<std::string> known_backend_schemes(const Registry& registry, const P
   return {schemes.begin(), schemes.end()};
 }
 
+std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& backend, const CheckpointUri& uri) {
+  const auto name = resolve_checkpoint_name(backend, uri.name);
+  if (!name) throw InputError(backend.uri() + " holds no checkpoints");
+  return {*name, backend.load(*name)};
+}
+
 void start_fresh_run(CheckpointBackend& backend, bool overwrite) {
   const std::vector<std::string> held = backend.list();
   if (held.empty()) return;

@@ -40,6 +40,10 @@ std::vector<std::string> known_backend_schemes(const Registry& registry, const P
 // with overwrite it removes every checkpoint listed and resets the index first.
 void start_fresh_run(CheckpointBackend& backend, bool overwrite);
 
+// The checkpoint a URI names ("URI#NAME": latest, best or a name; else the latest) and its name.
+// Throws InputError when backend holds none.
+std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& backend, const CheckpointUri& uri);
+
 // Records a save in backend's index (CheckpointIndex::note_saved: latest, and best by monitor).
 void note_saved(CheckpointBackend& backend, const CheckpointEntry& entry, const Monitor* monitor = nullptr);
 void note_removed(CheckpointBackend& backend, const std::string& name);

@@ -55,12 +55,6 @@ CheckpointManagerOptions manager_options(const Json& spec, const std::string& wh
   return options;
 }
 
-// The checkpoint a URI names ("URI#NAME", else the latest), loaded.
-std::pair<std::string, CheckpointRecord> load_named(const CheckpointBackend& backend, const CheckpointUri& uri) {
-  const auto name = resolve_checkpoint_name(backend, uri.name);
-  if (!name) throw InputError(backend.uri() + " holds no checkpoints");
-  return {*name, backend.load(*name)};
-}
 
 // What evaluate, predict and inspect share: the types (built-in and plugins by name) and the
 // backend a checkpoint URI opens.

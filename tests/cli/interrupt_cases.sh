@@ -45,6 +45,20 @@ wait_bounded() {
   fail "still running $2 s after the signal"
 }
 
+# stop_after_first_epoch SIGNAL EXPECTED_CODE: trains run.json into dir:cut, sends SIGNAL once an
+# epoch is logged, and checks the exit code and that stderr is one line (left in stderr.txt).
+stop_after_first_epoch() {
+  "$plugfit" train run.json --checkpoint dir:cut >stdout.txt 2>stderr.txt &
+  local pid=$! code
+  wait_for_rows 1 $pid
+  kill "-$1" $pid
+  wait_bounded $pid 30
+  code=$?
+  echo "exit $code: $(cat stderr.txt)"
+  [ $code -eq "$2" ] || fail "exit code $code, expected $2"
+  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr"
+}
+
 case "$case_name" in
   interrupt_sigint_resume)
     # SIGINT mid-epoch: one line naming the position and the manager's mid-epoch checkpoint,
@@ -52,15 +66,7 @@ case "$case_name" in
     write_run run.json 32
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     rm -f log.csv
-    "$plugfit" train run.json --checkpoint dir:cut >stdout.txt 2>stderr.txt &
-    pid=$!
-    wait_for_rows 1 $pid
-    kill -INT $pid
-    wait_bounded $pid 30
-    code=$?
-    echo "exit $code: $(cat stderr.txt)"
-    [ $code -eq 130 ] || fail "exit code $code, expected 130"
-    [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr"
+    stop_after_first_epoch INT 130
     grep -Eq "^plugfit: interrupted at epoch [2-4], batch [0-9]+ \(SIGINT\); saved dir:$PWD/cut#ckpt-000[2-4]-[0-9]{6}; resume with --resume$" stderr.txt ||
       fail "the message does not name the position and the checkpoint"
     name=$(grep -Eo "ckpt-[0-9]{4}-[0-9]{6}" stderr.txt)
@@ -82,15 +88,7 @@ case "$case_name" in
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     [ ! -e backup/backup ] || fail "the backup was not deleted after a successful run"
     rm -f log.csv
-    "$plugfit" train run.json --checkpoint dir:cut >stdout.txt 2>stderr.txt &
-    pid=$!
-    wait_for_rows 1 $pid
-    kill -TERM $pid
-    wait_bounded $pid 30
-    code=$?
-    echo "exit $code: $(cat stderr.txt)"
-    [ $code -eq 143 ] || fail "exit code $code, expected 143"
-    [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected one line on stderr"
+    stop_after_first_epoch TERM 143
     grep -Eq "^plugfit: interrupted at epoch [2-4], batch [0-9]+ \(SIGTERM\); saved dir:$PWD/backup#backup, dir:$PWD/cut#ckpt-000[2-4]-[0-9]{6}; resume with --resume$" stderr.txt ||
       fail "the message does not name the position, the backup and the checkpoint"
     [ -e backup/backup ] || fail "no backup kept"
