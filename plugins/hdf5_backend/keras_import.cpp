@@ -100,14 +100,9 @@ Json parse_json_attr(hid_t obj, const std::string& name, const std::string& file
   }
 }
 
-struct Weights {
-  Json layers = Json::array();       // info["keras"]["layers"]
-  std::vector<NamedTensor> tensors;  // "weights/<layer>/<weight>", Keras's order
-};
-
 // Keras's load_weights reads group[layer][weight_name] for each name in the attributes.
-Weights read_weights(hid_t group) {
-  Weights out;
+KerasWeights read_weights(hid_t group) {
+  KerasWeights out;
   for (const auto& layer : read_string_list_attr(group, "layer_names")) {
     const Handle g = open_group(group, layer);
     Json entry = {{"name", layer}, {"weights", Json::array()}};
@@ -141,10 +136,9 @@ Shape shape_from(const Json& dims, bool has_batch, const std::string& file_label
   return shape;
 }
 
-// Keras's Sequential config as plugfit's: the layer specs pass through unchanged (plugfit reads
-// Keras's configs), custom layers take their registered "plugin>Type" name, and a layer plugfit
-// has no equivalent for is an error naming it and the file.
-std::pair<Json, Shape> convert_model(const Json& config, const std::string& file_label) {
+}  // namespace
+
+std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::string& file_label) {
   const std::string class_name = config.value("class_name", std::string());
   if (class_name != "Sequential")
     throw InputError(file_label + " holds a Keras " + (class_name.empty() ? "model of unknown class" : class_name) +
@@ -185,8 +179,7 @@ std::pair<Json, Shape> convert_model(const Json& config, const std::string& file
   return {{{"class_name", "Sequential"}, {"config", {{"layers", layers}}}}, *input};
 }
 
-// training_config as plugfit's compile config: {"optimizer", "loss", "metrics"}.
-Json convert_compile(const Json& training) {
+Json keras_compile_to_plugfit(const Json& training) {
   if (!training.is_object() || !training.contains("loss") || training["loss"].is_null()) return Json();
   Json compile = {{"loss", training["loss"]}, {"metrics", Json::array()}};
   const Json optimizer = training.value("optimizer_config", Json());
@@ -209,6 +202,15 @@ Json convert_compile(const Json& training) {
   add(training.value("metrics", Json::array()));
   return compile;
 }
+
+std::vector<std::string> positional_slots(const std::string& optimizer) {
+  if (optimizer == "adam") return {"m", "v"};
+  if (optimizer == "rmsprop") return {"velocity"};
+  if (optimizer == "sgd") return {"momentum"};
+  return {};
+}
+
+namespace {
 
 // Keras's names for optimizer slots, per plugfit optimizer, as plugfit's slot names. Keras 3
 // names a slot variable "<weight path with _>_<slot>", tf.keras 2 "<Opt>/<weight path>/<slot>:0".
@@ -234,24 +236,6 @@ std::string keras_slot_of(const std::string& variable) {
       return s;
   }
   return "";
-}
-
-struct OptimizerState {
-  bool complete = false;
-  std::string reason;  // why not, for info["keras"]["optimizer_state"]
-  std::int64_t iterations = -1;
-  std::optional<double> learning_rate;
-  std::vector<NamedTensor> tensors;  // "optimizer/<slot>/<layer>/<weight>"
-};
-
-// The plugfit slots, in Keras's order, that Keras 2.0-2.3 kept as anonymous variables:
-// Adam [iterations] + m + v + vhat ((1,)-shaped placeholders unless amsgrad), RMSprop its
-// accumulators, SGD its moments; one per model weight, in the model's weight order.
-std::vector<std::string> positional_slots(const std::string& optimizer) {
-  if (optimizer == "adam") return {"m", "v"};
-  if (optimizer == "rmsprop") return {"velocity"};
-  if (optimizer == "sgd") return {"momentum"};
-  return {};
 }
 
 // Keras 2.0-2.2's "training/Adam/Variable_3:0", Keras 2.3's "accumulator_3:0" / "m_3:0": a
@@ -368,6 +352,42 @@ OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector
 
 bool is_keras_file(hid_t file) { return path_exists(file, "model_weights") || has_attr(file, "layer_names"); }
 
+CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_label) {
+  CheckpointRecord record;
+  Json& info = record.info;
+  info = {{"format", 1}, {"kind", "weights"}, {"epoch", 0}, {"metrics", Json::object()}, {"plugins", Json::object()}};
+  Json keras = parts.keras;
+  keras["weights_by_position"] = true;
+  Json compile;
+  if (!parts.model_config.is_null()) {
+    auto [model, input_shape] = keras_model_to_plugfit(parts.model_config, file_label);
+    info["model"] = std::move(model);
+    info["input_shape"] = input_shape;
+    if (!parts.training_config.is_null()) compile = keras_compile_to_plugfit(parts.training_config);
+    if (!compile.is_null()) info["compile"] = compile;
+  }
+  keras["layers"] = parts.weights.layers;
+  record.tensors = parts.weights.tensors;
+  const OptimizerState& state = parts.optimizer;
+  if (state.complete) {
+    const Json optimizer_config = compile.value("optimizer", Json::object()).value("config", Json::object());
+    const double learning_rate =
+        state.learning_rate.value_or(optimizer_config.value("learning_rate", optimizer_config.value("lr", 0.001)));
+    info["kind"] = "full";
+    info["optimizer"] = {{"iterations", state.iterations}, {"learning_rate", learning_rate}};
+    // Keras keeps no epoch or generator state: resume at epoch 0 with the optimizer's step
+    // count, and any non-zero generator state (xoshiro's all-zero state is invalid).
+    info["training"] = {
+        {"epoch", 0}, {"batch", 0}, {"global_step", state.iterations}, {"seed", 0}, {"rng", {0, 0, 0, 1}}};
+    info["callbacks"] = Json::object();
+    for (const auto& t : state.tensors) record.tensors.push_back(t);
+  } else if (!state.reason.empty()) {
+    keras["optimizer_state"] = state.reason;
+  }
+  info["keras"] = std::move(keras);
+  return record;
+}
+
 CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
   if (!is_keras_file(file)) {
     const bool keras3_weights = path_exists(file, "layers") || path_exists(file, "vars");
@@ -376,49 +396,23 @@ CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
                      "a Keras .h5 file (no model_weights group, no layer_names attribute)" +
                      (keras3_weights ? "; it looks like a Keras 3 .weights.h5 file, which plugfit does not read" : ""));
   }
-  Json keras = {{"weights_by_position", true}};
+  KerasParts parts;
   for (const char* key : {"keras_version", "backend"})
-    if (has_attr(file, key)) keras[key] = read_string_attr(file, key);
-
-  CheckpointRecord record;
-  Json& info = record.info;
-  info = {{"format", 1}, {"kind", "weights"}, {"epoch", 0}, {"metrics", Json::object()}, {"plugins", Json::object()}};
-  Json compile;
+    if (has_attr(file, key)) parts.keras[key] = read_string_attr(file, key);
   if (has_attr(file, "model_config")) {
-    auto [model, input_shape] = convert_model(parse_json_attr(file, "model_config", file_label), file_label);
-    info["model"] = std::move(model);
-    info["input_shape"] = input_shape;
-    if (has_attr(file, "training_config"))
-      compile = convert_compile(parse_json_attr(file, "training_config", file_label));
-    if (!compile.is_null()) info["compile"] = compile;
+    parts.model_config = parse_json_attr(file, "model_config", file_label);
+    if (has_attr(file, "training_config")) parts.training_config = parse_json_attr(file, "training_config", file_label);
   }
-
   const bool nested = path_exists(file, "model_weights");
-  Weights weights = read_weights(nested ? open_group(file, "model_weights") : open_group(file, "/"));
-  keras["layers"] = std::move(weights.layers);
-  record.tensors = std::move(weights.tensors);
-
+  parts.weights = read_weights(nested ? open_group(file, "model_weights") : open_group(file, "/"));
+  const Json compile = parts.model_config.is_null() ? Json() : keras_compile_to_plugfit(parts.training_config);
   if (!compile.is_null() && path_exists(file, "optimizer_weights")) {
-    OptimizerState state = read_optimizer(file, compile, record.tensors);
-    if (state.complete) {
-      const double learning_rate = state.learning_rate.value_or(
-          compile["optimizer"]["config"].value("learning_rate", compile["optimizer"]["config"].value("lr", 0.001)));
-      info["kind"] = "full";
-      info["optimizer"] = {{"iterations", state.iterations}, {"learning_rate", learning_rate}};
-      // Keras keeps no epoch or generator state: resume at epoch 0 with the optimizer's step
-      // count, and any non-zero generator state (xoshiro's all-zero state is invalid).
-      info["training"] = {
-          {"epoch", 0}, {"batch", 0}, {"global_step", state.iterations}, {"seed", 0}, {"rng", {0, 0, 0, 1}}};
-      info["callbacks"] = Json::object();
-      for (auto& t : state.tensors) record.tensors.push_back(std::move(t));
-    } else {
-      keras["optimizer_state"] = "not read: " + state.reason;
-    }
+    parts.optimizer = read_optimizer(file, compile, parts.weights.tensors);
+    if (!parts.optimizer.complete) parts.optimizer.reason = "not read: " + parts.optimizer.reason;
   } else if (!compile.is_null()) {
-    keras["optimizer_state"] = "not saved: the file has no optimizer_weights group";
+    parts.optimizer.reason = "not saved: the file has no optimizer_weights group";
   }
-  info["keras"] = std::move(keras);
-  return record;
+  return keras_record(parts, file_label);
 }
 
 }  // namespace plugfit_hdf5

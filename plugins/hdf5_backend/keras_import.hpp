@@ -1,6 +1,6 @@
-// Reading .h5 files that Keras itself saved as one plugfit checkpoint record.
+// Reading files that Keras itself saved as one plugfit checkpoint record.
 //
-// Full models (model.save("m.h5"), Keras 2 and 3): the root attribute model_config becomes
+// Full models (model.save("m.h5"), Keras 1 to 3): the root attribute model_config becomes
 // info["model"] (Sequential only; Keras's Activation, Dense, Dropout, Flatten and InputLayer, and
 // custom layers whose registered_name is "plugin>Type"), the InputLayer's batch shape
 // info["input_shape"], training_config info["compile"], and optimizer_weights (iteration,
@@ -10,16 +10,65 @@
 // save_weights file) become tensors "weights/<layer>/<kernel|bias|...>" in Keras's order, and
 // info["keras"] = {"weights_by_position": true, "layers": [{"name", "weights": [tensor names]}]}
 // makes plugfit match them to a model by position, as Keras's load_weights does for .h5 files.
+//
+// The pieces every Keras reader shares (the legacy .h5 one here, Keras 3's .weights.h5 and
+// .keras ones) are declared below: a reader gathers KerasParts and keras_record assembles them.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <plugfit/sdk.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "h5.hpp"
 
 namespace plugfit_hdf5 {
 
-// Whether an open file has Keras's layout: a model_weights group or a root layer_names attribute.
+// A model's weights as a Keras file holds them.
+struct KerasWeights {
+  plugfit::Json layers = plugfit::Json::array();  // info["keras"]["layers"]: [{"name", "weights": [tensor names]}]
+  std::vector<plugfit::NamedTensor> tensors;      // "weights/<layer>/<weight>", Keras's order
+};
+
+// An optimizer's state as a Keras file holds it, read or not.
+struct OptimizerState {
+  bool complete = false;
+  std::string reason;  // why it was not read, for info["keras"]["optimizer_state"]
+  std::int64_t iterations = -1;
+  std::optional<double> learning_rate;
+  std::vector<plugfit::NamedTensor> tensors;  // "optimizer/<slot>/<layer>/<weight>"
+};
+
+// What a Keras reader found in a file, before it becomes a record.
+struct KerasParts {
+  plugfit::Json model_config;     // Keras's {"class_name": "Sequential", ...}, or null (weights only)
+  plugfit::Json training_config;  // Keras's training/compile config, or null
+  plugfit::Json keras = plugfit::Json::object();  // keras_version, backend, ... for info["keras"]
+  KerasWeights weights;
+  OptimizerState optimizer;
+};
+
+// Keras's Sequential config (any era) as plugfit's model config and input shape: Keras 1 keys
+// renamed, serialized activations and class names made plain, custom layers by their registered
+// "plugin>Type" name. Throws InputError naming file_label (and the layer) for what plugfit cannot
+// represent.
+std::pair<plugfit::Json, plugfit::Shape> keras_model_to_plugfit(const plugfit::Json& config,
+                                                                const std::string& file_label);
+// Keras's training_config (compile_config) as plugfit's {"optimizer", "loss", "metrics"}; null
+// when it names no loss.
+plugfit::Json keras_compile_to_plugfit(const plugfit::Json& training);
+
+// The plugfit slots of an optimizer ("adam", "rmsprop", "sgd", lower case) in the order Keras
+// keeps them per weight: Adam's m then v, RMSprop's velocity, SGD's momentum; empty for others.
+std::vector<std::string> positional_slots(const std::string& optimizer);
+
+// The record a Keras file stands for: kind "full" when parts.optimizer is complete, else
+// "weights" (info["keras"]["optimizer_state"] says why).
+plugfit::CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_label);
+
+// Whether an open file has Keras's legacy layout: a model_weights group or a root layer_names attribute.
 bool is_keras_file(hid_t file);
 
 // The file as one record. Throws plugfit::InputError naming file_label for what plugfit cannot
