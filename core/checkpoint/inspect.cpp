@@ -26,6 +26,20 @@ Json describe_checkpoints(const CheckpointBackend& backend) {
                     {"plugins", info.value("plugins", Json::object())},
                     {"tensors", record.tensors.size()},
                     {"bytes", record.tensor_bytes()}});
+      Json weights = Json::array();
+      for (const auto& t : record.tensors)
+        if (t.name.rfind("weights/", 0) == 0) weights.push_back({{"name", t.name.substr(8)}, {"shape", t.shape}});
+      entry["weights"] = std::move(weights);
+      // A file Keras saved: what was read of it, for a file plugfit cannot (yet) build a model of too.
+      const Json keras = info.value("keras", Json());
+      if (keras.is_object()) {
+        Json summary = Json::object();
+        for (const char* key : {"keras_version", "backend", "optimizer_state", "layers_plugfit_lacks"})
+          if (keras.contains(key)) summary[key] = keras[key];
+        const Json optimizer = info.value("optimizer", Json());
+        if (optimizer.is_object() && optimizer.contains("iterations")) summary["optimizer_iterations"] = optimizer["iterations"];
+        entry["keras"] = std::move(summary);
+      }
     } catch (const CheckpointCorrupt& e) {
       entry.update({{"status", "corrupt"}, {"error", e.what()}});
     }

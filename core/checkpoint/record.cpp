@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <plugfit/version.hpp>
@@ -140,9 +142,43 @@ void restore_weights_by_position(Sequential& model, const CheckpointRecord& reco
     }
 }
 
+// Whether a compile config's optimizer is RMSprop with Keras <= 2.3's update (epsilon outside
+// the square root); nullopt when it is not RMSprop.
+std::optional<bool> rmsprop_epsilon_outside_sqrt(const Json& compile_config) {
+  if (!compile_config.is_object()) return std::nullopt;
+  const Json spec = compile_config.value("optimizer", Json());
+  std::string name = class_name_of(spec);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (name != "rmsprop") return std::nullopt;
+  const Json config = spec.is_object() ? spec.value("config", Json::object()) : Json::object();
+  const Json flag = config.is_object() ? config.value("epsilon_outside_sqrt", Json(false)) : Json(false);
+  return flag.is_boolean() && flag.get<bool>();
+}
+
+}  // namespace
+
+namespace {
+
+// A Keras file's layer that plugfit lacks: refused, by its file, position and Keras class.
+void refuse_keras_layers_plugfit_lacks(const CheckpointRecord& record) {
+  const Json keras = record.info.value("keras", Json::object());
+  const Json lacks = keras.is_object() ? keras.value("layers_plugfit_lacks", Json()) : Json();
+  if (!lacks.is_object() || !lacks.contains("layers") || !lacks["layers"].is_array() || lacks["layers"].empty()) return;
+  const Json& first = lacks["layers"][0];
+  const Json file = lacks.value("file", Json("the checkpoint"));
+  const Json index = first.value("index", Json(0)), name = first.value("name", Json("")),
+             cls = first.value("class_name", Json("?"));
+  throw InputError((file.is_string() ? file.get<std::string>() : std::string("the checkpoint")) + ": layer " +
+                   (index.is_number_integer() ? std::to_string(index.get<long long>()) : std::string("?")) +
+                   (name.is_string() && !name.get<std::string>().empty() ? " \"" + name.get<std::string>() + "\"" : "") +
+                   " is a Keras " + (cls.is_string() ? cls.get<std::string>() : std::string("?")) +
+                   ", which plugfit does not have yet");
+}
+
 }  // namespace
 
 void restore_weights(Sequential& model, const CheckpointRecord& record) {
+  refuse_keras_layers_plugfit_lacks(record);
   if (record.info.contains("keras") && record.info["keras"].value("weights_by_position", false)) {
     restore_weights_by_position(model, record);
     return;
@@ -197,6 +233,16 @@ void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
       std::copy(t->values.begin(), t->values.end(), slot.values->data() + w->offset);
     }
   }
+  // RMSprop's slot means one thing under each era's update: resuming it under the other would
+  // silently change the training, so the run must name the record's form.
+  const auto saved_form = rmsprop_epsilon_outside_sqrt(record.info.value("compile", Json::object()));
+  const auto run_form = rmsprop_epsilon_outside_sqrt(model.compile_config());
+  if (saved_form && run_form && *saved_form != *run_form)
+    throw InputError(std::string("the checkpoint's RMSprop state was built with ") +
+                     (*saved_form ? "Keras <= 2.3's update (epsilon outside the square root)"
+                                  : "the update with epsilon inside the square root") +
+                     "; set \"epsilon_outside_sqrt\": " + (*saved_form ? "true" : "false") +
+                     " in the run's RMSprop config to resume it");
   const Json& state = record.info.at("optimizer");
   optimizer->set_iterations(state.at("iterations").get<std::int64_t>());
   optimizer->set_learning_rate(state.at("learning_rate").get<double>());
@@ -262,6 +308,7 @@ std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, co
                         it.value().get<std::string>() + ", which cannot be loaded: " + e.what());
     }
   }
+  refuse_keras_layers_plugfit_lacks(record);
   loader.load_plugins_named_in(info["model"]);
   auto model = Sequential::from_config(info["model"], registry);
   model->build(info.at("input_shape").get<Shape>(), 0);

@@ -283,6 +283,14 @@ int cmd_inspect(const Args& args) {
                 c["kind"].get<std::string>().c_str(), c["epoch"].get<int>(),
                 static_cast<long long>(c["global_step"].get<std::int64_t>()), c["bytes"].get<double>() / 1e6,
                 format_logs(metrics).c_str(), types.c_str());
+    if (c.contains("keras")) {  // a file Keras saved: its weights, and what became of its optimizer state
+      std::string weights;
+      for (const auto& w : c["weights"])
+        weights += (weights.empty() ? "" : ", ") + w["name"].get<std::string>() + " " + full_shape_str(w["shape"].get<Shape>());
+      std::printf("    weights: %s\n", weights.empty() ? "none" : weights.c_str());
+      if (c["keras"].contains("optimizer_state") && c["keras"]["optimizer_state"].is_string())
+        std::printf("    optimizer state: %s\n", c["keras"]["optimizer_state"].get<std::string>().c_str());
+    }
   }
   return any_corrupt ? 1 : 0;
 }

@@ -295,8 +295,13 @@ class RMSprop final : public Optimizer {
         rho_(in_range(config, "rho", 0.9, 0.0, 1.0)),
         momentum_(in_range(config, "momentum", 0.0, 0.0, 1.0)),
         epsilon_(config.get<double>("epsilon", 1e-7)),
-        centered_(config.get<bool>("centered", false)) {
+        centered_(config.get<bool>("centered", false)),
+        epsilon_outside_sqrt_(config.get<bool>("epsilon_outside_sqrt", false)) {
     if (!(epsilon_ > 0.0)) throw InputError("RMSprop: \"epsilon\" must be positive");
+    // Keras <= 2.3 had neither option; its update is the plain one.
+    if (epsilon_outside_sqrt_ && (centered_ || momentum_ > 0.0))
+      throw InputError("RMSprop: \"epsilon_outside_sqrt\" (Keras <= 2.3's update) takes neither \"centered\" nor "
+                       "\"momentum\"");
   }
   void build_slots(std::size_t n) override {
     velocity_.assign(n, 0.f);
@@ -319,7 +324,9 @@ class RMSprop final : public Optimizer {
         a[i] = rho * a[i] + (1.f - rho) * g[i];
         denominator -= a[i] * a[i];
       }
-      const float increment = lr * g[i] / std::sqrt(denominator + eps);
+      // Keras <= 2.3: g / (sqrt(a) + eps); tf.keras 2.x and Keras 3: g / sqrt(a + eps).
+      const float increment =
+          epsilon_outside_sqrt_ ? lr * g[i] / (std::sqrt(denominator) + eps) : lr * g[i] / std::sqrt(denominator + eps);
       if (momentum_ > 0.0) {
         m[i] = mu * m[i] + increment;
         p[i] -= m[i];
@@ -335,14 +342,17 @@ class RMSprop final : public Optimizer {
     return out;
   }
   Json rule_config() const override {
-    return {{"learning_rate", learning_rate_}, {"rho", rho_},
-            {"momentum", momentum_},           {"epsilon", epsilon_},
-            {"centered", centered_}};
+    Json config = {{"learning_rate", learning_rate_}, {"rho", rho_},
+                   {"momentum", momentum_},           {"epsilon", epsilon_},
+                   {"centered", centered_}};
+    if (epsilon_outside_sqrt_) config["epsilon_outside_sqrt"] = true;  // saved so a resume keeps the form
+    return config;
   }
 
  private:
   double rho_, momentum_, epsilon_;
   bool centered_;
+  bool epsilon_outside_sqrt_;
   std::vector<float> velocity_, average_grad_, momentum_buffer_;
 };
 

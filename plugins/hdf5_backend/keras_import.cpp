@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -44,11 +45,22 @@ std::string bare_class_name(std::string name) {
 
 // A serialized activation as plugfit reads it: Keras 3's {"class_name": "function", "config":
 // "relu"} and tf.keras's {"class_name": "relu"} dicts are the function's name.
+// gelu's option serialized as a config ({"class_name": "gelu", "config": {"approximate": true}})
+// is plugfit's "gelu_approximate" (tanh form) or "gelu" (erf form).
 Json activation_name(const Json& activation) {
   if (!activation.is_object()) return activation;
   const std::string cls = activation.value("class_name", std::string());
   if (activation.contains("config") && activation["config"].is_string()) return activation["config"];
   if (!cls.empty() && (!activation.contains("config") || activation["config"].is_null())) return cls;
+  const Json config = activation.value("config", Json());
+  if (config.is_object()) {
+    // Keras 3's partial-function form names the function in the config; tf.keras's in class_name.
+    const Json function = config.value("name", Json(cls == "function" ? "" : cls));
+    const Json approximate = config.value("approximate", Json(false));
+    const std::size_t options = config.size() - config.count("name") - config.count("approximate");
+    if (function == "gelu" && approximate.is_boolean() && options == 0)
+      return approximate.get<bool>() ? "gelu_approximate" : "gelu";
+  }
   return activation;
 }
 
@@ -148,6 +160,7 @@ std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::str
   const Json specs = body.is_array() ? body : body.value("layers", Json::array());
   if (specs.empty()) throw InputError(file_label + ": the Keras model has no layers");
   Json layers = Json::array();
+  Json lacking = Json::array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Json spec = modern_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
@@ -156,11 +169,10 @@ std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::str
         registered.get<std::string>() != cls) {
       spec["class_name"] = registered;  // Keras's "package>Name" is plugfit's "plugin>Type"
     } else if (plugfit_equivalents().count(cls) == 0) {
-      const std::string name = spec.value("config", Json::object()).value("name", std::string());
-      throw InputError(file_label + ": the Keras model's layer " + std::to_string(i) +
-                       (name.empty() ? "" : " \"" + name + "\"") + " is a " + cls +
-                       ", which has no plugfit equivalent (plugfit reads Keras's Activation, Dense, Dropout, "
-                       "Flatten and InputLayer, and custom layers registered as \"plugin>Type\")");
+      // A Keras layer plugfit lacks (LSTM, Conv2D, ...): the file still opens (inspect lists it,
+      // its config kept as Keras wrote it); building the model refuses it by name.
+      const Json name = spec.value("config", Json::object()).value("name", Json(""));
+      lacking.push_back({{"index", i}, {"name", name.is_string() ? name : Json("")}, {"class_name", cls}});
     }
     layers.push_back(std::move(spec));
   }
@@ -176,7 +188,9 @@ std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::str
   if (!input && body.is_object() && body.contains("build_input_shape") && body["build_input_shape"].is_array())
     input = shape_from(body["build_input_shape"], true, file_label);
   if (!input) throw InputError(file_label + ": the Keras model declares no input shape");
-  return {{{"class_name", "Sequential"}, {"config", {{"layers", layers}}}}, *input};
+  Json model = {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
+  if (!lacking.empty()) model["keras_layers_plugfit_lacks"] = {{"file", file_label}, {"layers", lacking}};
+  return {model, *input};
 }
 
 Json keras_compile_to_plugfit(const Json& training) {
@@ -263,8 +277,14 @@ std::string slot_after_optimizer(const std::string& variable) {
 
 // optimizer_weights/<name> for each name in its weight_names: the step count, the learning rate,
 // and per plugfit slot one tensor per model weight, matched to the weights in order.
-OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& weights) {
+OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& all_weights) {
   OptimizerState state;
+  // Keras keeps slots for trainable weights only: BatchNormalization's moving statistics have none.
+  std::vector<NamedTensor> weights;
+  for (const auto& w : all_weights) {
+    const std::string last = last_component(w.name);
+    if (last != "moving_mean" && last != "moving_variance") weights.push_back({w.name, w.shape, {}});
+  }
   const Handle group = open_group(file, "optimizer_weights");
   std::string optimizer = compile.value("optimizer", Json::object()).value("class_name", std::string());
   std::transform(optimizer.begin(), optimizer.end(), optimizer.begin(),
@@ -348,6 +368,37 @@ OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector
   return state;
 }
 
+// Keras's version as (major, minor); (3, 0) when the file does not say (Keras 3's .weights.h5
+// has no attributes). tf.keras 1.x wrote "2.2.4-tf": its optimizers are TensorFlow's (v2).
+struct KerasEra {
+  int major = 3, minor = 0;
+  bool tf_keras = false;
+  // Standalone Keras 1.x-2.3 (not tf.keras): its own optimizer updates and Keras 2's hard_sigmoid.
+  bool standalone_keras2() const { return !tf_keras && (major < 2 || (major == 2 && minor < 4)); }
+};
+KerasEra keras_era(const Json& keras) {
+  KerasEra era;
+  const Json version = keras.value("keras_version", Json());
+  if (!version.is_string()) return era;
+  const std::string text = version.get<std::string>();
+  int major = 0, minor = 0;
+  if (std::sscanf(text.c_str(), "%d.%d", &major, &minor) != 2) return era;
+  era.major = major;
+  era.minor = minor;
+  era.tf_keras = text.find("-tf") != std::string::npos;
+  return era;
+}
+
+// What a name means in the file's era: Keras < 3's hard_sigmoid is clip(0.2 x + 0.5, 0, 1).
+void apply_era_to_activations(Json& layers, const KerasEra& era) {
+  if (era.major >= 3) return;
+  for (auto& layer : layers) {
+    if (!layer.contains("config") || !layer["config"].is_object()) continue;
+    Json& config = layer["config"];
+    if (config.contains("activation") && config["activation"] == "hard_sigmoid") config["activation"] = "hard_sigmoid_keras2";
+  }
+}
+
 }  // namespace
 
 bool is_keras_file(hid_t file) { return path_exists(file, "model_weights") || has_attr(file, "layer_names"); }
@@ -361,9 +412,19 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
   Json compile;
   if (!parts.model_config.is_null()) {
     auto [model, input_shape] = keras_model_to_plugfit(parts.model_config, file_label);
+    apply_era_to_activations(model["config"]["layers"], keras_era(parts.keras));
+    if (model.contains("keras_layers_plugfit_lacks")) {
+      keras["layers_plugfit_lacks"] = model["keras_layers_plugfit_lacks"];
+      model.erase("keras_layers_plugfit_lacks");
+    }
     info["model"] = std::move(model);
     info["input_shape"] = input_shape;
     if (!parts.training_config.is_null()) compile = keras_compile_to_plugfit(parts.training_config);
+    // Keras <= 2.3's RMSprop divides by sqrt(a) + epsilon; plugfit's default is tf.keras's and
+    // Keras 3's sqrt(a + epsilon).
+    if (compile.is_object() && compile.contains("optimizer") && keras_era(parts.keras).standalone_keras2() &&
+        compile["optimizer"].value("class_name", std::string()) == "RMSprop")
+      compile["optimizer"]["config"]["epsilon_outside_sqrt"] = true;
     if (!compile.is_null()) info["compile"] = compile;
   }
   keras["layers"] = parts.weights.layers;

@@ -52,8 +52,11 @@ struct KerasParts {
 
 // Keras's Sequential config (any era) as plugfit's model config and input shape: Keras 1 keys
 // renamed, serialized activations and class names made plain, custom layers by their registered
-// "plugin>Type" name. Throws InputError naming file_label (and the layer) for what plugfit cannot
-// represent.
+// "plugin>Type" name. A Keras layer plugfit lacks (LSTM, Conv2D, ...) keeps its Keras config and
+// is listed in model["keras_layers_plugfit_lacks"] = {"file": file_label, "layers": [{"index",
+// "name", "class_name"}]} (keras_record moves it to info["keras"]["layers_plugfit_lacks"], and
+// building such a model refuses it by name). Throws InputError naming file_label for a model that
+// is not Sequential or declares no fixed input shape.
 std::pair<plugfit::Json, plugfit::Shape> keras_model_to_plugfit(const plugfit::Json& config,
                                                                 const std::string& file_label);
 // Keras's training_config (compile_config) as plugfit's {"optimizer", "loss", "metrics"}; null

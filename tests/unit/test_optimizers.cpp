@@ -74,6 +74,19 @@ TEST_CASE("RMSprop follows Keras's update") {
   CHECK(p[1] == 1.f);
 }
 
+TEST_CASE("RMSprop with epsilon_outside_sqrt follows Keras 2.3's update, and keeps the option in its config") {
+  auto rms = make("RMSprop", {{"learning_rate", 0.01}, {"epsilon", 0.5}, {"epsilon_outside_sqrt", true}});
+  std::vector<float> p{1.f, 1.f};
+  const std::vector<float> g{2.f, 1.f};
+  rms->step(p, g);
+  CHECK(p[0] == doctest::Approx(1.0 - 0.01 * 2.0 / (std::sqrt(0.4) + 0.5)).epsilon(1e-6));
+  CHECK(p[1] == doctest::Approx(1.0 - 0.01 * 1.0 / (std::sqrt(0.1) + 0.5)).epsilon(1e-6));
+  CHECK(rms->get_config().value("epsilon_outside_sqrt", false));
+  CHECK_FALSE(make("RMSprop", Json::object())->get_config().contains("epsilon_outside_sqrt"));
+  CHECK_THROWS_WITH_AS(make("RMSprop", {{"epsilon_outside_sqrt", true}, {"centered", true}}),
+                       doctest::Contains("\"epsilon_outside_sqrt\" (Keras <= 2.3's update) takes neither"), InputError);
+}
+
 TEST_CASE("options are checked in the constructor") {
   CHECK_THROWS_WITH_AS(make("Adam", {{"learning_rate", -1.0}}), doctest::Contains("learning rate must be a non-negative number"),
                        InputError);
