@@ -147,6 +147,7 @@ void restore_weights_by_position(Sequential& model, const CheckpointRecord& reco
 std::optional<bool> rmsprop_epsilon_outside_sqrt(const Json& compile_config) {
   if (!compile_config.is_object()) return std::nullopt;
   const Json spec = compile_config.value("optimizer", Json());
+  if (!spec.is_string() && !spec.is_object()) return std::nullopt;
   std::string name = class_name_of(spec);
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   if (name != "rmsprop") return std::nullopt;

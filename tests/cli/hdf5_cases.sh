@@ -282,8 +282,10 @@ PY
     # One full-batch --resume step from each file with Adam state (Keras 2.2 anonymous variables,
     # tf.keras 2.4 named slots, tf.keras 2.15 Adam/m/..., Keras 3) equals one Keras Adam step in
     # numpy from the file's weights, slots and step count; inspect --json shows that step count.
-    for file in h04_keras2.2.2_full_crypto.h5 h06_tfkeras2.4.0_full_heart.h5 h08_tfkeras2.15.0_full_digits.h5 \
-                keras3_churn_full_model.h5; do
+    # Keras 2.3's RMSprop (h05) divides by sqrt(a) + epsilon: the run names that form, and a run
+    # whose RMSprop is tf.keras's / Keras 3's is refused rather than resumed under another update.
+    for file in h04_keras2.2.2_full_crypto.h5 h05_keras2.3.1_full_airbnb.h5 h06_tfkeras2.4.0_full_heart.h5 \
+                h08_tfkeras2.15.0_full_digits.h5 keras3_churn_full_model.h5; do
       copy_keras "$file"
       "$plugfit" inspect --json "hdf5:$file" >inspect.json || fail "inspect --json $file"
       py - "$file" <<'PY' || fail "inspect --json does not show $file's step count"
@@ -296,6 +298,12 @@ print(sys.argv[1], "step count", steps, "inspect", shown)
 assert shown == {"keras": steps[0]}
 PY
       py "$reference" run "$file" X.npy Y.npy run.json step || fail "writing the one-step run file for $file"
+      if [ "$file" = h05_keras2.3.1_full_airbnb.h5 ]; then
+        py -c 'import json; r = json.load(open("run.json")); r["compile"]["optimizer"] = "rmsprop"; json.dump(r, open("plain.json", "w"))'
+        expect_error 2 "the checkpoint's RMSprop state was built with Keras <= 2.3's update .epsilon outside the square root.; set \"epsilon_outside_sqrt\": true in the run's RMSprop config to resume it" \
+          "$plugfit" train plain.json --resume --checkpoint "hdf5:$file"
+        cmp "$file" "$keras_files/$file" || fail "a refused resume changed $file"
+      fi
       "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt || fail "resume one step from $file"
       grep -q "^Resuming from hdf5:$PWD/$file/keras" out.txt || fail "$file did not resume with its Adam state"
       "$plugfit" predict "hdf5:$file" --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"

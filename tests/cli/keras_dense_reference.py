@@ -175,5 +175,10 @@ elif mode == "run":
         training = json.loads(text(f.attrs["training_config"]))
         name = training["optimizer_config"]["class_name"].split(">")[-1]
         run["compile"] = {"optimizer": name.lower(), "loss": training["loss"]}
+        version = text(f.attrs.get("keras_version", "3"))
+        major_minor = tuple(int(v) for v in version.split("-")[0].split(".")[:2])
+        if name == "RMSprop" and major_minor < (2, 4) and not version.endswith("-tf"):
+            # Keras <= 2.3's RMSprop: p -= lr * g / (sqrt(a) + epsilon), plugfit's epsilon_outside_sqrt
+            run["compile"]["optimizer"] = {"class_name": "RMSprop", "config": {"epsilon_outside_sqrt": True}}
         run["fit"].update({"batch_size": 64, "shuffle": False})
     json.dump(run, open(sys.argv[5], "w"))
