@@ -1,0 +1,72 @@
+// keras_import's mapping of Keras's model and training configs, era by era: hard_sigmoid is
+// Keras 2's formula in a Keras < 3 file, gelu's approximate option given as a serialized config,
+// Keras <= 2.3's RMSprop form, and layers plugfit lacks kept (not refused) in the record.
+#include <doctest/doctest.h>
+
+#include "keras_import.hpp"
+
+using namespace plugfit;
+using plugfit_hdf5::KerasParts;
+
+namespace {
+Json sequential(const Json& activation, const std::string& layer_class = "Dense") {
+  Json dense = {{"class_name", layer_class},
+                {"config", {{"name", "d"}, {"units", 2}, {"activation", activation}, {"batch_input_shape", {nullptr, 3}}}}};
+  return {{"class_name", "Sequential"}, {"config", {{"layers", {dense}}}}};
+}
+std::string activation_of(const CheckpointRecord& record) {
+  return record.info["model"]["config"]["layers"][0]["config"]["activation"].get<std::string>();
+}
+CheckpointRecord record_of(const Json& model, const std::string& version, const Json& training = Json()) {
+  KerasParts parts;
+  parts.model_config = model;
+  parts.training_config = training;
+  parts.keras["keras_version"] = version;
+  return plugfit_hdf5::keras_record(parts, "m.h5");
+}
+}  // namespace
+
+TEST_CASE("hard_sigmoid means Keras 2's clip(0.2 x + 0.5) in a file of Keras < 3, Keras 3's otherwise") {
+  CHECK(activation_of(record_of(sequential("hard_sigmoid"), "2.3.1")) == "hard_sigmoid_keras2");
+  CHECK(activation_of(record_of(sequential("hard_sigmoid"), "2.15.0")) == "hard_sigmoid_keras2");
+  CHECK(activation_of(record_of(sequential({{"class_name", "hard_sigmoid"}}), "2.4.0")) == "hard_sigmoid_keras2");
+  CHECK(activation_of(record_of(sequential("hard_sigmoid"), "3.8.0")) == "hard_sigmoid");
+  CHECK(activation_of(record_of(sequential("relu"), "1.2.2")) == "relu");
+}
+
+TEST_CASE("gelu's approximate option serialized as a config maps to the erf or tanh form") {
+  const auto mapped = [](const Json& activation) {
+    return plugfit_hdf5::keras_model_to_plugfit(sequential(activation), "m.h5")
+        .first["config"]["layers"][0]["config"]["activation"];
+  };
+  CHECK(mapped({{"class_name", "gelu"}, {"config", {{"approximate", true}}}}) == "gelu_approximate");
+  CHECK(mapped({{"class_name", "gelu"}, {"config", {{"approximate", false}}}}) == "gelu");
+  CHECK(mapped({{"class_name", "function"}, {"config", {{"name", "gelu"}, {"approximate", true}}}}) == "gelu_approximate");
+  CHECK(mapped({{"class_name", "function"}, {"config", "gelu"}}) == "gelu");
+  // An option plugfit does not know stays as written, for the layer's own error to name.
+  CHECK(mapped({{"class_name", "gelu"}, {"config", {{"approximate", true}, {"scale", 2}}}}).is_object());
+}
+
+TEST_CASE("Keras <= 2.3's RMSprop (not tf.keras's, not Keras 3's) takes epsilon outside the square root") {
+  const Json training = {{"loss", "mse"}, {"optimizer_config", {{"class_name", "RMSprop"}, {"config", {{"rho", 0.9}}}}}};
+  const auto flag = [&](const std::string& version) {
+    return record_of(sequential("relu"), version, training)
+        .info["compile"]["optimizer"]["config"]
+        .value("epsilon_outside_sqrt", false);
+  };
+  CHECK(flag("2.3.1"));
+  CHECK(flag("1.2.2"));
+  CHECK_FALSE(flag("2.2.4-tf"));
+  CHECK_FALSE(flag("2.4.0"));
+  CHECK_FALSE(flag("3.5.0"));
+}
+
+TEST_CASE("a Keras layer plugfit lacks is kept with its Keras config and listed, not refused") {
+  const CheckpointRecord record = record_of(sequential("relu", "Conv2D"), "3.10.0");
+  CHECK(record.info["model"]["config"]["layers"][0]["class_name"] == "Conv2D");
+  CHECK(record.info["model"]["config"]["layers"][0]["config"]["units"] == 2);
+  CHECK_FALSE(record.info["model"].contains("keras_layers_plugfit_lacks"));
+  const Json lacks = record.info["keras"]["layers_plugfit_lacks"];
+  CHECK(lacks["file"] == "m.h5");
+  CHECK(lacks["layers"] == Json::array({{{"index", 0}, {"name", "d"}, {"class_name", "Conv2D"}}}));
+}
