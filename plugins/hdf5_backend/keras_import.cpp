@@ -409,6 +409,7 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
   info = {{"format", 1}, {"kind", "weights"}, {"epoch", 0}, {"metrics", Json::object()}, {"plugins", Json::object()}};
   Json keras = parts.keras;
   keras["weights_by_position"] = true;
+  keras["file"] = file_label;  // for the messages about the file that core gives later
   Json compile;
   if (!parts.model_config.is_null()) {
     auto [model, input_shape] = keras_model_to_plugfit(parts.model_config, file_label);
