@@ -402,6 +402,7 @@ void compile_from_config(Sequential& model, const Json& compile_config, const Re
 
 std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, const Registry& registry,
                                               PluginLoader& loader) {
+  refuse_keras_layers_plugfit_lacks(record);  // before any word about what a model it cannot build ignores
   // A file Keras saved may name training-only options plugfit cannot use: said once, then left out.
   std::vector<std::string> ignored;
   const Json info = is_keras_record(record) && record.info.contains("model")

@@ -309,6 +309,75 @@ PY
       "$plugfit" predict "hdf5:$file" --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"
       py "$reference" step "$keras_files/$file" X.npy Y.npy stepped.npy || fail "one step from $file is not Keras's"
     done
+    # Training-only metadata plugfit cannot use (copies of h04 altered with h5py): predict and
+    # evaluate say once what they ignore and go on, with the file's weights; a resume refuses a
+    # regularizer or constraint (training would drop it), naming the layer and field.
+    cat >alter.py <<'PY'
+import json, shutil, sys, h5py
+src, dst, what = sys.argv[1:4]
+shutil.copy(src, dst)
+f = h5py.File(dst, "r+")
+m, t = json.loads(f.attrs["model_config"]), json.loads(f.attrs["training_config"])
+dense = [l for l in m["config"] if l["class_name"] == "Dense"][0]["config"]  # Keras 2.2: a bare list
+if what == "metric": t["metrics"] = ["accuracy", "foo_metric"]
+if what == "l2": dense["kernel_regularizer"] = {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}}
+if what == "optimizer": t["optimizer_config"]["class_name"] = "Nadam"
+if what == "initializer": dense["kernel_initializer"] = {"class_name": "Orthogonal", "config": {"gain": 1.0}}
+if what == "dtype": dense["dtype"] = {"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}
+f.attrs["model_config"], f.attrs["training_config"] = json.dumps(m), json.dumps(t)
+PY
+    py "$reference" run "$keras_files/h04_keras2.2.2_full_crypto.h5" X.npy Y.npy run.json || fail "h04's run file"
+    for what in metric:'the metric "foo_metric"' l2:'layer 0 "dense_1" kernel_regularizer L1L2' \
+                optimizer:'the optimizer Nadam .plugfit lacks it.' initializer:'layer 0 "dense_1" kernel_initializer Orthogonal' \
+                dtype:'layer 0 "dense_1" dtype mixed_float16'; do
+      file="${what%%:*}.h5"
+      py alter.py "$keras_files/h04_keras2.2.2_full_crypto.h5" "$file" "${what%%:*}" || fail "altering h04"
+      warning="^plugfit: warning: $PWD/$file: ignoring training-only settings plugfit cannot use: ${what#*:}$"
+      "$plugfit" predict "hdf5:$file" --input X.npy --output pred.npy >/dev/null 2>err.txt || fail "predict $file: $(cat err.txt)"
+      [ "$(wc -l <err.txt)" -eq 1 ] && grep -Eq "$warning" err.txt || fail "predict $file: not one warning /$warning/: $(cat err.txt)"
+      py "$reference" predict "$file" X.npy pred.npy || fail "$file predicts unlike numpy"
+      "$plugfit" evaluate "hdf5:$file" --data npy:X.npy,Y.npy >/dev/null 2>err.txt || fail "evaluate $file: $(cat err.txt)"
+      [ "$(wc -l <err.txt)" -eq 1 ] && grep -Eq "$warning" err.txt || fail "evaluate $file: not one warning: $(cat err.txt)"
+      "$plugfit" inspect "hdf5:$file" >/dev/null 2>err.txt && [ ! -s err.txt ] || fail "inspect $file: $(cat err.txt)"
+    done
+    cp l2.h5 l2_before.h5
+    expect_error 2 "^plugfit: error: $PWD/l2.h5: layer 0 \"dense_1\" has a kernel_regularizer .*, which plugfit cannot apply; training from its weights would drop it$" \
+      "$plugfit" train run.json --resume --checkpoint hdf5:l2.h5
+    cmp l2.h5 l2_before.h5 || fail "a refused resume changed l2.h5"
+    # Files whose layers plugfit lacks (LSTM, GRU, Conv1D/2D, pooling, BatchNormalization) open in
+    # inspect (Keras class names, weights with shapes, step count read); predict, evaluate and
+    # train refuse them naming the layer.
+    for spec in w06_2308087369_lstm_model.h5:'1 "lstm" is a Keras LSTM' w11_23csu404_cnn_model.h5:'1 "conv2d" is a Keras Conv2D' \
+                w13_BaduBlogger_cnn_model.h5:'1 "conv2d" is a Keras Conv2D' w21_Daheeyah_gru_model.h5:'1 "gru" is a Keras GRU' \
+                w28_2308087369_cnn_lstm_model_Yulara.h5:'1 "conv1d_1" is a Keras Conv1D'; do
+      file="${spec%%:*}"
+      copy_keras "$file"
+      "$plugfit" inspect "hdf5:$file" >inspect.txt || fail "inspect $file"
+      "$plugfit" inspect --json "hdf5:$file" >inspect.json || fail "inspect --json $file"
+      py - "$file" <<'PY' || fail "inspect does not list $file as Keras has it"
+import json, sys, h5py
+f = h5py.File(sys.argv[1], "r")
+layers = [l["class_name"] for l in json.loads(f.attrs["model_config"])["config"]["layers"]]
+mw = f["model_weights"]
+text = lambda v: v.decode() if isinstance(v, bytes) else v
+shapes = [list(mw[l][w].shape) for l in map(text, mw.attrs["layer_names"]) for w in map(text, mw[l].attrs["weight_names"])]
+g = f["optimizer_weights"]
+names = [text(n) for n in g.attrs["weight_names"]]
+step = [int(g[n][()]) for n in names if n.split("/")[-1].split(":")[0] in ("iter", "iteration", "iterations")][0]
+c = json.load(open("inspect.json"))["checkpoints"][0]
+assert c["layer_types"] == layers, (c["layer_types"], layers)
+assert [w["shape"] for w in c["weights"]] == shapes, c["weights"]
+assert c["global_step"] == step and c["keras"]["optimizer_iterations"] == step, (c["global_step"], step)
+text_out = open("inspect.txt").read()
+assert "[" + ",".join(layers) + "]" in text_out and "    weights: " in text_out, text_out
+print(sys.argv[1], layers, len(shapes), "weights, step", step)
+PY
+      message="^plugfit: error: .*$file: layer ${spec#*:}, which plugfit does not have yet$"
+      expect_error 2 "$message" "$plugfit" predict "hdf5:$file" --input X.npy --output pred.npy
+      expect_error 2 "$message" "$plugfit" evaluate "hdf5:$file" --data npy:X.npy,Y.npy
+      expect_error 2 "$message" "$plugfit" train run.json --resume --checkpoint "hdf5:$file"
+      cmp "$file" "$keras_files/$file" || fail "a refused command changed $file"
+    done
     # A Keras file whose weights do not fit the run's model is an error, never random weights.
     copy_keras h04_keras2.2.2_full_crypto.h5
     py -c '
