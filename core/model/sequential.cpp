@@ -1,5 +1,7 @@
 #include "sequential.hpp"
 
+#include <plugfit/keras_config.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -80,7 +82,19 @@ std::vector<const Weight*> Sequential::trainable_in_buffer_order() const {
   return out;
 }
 
-std::unique_ptr<Sequential> Sequential::from_config(const Json& config, const Registry& registry) {
+std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Registry& registry) {
+  // Keras's model.to_json() (it names its keras_version): normalised as a Keras file's config is.
+  Json keras_form;
+  if (is_keras_model_json(given) && given.value("class_name", Json()) == "Sequential") {
+    keras_form = given;
+    Json& inner = keras_form["config"];
+    if (inner.is_array()) inner = Json{{"layers", inner}};  // Keras <= 2.2: the bare list of layers
+    if (inner.is_object() && inner.contains("layers") && inner["layers"].is_array()) {
+      for (auto& spec : inner["layers"]) spec = keras_layer_spec(spec);
+      apply_keras_era(inner["layers"], given["keras_version"].get<std::string>());
+    }
+  }
+  const Json& config = keras_form.is_null() ? given : keras_form;
   const Json* body = &config;
   if (config.is_object() && config.contains("class_name")) {
     if (config["class_name"] != "Sequential")

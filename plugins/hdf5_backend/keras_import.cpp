@@ -1,5 +1,7 @@
 #include "keras_import.hpp"
 
+#include <plugfit/keras_config.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -34,59 +36,10 @@ std::string strip_output_index(std::string name) {
   return name;
 }
 std::string last_component(const std::string& name) { return name.substr(name.rfind('/') + 1); }
-std::string last_dotted(const std::string& name) { return name.substr(name.rfind('.') + 1); }
 
-// "keras.layers.Dense" -> "Dense"; "Custom>Adam" (tf.keras 2.11-2.15's optimizers) -> "Adam".
-std::string bare_class_name(std::string name) {
-  if (name.rfind("Custom>", 0) == 0) name.erase(0, 7);
-  if (name.find('>') == std::string::npos && name.find('.') != std::string::npos) name = last_dotted(name);
-  return name;
-}
-
-// A serialized activation as plugfit reads it: Keras 3's {"class_name": "function", "config":
-// "relu"} and tf.keras's {"class_name": "relu"} dicts are the function's name.
-// gelu's option serialized as a config ({"class_name": "gelu", "config": {"approximate": true}})
-// is plugfit's "gelu_approximate" (tanh form) or "gelu" (erf form).
-Json activation_name(const Json& activation) {
-  if (!activation.is_object()) return activation;
-  const std::string cls = activation.value("class_name", std::string());
-  if (activation.contains("config") && activation["config"].is_string()) return activation["config"];
-  if (!cls.empty() && (!activation.contains("config") || activation["config"].is_null())) return cls;
-  const Json config = activation.value("config", Json());
-  if (config.is_object()) {
-    // Keras 3's partial-function form names the function in the config; tf.keras's in class_name.
-    const Json function = config.value("name", Json(cls == "function" ? "" : cls));
-    const Json approximate = config.value("approximate", Json(false));
-    const std::size_t options = config.size() - config.count("name") - config.count("approximate");
-    if (function == "gelu" && approximate.is_boolean() && options == 0)
-      return approximate.get<bool>() ? "gelu_approximate" : "gelu";
-  }
-  return activation;
-}
-
-// One Keras layer config of any era as Keras 2/3's: Keras 1's Dense and Dropout keys renamed,
-// serialized activations and class names made plain.
-Json modern_layer_spec(Json spec) {
-  if (spec.contains("class_name") && spec["class_name"].is_string())
-    spec["class_name"] = bare_class_name(spec["class_name"].get<std::string>());
-  if (!spec.contains("config") || !spec["config"].is_object()) return spec;
-  Json& config = spec["config"];
-  static const std::pair<const char*, const char*> keras1_keys[] = {
-      {"output_dim", "units"},           {"init", "kernel_initializer"},     {"W_regularizer", "kernel_regularizer"},
-      {"b_regularizer", "bias_regularizer"}, {"W_constraint", "kernel_constraint"},
-      {"b_constraint", "bias_constraint"}, {"bias", "use_bias"},             {"input_dtype", "dtype"}};
-  for (const auto& [old_key, new_key] : keras1_keys)
-    if (config.contains(old_key) && !config.contains(new_key)) {
-      config[new_key] = config[old_key];
-      config.erase(old_key);
-    }
-  if (spec.value("class_name", std::string()) == "Dropout" && config.contains("p") && !config.contains("rate")) {
-    config["rate"] = config["p"];
-    config.erase("p");
-  }
-  if (config.contains("activation")) config["activation"] = activation_name(config["activation"]);
-  return spec;
-}
+// The normalisation of Keras's JSON is the SDK's (plugfit/keras_config.hpp), shared with run
+// files whose model is Keras's model.to_json().
+std::string bare_class_name(std::string name) { return plugfit::keras_bare_class_name(std::move(name)); }
 
 // A metric as plugfit names it: MeanMetricWrapper (how tf.keras 2.x serialize "accuracy" and
 // the others) is its function "fn", module prefixes dropped.
@@ -162,7 +115,7 @@ std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::str
   Json layers = Json::array();
   Json lacking = Json::array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    Json spec = modern_layer_spec(specs[i]);
+    Json spec = plugfit::keras_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
@@ -389,16 +342,6 @@ KerasEra keras_era(const Json& keras) {
   return era;
 }
 
-// What a name means in the file's era: Keras < 3's hard_sigmoid is clip(0.2 x + 0.5, 0, 1).
-void apply_era_to_activations(Json& layers, const KerasEra& era) {
-  if (era.major >= 3) return;
-  for (auto& layer : layers) {
-    if (!layer.contains("config") || !layer["config"].is_object()) continue;
-    Json& config = layer["config"];
-    if (config.contains("activation") && config["activation"] == "hard_sigmoid") config["activation"] = "hard_sigmoid_keras2";
-  }
-}
-
 }  // namespace
 
 bool is_keras_file(hid_t file) { return path_exists(file, "model_weights") || has_attr(file, "layer_names"); }
@@ -413,7 +356,8 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
   Json compile;
   if (!parts.model_config.is_null()) {
     auto [model, input_shape] = keras_model_to_plugfit(parts.model_config, file_label);
-    apply_era_to_activations(model["config"]["layers"], keras_era(parts.keras));
+    const Json version = parts.keras.value("keras_version", Json(""));
+    plugfit::apply_keras_era(model["config"]["layers"], version.is_string() ? version.get<std::string>() : "");
     if (model.contains("keras_layers_plugfit_lacks")) {
       keras["layers_plugfit_lacks"] = model["keras_layers_plugfit_lacks"];
       model.erase("keras_layers_plugfit_lacks");

@@ -378,6 +378,21 @@ PY
       expect_error 2 "$message" "$plugfit" train run.json --resume --checkpoint "hdf5:$file"
       cmp "$file" "$keras_files/$file" || fail "a refused command changed $file"
     done
+    # x1: Keras 2.3's model.to_json() (elu, interleaved Dropout and Activation) is the run file's
+    # model and its weights-only .h5 loads into it; predictions equal numpy's from the file.
+    copy_keras x1_model.json
+    copy_keras x1_keras2.3.1_wo_options.h5
+    py -c '
+import numpy as np
+np.save("x5.npy", np.random.default_rng(5).normal(size=(32, 5)).astype(np.float32)); np.save("y5.npy", np.zeros((32, 1), np.float32))'
+    cat >x1run.json <<'JSON'
+{"model": "x1_model.json", "load_weights": "hdf5:x1_keras2.3.1_wo_options.h5", "data": {"train": "npy:x5.npy,y5.npy"},
+ "compile": {"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.0}}, "loss": "mse"},
+ "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
+JSON
+    "$plugfit" train x1run.json --checkpoint dir:x1 || fail "x1: the to_json model with the weights file"
+    "$plugfit" predict dir:x1 --input x5.npy --output x1pred.npy || fail "predict x1"
+    py "$reference" predict x1_keras2.3.1_wo_options.h5 x5.npy x1pred.npy --model-json x1_model.json || fail "x1 predicts unlike numpy"
     # A Keras file whose weights do not fit the run's model is an error, never random weights.
     copy_keras h04_keras2.2.2_full_crypto.h5
     py -c '

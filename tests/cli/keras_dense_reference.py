@@ -4,6 +4,7 @@ file's own model_config and model_weights with h5py. Never from plugfit's code.
 
   keras_dense_reference.py predict FILE X.npy PRED.npy [TOL]  -- exit 1 unless PRED is within TOL
       (1e-5 unless given)
+  Any mode takes --model-json M.json: the architecture (Keras's model.to_json()) of a weights-only FILE.
   keras_dense_reference.py step FILE X.npy Y.npy PRED.npy -- exit 1 unless PRED (the model after
       one full-batch step resumed from FILE) is within 1e-5 of one Keras Adam/RMSprop step of the
       file's weights with the file's slots and step count, on the file's loss
@@ -32,8 +33,10 @@ def activation(config):
         a = a["config"] if isinstance(a.get("config"), str) else a["class_name"]
     return a
 
+MODEL_JSON = None  # --model-json M.json: the architecture of a weights-only FILE (Keras's model.to_json())
+
 def layers(f):
-    config = json.loads(text(f.attrs["model_config"]))["config"]
+    config = (MODEL_JSON or json.loads(text(f.attrs["model_config"])))["config"]
     specs = config if isinstance(config, list) else config["layers"]  # Keras <= 2.2: a bare list
     return [(s["class_name"], s["config"]) for s in specs if s["class_name"] != "InputLayer"]
 
@@ -131,6 +134,10 @@ def one_step(f, x, y):
         h = ACTIVATIONS[activation(c)](h @ k + b)
     return h
 
+if "--model-json" in sys.argv:
+    at = sys.argv.index("--model-json")
+    MODEL_JSON = json.load(open(sys.argv[at + 1]))
+    del sys.argv[at:at + 2]
 mode, path = sys.argv[1], sys.argv[2]
 f = h5py.File(path, "r")
 if mode == "predict":

@@ -3,7 +3,10 @@
 // Keras <= 2.3's RMSprop form, and layers plugfit lacks kept (not refused) in the record.
 #include <doctest/doctest.h>
 
+#include <plugfit/sequential.hpp>
+
 #include "keras_import.hpp"
+#include "test_support.hpp"
 
 using namespace plugfit;
 using plugfit_hdf5::KerasParts;
@@ -69,4 +72,28 @@ TEST_CASE("a Keras layer plugfit lacks is kept with its Keras config and listed,
   const Json lacks = record.info["keras"]["layers_plugfit_lacks"];
   CHECK(lacks["file"] == "m.h5");
   CHECK(lacks["layers"] == Json::array({{{"index", 0}, {"name", "d"}, {"class_name", "Conv2D"}}}));
+}
+
+TEST_CASE("Sequential::from_config reads Keras's model.to_json() with the importer's normalisation") {
+  // Keras 2.3's to_json of a Keras 1-keyed Dense with Keras 2's hard_sigmoid, a serialized
+  // activation and a Keras <= 2.2 bare layer list.
+  const Json json = {{"class_name", "Sequential"},
+                     {"keras_version", "2.3.1"},
+                     {"backend", "tensorflow"},
+                     {"config",
+                      {{{"class_name", "Dense"},
+                        {"config", {{"name", "d"}, {"output_dim", 4}, {"activation", "hard_sigmoid"}, {"batch_input_shape", {nullptr, 3}}}}},
+                       {{"class_name", "keras.layers.Dense"},
+                        {"config", {{"name", "e"}, {"units", 2}, {"activation", {{"class_name", "function"}, {"config", "relu"}}}}}}}}};
+  auto model = Sequential::from_config(json, test::builtins());
+  const Json layers = model->get_config()["config"]["layers"];
+  REQUIRE(layers.size() == 2);
+  CHECK(layers[0]["config"]["units"] == 4);
+  CHECK(layers[0]["config"]["activation"] == "hard_sigmoid_keras2");
+  CHECK(layers[1]["class_name"] == "Dense");
+  CHECK(layers[1]["config"]["activation"] == "relu");
+  // A plugfit config (no keras_version) is read as written: hard_sigmoid is Keras 3's.
+  const Json own = {{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 2}, {"activation", "hard_sigmoid"}}}}}}};
+  CHECK(Sequential::from_config(own, test::builtins())->get_config()["config"]["layers"][0]["config"]["activation"] ==
+        "hard_sigmoid");
 }
