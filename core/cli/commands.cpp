@@ -206,7 +206,8 @@ int cmd_evaluate(const Args& args) {
   parser.positional("CHECKPOINT_URI", "the checkpoint (URI#NAME picks one; latest, best, or a name; default latest)");
   parser.option("--data", "SPEC", "the data to evaluate on (default: the test data the checkpoint names)")
       .option("--batch-size", "N", "samples per batch (default 256)")
-      .option("--verbose", "0|1|2", "0 silent (default), 1 a progress bar");
+      .option("--verbose", "0|1|2", "0 silent (default), 1 a progress bar")
+      .flag("--json", "print the loss and metrics as one JSON object, at full precision");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
   CheckpointSource source(parser.positionals().at(0), parser);
@@ -221,6 +222,10 @@ int cmd_evaluate(const Args& args) {
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_blas_threads(blas_threads_for_batch(batch));
   const Logs logs = evaluate(*model, data, batch, static_cast<int>(parser.get_int("--verbose").value_or(0)));
+  if (parser.has_flag("--json")) {
+    std::printf("%s\n", logs.to_json().dump().c_str());
+    return 0;
+  }
   std::printf("%s/%s on %s: %s\n", source.backend->uri().c_str(), name.c_str(), spec.c_str(),
               format_logs(logs).c_str());
   return 0;

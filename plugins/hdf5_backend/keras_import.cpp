@@ -49,8 +49,13 @@ Json metric_spec(const Json& metric) {
   if (out.contains("class_name") && out["class_name"].is_string())
     out["class_name"] = bare_class_name(out["class_name"].get<std::string>());
   if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
+    // Keras logs it under its name ("accuracy" for fn categorical_accuracy).
     const Json config = out.value("config", Json::object());
-    if (config.contains("fn") && config["fn"].is_string()) return config["fn"];
+    if (config.is_object() && config.contains("fn") && config["fn"].is_string()) {
+      const Json name = config.value("name", Json());
+      if (!name.is_string()) return config["fn"];
+      return Json{{"class_name", config["fn"]}, {"config", {{"name", name}}}};
+    }
   }
   return out;
 }

@@ -265,6 +265,11 @@ PY
       py "$reference" run "$file" X.npy Y.npy run.json || fail "writing the run file for $file"
       "$plugfit" predict "hdf5:$file" --input X.npy --output pred.npy || fail "predict $file"
       py "$reference" predict "$file" X.npy pred.npy || fail "$file predicts unlike numpy"
+      # Inputs the model does not saturate on: where probabilities clip, float32 and each era's
+      # epsilon placement differ by more than 1e-5, and say nothing of the formulas.
+      py "$reference" run "$file" Xe.npy Ye.npy unused.json step || fail "evaluation data for $file"
+      "$plugfit" evaluate "hdf5:$file" --data npy:Xe.npy,Ye.npy --json >eval.json || fail "evaluate $file"
+      py "$reference" evaluate "$file" Xe.npy Ye.npy eval.json || fail "$file evaluates unlike Keras's formulas in numpy"
       "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt 2>err.txt || fail "resume $file: $(cat err.txt)"
       cat err.txt
       # With the file's optimizer state the file's learning rate (not the run's 0) applies: the
@@ -308,6 +313,33 @@ PY
       grep -q "^Resuming from hdf5:$PWD/$file/keras" out.txt || fail "$file did not resume with its Adam state"
       "$plugfit" predict "hdf5:$file" --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"
       py "$reference" step "$keras_files/$file" X.npy Y.npy stepped.npy || fail "one step from $file is not Keras's"
+    done
+    # Optimizer state that cannot be read (h04 copies: optimizer_weights deleted; one slot of the
+    # wrong shape): inspect says why, and --resume continues from the file's weights (never
+    # exit 0 after discarding them), with one warning naming the reason.
+    py "$reference" run "$keras_files/h04_keras2.2.2_full_crypto.h5" X.npy Y.npy run.json || fail "h04's run file"
+    for variant in deleted:'not saved: the file has no optimizer_weights group' \
+                   wrong_shape:'not read: the "m" slot 0 has shape \(3, 7\) but the weight weights/dense_1/kernel has \(6, 512\)'; do
+      file="h04_${variant%%:*}.h5"
+      cp "$keras_files/h04_keras2.2.2_full_crypto.h5" "$file" && chmod u+w "$file"
+      py - "$file" "${variant%%:*}" <<'PY' || fail "altering $file"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+if sys.argv[2] == "deleted":
+    del f["optimizer_weights"]
+else:
+    g = f["optimizer_weights"]
+    first = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]][1]  # after iterations
+    del g[first]
+    g[first] = np.zeros((3, 7), np.float32)
+PY
+      "$plugfit" inspect "hdf5:$file" >inspect.txt || fail "inspect $file"
+      grep -Eq "^    optimizer state: ${variant#*:}$" inspect.txt || fail "inspect does not say why $file's state is not read: $(cat inspect.txt)"
+      "$plugfit" train run.json --resume --checkpoint "hdf5:$file" >out.txt 2>err.txt || fail "resume $file: $(cat err.txt)"
+      grep -Eq "^plugfit: warning: hdf5:$PWD/$file/keras holds weights but no optimizer state to resume \(${variant#*:}\); continuing from its weights with a fresh optimizer at epoch 0$" err.txt ||
+        fail "$file: no warning saying why: $(cat err.txt)"
+      "$plugfit" predict "hdf5:$file" --input X.npy --output resumed.npy >/dev/null || fail "predict after resuming $file"
+      py "$reference" predict "$keras_files/h04_keras2.2.2_full_crypto.h5" X.npy resumed.npy || fail "resuming $file discarded its weights"
     done
     # Training-only metadata plugfit cannot use (copies of h04 altered with h5py): predict and
     # evaluate say once what they ignore and go on, with the file's weights; a resume refuses a

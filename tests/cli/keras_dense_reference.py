@@ -5,6 +5,8 @@ file's own model_config and model_weights with h5py. Never from plugfit's code.
   keras_dense_reference.py predict FILE X.npy PRED.npy [TOL]  -- exit 1 unless PRED is within TOL
       (1e-5 unless given)
   Any mode takes --model-json M.json: the architecture (Keras's model.to_json()) of a weights-only FILE.
+  keras_dense_reference.py evaluate FILE X.npy Y.npy EVAL.json -- exit 1 unless plugfit evaluate
+      --json's loss and each metric are within 1e-5 of Keras's formulas on the file's weights
   keras_dense_reference.py step FILE X.npy Y.npy PRED.npy -- exit 1 unless PRED (the model after
       one full-batch step resumed from FILE) is within 1e-5 of one Keras Adam/RMSprop step of the
       file's weights with the file's slots and step count, on the file's loss
@@ -138,6 +140,40 @@ if "--model-json" in sys.argv:
     at = sys.argv.index("--model-json")
     MODEL_JSON = json.load(open(sys.argv[at + 1]))
     del sys.argv[at:at + 2]
+def keras_loss(name, y, p):
+    """Keras's losses on probabilities: clipped to [1e-7, 1 - 1e-7], mean over samples."""
+    if isinstance(name, dict):  # Keras 3: {"class_name": "BinaryCrossentropy", "config": {"name": ...}}
+        name = name["config"].get("name", name["class_name"])
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    if name in ("mse", "mean_squared_error"):
+        return float(((p - y) ** 2).mean())
+    if name == "categorical_crossentropy":
+        q = np.clip(p / p.sum(-1, keepdims=True), 1e-7, 1 - 1e-7)
+        return float(-(y * np.log(q)).sum(-1).mean())
+    if name == "binary_crossentropy":
+        return float(-(y * np.log(q) + (1 - y) * np.log(1 - q)).mean(-1).mean())
+    raise SystemExit("no reference for the loss " + str(name))
+
+def keras_metrics(training, y, p):
+    """Each compiled metric by its log name, with the function Keras resolves it to."""
+    out, loss = {}, training["loss"]
+    loss = loss["config"].get("name") if isinstance(loss, dict) else loss
+    def flat(m):
+        return [x for inner in m for x in flat(inner)] if isinstance(m, list) else [m]
+    for m in flat(training.get("metrics") or []):
+        name, fn = (m["config"]["name"], m["config"]["fn"]) if isinstance(m, dict) else (m, m)
+        if fn in ("accuracy", "acc"):  # Keras: binary for one output unit or binary_crossentropy
+            fn = "binary_accuracy" if p.shape[-1] == 1 or loss == "binary_crossentropy" else "categorical_accuracy"
+        if fn == "binary_accuracy":
+            out[name] = float(((p > 0.5) == (y > 0.5)).mean())
+        elif fn == "categorical_accuracy":
+            out[name] = float((p.argmax(-1) == y.argmax(-1)).mean())
+        elif fn in ("mae", "mean_absolute_error"):
+            out[name] = float(np.abs(p - y).mean())
+        else:
+            raise SystemExit("no reference for the metric " + fn)
+    return out
+
 mode, path = sys.argv[1], sys.argv[2]
 f = h5py.File(path, "r")
 if mode == "predict":
@@ -148,6 +184,14 @@ if mode == "predict":
     print(path, "largest difference from numpy:", d)
     tolerance = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-5
     sys.exit(0 if p.shape == ref.shape and d <= tolerance else 1)
+elif mode == "evaluate":  # evaluate FILE X.npy Y.npy EVAL.json: plugfit evaluate --json within 1e-5
+    x, y = np.load(sys.argv[3]).astype(np.float64), np.load(sys.argv[4]).astype(np.float64)
+    training = json.loads(text(f.attrs["training_config"]))
+    p = predict(f, x)
+    ref = dict(keras_metrics(training, y, p), loss=keras_loss(training["loss"], y, p))
+    got = json.load(open(sys.argv[5]))
+    print(path, "evaluate: numpy", ref, "plugfit", got)
+    sys.exit(0 if set(got) == set(ref) and all(abs(got[k] - ref[k]) <= 1e-5 for k in ref) else 1)
 elif mode == "step":
     x, y = np.load(sys.argv[3]).astype(np.float64), np.load(sys.argv[4]).astype(np.float64)
     ref, p = one_step(f, x, y), np.load(sys.argv[5])
