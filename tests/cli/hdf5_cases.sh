@@ -340,6 +340,7 @@ PY
         fail "$file: no warning saying why: $(cat err.txt)"
       "$plugfit" predict "hdf5:$file" --input X.npy --output resumed.npy >/dev/null || fail "predict after resuming $file"
       py "$reference" predict "$keras_files/h04_keras2.2.2_full_crypto.h5" X.npy resumed.npy || fail "resuming $file discarded its weights"
+      echo "$file: resumed from its weights: $(cat err.txt)"
     done
     # Training-only metadata plugfit cannot use (copies of h04 altered with h5py): predict and
     # evaluate say once what they ignore and go on, with the file's weights; a resume refuses a
