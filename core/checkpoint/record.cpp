@@ -231,7 +231,8 @@ void restore_optimizer(Sequential& model, const CheckpointRecord& record) {
   const auto saved_form = rmsprop_epsilon_outside_sqrt(record.info.value("compile", Json::object()));
   const auto run_form = rmsprop_epsilon_outside_sqrt(model.compile_config());
   if (saved_form && run_form && *saved_form != *run_form)
-    throw InputError(std::string("the checkpoint's RMSprop state was built with ") +
+    throw InputError((is_keras_record(record) ? keras_file_of(record) + ": " : std::string()) +
+                     "the checkpoint's RMSprop state was built with " +
                      (*saved_form ? "Keras <= 2.3's update (epsilon outside the square root)"
                                   : "the update with epsilon inside the square root") +
                      "; set \"epsilon_outside_sqrt\": " + (*saved_form ? "true" : "false") +

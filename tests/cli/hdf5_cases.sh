@@ -305,7 +305,7 @@ PY
       py "$reference" run "$file" X.npy Y.npy run.json step || fail "writing the one-step run file for $file"
       if [ "$file" = h05_keras2.3.1_full_airbnb.h5 ]; then
         py -c 'import json; r = json.load(open("run.json")); r["compile"]["optimizer"] = "rmsprop"; json.dump(r, open("plain.json", "w"))'
-        expect_error 2 "the checkpoint's RMSprop state was built with Keras <= 2.3's update .epsilon outside the square root.; set \"epsilon_outside_sqrt\": true in the run's RMSprop config to resume it" \
+        expect_error 2 "^plugfit: error: $PWD/$file: the checkpoint's RMSprop state was built with Keras <= 2.3's update .epsilon outside the square root.; set \"epsilon_outside_sqrt\": true in the run's RMSprop config to resume it" \
           "$plugfit" train plain.json --resume --checkpoint "hdf5:$file"
         cmp "$file" "$keras_files/$file" || fail "a refused resume changed $file"
       fi
@@ -410,6 +410,13 @@ PY
       expect_error 2 "$message" "$plugfit" evaluate "hdf5:$file" --data npy:X.npy,Y.npy
       expect_error 2 "$message" "$plugfit" train run.json --resume --checkpoint "hdf5:$file"
       cmp "$file" "$keras_files/$file" || fail "a refused command changed $file"
+    done
+    # The weights-only files open in inspect too, their weights listed with shapes.
+    for file in keras2_fraud_weights_only.h5 x1_keras2.3.1_wo_options.h5; do
+      copy_keras "$file"
+      "$plugfit" inspect "hdf5:$file" >inspect.txt || fail "inspect $file"
+      grep -Eq "^  keras +weights .*" inspect.txt && grep -Eq "^    weights: .*kernel \([0-9]+, [0-9]+\)" inspect.txt ||
+        fail "inspect does not list $file's weights: $(cat inspect.txt)"
     done
     # x1: Keras 2.3's model.to_json() (elu, interleaved Dropout and Activation) is the run file's
     # model and its weights-only .h5 loads into it; predictions equal numpy's from the file.
