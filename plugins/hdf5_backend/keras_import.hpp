@@ -2,10 +2,12 @@
 //
 // Full models (model.save("m.h5"), Keras 1 to 3): the root attribute model_config becomes
 // info["model"] (Sequential only; Keras's Activation, Dense, Dropout, Flatten and InputLayer, and
-// custom layers whose registered_name is "plugin>Type"), the InputLayer's batch shape
-// info["input_shape"], training_config info["compile"], and optimizer_weights (iteration,
-// learning_rate, one slot tensor per weight: Adam's momentum -> "m", velocity -> "v") the
-// optimizer state, with kind "full" when that state is complete.
+// custom layers whose registered_name is "plugin>Type"; other Keras layers kept as Keras wrote
+// them and listed in info["keras"]["layers_plugfit_lacks"]), the InputLayer's batch shape
+// info["input_shape"], training_config info["compile"] (Keras <= 2.3's RMSprop with
+// "epsilon_outside_sqrt"), and optimizer_weights (iteration, learning_rate, one slot tensor per
+// trainable weight: Adam's momentum -> "m", velocity -> "v") the optimizer state, with kind
+// "full" when that state is complete. info["keras"]["file"] is the file's label.
 // Weights (model_weights/<layer>/<weight name>, or <layer>/<weight name> at the root of a
 // save_weights file) become tensors "weights/<layer>/<kernel|bias|...>" in Keras's order, and
 // info["keras"] = {"weights_by_position": true, "layers": [{"name", "weights": [tensor names]}]}
