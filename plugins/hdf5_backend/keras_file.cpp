@@ -24,9 +24,10 @@ std::string first_bytes(const fs::path& path, std::size_t count) {
 }
 
 // A file that cannot be read whole: damage in a plugfit store's file, bad input in a user's own.
-[[noreturn]] void unreadable(const fs::path& path, const std::string& label, const std::string& reason) {
-  if (belongs_to_plugfit_store(path)) throw plugfit::CheckpointCorrupt(label + " is corrupt: " + reason);
-  throw InputError(label + " cannot be read: " + reason);
+// sentence names the file and says what is wrong with it.
+[[noreturn]] void unreadable(const fs::path& path, const std::string& label, const std::string& sentence) {
+  if (belongs_to_plugfit_store(path)) throw plugfit::CheckpointCorrupt(label + " is corrupt: " + sentence);
+  throw InputError(sentence);
 }
 
 plugfit::CheckpointRecord read_hdf5(const fs::path& path, const std::string& label) {
@@ -35,7 +36,7 @@ plugfit::CheckpointRecord read_hdf5(const fs::path& path, const std::string& lab
   try {
     file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "HDF5 cannot open it");
   } catch (const H5Failure& e) {
-    unreadable(path, label, std::string("it is not a whole HDF5 file (truncated or damaged?): ") + e.what());
+    unreadable(path, label, label + " is not a whole HDF5 file (truncated or damaged?): " + e.what());
   }
   // (lead, at merge: a file plugfit wrote, with a /plugfit group, is read here, before Keras's layouts.)
   if (is_keras_file(file)) return import_keras(file, label);
@@ -69,7 +70,7 @@ StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label)
     if (e.kind() == ZipFailure::Kind::not_zip) throw InputError(e.what());
     unreadable(path, label, e.what());
   } catch (const H5Failure& e) {
-    unreadable(path, label, e.what());
+    unreadable(path, label, label + " cannot be read: " + e.what());
   }
   return out;
 }

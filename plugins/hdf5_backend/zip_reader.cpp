@@ -34,8 +34,8 @@ ZipArchive::ZipArchive(const std::filesystem::path& path) : path_(path) {
     zip_error_fini(&error);
     if (code == ZIP_ER_NOZIP && starts_as_zip(path))
       throw ZipFailure(ZipFailure::Kind::truncated, path.string() +
-                                                        " starts as a zip archive but its end is missing "
-                                                        "(truncated? libzip: " + reason + ")");
+                                                        " is a truncated zip archive: it starts as one but "
+                                                        "its central directory is missing (libzip: " + reason + ")");
     if (code == ZIP_ER_NOZIP)
       throw ZipFailure(ZipFailure::Kind::not_zip, path.string() + " is not a zip archive (libzip: " + reason + ")");
     throw ZipFailure(ZipFailure::Kind::damaged, "cannot open the zip archive " + path.string() + ": " + reason);
