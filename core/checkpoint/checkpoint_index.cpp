@@ -12,7 +12,8 @@ namespace {
 // hdf5: backend reads, a database an sqlite: file; any other path is a folder.
 std::string scheme_for_bare_path(const std::string& path) {
   std::string lower = path;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto ends_with = [&](const std::string& suffix) {
     return lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0 &&
            lower[lower.size() - suffix.size() - 1] != '/';

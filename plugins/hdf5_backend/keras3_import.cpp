@@ -39,9 +39,11 @@ std::vector<std::string> numbered_vars(hid_t vars, const std::string& where) {
   std::vector<std::string> names = link_names(vars);
   for (const auto& n : names)
     if (!all_digits(n)) throw H5Failure(where + " holds \"" + n + "\", not a numbered variable");
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return std::stol(a) < std::stol(b); });
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return std::stol(a) < std::stol(b); });
   for (std::size_t i = 0; i < names.size(); ++i)
-    if (std::stol(names[i]) != static_cast<long>(i)) throw H5Failure(where + " lacks the variable " + std::to_string(i));
+    if (std::stol(names[i]) != static_cast<long>(i))
+      throw H5Failure(where + " lacks the variable " + std::to_string(i));
   return names;
 }
 
@@ -56,7 +58,7 @@ struct LayerSpec {
   std::string name;        // the model's name for the layer (its weights' tensor names)
   std::string class_name;  // empty when the file comes without a model
   bool trainable = true;
-  std::string group;       // where Keras 3 saved it: layers/<snake_case class>[_<n>], or layers/<name>
+  std::string group;  // where Keras 3 saved it: layers/<snake_case class>[_<n>], or layers/<name>
 };
 
 // Keras's naming.to_snake_case: "BatchNormalization" -> "batch_normalization", "LSTM" -> "lstm".
@@ -64,7 +66,8 @@ std::string snake_case(const std::string& name) {
   static const std::regex word("(.)([A-Z][a-z]+)");
   static const std::regex joint("([a-z])([A-Z])");
   std::string out = std::regex_replace(std::regex_replace(name, word, "$1_$2"), joint, "$1_$2");
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -75,8 +78,8 @@ void read_layer_group(hid_t group, const LayerSpec& layer, const std::string& su
   if (path_exists(group, "vars")) {
     const Handle vars = open_group(group, "vars");
     const auto names = numbered_vars(vars, where + "/vars");
-    const auto keras_names = sub_path.empty() ? known_weight_names(layer.class_name, names.size())
-                                              : std::vector<std::string>{};
+    const auto keras_names =
+        sub_path.empty() ? known_weight_names(layer.class_name, names.size()) : std::vector<std::string>{};
     for (std::size_t i = 0; i < names.size(); ++i) {
       const Handle dataset = open_dataset(vars, names[i]);
       NamedTensor t;
@@ -98,7 +101,8 @@ void read_layer_group(hid_t group, const LayerSpec& layer, const std::string& su
 std::vector<LayerSpec> layers_of(hid_t file, const Json& model_config) {
   std::vector<LayerSpec> layers;
   if (model_config.is_null()) {
-    std::vector<std::string> names = path_exists(file, "layers") ? link_names(open_group(file, "layers")) : std::vector<std::string>{};
+    std::vector<std::string> names =
+        path_exists(file, "layers") ? link_names(open_group(file, "layers")) : std::vector<std::string>{};
     std::sort(names.begin(), names.end(), keras_name_order);
     for (auto& n : names) layers.push_back({n, "", true, "layers/" + n});
     return layers;
@@ -119,7 +123,8 @@ std::vector<LayerSpec> layers_of(hid_t file, const Json& model_config) {
     std::string group = snake_case(cls);
     if (const auto [it, fresh] = used.emplace(group, 0); !fresh) group += "_" + std::to_string(++it->second);
     if (!path_exists(file, "layers/" + group)) group = name.get<std::string>();
-    layers.push_back({name.get<std::string>(), cls, !trainable.is_boolean() || trainable.get<bool>(), "layers/" + group});
+    layers.push_back(
+        {name.get<std::string>(), cls, !trainable.is_boolean() || trainable.get<bool>(), "layers/" + group});
   }
   return layers;
 }
@@ -137,13 +142,14 @@ OptimizerState read_optimizer_vars(hid_t file, const std::string& optimizer, con
   const auto names = numbered_vars(vars, "optimizer/vars");
   const std::vector<std::string> slots = positional_slots(optimizer);
   if (slots.empty()) {
-    state.reason = "not read: plugfit does not read the state of a Keras " + (optimizer.empty() ? "unknown" : optimizer) + " optimizer";
+    state.reason = "not read: plugfit does not read the state of a Keras " +
+                   (optimizer.empty() ? "unknown" : optimizer) + " optimizer";
     return state;
   }
   std::vector<std::size_t> trained;
   for (std::size_t i = 0; i < weights.size(); ++i)
     if (trainable[i]) trained.push_back(i);
-  // Keras 3.5 kept the learning rate outside the variables; later releases keep it as variable 1.
+  // A learning rate that is a variable is variable 1; a schedule's is computed from the step.
   const bool has_rate = names.size() > 1 && dataset_shape(open_dataset(vars, "1")).empty();
   const std::size_t first = has_rate ? 2 : 1;
   const std::size_t wanted = first + slots.size() * trained.size();
@@ -155,14 +161,16 @@ OptimizerState read_optimizer_vars(hid_t file, const std::string& optimizer, con
   }
   state.iterations = read_scalar_int(open_dataset(vars, "0"), "the optimizer's iteration count (optimizer/vars/0)");
   if (has_rate)
-    state.learning_rate = read_scalar_double(open_dataset(vars, "1"), "the optimizer's learning rate (optimizer/vars/1)");
+    state.learning_rate =
+        read_scalar_double(open_dataset(vars, "1"), "the optimizer's learning rate (optimizer/vars/1)");
   for (std::size_t w = 0; w < trained.size(); ++w)
     for (std::size_t s = 0; s < slots.size(); ++s) {
       const std::string name = std::to_string(first + w * slots.size() + s);
       const NamedTensor& weight = weights[trained[w]];
       const Handle dataset = open_dataset(vars, name);
       NamedTensor t{"optimizer/" + slots[s] + "/" + weight.name.substr(std::string("weights/").size()),
-                    dataset_shape(dataset), {}};
+                    dataset_shape(dataset),
+                    {}};
       if (t.shape != weight.shape) {
         state.reason = "not read: optimizer/vars/" + name + " has shape " + plugfit::full_shape_str(t.shape) +
                        " but the weight " + weight.name + " it belongs to has " + plugfit::full_shape_str(weight.shape);
@@ -182,7 +190,8 @@ void inbound_layers(const Json& node, std::vector<std::string>& out) {
   if (node.is_object()) {
     if (node.value("class_name", std::string()) == "__keras_tensor__") {
       const Json history = node.value("config", Json::object()).value("keras_history", Json());
-      if (history.is_array() && !history.empty() && history[0].is_string()) out.push_back(history[0].get<std::string>());
+      if (history.is_array() && !history.empty() && history[0].is_string())
+        out.push_back(history[0].get<std::string>());
       return;
     }
     for (const auto& [key, value] : node.items()) inbound_layers(value, out);
@@ -209,13 +218,15 @@ Json functional_chain_as_sequential(const Json& config, const std::string& file_
   std::string previous;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const Json& spec = specs[i];
-    if (!spec.is_object()) throw InputError(file_label + ": the Keras model's layer " + std::to_string(i) + " is not an object");
+    if (!spec.is_object())
+      throw InputError(file_label + ": the Keras model's layer " + std::to_string(i) + " is not an object");
     const std::string name = spec.value("name", spec.value("config", Json::object()).value("name", std::string()));
     const Json nodes = spec.value("inbound_nodes", Json::array());
     const std::string where = file_label + ": the Keras Functional model's layer \"" + name + "\"";
     if (i == 0) {
       if (spec.value("class_name", std::string()) != "InputLayer" || !nodes.empty())
-        throw InputError(where + " is not its one InputLayer; plugfit reads Functional models that are one chain of layers");
+        throw InputError(where +
+                         " is not its one InputLayer; plugfit reads Functional models that are one chain of layers");
     } else {
       if (!nodes.is_array() || nodes.size() != 1)
         throw InputError(where + " is called " + std::to_string(nodes.is_array() ? nodes.size() : 0) +
@@ -256,8 +267,8 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
     Json entry = {{"name", layer.name}, {"weights", Json::array()}};
     if (!path_exists(file, path)) {
       // Keras writes a group for every layer, with or without variables.
-      throw InputError(file_label + " holds no weights for the model's layer \"" + layer.name + "\" (no group " +
-                       path + ")");
+      throw InputError(file_label + " holds no weights for the model's layer \"" + layer.name + "\" (no group " + path +
+                       ")");
     }
     read_layer_group(open_group(file, path), layer, "", parts.weights, entry["weights"], trainable, path);
     parts.weights.layers.push_back(std::move(entry));
@@ -272,7 +283,15 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
   }
   optimizer = lower(optimizer);
   if (!optimizer.empty()) parts.keras["optimizer"] = optimizer;
-  if (has_state) {
+  const Json rate =
+      compile.is_object()
+          ? compile.value("optimizer", Json::object()).value("config", Json::object()).value("learning_rate", Json())
+          : Json();
+  if (has_state && rate.is_object()) {
+    parts.optimizer.reason = "not read: the learning rate is a " +
+                             rate.value("class_name", std::string("learning-rate")) +
+                             " schedule, which plugfit does not resume";
+  } else if (has_state) {
     parts.optimizer = read_optimizer_vars(file, optimizer, parts.weights.tensors, trainable);
   } else if (!compile.is_null()) {
     parts.optimizer.reason = "not saved: the file has no optimizer/vars group";
@@ -296,7 +315,10 @@ CheckpointRecord import_keras3_archive(const fs::path& path, const std::string& 
   const Json config = parse("config.json");
   if (!config.is_object()) throw InputError(file_label + ": its config.json is not a JSON object");
   const Json model_config = functional_chain_as_sequential(config, file_label);
-  const Json training = config.value("compile_config", Json());
+  // Keras 3's compile_config in the shape of the legacy training_config keras_compile_to_plugfit reads.
+  Json training = config.value("compile_config", Json());
+  if (training.is_object() && training.contains("optimizer") && !training.contains("optimizer_config"))
+    training["optimizer_config"] = training["optimizer"];
   Json keras = Json::object();
   if (archive.contains("metadata.json")) {
     const Json metadata = parse("metadata.json");

@@ -1,8 +1,9 @@
 // read_keras_file: the content of a file decides how it is read (keras_file.hpp).
+#include "keras_file.hpp"
+
 #include <fstream>
 
 #include "keras3_import.hpp"
-#include "keras_file.hpp"
 #include "keras_import.hpp"
 #include "zip_reader.hpp"
 
@@ -43,8 +44,9 @@ plugfit::CheckpointRecord read_hdf5(const fs::path& path, const std::string& lab
   if (is_keras3_weights_file(file)) {
     return keras_record(read_keras3_weights(file, plugfit::Json(), plugfit::Json(), label), label);
   }
-  throw InputError(label + " is an HDF5 file but no Keras file (no model_weights group or layer_names attribute as "
-                           "Keras's .h5 has, no layers group as Keras 3's .weights.h5 has) and no plugfit checkpoint file");
+  throw InputError(label +
+                   " is an HDF5 file but no Keras file (no model_weights group or layer_names attribute as "
+                   "Keras's .h5 has, no layers group as Keras 3's .weights.h5 has) and no plugfit checkpoint file");
 }
 
 }  // namespace

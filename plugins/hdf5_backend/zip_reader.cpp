@@ -35,7 +35,8 @@ ZipArchive::ZipArchive(const std::filesystem::path& path) : path_(path) {
     if (code == ZIP_ER_NOZIP && starts_as_zip(path))
       throw ZipFailure(ZipFailure::Kind::truncated, path.string() +
                                                         " is a truncated zip archive: it starts as one but "
-                                                        "its central directory is missing (libzip: " + reason + ")");
+                                                        "its central directory is missing (libzip: " +
+                                                        reason + ")");
     if (code == ZIP_ER_NOZIP)
       throw ZipFailure(ZipFailure::Kind::not_zip, path.string() + " is not a zip archive (libzip: " + reason + ")");
     throw ZipFailure(ZipFailure::Kind::damaged, "cannot open the zip archive " + path.string() + ": " + reason);
@@ -46,8 +47,8 @@ ZipArchive::ZipArchive(const std::filesystem::path& path) : path_(path) {
     if (name == nullptr) {
       const std::string reason = libzip_reason(zip_get_error(archive_));
       zip_discard(archive_);
-      throw ZipFailure(ZipFailure::Kind::damaged, path.string() + ": member " + std::to_string(i) +
-                                                      " has no readable name (" + reason + ")");
+      throw ZipFailure(ZipFailure::Kind::damaged,
+                       path.string() + ": member " + std::to_string(i) + " has no readable name (" + reason + ")");
     }
     members_.emplace_back(name);
   }
@@ -66,8 +67,7 @@ std::vector<char> ZipArchive::read(const std::string& member) const {
   zip_stat_t stat;
   zip_stat_init(&stat);
   if (zip_stat(archive_, member.c_str(), 0, &stat) != 0 || (stat.valid & ZIP_STAT_SIZE) == 0)
-    throw ZipFailure(ZipFailure::Kind::damaged,
-                     "cannot read " + what + ": " + libzip_reason(zip_get_error(archive_)));
+    throw ZipFailure(ZipFailure::Kind::damaged, "cannot read " + what + ": " + libzip_reason(zip_get_error(archive_)));
   if (stat.size > kMaxMemberBytes || stat.size > kMaxRatio * std::max<std::uint64_t>(archive_bytes_, 1))
     throw ZipFailure(ZipFailure::Kind::too_large, what + " declares " + std::to_string(stat.size) +
                                                       " bytes, more than plugfit reads from a " +
