@@ -73,6 +73,8 @@ StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label)
     unreadable(path, label, e.what());
   } catch (const H5Failure& e) {
     unreadable(path, label, label + " cannot be read: " + e.what());
+  } catch (const plugfit::Json::exception& e) {  // a config field of another type than Keras writes
+    throw InputError(label + " holds a Keras config that plugfit cannot read: " + e.what());
   }
   return out;
 }
