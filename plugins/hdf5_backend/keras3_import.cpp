@@ -353,9 +353,13 @@ bool belongs_to_plugfit_store(const fs::path& path) {
     return path_exists(file, "checkpoints") || path_exists(file, "plugfit");
   } catch (const H5Failure&) {
   }
-  // A file HDF5 cannot open (truncated): plugfit's attribute and group names in its bytes.
+  // An HDF5 file HDF5 cannot open (truncated): the attribute plugfit's store writes on its root and
+  // every checkpoint, which no Keras file holds (a zip is never scanned: a user's archive may name
+  // "plugfit>Layer" custom layers in its config).
   std::ifstream in(path, std::ios::binary);
-  const std::string needle = "plugfit";
+  char signature[8] = {};
+  if (!in.read(signature, 8) || std::string(signature, 8) != std::string("\x89HDF\r\n\x1a\n", 8)) return false;
+  const std::string needle = "plugfit_format";
   std::string window;
   std::vector<char> chunk(1 << 16);
   while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {

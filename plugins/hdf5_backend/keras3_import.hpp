@@ -41,8 +41,8 @@ plugfit::Json functional_chain_as_sequential(const plugfit::Json& config, const 
 plugfit::CheckpointRecord import_keras3_archive(const std::filesystem::path& path, const std::string& file_label);
 
 // Whether the file at path belongs to a plugfit hdf5: store: it opens and has a /checkpoints or
-// /plugfit group, or it does not open (truncated) and a FILE.checkpoints sidecar is beside it or
-// its bytes name plugfit's attributes. A damaged store file is CheckpointCorrupt; a damaged file
+// /plugfit group, or a FILE.checkpoints sidecar is beside it, or it is an HDF5 file that does not
+// open (truncated) whose bytes hold the store's plugfit_format attribute. A damaged store file is CheckpointCorrupt; a damaged file
 // that only Keras wrote is bad input.
 bool belongs_to_plugfit_store(const std::filesystem::path& path);
 
