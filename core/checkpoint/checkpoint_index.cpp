@@ -2,8 +2,30 @@
 #include <plugfit/checkpoint_index.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace plugfit {
+
+namespace {
+
+// The scheme a plain path means by its name: Keras's file names are HDF5 files or zips the
+// hdf5: backend reads, a database an sqlite: file; any other path is a folder.
+std::string scheme_for_bare_path(const std::string& path) {
+  std::string lower = path;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto ends_with = [&](const std::string& suffix) {
+    return lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+           lower[lower.size() - suffix.size() - 1] != '/';
+  };
+  for (const char* suffix : {".keras", ".h5", ".hdf5"})
+    if (ends_with(suffix)) return "hdf5";
+  for (const char* suffix : {".db", ".sqlite"})
+    if (ends_with(suffix)) return "sqlite";
+  return "dir";
+}
+
+}  // namespace
 
 CheckpointUri parse_checkpoint_uri(const std::string& uri) {
   CheckpointUri out;
@@ -14,7 +36,7 @@ CheckpointUri parse_checkpoint_uri(const std::string& uri) {
   }
   const auto colon = rest.find(':');
   const bool has_scheme = colon != std::string::npos && colon > 0 && rest.find('/') > colon;
-  out.scheme = has_scheme ? rest.substr(0, colon) : "dir";
+  out.scheme = has_scheme ? rest.substr(0, colon) : scheme_for_bare_path(rest);
   out.location = has_scheme ? rest.substr(colon + 1) : rest;
   if (out.location.empty()) throw InputError("the checkpoint URI \"" + uri + "\" names no location");
   return out;

@@ -200,6 +200,11 @@ DirBackend::DirBackend(Config& config) : DirBackend(fs::path(config.require<std:
 
 DirBackend::DirBackend(fs::path root) : root_(fs::absolute(std::move(root)).lexically_normal()) {
   if (root_.filename().empty()) root_ = root_.parent_path();
+  std::error_code ec;
+  if (fs::is_regular_file(root_, ec))  // else list() would report no checkpoints in it
+    throw InputError("the dir: location " + root_.string() +
+                     " is a file, not a folder (a dir: location is a folder of checkpoints; give a Keras file as "
+                     "hdf5:FILE)");
 }
 
 void DirBackend::save(const std::string& name, const CheckpointRecord& record) {

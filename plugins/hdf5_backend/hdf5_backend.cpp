@@ -51,6 +51,8 @@
 #include <set>
 
 #include "h5.hpp"
+#include "keras3_import.hpp"
+#include "keras_file.hpp"
 #include "keras_import.hpp"
 
 namespace {
@@ -301,6 +303,11 @@ class Hdf5Backend final : public CheckpointBackend {
     const std::string what = "checkpoint \"" + name + "\" in " + uri();
     std::error_code ec;
     if (!fs::exists(file_, ec)) throw InputError(what + " does not exist (there is no file " + file_.string() + ")");
+    if (holds_only_keras(file_)) {  // any Keras format (.h5, .weights.h5, .keras), read by content
+      if (name != kKerasCheckpoint)
+        throw InputError(what + " does not exist (a file Keras saved holds one checkpoint, \"keras\")");
+      return read_keras_file(file_, file_.string()).record;
+    }
     const Handle file = open_for_reading();
     try {
       if (layout_of(file) == Layout::keras) {
@@ -319,6 +326,10 @@ class Hdf5Backend final : public CheckpointBackend {
     quiet_errors();
     std::error_code ec;
     if (!fs::exists(file_, ec)) return {};
+    if (holds_only_keras(file_)) {
+      read_keras_file(file_, file_.string());  // a file that is no Keras file says so here
+      return {kKerasCheckpoint};
+    }
     const Handle file = open_for_reading();
     try {
       if (layout_of(file) == Layout::keras) return {kKerasCheckpoint};
@@ -372,6 +383,11 @@ class Hdf5Backend final : public CheckpointBackend {
     } catch (const H5Failure& e) {
       throw CheckpointCorrupt(uri() + " is not a readable HDF5 file (truncated or damaged?): " + e.what());
     }
+  }
+
+  static bool holds_only_keras(const fs::path& file) {
+    std::error_code ec;
+    return !fs::is_directory(file, ec) && !belongs_to_plugfit_store(file);
   }
 
   Layout layout_of(hid_t file) const {

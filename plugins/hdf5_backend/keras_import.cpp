@@ -381,7 +381,8 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
   record.tensors = parts.weights.tensors;
   const OptimizerState& state = parts.optimizer;
   if (state.complete) {
-    const Json optimizer_config = compile.value("optimizer", Json::object()).value("config", Json::object());
+    const Json optimizer_config =
+        compile.is_object() ? compile.value("optimizer", Json::object()).value("config", Json::object()) : Json::object();
     const double learning_rate =
         state.learning_rate.value_or(optimizer_config.value("learning_rate", optimizer_config.value("lr", 0.001)));
     info["kind"] = "full";

@@ -441,6 +441,93 @@ r["model"]["layers"][1]["config"]["units"] = 3; json.dump(r, open("wrong.json", 
     expect_error 2 "Layer count mismatch when loading weights from file" \
       "$plugfit" train wrong.json --resume --checkpoint hdf5:h04_keras2.2.2_full_crypto.h5
     ;;
+  hdf5_keras3_files)
+    need_keras_files
+    # (f) Keras 3's own formats, named by bare paths: a .weights.h5 loads by position into the
+    # matching model, a .keras archive inspects, predicts, evaluates and resumes (one Adam step
+    # from its own state, as Keras 3 takes it), all against numpy from the file's own arrays.
+    reference="$root/tests/cli/keras3_reference.py"
+    h10=h10_keras3_wo_churn.weights.h5
+    copy_keras $h10
+    py "$reference" run $h10 X.npy Y.npy run.json || fail "writing the run file for $h10"
+    py -c "import json; r = json.load(open('run.json')); r['load_weights'] = '$h10'; json.dump(r, open('run.json', 'w'))"
+    "$plugfit" train run.json --checkpoint dir:h10 | tee out.txt || fail "training with load_weights $h10"
+    grep -q "^Loaded weights from hdf5:$PWD/$h10/keras" out.txt || fail "no load message"
+    "$plugfit" predict dir:h10 --input X.npy --output pred.npy || fail "predict after loading $h10"
+    py "$reference" predict $h10 X.npy pred.npy relu,relu,sigmoid || fail "$h10 does not predict like numpy"
+    w03=w03_AdityaB2731_model.keras
+    copy_keras $w03
+    for file in $h10 $w03; do
+      "$plugfit" inspect --json $file >inspect.json || fail "inspect --json $file"
+      py - $file <<'PY' || fail "inspect --json does not show $file's step count"
+import io, json, sys, zipfile, h5py
+path = sys.argv[1]
+f = h5py.File(io.BytesIO(zipfile.ZipFile(path).read("model.weights.h5")) if zipfile.is_zipfile(path) else path, "r")
+shown = {c["name"]: c["global_step"] for c in json.load(open("inspect.json"))["checkpoints"]}
+print(path, "step count", int(f["optimizer/vars/0"][()]), "inspect", shown)
+assert shown == {"keras": int(f["optimizer/vars/0"][()])}
+PY
+    done
+    "$plugfit" inspect $w03 | tee inspect.txt || fail "inspect $w03"
+    grep -Eq "^  keras +full .*\[InputLayer,Dense,Dense\]" inspect.txt || fail "inspect does not list $w03's layers"
+    py "$reference" run $w03 X.npy Y.npy run.json || fail "writing the run file for $w03"
+    "$plugfit" predict $w03 --input X.npy --output pred.npy || fail "predict $w03"
+    py "$reference" predict $w03 X.npy pred.npy || fail "$w03 does not predict like numpy"
+    "$plugfit" evaluate $w03 --data npy:X.npy,Y.npy | tee eval.txt || fail "evaluate $w03"
+    loss=$(sed -n 's/.* loss: \([0-9.]*\) - accuracy: .*/\1/p' eval.txt)
+    # evaluate prints 4 decimals: within their rounding of numpy's loss.
+    py - "$reference" $w03 "$loss" <<'PY' || fail "$w03's loss is not numpy's"
+import subprocess, sys, numpy as np, io, json, zipfile, h5py
+ref, path, loss = sys.argv[1], sys.argv[2], float(sys.argv[3])
+p = np.clip(np.load("pred.npy").astype(np.float64), 1e-7, 1 - 1e-7); y = np.load("Y.npy").reshape(-1, 1)
+l = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+print("numpy loss", l, "plugfit", loss)
+assert abs(l - loss) <= 5e-5 + 1e-6
+PY
+    # One full-batch step resumed from the archive's Adam state. Resuming writes checkpoints to the
+    # location, so the archive's checkpoint is first converted to dir: (the read under test).
+    "$plugfit" convert $w03 dir:w03 || fail "convert $w03"
+    py "$reference" run $w03 X.npy Y.npy step.json step || fail "writing the one-step run file"
+    "$plugfit" train step.json --resume --checkpoint dir:w03 >out.txt || fail "resume one step from $w03"
+    grep -q "^Resuming from dir:$PWD/w03/keras" out.txt || fail "$w03 did not resume with its Adam state"
+    "$plugfit" predict dir:w03 --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"
+    py "$reference" step "$keras_files/$w03" X.npy Y.npy stepped.npy || fail "one step from $w03 is not Keras 3's"
+    # Archives with layers plugfit lacks name the layer (inspect lists them once the importer
+    # tolerates unknown layers; predict refuses either way), and an HDF5 file named .keras is HDF5.
+    for pair in "w05_123Cryptic_model.keras:batch_normalization_4\" is a BatchNormalization" \
+                "w16_Ashishkaus04_lstm_model.keras:lstm\" is a LSTM" \
+                "w02_AdamVenroy_model.keras:embedding\" is a Embedding"; do
+      file=${pair%%:*} layer=${pair#*:}
+      copy_keras $file
+      "$plugfit" inspect $file >inspect.txt 2>&1
+      grep -q "keras .*\[InputLayer," inspect.txt || grep -q "$file: the Keras model's layer [0-9]* \"$layer" inspect.txt ||
+        fail "inspect $file neither lists its layers nor names the one it lacks: $(cat inspect.txt)"
+      expect_error 2 "$file: .*\"$layer" "$plugfit" predict $file --input X.npy --output no.npy
+    done
+    # Bad inputs: one sentence naming the file and what is wrong, exit 2.
+    py - <<'PY' || fail "writing the bad files"
+import zipfile, h5py
+with zipfile.ZipFile("notes.keras", "w") as z:
+    z.writestr("notes.txt", "no model here")
+data = open("w03_AdityaB2731_model.keras", "rb").read()
+open("half.keras", "wb").write(data[:len(data) // 2])
+with h5py.File("other.h5", "w") as f:
+    f["data"] = [1.0, 2.0, 3.0]
+open("text.keras", "w").write("not a model\n")
+PY
+    expect_error 2 "^plugfit: error: $PWD/notes.keras is a zip archive but not a Keras archive \(it has no config.json\)$" \
+      "$plugfit" inspect notes.keras
+    expect_error 2 "^plugfit: error: $PWD/half.keras is a truncated zip archive: " "$plugfit" predict half.keras --input X.npy --output no.npy
+    expect_error 2 "^plugfit: error: the checkpoint location hdf5:nope.h5 does not exist" "$plugfit" inspect hdf5:nope.h5
+    expect_error 2 "^plugfit: error: the checkpoint location hdf5:nope.keras does not exist" "$plugfit" evaluate nope.keras --data npy:X.npy,Y.npy
+    expect_error 2 "^plugfit: error: $PWD/other.h5 is an HDF5 file but no Keras file " "$plugfit" inspect other.h5
+    expect_error 2 "^plugfit: error: $PWD/text.keras is neither an HDF5 file nor a zip archive" "$plugfit" inspect text.keras
+    expect_error 2 "^plugfit: error: the dir: location $PWD/X.npy is a file, not a folder" "$plugfit" inspect X.npy
+    # A truncated file that plugfit's store wrote stays damage (exit 1), not bad input.
+    "$plugfit" train run.json --checkpoint run.h5 >/dev/null || fail "training into the bare path run.h5"
+    py -c "d = open('run.h5', 'rb').read(); open('cut.h5', 'wb').write(d[:len(d) // 2])"
+    expect_error 1 "^plugfit: error: hdf5:$PWD/cut.h5 is not a readable HDF5 file \(truncated or damaged\?\)" "$plugfit" predict cut.h5 --input X.npy --output no.npy
+    ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
     # the reason, the process exits cleanly, and the previous file is left byte for byte.

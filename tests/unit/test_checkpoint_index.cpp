@@ -34,6 +34,22 @@ TEST_CASE("parse_checkpoint_uri: scheme, location and #name") {
                        InputError);
 }
 
+TEST_CASE("parse_checkpoint_uri: a bare path's name picks its scheme, as Keras's file names do") {
+  for (const char* path : {"model.keras", "m.h5", "runs/m.weights.h5", "m.hdf5", "M.H5", "./a:b/model.keras"}) {
+    CAPTURE(path);
+    CHECK(parse_checkpoint_uri(path).scheme == "hdf5");
+    CHECK(parse_checkpoint_uri(path).location == path);
+  }
+  CHECK(parse_checkpoint_uri("model.keras#keras").name == "keras");
+  CHECK(parse_checkpoint_uri("runs/run.db").scheme == "sqlite");
+  CHECK(parse_checkpoint_uri("run.sqlite").scheme == "sqlite");
+  for (const char* path : {"ckpts", "ckpts.h5/", "runs/.h5", "model.keras.bak", "model.pt"}) {
+    CAPTURE(path);
+    CHECK(parse_checkpoint_uri(path).scheme == "dir");
+  }
+  CHECK(parse_checkpoint_uri("dir:model.keras").scheme == "dir");  // a scheme given wins
+}
+
 TEST_CASE("CheckpointIndex round-trips its schema and keeps fields it does not know") {
   CheckpointIndex index;
   index.extra["note"] = "kept";

@@ -57,6 +57,13 @@ TEST_CASE("records round-trip bit for bit, and list keeps save order") {
   CHECK(backend.uri() == "dir:" + (dir.path / "ckpts").string());
 }
 
+TEST_CASE("a dir: location that is a file is bad input, not an empty folder") {
+  TempDir dir;
+  std::ofstream(dir.path / "model.pt") << "not a folder";
+  CHECK_THROWS_WITH_AS(DirBackend(dir.path / "model.pt"), doctest::Contains("model.pt is a file, not a folder"),
+                       InputError);
+}
+
 TEST_CASE("saving again under a name replaces it whole; remove deletes one record") {
   TempDir dir;
   DirBackend backend(dir.path);

@@ -2,8 +2,10 @@
 // (ModelCheckpoint, the checkpoint manager, `plugfit inspect`, DynamicReloadCheckpoint).
 //
 // URI grammar: "[SCHEME:]LOCATION[#NAME]"
-//   SCHEME    "dir" (the default: a plain path, or a ':' after the first '/', is a dir: path)
-//             or a scheme a backend plugin registers ("sqlite", "hdf5")
+//   SCHEME    a scheme a backend plugin registers ("sqlite", "hdf5") or "dir". Without one (a
+//             plain path, or a ':' after the first '/') the path's name decides, as Keras's own
+//             file names do: ".keras", ".h5", ".hdf5" (".weights.h5" included) mean "hdf5",
+//             ".db" and ".sqlite" mean "sqlite", anything else (a folder) "dir"
 //   LOCATION  the backend's location (a folder, a file); must not be empty
 //   NAME      one checkpoint: a checkpoint name, "latest" or "best"; empty means the latest
 //
@@ -45,6 +47,7 @@ struct CheckpointUri {
 };
 
 // requires: uri names a location (an InputError quoting uri otherwise).
+// ensures: a bare path gets its scheme from its name (see SCHEME above); the location is the path.
 PLUGFIT_API CheckpointUri parse_checkpoint_uri(const std::string& uri);
 
 struct CheckpointEntry {
