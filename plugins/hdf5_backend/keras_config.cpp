@@ -208,19 +208,19 @@ std::string keras_slot_name(const std::string& keras_class, const std::string& p
   return plugfit_slot;  // SGD's momentum, RMSprop's velocity, momentum and average_gradient
 }
 
-std::vector<std::string> keras_slot_order(const std::string& keras_class, const Json& info) {
+std::vector<std::vector<std::string>> keras_slot_order(const std::string& keras_class, const Json& info) {
   const Json config = spec_config(info.value("compile", Json::object()).value("optimizer", Json()));
   if (keras_class == "Adam") {
-    if (config.value("amsgrad", false)) return {"m", "v", "v_hat"};
-    return {"m", "v"};
+    if (config.value("amsgrad", false)) return {{"m", "v"}, {"v_hat"}};
+    return {{"m", "v"}};
   }
   if (keras_class == "SGD") {
-    if (config.value("momentum", 0.0) > 0.0) return {"momentum"};
+    if (config.value("momentum", 0.0) > 0.0) return {{"momentum"}};
     return {};
   }
-  std::vector<std::string> out{"velocity"};
-  if (config.value("momentum", 0.0) > 0.0) out.push_back("momentum");
-  if (config.value("centered", false)) out.push_back("average_gradient");
+  std::vector<std::vector<std::string>> out{{"velocity"}};
+  if (config.value("momentum", 0.0) > 0.0) out.push_back({"momentum"});
+  if (config.value("centered", false)) out.push_back({"average_gradient"});
   return out;
 }
 

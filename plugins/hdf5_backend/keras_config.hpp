@@ -44,7 +44,9 @@ std::optional<std::string> keras_optimizer_class(const plugfit::Json& info);
 // plugfit's slot name for a Keras optimizer as Keras names the slot variable ("m" -> "momentum").
 std::string keras_slot_name(const std::string& keras_class, const std::string& plugfit_slot);
 
-// The plugfit slots of the optimizer in the order Keras creates them per weight.
-std::vector<std::string> keras_slot_order(const std::string& keras_class, const plugfit::Json& info);
+// The plugfit slots of the optimizer in the order Keras 3's build() creates them: for each run,
+// every weight in turn, the run's slots interleaved per weight. Adam: {{m, v}} (then {v_hat}
+// with amsgrad); RMSprop: {velocity}, then {momentum}, then {average_gradient}; SGD: {momentum}.
+std::vector<std::vector<std::string>> keras_slot_order(const std::string& keras_class, const plugfit::Json& info);
 
 }  // namespace plugfit_hdf5

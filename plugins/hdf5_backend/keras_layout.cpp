@@ -75,21 +75,22 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
   state.name = *keras_class == "SGD" ? "sgd" : *keras_class == "Adam" ? "adam" : "rmsprop";
   state.iterations = optimizer.value("iterations", std::int64_t{0});
   state.learning_rate = static_cast<float>(optimizer.value("learning_rate", 0.001));
-  const std::vector<std::string> order = keras_slot_order(*keras_class, info);
-  for (const auto& layer : layout.layers)
-    for (const NamedTensor* w : layer.weights) {
-      const std::string suffix = w->name.substr(kWeights.size());
-      std::vector<KerasSlotVariable> own;
-      for (const auto& slot : order)
-        if (const auto it = by_name.find("optimizer/" + slot + "/" + suffix); it != by_name.end())
-          own.push_back({layout.model_name + "_" + layer.name + "_" + weight_short_name(*w) + "_" +
-                             keras_slot_name(*keras_class, slot),
-                         it->second});
-      if (own.empty()) continue;  // a non-trainable weight: Keras keeps no slots for it either
-      // A weight with only some of Keras's slots: Keras could not read the state by position.
-      if (own.size() != order.size()) return layout;
-      for (auto& s : own) state.slots.push_back(std::move(s));
-    }
+  // Keras keeps slots for the trainable weights only (plugfit too): a weight with none of a
+  // run's slots is skipped; one with some but not all could not be read by position.
+  for (const auto& run : keras_slot_order(*keras_class, info))
+    for (const auto& layer : layout.layers)
+      for (const NamedTensor* w : layer.weights) {
+        const std::string suffix = w->name.substr(kWeights.size());
+        std::vector<KerasSlotVariable> own;
+        for (const auto& slot : run)
+          if (const auto it = by_name.find("optimizer/" + slot + "/" + suffix); it != by_name.end())
+            own.push_back({layout.model_name + "_" + layer.name + "_" + weight_short_name(*w) + "_" +
+                               keras_slot_name(*keras_class, slot),
+                           it->second});
+        if (own.empty()) continue;
+        if (own.size() != run.size()) return layout;
+        for (auto& s : own) state.slots.push_back(std::move(s));
+      }
   layout.optimizer = std::move(state);
   return layout;
 }

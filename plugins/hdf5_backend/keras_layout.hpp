@@ -26,7 +26,7 @@ struct KerasOptimizerState {
   std::string name;  // "adam"
   std::int64_t iterations = 0;
   float learning_rate = 0;
-  std::vector<KerasSlotVariable> slots;  // per trainable weight in layer order, slots interleaved
+  std::vector<KerasSlotVariable> slots;  // in Keras 3's order (keras_slot_order)
 };
 
 struct KerasLayout {

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "h5.hpp"
 #include "keras_config.hpp"
@@ -197,4 +198,58 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   const Json archive = keras_model_config(unnamed, KerasJsonStyle::archive)["config"]["layers"];
   CHECK(archive[4]["registered_name"] == "custom_layers>Scale");
   CHECK(archive[2]["build_config"]["input_shape"] == Json::parse("[null, 6]"));
+}
+
+TEST_CASE("layers without weights, a plugin layer's weights and other optimizers' slots go where Keras puts them") {
+  quiet_errors();
+  TempDir dir;
+  StoredCheckpoint written;
+  written.name = "mixed";
+  written.save_seq = 1;
+  written.record.info = Json::parse(R"({"kind": "full",
+    "model": {"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "Flatten", "config": {"name": "flatten", "input_shape": [2, 2]}},
+      {"class_name": "Dense", "config": {"name": "dense", "units": 3}},
+      {"class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5}},
+      {"class_name": "custom_layers>Scale", "config": {"name": "scale"}}]}},
+    "input_shape": [2, 2],
+    "compile": {"optimizer": {"class_name": "RMSprop", "config": {"momentum": 0.5}}, "loss": "mse"},
+    "optimizer": {"iterations": 7, "learning_rate": 0.001}})");
+  auto add = [&](const std::string& name, const Shape& shape, float base) {
+    NamedTensor t{name, shape, std::vector<float>(shape_size(shape), base)};
+    written.record.tensors.push_back(std::move(t));
+  };
+  add("weights/dense/kernel", {4, 3}, 1);
+  add("weights/dense/bias", {3}, 2);
+  add("weights/scale/factor", {3}, 3);
+  for (const char* slot : {"velocity", "momentum"}) {
+    const float base = std::string(slot) == "velocity" ? 10.f : 20.f;
+    add(std::string("optimizer/") + slot + "/dense/kernel", {4, 3}, base + 1);
+    add(std::string("optimizer/") + slot + "/dense/bias", {3}, base + 2);
+    add(std::string("optimizer/") + slot + "/scale/factor", {3}, base + 3);
+  }
+  write_keras_file(dir.path / "x.h5", KerasFormat::legacy_h5, written);
+  write_keras_file(dir.path / "x.weights.h5", KerasFormat::weights_h5, written);
+  {
+    const Handle file = open_file(dir.path / "x.h5");
+    CHECK(read_string_list_attr(open_group(file, "model_weights"), "layer_names") ==
+          std::vector<std::string>{"flatten", "dense", "dropout", "scale"});
+    CHECK(read_string_list_attr(open_group(file, "model_weights/dropout"), "weight_names").empty());
+    CHECK(dataset_values(file, "/model_weights/scale/sequential/scale/factor")[0] == 3);
+    // Keras 3's RMSprop builds every velocity, then every momentum.
+    CHECK(read_string_list_attr(open_group(file, "optimizer_weights"), "weight_names") ==
+          std::vector<std::string>{"rmsprop/iteration", "rmsprop/learning_rate", "rmsprop/sequential_dense_kernel_velocity",
+                                   "rmsprop/sequential_dense_bias_velocity", "rmsprop/sequential_scale_factor_velocity",
+                                   "rmsprop/sequential_dense_kernel_momentum", "rmsprop/sequential_dense_bias_momentum",
+                                   "rmsprop/sequential_scale_factor_momentum"});
+    check_same(read_plugfit_group(file, "x.h5"), written);
+  }
+  const Handle file = open_file(dir.path / "x.weights.h5");
+  CHECK(path_exists(file, "layers/flatten/vars"));
+  CHECK(link_names(open_group(file, "layers/dropout/vars")).empty());
+  CHECK(dataset_values(file, "/layers/scale/vars/0")[0] == 3);
+  CHECK(dataset_values(file, "/optimizer/vars/4")[0] == 13);
+  CHECK(dataset_values(file, "/optimizer/vars/5")[0] == 21);
+  CHECK(read_string_attr(open_group(file, "optimizer/vars"), "name") == "rmsprop");
+  check_same(read_plugfit_group(file, "x.weights.h5"), written);
 }
