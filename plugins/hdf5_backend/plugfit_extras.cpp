@@ -101,8 +101,15 @@ StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label) {
       if (H5Tequal(type, H5T_IEEE_F32LE) <= 0) throw CheckpointCorrupt(what + " is not float32");
       t.shape = dataset_shape(dataset);
       const Handle space(H5Dget_space(dataset), H5Sclose, "cannot read the shape of " + what);
-      if (H5Sget_simple_extent_npoints(space) != static_cast<hssize_t>(plugfit::shape_size(t.shape)))
-        throw CheckpointCorrupt(what + " has a shape its values do not fill");
+      const std::size_t count = plugfit::shape_size(t.shape);
+      // The bytes the file holds for it bound what is read: a damaged shape cannot make plugfit
+      // allocate more than the file could hold.
+      hsize_t file_size = 0;
+      if (H5Fget_filesize(file, &file_size) < 0) fail("cannot size the file");
+      if (H5Sget_simple_extent_npoints(space) != static_cast<hssize_t>(count) ||
+          H5Dget_storage_size(dataset) != count * sizeof(float) || count * sizeof(float) > file_size)
+        throw CheckpointCorrupt(what + " has a shape " + plugfit::full_shape_str(t.shape) +
+                                " that its stored bytes do not fill");
       t.values = read_floats(dataset, t.shape, what);
     } catch (const H5Failure& e) {
       throw CheckpointCorrupt(what + " cannot be read (" + e.what() + ")");

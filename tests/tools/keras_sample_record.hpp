@@ -48,6 +48,7 @@ inline plugfit_hdf5::StoredCheckpoint keras_sample_checkpoint() {
   record.tensors[1].values[2] = std::numeric_limits<float>::max();
   fill("callbacks/ema/shadow", {3, 2});
   fill("odd/name%with/slashes", {});
+  fill("callbacks/empty", {0, 3});
   return checkpoint;
 }
 
