@@ -161,6 +161,30 @@ def zip_compare(ours_path, theirs_path, failures):
             failures.append("model.keras: model.weights.h5 has no plugfit group")
 
 
+def keras_reads(legacy_path, weights_path, failures):
+    """The values as Keras's two loaders find them agree bit for bit: the legacy loader by
+    layer_names and weight_names, Keras 3's by layers/<name>/vars/<i> and optimizer/vars/<i>."""
+    with h5py.File(legacy_path, "r") as legacy, h5py.File(weights_path, "r") as weights:
+        group = legacy["model_weights"]
+        by_names = []
+        for layer in group.attrs["layer_names"]:
+            names = group[layer].attrs["weight_names"]
+            values = [group[layer][n][()] for n in names]
+            vars_group = weights["layers"][layer]["vars"]
+            positional = [vars_group[str(i)][()] for i in range(len(vars_group))]
+            if len(values) != len(positional) or any(a.tobytes() != b.tobytes() for a, b in zip(values, positional)):
+                failures.append(f"layer {layer}: the legacy file's weights differ from the .weights.h5 file's")
+            by_names += values
+        opt_names = legacy["optimizer_weights"].attrs["weight_names"]
+        legacy_opt = [legacy["optimizer_weights"][n][()] for n in opt_names]
+        opt_vars = weights["optimizer/vars"]
+        keras3_opt = [opt_vars[str(i)][()] for i in range(len(opt_vars))]
+        if len(legacy_opt) != len(keras3_opt) or any(
+            a.tobytes() != b.tobytes() or a.dtype != b.dtype for a, b in zip(legacy_opt, keras3_opt)
+        ):
+            failures.append("the legacy file's optimizer_weights differ from the .weights.h5 file's optimizer/vars")
+
+
 def main():
     writer, real_dir = sys.argv[1], sys.argv[2]
     if not all(os.path.isfile(os.path.join(real_dir, f)) for f in REAL.values()):
@@ -178,6 +202,7 @@ def main():
                     h5_compare(ours, a, b, failures)
                     if "plugfit" not in a:
                         failures.append(f"{ours} has no plugfit group")
+        keras_reads(os.path.join(out, "model.h5"), os.path.join(out, "model.weights.h5"), failures)
     for f in failures:
         print(f)
     print(f"{len(failures)} difference(s) from Keras's layouts")

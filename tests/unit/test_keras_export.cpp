@@ -11,6 +11,7 @@
 
 #include "h5.hpp"
 #include "keras_config.hpp"
+#include "keras_import.hpp"
 #include "keras_file.hpp"
 #include "plugfit_extras.hpp"
 #include "test_support.hpp"
@@ -252,4 +253,23 @@ TEST_CASE("layers without weights, a plugin layer's weights and other optimizers
   CHECK(dataset_values(file, "/optimizer/vars/5")[0] == 21);
   CHECK(read_string_attr(open_group(file, "optimizer/vars"), "name") == "rmsprop");
   check_same(read_plugfit_group(file, "x.weights.h5"), written);
+}
+
+TEST_CASE("plugfit's reader of Keras's legacy .h5 files reads a written one as a Keras file") {
+  quiet_errors();
+  TempDir dir;
+  const StoredCheckpoint written = keras_sample_checkpoint();
+  write_keras_file(dir.path / "k.h5", KerasFormat::legacy_h5, written);
+  const Handle file = open_file(dir.path / "k.h5");
+  const CheckpointRecord read = import_keras(file, "k.h5");  // Keras's layout only, /plugfit unread
+  CHECK(read.info["kind"] == "full");
+  CHECK(read.info["optimizer"]["iterations"] == 4500);
+  CHECK(read.info["compile"]["loss"] == "binary_crossentropy");
+  CHECK(read.info["input_shape"] == Json::array({12}));
+  for (const auto& t : written.record.tensors) {
+    if (t.name.rfind("weights/", 0) != 0 && t.name.rfind("optimizer/", 0) != 0) continue;
+    const NamedTensor* got = read.find(t.name);
+    REQUIRE_MESSAGE(got != nullptr, t.name);
+    CHECK_MESSAGE(same_bits(*got, t), t.name);
+  }
 }
