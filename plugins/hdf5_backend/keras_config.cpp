@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <regex>
 
 namespace plugfit_hdf5 {
 
@@ -15,15 +16,23 @@ std::string lower(std::string s) {
   return s;
 }
 
-// "Dense" -> "dense", "InputLayer" -> "input_layer": Keras's default layer names.
+// Keras's naming.to_snake_case: "Dense" -> "dense", "InputLayer" -> "input_layer", "Conv2D" ->
+// "conv2d", "LSTM" -> "lstm".
 std::string snake_case(const std::string& name) {
-  std::string out;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(name[i]);
-    if (std::isupper(c) && i > 0 && !std::isupper(static_cast<unsigned char>(name[i - 1]))) out += '_';
-    out += static_cast<char>(std::tolower(c));
-  }
-  return out;
+  std::string s = std::regex_replace(name, std::regex(R"(\W+)"), "");
+  s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
+  return lower(s);
+}
+
+std::string bare_class(const std::string& cls) {
+  const auto arrow = cls.find('>');
+  return arrow == std::string::npos ? cls : cls.substr(arrow + 1);
+}
+
+std::string next_name(std::map<std::string, int>& seen, const std::string& base) {
+  const int n = seen[base]++;
+  return n == 0 ? base : base + "_" + std::to_string(n);
 }
 
 Json spec_config(const Json& spec) {
@@ -120,20 +129,16 @@ std::vector<KerasLayerName> keras_layer_names(const Json& info) {
   std::vector<KerasLayerName> out;
   const Json model = info.value("model", Json::object());
   const Json layers = model.is_object() ? spec_config(model).value("layers", Json::array()) : Json::array();
-  std::map<std::string, int> seen;
+  std::map<std::string, int> default_names;
+  std::map<std::string, int> groups;
   for (const auto& spec : layers) {
     const std::string cls = spec_class(spec);
     if (cls == "InputLayer") continue;
     const Json config = spec_config(spec);
-    std::string name;
-    if (config.contains("name") && config["name"].is_string()) {
-      name = config["name"].get<std::string>();
-    } else {
-      const std::string base = snake_case(cls.substr(cls.find('>') == std::string::npos ? 0 : cls.find('>') + 1));
-      const int n = seen[base]++;
-      name = n == 0 ? base : base + "_" + std::to_string(n);
-    }
-    out.push_back({name, cls});
+    const std::string base = snake_case(bare_class(cls));
+    const std::string name = config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>()
+                                                                                    : next_name(default_names, base);
+    out.push_back({name, cls, next_name(groups, base)});
   }
   return out;
 }

@@ -21,6 +21,9 @@ std::string keras_version_for(KerasJsonStyle style);
 struct KerasLayerName {
   std::string name;        // the layer's name: its config's, else Keras's default (dense, dense_1, ...)
   std::string class_name;  // plugfit's class name ("Dense", "plugin>Type")
+  // The layer's group in a .weights.h5 file: Keras 3's saving_lib names a container's layers by
+  // class, not by name (names are not reproducible): dense, dense_1, dropout, ... in model order.
+  std::string weights_group;
 };
 
 // The model name Keras would give (plugfit's models have none): "sequential".

@@ -100,7 +100,7 @@ Handle create_vars(hid_t file, const std::string& path, const std::string& name)
 void write_weights_layout(hid_t file, const KerasLayout& layout, Datasets& datasets) {
   create_group(file, "layers");
   for (const auto& layer : layout.layers) {
-    const std::string path = "layers/" + layer.name + "/vars";
+    const std::string path = "layers/" + layer.weights_group + "/vars";
     const Handle vars = create_vars(file, path, layer.name);
     for (std::size_t i = 0; i < layer.weights.size(); ++i) {
       write_floats(vars, std::to_string(i), layer.weights[i]->shape, layer.weights[i]->values);

@@ -47,13 +47,13 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
   KerasLayout layout;
   layout.model_name = keras_model_name(info);
   std::map<std::string, std::size_t> layer_index;
-  auto add_layer = [&](const std::string& name) {
+  auto add_layer = [&](const std::string& name, const std::string& group) {
     if (layer_index.count(name) == 0) {
       layer_index[name] = layout.layers.size();
-      layout.layers.push_back({name, {}});
+      layout.layers.push_back({name, group, {}});
     }
   };
-  for (const auto& layer : keras_layer_names(info)) add_layer(layer.name);
+  for (const auto& layer : keras_layer_names(info)) add_layer(layer.name, layer.weights_group);
   // A record without a model (weights Keras saved alone): its layers as the tensors name them.
   const bool from_tensors = layout.layers.empty();
   std::map<std::string, const NamedTensor*> by_name;
@@ -64,7 +64,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
     const auto slash = rest.rfind('/');
     if (slash == std::string::npos || slash == 0) continue;
     const std::string layer = rest.substr(0, slash);
-    if (from_tensors) add_layer(layer);
+    if (from_tensors) add_layer(layer, layer);  // no classes known: the names as the file had them
     if (const auto it = layer_index.find(layer); it != layer_index.end()) layout.layers[it->second].weights.push_back(&t);
   }
 

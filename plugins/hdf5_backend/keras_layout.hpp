@@ -14,6 +14,7 @@ namespace plugfit_hdf5 {
 
 struct KerasLayerWeights {
   std::string name;                                // the Keras layer's name
+  std::string weights_group;                       // its group in .weights.h5 (KerasLayerName)
   std::vector<const plugfit::NamedTensor*> weights;  // "weights/<name>/<weight>", record order
 };
 

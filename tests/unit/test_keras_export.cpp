@@ -196,6 +196,19 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   CHECK(legacy[3]["config"]["activation"] == "hard_sigmoid_keras2");  // Keras 3's hard_sigmoid differs
   CHECK(legacy[4]["config"]["factor"] == 2);
   CHECK_FALSE(legacy[2].contains("module"));
+  // .weights.h5 groups go by class and position, whatever the layers are named (Keras 3's saving_lib).
+  Json named = info;
+  named["model"]["config"]["layers"][0]["config"]["name"] = "hidden";
+  named["model"]["config"]["layers"][1]["config"]["name"] = "dense";
+  const auto names = keras_layer_names(named);
+  REQUIRE(names.size() == 3);
+  CHECK(names[0].name == "hidden");
+  CHECK(names[0].weights_group == "dense");
+  CHECK(names[1].weights_group == "dense_1");
+  CHECK(names[2].weights_group == "dense_2");
+  Json conv = info;
+  conv["model"]["config"]["layers"][0]["class_name"] = "custom_layers>Conv2D";
+  CHECK(keras_layer_names(conv)[0].weights_group == "conv2d");
   const Json archive = keras_model_config(unnamed, KerasJsonStyle::archive)["config"]["layers"];
   CHECK(archive[4]["registered_name"] == "custom_layers>Scale");
   CHECK(archive[2]["build_config"]["input_shape"] == Json::parse("[null, 6]"));
