@@ -163,7 +163,8 @@ Json keras_model_config(const Json& info, KerasJsonStyle style) {
     layer["config"] = std::move(config);
     if (archive) {
       layer["registered_name"] = registered;
-      if (built && cls != "InputLayer") layer["build_config"] = {{"input_shape", *built}};
+      // Keras 3.10 builds Dropout when it is made (w16's config.json has no build_config for it).
+      if (built && cls != "InputLayer" && cls != "Dropout") layer["build_config"] = {{"input_shape", *built}};
     }
     layers.push_back(std::move(layer));
   };

@@ -212,6 +212,12 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   const Json archive = keras_model_config(unnamed, KerasJsonStyle::archive)["config"]["layers"];
   CHECK(archive[4]["registered_name"] == "custom_layers>Scale");
   CHECK(archive[2]["build_config"]["input_shape"] == Json::parse("[null, 6]"));
+  Json dropout = info;
+  dropout["model"]["config"]["layers"][1] = {{"class_name", "Dropout"}, {"config", {{"rate", 0.5}}}};
+  const Json with_dropout = keras_model_config(dropout, KerasJsonStyle::archive)["config"]["layers"][2];
+  CHECK(with_dropout["config"]["name"] == "dropout");
+  CHECK(with_dropout["config"]["seed"].is_null());
+  CHECK_FALSE(with_dropout.contains("build_config"));  // as Keras 3.10 writes it (w16)
 }
 
 TEST_CASE("layers without weights, a plugin layer's weights and other optimizers' slots go where Keras puts them") {
