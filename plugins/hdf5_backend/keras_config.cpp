@@ -10,6 +10,7 @@ namespace plugfit_hdf5 {
 namespace {
 
 using plugfit::Json;
+using KJson = KerasJson;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -43,18 +44,18 @@ std::string spec_class(const Json& spec) {
   return spec.is_object() ? spec.value("class_name", std::string()) : std::string();
 }
 
-Json dtype_policy() {
+KJson dtype_policy() {
   return {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "float32"}}}, {"registered_name", nullptr}};
 }
 
 // plugfit's initializer (a name or {"class_name", "config"}) as Keras 3 serializes one.
-Json keras_initializer(const Json& spec) {
+KJson keras_initializer(const Json& spec) {
   static const std::map<std::string, std::string> classes = {
       {"glorot_uniform", "GlorotUniform"}, {"glorot_normal", "GlorotNormal"}, {"he_uniform", "HeUniform"},
       {"he_normal", "HeNormal"},           {"lecun_uniform", "LecunUniform"}, {"lecun_normal", "LecunNormal"},
       {"zeros", "Zeros"},                  {"ones", "Ones"},                  {"orthogonal", "Orthogonal"}};
   std::string cls = spec_class(spec);
-  Json config = spec_config(spec);
+  KJson config = KJson(spec_config(spec));
   if (const auto it = classes.find(cls); it != classes.end()) cls = it->second;
   if (cls != "Zeros" && cls != "Ones" && cls != "Constant" && !config.contains("seed")) config["seed"] = nullptr;
   return {{"module", "keras.initializers"}, {"class_name", cls}, {"config", config}, {"registered_name", nullptr}};
@@ -64,16 +65,16 @@ Json keras_initializer(const Json& spec) {
 // hard_sigmoid is Keras 3's relu6(x + 3) / 6; "hard_sigmoid_keras2" (Keras 2's 0.2x + 0.5) and
 // "gelu_approximate" have no Keras 3 name and are kept as plugfit names them (Keras cannot
 // load such a layer; plugfit reads it back).
-Json keras_activation(const Json& activation) {
+KJson keras_activation(const Json& activation) {
   if (!activation.is_string()) return activation;
-  return activation.get<std::string>() == "None" ? Json("linear") : activation;
+  return activation.get<std::string>() == "None" ? KJson("linear") : KJson(activation);
 }
 
-using Dims = std::optional<std::vector<Json>>;  // a batch shape, [null, d1, ...]; nullopt when unknown
+using Dims = std::optional<std::vector<KJson>>;  // a batch shape, [null, d1, ...]; nullopt when unknown
 
 // Keras 3's full config of one layer, and the shape it outputs.
-Json keras_layer_config(const std::string& cls, Json config, const std::string& name, const Dims& input, Dims& output) {
-  Json out = {{"name", name}, {"trainable", config.value("trainable", true)}, {"dtype", dtype_policy()}};
+KJson keras_layer_config(const std::string& cls, Json config, const std::string& name, const Dims& input, Dims& output) {
+  KJson out = {{"name", name}, {"trainable", config.value("trainable", true)}, {"dtype", dtype_policy()}};
   output = input;
   if (cls == "Dense") {
     const Json units = config.value("units", Json(1));
@@ -86,7 +87,7 @@ Json keras_layer_config(const std::string& cls, Json config, const std::string& 
                 {"bias_regularizer", nullptr},
                 {"kernel_constraint", nullptr},
                 {"bias_constraint", nullptr}});
-    if (output) output->back() = units;
+    if (output) output->back() = KJson(units);
   } else if (cls == "Dropout") {
     out.update({{"rate", config.value("rate", 0.0)}, {"seed", config.value("seed", Json())}, {"noise_shape", nullptr}});
   } else if (cls == "Flatten") {
@@ -94,27 +95,42 @@ Json keras_layer_config(const std::string& cls, Json config, const std::string& 
     if (output) {
       long long size = 1;
       for (std::size_t i = 1; i < output->size(); ++i) size *= (*output)[i].is_number() ? (*output)[i].get<long long>() : 0;
-      output = std::vector<Json>{nullptr, size};
+      output = std::vector<KJson>{nullptr, size};
     }
   } else if (cls == "Activation") {
     out["activation"] = keras_activation(config.value("activation", Json("linear")));
   } else {
     // A plugin layer or one plugfit knows Keras lacks: its config as plugfit has it.
     for (const auto& [key, value] : config.items())
-      if (key != "input_shape" && key != "batch_input_shape" && key != "batch_shape") out[key] = value;
+      if (key != "input_shape" && key != "batch_input_shape" && key != "batch_shape") out[key] = KJson(value);
     output.reset();
   }
   return out;
 }
 
-std::vector<Json> batch_of(const Json& input_shape) {
-  std::vector<Json> dims{nullptr};
+std::vector<KJson> batch_of(const Json& input_shape) {
+  std::vector<KJson> dims{nullptr};
   if (input_shape.is_array())
-    for (const auto& d : input_shape) dims.push_back(d);
+    for (const auto& d : input_shape) dims.push_back(KJson(d));
   return dims;
 }
 
 }  // namespace
+
+std::string python_json_text(const KJson& j) {
+  if (j.is_object()) {
+    std::string out = "{";
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out += (it == j.begin() ? "" : ", ") + KJson(it.key()).dump(-1, ' ', true) + ": " + python_json_text(*it);
+    return out + "}";
+  }
+  if (j.is_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < j.size(); ++i) out += (i == 0 ? "" : ", ") + python_json_text(j[i]);
+    return out + "]";
+  }
+  return j.dump(-1, ' ', true);
+}
 
 std::string keras_version_for(KerasJsonStyle style) { return style == KerasJsonStyle::archive ? "3.10.0" : "3.8.0"; }
 
@@ -143,21 +159,21 @@ std::vector<KerasLayerName> keras_layer_names(const Json& info) {
   return out;
 }
 
-Json keras_model_config(const Json& info, KerasJsonStyle style) {
+KJson keras_model_config(const Json& info, KerasJsonStyle style) {
   const bool archive = style == KerasJsonStyle::archive;
   const Json model = info.value("model", Json::object());
   const Json specs = spec_config(model).value("layers", Json::array());
   const std::vector<KerasLayerName> names = keras_layer_names(info);
   Dims shape = batch_of(info.value("input_shape", Json::array()));
-  const Json build_shape = *shape;
+  const KJson build_shape = KJson(*shape);
 
-  Json input_config = {{"batch_shape", build_shape}, {"dtype", "float32"}, {"sparse", false}};
+  KJson input_config = {{"batch_shape", build_shape}, {"dtype", "float32"}, {"sparse", false}};
   if (archive) input_config["ragged"] = false;
   input_config["name"] = "input_layer";
-  Json layers = Json::array();
-  auto wrap = [&](const std::string& cls, Json config, const std::string& module, const Json& registered,
+  KJson layers = KJson::array();
+  auto wrap = [&](const std::string& cls, KJson config, const std::string& module, const KJson& registered,
                   const Dims& built) {
-    Json layer = Json::object();
+    KJson layer = KJson::object();
     if (archive) layer["module"] = module;
     layer["class_name"] = cls;
     layer["config"] = std::move(config);
@@ -174,22 +190,22 @@ Json keras_model_config(const Json& info, KerasJsonStyle style) {
     const std::string cls = spec_class(spec);
     if (cls == "InputLayer") continue;
     Dims next;
-    Json config = keras_layer_config(cls, spec_config(spec), names[index++].name, shape, next);
+    KJson config = keras_layer_config(cls, spec_config(spec), names[index++].name, shape, next);
     const bool plugin = cls.find('>') != std::string::npos;
     wrap(plugin ? cls.substr(cls.find('>') + 1) : cls, std::move(config), plugin ? "" : "keras.layers",
-         plugin ? Json(cls) : Json(), shape);
+         plugin ? KJson(cls) : KJson(), shape);
     shape = next;
   }
-  Json body = {{"name", keras_model_name(info)}, {"trainable", true}, {"dtype", dtype_policy()},
+  KJson body = {{"name", keras_model_name(info)}, {"trainable", true}, {"dtype", dtype_policy()},
                {"layers", layers}, {"build_input_shape", build_shape}};
-  Json out = Json::object();
+  KJson out = KJson::object();
   if (archive) out["module"] = "keras";
   out["class_name"] = "Sequential";
   out["config"] = std::move(body);
   if (archive) {
     out["registered_name"] = nullptr;
     out["build_config"] = {{"input_shape", build_shape}};
-    const Json compile = keras_compile_config(info, style);
+    const KJson compile = keras_compile_config(info, style);
     if (!compile.is_null()) out["compile_config"] = compile;
   }
   return out;
@@ -230,15 +246,15 @@ std::vector<std::vector<std::string>> keras_slot_order(const std::string& keras_
   return out;
 }
 
-Json keras_compile_config(const Json& info, KerasJsonStyle style) {
+KJson keras_compile_config(const Json& info, KerasJsonStyle style) {
   const bool archive = style == KerasJsonStyle::archive;
   const Json compile = info.value("compile", Json());
-  if (!compile.is_object() || compile.empty()) return Json();
+  if (!compile.is_object() || compile.empty()) return KJson();
   const Json opt_spec = compile.value("optimizer", Json("Adam"));
   const Json given = spec_config(opt_spec);
   const auto keras_class = keras_optimizer_class(info);
   std::string cls = keras_class ? *keras_class : spec_class(opt_spec);
-  Json config = {{"name", lower(cls)},
+  KJson config = {{"name", lower(cls)},
                  {"learning_rate", given.value("learning_rate", 0.001)},
                  {"weight_decay", nullptr},
                  {"clipnorm", given.value("clipnorm", Json())},
@@ -258,17 +274,17 @@ Json keras_compile_config(const Json& info, KerasJsonStyle style) {
     config.update({{"rho", given.value("rho", 0.9)}, {"momentum", given.value("momentum", 0.0)},
                    {"epsilon", given.value("epsilon", 1e-7)}, {"centered", given.value("centered", false)}});
   } else {
-    config.update(given);  // an optimizer Keras lacks: its options as plugfit has them
+    config.update(KJson(given));  // an optimizer Keras lacks: its options as plugfit has them
   }
-  Json optimizer = Json::object();
+  KJson optimizer = KJson::object();
   if (archive) optimizer["module"] = keras_class ? "keras.optimizers" : "";
   optimizer["class_name"] = cls;
   optimizer["config"] = config;
-  if (archive) optimizer["registered_name"] = keras_class ? Json() : Json("plugfit>" + cls);
-  Json metrics = compile.value("metrics", Json::array());
-  Json out = Json::object();
+  if (archive) optimizer["registered_name"] = keras_class ? KJson() : KJson("plugfit>" + cls);
+  KJson metrics = KJson(compile.value("metrics", Json::array()));
+  KJson out = KJson::object();
   if (archive) out["optimizer"] = optimizer;
-  out.update({{"loss", compile.value("loss", Json("sparse_categorical_crossentropy"))},
+  out.update({{"loss", KJson(compile.value("loss", Json("sparse_categorical_crossentropy")))},
               {"loss_weights", nullptr},
               {"metrics", metrics},
               {"weighted_metrics", nullptr},

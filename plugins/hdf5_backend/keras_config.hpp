@@ -13,6 +13,12 @@ namespace plugfit_hdf5 {
 // build_config on every object) or Keras 3.8's legacy .h5 writer (class_name and config only).
 enum class KerasJsonStyle { archive, legacy_h5 };
 
+// Keras's JSON keeps Python's dict order (the order Keras writes its keys in): so does plugfit's.
+using KerasJson = nlohmann::ordered_json;
+
+// json.dumps's text of j: ", " and ": " separators, non-ASCII characters escaped.
+std::string python_json_text(const KerasJson& j);
+
 // The Keras version whose files plugfit's match, per style (the real files compared in tests).
 std::string keras_version_for(KerasJsonStyle style);
 
@@ -34,11 +40,11 @@ std::vector<KerasLayerName> keras_layer_names(const plugfit::Json& info);
 
 // info["model"] and info["input_shape"] (and, for the archive, info["compile"] as
 // compile_config) as Keras's model config. requires: info["model"] is a Sequential config.
-plugfit::Json keras_model_config(const plugfit::Json& info, KerasJsonStyle style);
+KerasJson keras_model_config(const plugfit::Json& info, KerasJsonStyle style);
 
 // info["compile"] as Keras's compile_config (archive) or training_config (legacy .h5); null
 // when the record names no compile.
-plugfit::Json keras_compile_config(const plugfit::Json& info, KerasJsonStyle style);
+KerasJson keras_compile_config(const plugfit::Json& info, KerasJsonStyle style);
 
 // The optimizer's Keras class ("Adam", "SGD", "RMSprop") when Keras has one that keeps the same
 // slots, else nullopt (its state then lives in the plugfit group only).

@@ -30,8 +30,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Keras's json.dumps of a config as the legacy writer stores it: bytes, so ASCII only.
-std::string ascii_json(const Json& j) { return j.dump(-1, ' ', true); }
+// Keras's json.dumps of a config (the legacy writer stores it as bytes: ASCII only).
+std::string ascii_json(const KerasJson& j) { return python_json_text(j); }
 
 void check_record(const plugfit::CheckpointRecord& record) {
   std::set<std::string> names;
@@ -52,7 +52,7 @@ void write_legacy_layout(hid_t file, const StoredCheckpoint& checkpoint, const K
   if (info.contains("model")) {
     write_vlen_string_attr(file, "model_config", ascii_json(keras_model_config(info, KerasJsonStyle::legacy_h5)),
                            StringCset::ascii);
-    const Json training = keras_compile_config(info, KerasJsonStyle::legacy_h5);
+    const KerasJson training = keras_compile_config(info, KerasJsonStyle::legacy_h5);
     if (!training.is_null()) write_vlen_string_attr(file, "training_config", ascii_json(training), StringCset::ascii);
   }
   const Handle weights = create_group(file, "model_weights");
@@ -204,12 +204,12 @@ std::string date_saved(std::time_t now) {
 void write_archive(const std::filesystem::path& path, const StoredCheckpoint& checkpoint) {
   const std::time_t now = std::time(nullptr);
   const Json& info = checkpoint.record.info;
-  Json metadata = Json::object();
+  KerasJson metadata = KerasJson::object();
   metadata["keras_version"] = keras_version_for(KerasJsonStyle::archive);
   metadata["date_saved"] = date_saved(now);
-  const Json config = info.contains("model") ? keras_model_config(info, KerasJsonStyle::archive) : Json::object();
-  write_zip(path, {{"metadata.json", metadata.dump(), std::nullopt},
-                   {"config.json", config.dump(), std::nullopt},
+  const KerasJson config = info.contains("model") ? keras_model_config(info, KerasJsonStyle::archive) : KerasJson::object();
+  write_zip(path, {{"metadata.json", python_json_text(metadata), std::nullopt},
+                   {"config.json", python_json_text(config), std::nullopt},
                    {"model.weights.h5", weights_image(checkpoint), now}});
 }
 

@@ -106,6 +106,27 @@ def key_paths(value, prefix=""):
     return {p for p in out if not any(r.search(p) for r in LOOSE)}
 
 
+def key_orders(value, prefix=""):
+    """Each object's keys in order (Keras writes Python dicts: the order is part of its text)."""
+    out = {}
+    if isinstance(value, dict):
+        out[prefix] = [k for k in value if not any(r.search(prefix + "." + k) for r in LOOSE)]
+        for k, v in value.items():
+            out.update(key_orders(v, prefix + "." + k if prefix else k))
+    elif isinstance(value, list):
+        for item in value:
+            tag = item.get("class_name", "") if isinstance(item, dict) else ""
+            out.update(key_orders(item, prefix + "[" + tag + "]"))
+    return out
+
+
+def order_compare(label, ours, theirs, failures):
+    a, b = key_orders(ours), key_orders(theirs)
+    for path in sorted(set(a) & set(b)):
+        if a[path] != b[path]:
+            failures.append(f"{label}: the keys of {path or 'the top level'} are in the order {a[path]}, Keras's {b[path]}")
+
+
 def compare(label, ours, theirs, failures):
     for missing in sorted(map(str, theirs - ours)):
         failures.append(f"{label}: plugfit's file lacks {missing}")
@@ -122,6 +143,7 @@ def json_compare(label, ours, theirs, failures):
     common = classes(ours) & classes(theirs)
     keep = lambda c: {**c, "config": {**c["config"], "layers": [l for l in c["config"]["layers"] if l["class_name"] in common]}}
     compare(label, key_paths(keep(ours)), key_paths(keep(theirs)), failures)
+    order_compare(label, keep(ours), keep(theirs), failures)
 
 
 def h5_compare(label, ours_file, theirs_file, failures):
@@ -133,6 +155,7 @@ def h5_compare(label, ours_file, theirs_file, failures):
                 json_compare(label + " " + attr, a, b, failures)
             else:
                 compare(label + " " + attr, key_paths(a), key_paths(b), failures)
+                order_compare(label + " " + attr, a, b, failures)
 
 
 def zip_compare(ours_path, theirs_path, failures):
@@ -151,6 +174,7 @@ def zip_compare(ours_path, theirs_path, failures):
                 failures.append(f"model.keras: {info.filename} is dated {info.date_time}, zipfile's default is 1980-01-01")
         meta = [json.loads(z.read("metadata.json")) for z in (ours, theirs)]
         compare("model.keras metadata.json", key_paths(meta[0]), key_paths(meta[1]), failures)
+        order_compare("model.keras metadata.json", meta[0], meta[1], failures)
         if not re.fullmatch(r"\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d", meta[0]["date_saved"]):
             failures.append(f"model.keras: date_saved {meta[0]['date_saved']!r} is not Keras's %Y-%m-%d@%H:%M:%S")
         config = [json.loads(z.read("config.json")) for z in (ours, theirs)]

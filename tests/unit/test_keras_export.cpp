@@ -179,8 +179,8 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   CHECK(config["module"] == "keras");
   const Json layers = config["config"]["layers"];
   CHECK(layers[0]["class_name"] == "InputLayer");
-  CHECK(layers[0]["config"]["batch_shape"] == Json::parse("[null, 12]"));
-  CHECK(layers[2]["build_config"]["input_shape"] == Json::parse("[null, 64]"));
+  CHECK(layers[0]["config"]["batch_shape"] == KerasJson::parse("[null, 12]"));
+  CHECK(layers[2]["build_config"]["input_shape"] == KerasJson::parse("[null, 64]"));
   CHECK(layers[1]["config"]["kernel_initializer"]["class_name"] == "GlorotUniform");
   CHECK(config["compile_config"]["optimizer"]["config"]["learning_rate"] == 0.01);
   Json unnamed = info;
@@ -211,7 +211,7 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   CHECK(keras_layer_names(conv)[0].weights_group == "conv2d");
   const Json archive = keras_model_config(unnamed, KerasJsonStyle::archive)["config"]["layers"];
   CHECK(archive[4]["registered_name"] == "custom_layers>Scale");
-  CHECK(archive[2]["build_config"]["input_shape"] == Json::parse("[null, 6]"));
+  CHECK(archive[2]["build_config"]["input_shape"] == KerasJson::parse("[null, 6]"));
   Json dropout = info;
   dropout["model"]["config"]["layers"][1] = {{"class_name", "Dropout"}, {"config", {{"rate", 0.5}}}};
   const Json with_dropout = keras_model_config(dropout, KerasJsonStyle::archive)["config"]["layers"][2];
