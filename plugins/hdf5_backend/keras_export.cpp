@@ -236,11 +236,11 @@ void write_keras_file(const std::filesystem::path& path, KerasFormat format, con
   std::error_code ec;
   if (std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
     throw RuntimeFailure("cannot write " + path.string() + ": something already exists there");
+  quiet_errors();  // HDF5's failures become exceptions with its reason, not printed stacks
   try {
     if (format == KerasFormat::archive) {
       write_archive(path, checkpoint);
     } else {
-      quiet_errors();
       const Handle fapl = file_access();
       Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + path.string());
       write_hdf5_content(file, format, checkpoint);
