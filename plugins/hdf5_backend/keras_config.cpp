@@ -254,17 +254,20 @@ KJson keras_compile_config(const Json& info, KerasJsonStyle style) {
   const Json given = spec_config(opt_spec);
   const auto keras_class = keras_optimizer_class(info);
   std::string cls = keras_class ? *keras_class : spec_class(opt_spec);
+  // Keras 3's base optimizer options in its order, plugfit's values where it has them (plugfit
+  // takes the same names); options Keras lacks ("decay") stay in the plugfit group's info only.
   KJson config = {{"name", lower(cls)},
-                 {"learning_rate", given.value("learning_rate", 0.001)},
-                 {"weight_decay", nullptr},
-                 {"clipnorm", given.value("clipnorm", Json())},
-                 {"global_clipnorm", given.value("global_clipnorm", Json())},
-                 {"clipvalue", given.value("clipvalue", Json())},
-                 {"use_ema", false},
-                 {"ema_momentum", 0.99},
-                 {"ema_overwrite_frequency", nullptr},
-                 {"loss_scale_factor", nullptr},
-                 {"gradient_accumulation_steps", nullptr}};
+                  {"learning_rate", KJson(given.value("learning_rate", given.value("lr", Json(0.001))))}};
+  const std::pair<const char*, Json> base[] = {{"weight_decay", Json()},
+                                               {"clipnorm", Json()},
+                                               {"global_clipnorm", Json()},
+                                               {"clipvalue", Json()},
+                                               {"use_ema", Json(false)},
+                                               {"ema_momentum", Json(0.99)},
+                                               {"ema_overwrite_frequency", Json()},
+                                               {"loss_scale_factor", Json()},
+                                               {"gradient_accumulation_steps", Json()}};
+  for (const auto& [key, fallback] : base) config[key] = KJson(given.value(key, fallback));
   if (cls == "Adam") {
     config.update({{"beta_1", given.value("beta_1", 0.9)}, {"beta_2", given.value("beta_2", 0.999)},
                    {"epsilon", given.value("epsilon", 1e-7)}, {"amsgrad", given.value("amsgrad", false)}});

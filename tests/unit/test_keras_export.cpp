@@ -183,6 +183,12 @@ TEST_CASE("Keras configs carry Keras 3's keys and names") {
   CHECK(layers[2]["build_config"]["input_shape"] == KerasJson::parse("[null, 64]"));
   CHECK(layers[1]["config"]["kernel_initializer"]["class_name"] == "GlorotUniform");
   CHECK(config["compile_config"]["optimizer"]["config"]["learning_rate"] == 0.01);
+  Json accumulating = info;
+  accumulating["compile"]["optimizer"]["config"]["gradient_accumulation_steps"] = 4;
+  const KerasJson adam = keras_compile_config(accumulating, KerasJsonStyle::legacy_h5)["optimizer_config"]["config"];
+  CHECK(adam["gradient_accumulation_steps"] == 4);
+  CHECK(adam["weight_decay"].is_null());
+  CHECK(adam["beta_2"] == 0.999);
   Json unnamed = info;
   unnamed["model"]["config"]["layers"] = Json::parse(
       R"([{"class_name": "Flatten", "config": {"input_shape": [2, 3]}}, {"class_name": "Dense", "config": {"units": 4}},
