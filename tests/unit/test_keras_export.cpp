@@ -298,3 +298,25 @@ TEST_CASE("plugfit's reader of Keras's legacy .h5 files reads a written one as a
     CHECK_MESSAGE(same_bits(*got, t), t.name);
   }
 }
+
+TEST_CASE("a manifest pointing at a dataset that is not a float32 tensor is CheckpointCorrupt naming it") {
+  quiet_errors();
+  TempDir dir;
+  const fs::path path = dir.path / "p.weights.h5";
+  write_keras_file(path, KerasFormat::weights_h5, keras_sample_checkpoint());
+  {
+    const Handle file = open_file(path, H5F_ACC_RDWR);
+    const Handle group = open_group(file, "plugfit");
+    const std::string info = read_string_attr(group, "info");
+    // A consistent header (its checksum matches) whose first tensor is the int64 step count.
+    const std::string tensors = Json::array({Json::array({"weights/dense/kernel", "/optimizer/vars/0", 0})}).dump();
+    REQUIRE(H5Adelete(group, "tensors") >= 0);
+    REQUIRE(H5Adelete(group, "crc32") >= 0);
+    write_string_attr(group, "tensors", tensors);
+    write_uint32_attr(group, "crc32", crc32_of(tensors.data(), tensors.size(), crc32_of(info.data(), info.size())));
+  }
+  const Handle file = open_file(path);
+  CHECK_THROWS_WITH_AS(read_plugfit_group(file, "p.weights.h5"),
+                       doctest::Contains("\"/optimizer/vars/0\" (tensor \"weights/dense/kernel\") is not float32"),
+                       CheckpointCorrupt);
+}
