@@ -1,0 +1,54 @@
+// Where a record's tensors go in Keras's layouts: the model's weights per Keras layer and the
+// optimizer's slot variables in Keras's order (shared by the three formats keras_export writes).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <plugfit/sdk.hpp>
+#include <string>
+#include <vector>
+
+#include "h5.hpp"
+
+namespace plugfit_hdf5 {
+
+struct KerasLayerWeights {
+  std::string name;                                // the Keras layer's name
+  std::string weights_group;                       // its group in .weights.h5 (KerasLayerName)
+  std::vector<const plugfit::NamedTensor*> weights;  // "weights/<name>/<weight>", record order
+};
+
+struct KerasSlotVariable {
+  std::string variable;  // Keras's name: "<model>_<layer>_<weight>_<slot>"
+  const plugfit::NamedTensor* tensor;
+};
+
+struct KerasOptimizerState {
+  std::string name;  // "adam"
+  std::int64_t iterations = 0;
+  float learning_rate = 0;
+  std::vector<KerasSlotVariable> slots;  // in Keras 3's order (keras_slot_order)
+};
+
+struct KerasLayout {
+  std::string model_name;
+  std::vector<KerasLayerWeights> layers;     // every model layer but the InputLayer, model order
+  std::optional<KerasOptimizerState> optimizer;  // nullopt: no state, or an optimizer Keras lacks
+};
+
+// requires: the record's tensor names are unique.
+KerasLayout keras_layout(const plugfit::CheckpointRecord& record);
+
+// "kernel" for "weights/dense/kernel".
+std::string weight_short_name(const plugfit::NamedTensor& weight);
+
+// The attribute and dataset encodings Keras's writers leave (h5py's for bytes, str and empty lists).
+enum class StringCset { ascii, utf8 };  // h5py writes a Python bytes as ASCII, a str as UTF-8
+void write_vlen_string_attr(hid_t obj, const std::string& name, const std::string& value, StringCset cset);
+// A list of names as an array of variable-length ASCII strings; an empty list as an empty
+// float64 array (numpy's np.asarray([])).
+void write_vlen_string_list_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
+void write_int64_scalar(hid_t loc, const std::string& path, std::int64_t value);
+void write_float32_scalar(hid_t loc, const std::string& path, float value);
+
+}  // namespace plugfit_hdf5
