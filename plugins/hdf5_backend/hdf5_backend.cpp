@@ -192,24 +192,19 @@ class Hdf5Backend final : public CheckpointBackend {
     check_checkpoint_name(name);
     const std::string what = "checkpoint \"" + name + "\" in " + uri();
     refuse_folder();
-    const fs::path side = sidecar_path(name);
-    const auto file_id = identify(file_);
-    if (!file_id && !identify(side))
-      throw InputError(what + " does not exist" + (fs::exists(sidecar_) ? "" : " (there is no file " + file_.string() + ")"));
-    if (file_id) {
-      const auto cache = read_cache();
-      const auto known = lookup(cache, *file_id);
-      if (!known || known->name == name) {
-        try {
-          StoredCheckpoint c = read_keras_file(file_, file_.string());
-          if (c.name == name) return std::move(c.record);
-        } catch (const Error&) {
-          if (!identify(side)) throw;  // FILE is the only place the checkpoint could be
-        }
+    // A writer may move FILE's checkpoint aside while this reads: FILE changed, so try again.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const auto file_id = identify(file_);
+      try {
+        if (auto record = load_from(name, file_id)) return std::move(*record);
+      } catch (const Error&) {
+        if (identify(file_) == file_id) throw;
+        continue;
       }
+      if (identify(file_) == file_id) break;
     }
-    if (identify(side)) return read_keras_file(side, side.string()).record;
-    throw InputError(what + " does not exist");
+    throw InputError(what + " does not exist" +
+                     (fs::exists(file_) || fs::exists(sidecar_) ? "" : " (there is no file " + file_.string() + ")"));
   }
 
   std::vector<std::string> list() const override {
@@ -330,6 +325,25 @@ class Hdf5Backend final : public CheckpointBackend {
       io_failure("cannot rename into", dest, err);
     }
     fsync_path(sidecar_, true);
+  }
+
+  // The checkpoint from FILE (file_id: which file it is) when FILE holds it, else from the
+  // sidecar; nothing when neither holds it.
+  std::optional<CheckpointRecord> load_from(const std::string& name, const std::optional<FileId>& file_id) const {
+    const fs::path side = sidecar_path(name);
+    if (file_id) {
+      const auto known = lookup(read_cache(), *file_id);
+      if (!known || known->name == name) {
+        try {
+          StoredCheckpoint c = read_keras_file(file_, file_.string());
+          if (c.name == name) return std::move(c.record);
+        } catch (const Error&) {
+          if (!identify(side)) throw;  // FILE is the only place the checkpoint could be
+        }
+      }
+    }
+    if (!identify(side)) return std::nullopt;
+    return read_keras_file(side, side.string()).record;
   }
 
   // --- The save-order cache -------------------------------------------------------------------
