@@ -20,9 +20,11 @@
 // temporary is renamed over FILE and an older sidecar copy of the saved name is unlinked. Every
 // step is one rename, link or unlink followed by an fsync of its folder, so a crash at any
 // instant leaves every checkpoint whole (at worst a name twice, FILE's copy winning), and a full
-// disk leaves the old state. A save writes one checkpoint whatever the count held. Writers of one
-// folder take turns (flock on FILE's folder) and remove the temporaries of dead writers; readers
-// need no lock (list() retries until FILE stayed the same while it read the sidecar).
+// disk leaves the old state. A save writes one checkpoint whatever the count held; its save_seq
+// is 1 + FILE's (the latest save's, the highest held). remove(FILE's checkpoint) renames the newest
+// other one over FILE (none left: FILE is removed). Writers of one folder take turns (flock on
+// FILE's folder) and remove the temporaries of dead writers; readers need no lock (list() and
+// load() try again when FILE changed while they read).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -136,15 +138,13 @@ struct Held {
   std::int64_t seq = 0;
 };
 
+// The save-order cache's entries: a file is known by its identity (the path is not used).
+using Cache = std::vector<Held>;
+
 // The store's state at one instant: FILE's checkpoint, and the sidecar's others.
 struct Snapshot {
   std::optional<Held> latest;
   std::vector<Held> others;
-  std::int64_t highest_seq() const {
-    std::int64_t seq = latest ? latest->seq : 0;
-    for (const auto& h : others) seq = std::max(seq, h.seq);
-    return seq;
-  }
   const Held* other(const std::string& name) const {
     for (const auto& h : others)
       if (h.name == name) return &h;
@@ -168,18 +168,26 @@ class Hdf5Backend final : public CheckpointBackend {
     const std::string action = "saving checkpoint \"" + name + "\" to " + uri();
     const fs::path tmp = file_.string() + temporary_suffix();
     try {
+      // Only FILE is looked at (its save_seq is the highest: it is always the latest save), and the
+      // one sidecar path of the name: the cost does not grow with the checkpoints held.
       const auto lock = begin_write();
       auto cache = read_cache();
-      const Snapshot now = snapshot(cache);
-      write_keras_file(tmp, format_, {name, now.highest_seq() + 1, true, record});
-      if (now.latest && now.latest->name != name) keep_in_sidecar(*now.latest);
+      std::optional<Held> latest;
+      if (const auto file_id = identify(file_)) latest = held(file_, *file_id, cache);
+      std::int64_t seq = latest ? latest->seq : 0;
+      for (const auto& h : cache) seq = std::max(seq, h.seq);
+      ++seq;
+      write_keras_file(tmp, format_, {name, seq, true, record});
+      if (latest && latest->name != name) keep_in_sidecar(*latest, cache);
       if (::rename(tmp.c_str(), file_.c_str()) != 0) io_failure("cannot rename into", file_, errno);
       fsync_path(file_.parent_path(), true);
-      if (const Held* stale = now.other(name)) {  // the name's older copy, now superseded by FILE
-        if (::unlink(stale->path.c_str()) != 0 && errno != ENOENT) io_failure("cannot remove", stale->path, errno);
+      const fs::path stale = sidecar_path(name);  // the name's older copy, now superseded by FILE
+      if (const auto stale_id = identify(stale)) {
+        if (::unlink(stale.c_str()) != 0 && errno != ENOENT) io_failure("cannot remove", stale, errno);
         fsync_path(sidecar_, true);
+        forget(cache, *stale_id);
       }
-      remember(cache, {file_, identify(file_).value_or(FileId{}), name, now.highest_seq() + 1});
+      remember(cache, {file_, identify(file_).value_or(FileId{}), name, seq});
       write_cache(cache);
     } catch (const std::exception& e) {
       std::error_code ec;
@@ -244,7 +252,11 @@ class Hdf5Backend final : public CheckpointBackend {
         fsync_path(file_.parent_path(), true);
         if (newest) fsync_path(sidecar_, true);
       }
-      write_cache(cache);
+      Cache live;  // the entries of the files held now: a crash's leftovers dropped
+      const Snapshot after = snapshot(cache);
+      if (after.latest) live.push_back(*after.latest);
+      live.insert(live.end(), after.others.begin(), after.others.end());
+      write_cache(live);
     } catch (const std::exception& e) {
       throw RuntimeFailure(action + " failed: " + e.what());
     }
@@ -305,9 +317,11 @@ class Hdf5Backend final : public CheckpointBackend {
 
   // Makes sidecar/<latest's name><ext> the file FILE is now (a hard link: O(1); a copy where the
   // file system refuses links), unless it already is.
-  void keep_in_sidecar(const Held& latest) const {
+  void keep_in_sidecar(const Held& latest, Cache& cache) const {
     const fs::path dest = sidecar_path(latest.name);
-    if (const auto there = identify(dest); there && there->same_inode(latest.id)) return;
+    const auto there = identify(dest);
+    if (there && there->same_inode(latest.id)) return;
+    if (there) forget(cache, *there);  // an older copy (a crash after a save's rename): replaced
     const fs::path tmp = sidecar_ / (temporary_suffix() + ext_);
     if (::link(file_.c_str(), tmp.c_str()) != 0) {
       const int err = errno;
@@ -347,7 +361,6 @@ class Hdf5Backend final : public CheckpointBackend {
   }
 
   // --- The save-order cache -------------------------------------------------------------------
-  using Cache = std::vector<Held>;  // path unused: a file is known by its identity
 
   Cache read_cache() const {
     Cache cache;
@@ -370,14 +383,18 @@ class Hdf5Backend final : public CheckpointBackend {
     return std::nullopt;
   }
 
+  static void forget(Cache& cache, const FileId& id) {
+    std::erase_if(cache, [&](const Held& h) { return h.id.same_inode(id); });
+  }
+
   static void remember(Cache& cache, const Held& held) {
-    std::erase_if(cache, [&](const Held& h) { return h.id.same_inode(held.id); });
+    forget(cache, held.id);
     cache.push_back(held);
   }
 
-  // Rewrites the cache with the entries of the files the store holds now. Advisory: not synced,
-  // a torn one is ignored, and failing to write it (a full disk) fails nothing.
-  void write_cache(Cache& cache) const noexcept {
+  // Rewrites the cache. Advisory: not synced, a torn one is ignored, and failing to write it (a
+  // full disk) fails nothing.
+  void write_cache(const Cache& cache) const noexcept {
     try {
       write_cache_or_throw(cache);
     } catch (const std::exception&) {
@@ -386,14 +403,9 @@ class Hdf5Backend final : public CheckpointBackend {
     }
   }
 
-  void write_cache_or_throw(Cache& cache) const {
-    const Snapshot now = snapshot(cache);
+  void write_cache_or_throw(const Cache& cache) const {
     Json doc = Json::array();
-    auto add = [&](const Held& h) {
-      doc.push_back({h.id.device, h.id.inode, h.id.size, h.id.mtime_ns, h.name, h.seq});
-    };
-    if (now.latest) add(*now.latest);
-    for (const auto& h : now.others) add(h);
+    for (const auto& h : cache) doc.push_back({h.id.device, h.id.inode, h.id.size, h.id.mtime_ns, h.name, h.seq});
     const fs::path tmp = sidecar_ / temporary_suffix();
     write_small_file(tmp, doc.dump(), false);
     if (::rename(tmp.c_str(), (sidecar_ / kOrderCache).c_str()) != 0) {
