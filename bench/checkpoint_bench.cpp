@@ -14,8 +14,8 @@
 //   raw, dir:    a new folder
 //   raw, sqlite: a new database file
 //   raw, hdf5:   a new file (empty before the save)
-//   raw, hdf5:   a second checkpoint into that file, which holds one: HDF5 files are never changed
-//                in place, so this save copies the first checkpoint into a new file too
+//   raw, hdf5:   a second checkpoint into that file, which holds one: the first is hard-linked
+//                into FILE.checkpoints/ and the new one written as a new FILE
 // "raw" writes the record's bytes (tensor data plus info JSON, the "MB" of every rate) to one new
 // file in 4 MiB write(2) calls, then fsyncs and closes it. A save is backend->save() alone, every
 // fsync included (opening the backend object is not timed; connecting to a new SQLite database and
@@ -24,6 +24,12 @@
 // for bit. Each backend's row compares its saves with the raw writes just before them: medians of
 // the repetitions, after one warm-up round. "written_mb" is what the process sent to the block
 // layer during the save (/proc/self/io write_bytes), "stored_mb" the size of the file or folder.
+//
+// Growth. The cost of an hdf5: save as the checkpoints kept grow: one 4 MB record (a 1000x1000
+// kernel and the big record's info) saved under 100 names in turn into one new file; the times of
+// the 1st, 10th and 100th saves, medians over the repetitions (each a new file). A store whose
+// save writes one checkpoint keeps the 100th within 1.5x of the 1st ("met"); one that rewrites
+// every checkpoint kept grows linearly.
 //
 // Stall. A ModelCheckpoint (filepath FOLDER/e{epoch}, dir:) wired to a FitSession on the same model
 // (set_model, set_session, on_train_begin), as fit() wires it; each round times capture_record
@@ -292,6 +298,7 @@ int main(int argc, char** argv) {
       std::error_code ec;
       fs::remove_all(location, ec);
       for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(location.string() + suffix, ec);
+      fs::remove_all(location.string() + ".checkpoints", ec);  // hdf5:'s sidecar
       sync_folder(scratch.path);  // the unlinks' metadata writes (and discards) are not timed
     };
     // One measurement of c: a raw write, then the save of checkpoint name to location (a new
@@ -376,6 +383,45 @@ int main(int argc, char** argv) {
       backends.push_back(row);
     }
 
+    // --- Growth: the 1st, 10th and 100th hdf5: save into one file ---------------------------
+    Out growth;
+    const std::vector<int> growth_at = {1, 10, 100};
+    try {
+      if (!hdf5_error.empty()) throw RuntimeFailure(hdf5_error);
+      CheckpointRecord small;
+      small.info = record.info;
+      small.tensors.push_back({"weights/dense/kernel", {1000, 1000}, std::vector<float>(1000000)});
+      fill(small.tensors[0].values.data(), small.tensors[0].values.size(), 7, 1.f);
+      std::vector<std::vector<double>> times(growth_at.size());  // [which save][round]
+      for (int r = -1; r < reps; ++r) {  // the first round is a warm-up
+        const fs::path file = scratch.path / ("growth-" + std::to_string(r + 1) + ".h5");
+        auto backend = open_backend(parse_checkpoint_uri("hdf5:" + file.string()), registry, &loader);
+        for (int i = 1; i <= growth_at.back(); ++i) {
+          const auto t0 = Clock::now();
+          backend->save("ckpt-" + std::to_string(i), small);
+          const double ms = ms_since(t0);
+          const auto at = std::find(growth_at.begin(), growth_at.end(), i);
+          if (r >= 0 && at != growth_at.end()) times[static_cast<std::size_t>(at - growth_at.begin())].push_back(ms);
+        }
+        backend.reset();
+        remove_location(file);
+      }
+      Out medians = Out::array(), all = Out::array();
+      for (const auto& t : times) medians.push_back(round1(median(t))), all.push_back(rounded(t));
+      const double ratio = median(times.back()) / median(times.front());
+      growth = {{"backend", "hdf5"},
+                {"record_mb", round1(double(small.tensor_bytes() + small.info.dump().size()) / 1e6)},
+                {"saves", growth_at},
+                {"save_ms", medians},
+                {"last_to_first", std::round(ratio * 100) / 100},
+                {"target_last_to_first", 1.5},
+                {"met", ratio <= 1.5},
+                {"save_ms_all", all}};
+    } catch (const std::exception& e) {
+      report_failure("hdf5: growth", e.what());
+      growth = {{"backend", "hdf5"}, {"error", e.what()}};
+    }
+
     // --- Stall per save: ModelCheckpoint's on_epoch_end, async off and on ------------------
     Out stall;
     try {
@@ -439,6 +485,7 @@ int main(int argc, char** argv) {
                        {"reps", reps},
                        {"crc_ms", round1(crc_ms)},
                        {"backends", backends},
+                       {"growth", growth},
                        {"stall", stall},
                        {"failed", failed},
                        {"dir", fs::absolute(parent).lexically_normal().string()}};

@@ -10,6 +10,7 @@
 
 #include "../api/context_access.hpp"
 #include "../checkpoint/convert.hpp"
+#include "../checkpoint/keras_record_checks.hpp"
 #include "../checkpoint/inspect.hpp"
 #include "../checkpoint/record.hpp"
 #include "../checkpoint/store.hpp"
@@ -78,6 +79,7 @@ struct CheckpointSource {
     try {
       return model_from_record(record, registry, loader);
     } catch (const InputError& e) {
+      if (is_keras_record(record)) throw;  // its messages name the Keras file already
       throw InputError("checkpoint " + name + " in " + backend->uri() + ": " + e.what());
     }
   }

@@ -1,59 +1,48 @@
-// hdf5_backend: the "hdf5:FILE.h5" checkpoint backend. Every checkpoint of a run lives in one
-// HDF5 file laid out as Keras's .h5, so that h5py and Keras tools read it, and .h5 files that
-// Keras itself saved are read as one checkpoint named "keras" (see keras_import.hpp).
+// hdf5_backend: the "hdf5:FILE" checkpoint backend, a store of Keras files, one per checkpoint.
+// FILE always holds the most recently saved checkpoint, as Keras's ModelCheckpoint(filepath=FILE)
+// leaves it, in the format FILE's name asks for (keras_format_for: run.keras an archive, run.h5 a
+// legacy .h5, run.weights.h5 a Keras 3 weights file); Keras and h5py read it as their own.
 //
-// Contract: plugfit/checkpoint.hpp's CheckpointBackend. HDF5 is not crash-safe when a file is
-// changed in place, so a file is never changed: every save, remove and write_index writes
-// FILE.h5.tmp-<pid>-<n> beside it (the kept checkpoints copied from the old file with H5Ocopy,
-// raw and undecoded, then the change), fsyncs it, renames it over FILE.h5 and fsyncs the folder.
-// A crash or a full disk leaves the old file whole; writers of one folder take turns (flock on
-// the folder), readers need no lock. Each write copies the whole file: the cost of a save grows
-// with the checkpoints kept. Two things keep that cost near the disk's rate: the kernel is told to
-// start writing the new file's pages while it is still being written (after each dataset and each
-// copied checkpoint), so the fsync before the rename does not find the whole file still dirty;
-// and the old file, whose blocks are freed when its last descriptor closes, is closed on a
-// background thread after the rename, so freeing them does not stall the save.
+// Layout:
+//   FILE                                the latest checkpoint (write_keras_file)
+//   FILE.checkpoints/<name><ext>        every other checkpoint, same format (ext: FILE's)
+//   FILE.checkpoints/index.json         the write_index JSON
+//   FILE.checkpoints/.save_order.json   a cache: file identity (device, inode, size, mtime) ->
+//                                       checkpoint name and save_seq, so that list() and save()
+//                                       need not read whole files; a file it does not match is
+//                                       read (read_keras_file), so the cache is never the truth
+// A FILE that Keras wrote (read_keras_file: not written_by_plugfit) is the checkpoint "keras"
+// (save_seq 0, listed first); the first save keeps it byte for byte as FILE.checkpoints/keras<ext>.
 //
-// Layout (HDF5 1.8 file format):
-//   /                        attrs plugfit_format, plugfit_version, plugfit_latest, and as Keras
-//                            writes them for the latest checkpoint: model_config, keras_version,
-//                            backend
-//   /model_weights           soft link to /checkpoints/<latest>/model_weights
-//   /plugfit_optimizer       soft link to /checkpoints/<latest>/plugfit_optimizer
-//   /plugfit_index           the write_index JSON (variable-length string dataset)
-//   /checkpoints/<name>/     attrs plugfit_info (the record's info JSON), plugfit_tensors (JSON
-//                            [[tensor name, dataset path], ...] in record order), plugfit_crc32
-//                            (of both), plugfit_save_seq (save order), plugfit_format, and
-//                            model_config (info["model"]), keras_version, backend
-//     model_weights/         attrs layer_names (fixed-length byte strings), keras_version, backend
-//       <layer>/             attr weight_names ["<layer>/kernel", ...]
-//         <layer>/<weight>   float32 dataset of tensor "weights/<layer>/<weight>"
-//     plugfit_optimizer/<slot>/<layer>/<weight>   tensor "optimizer/<slot>/<layer>/<weight>"
-//     plugfit_other/<name, '/' and '%' escaped>   any other tensor
-//   Every dataset has a plugfit_crc32 attribute, the CRC-32 of its float32 little-endian bytes,
-//   checked on load with the info's: a damaged record throws CheckpointCorrupt.
+// Contract: plugfit/checkpoint.hpp's CheckpointBackend. No file is changed in place. A save
+// writes FILE.tmp-<pid>-<n> (write_keras_file fsyncs it); when FILE holds another checkpoint X,
+// FILE is first hard-linked (copied where links fail) into the sidecar as X<ext>; then the
+// temporary is renamed over FILE and an older sidecar copy of the saved name is unlinked. Every
+// step is one rename, link or unlink followed by an fsync of its folder, so a crash at any
+// instant leaves every checkpoint whole (at worst a name twice, FILE's copy winning), and a full
+// disk leaves the old state. A save writes one checkpoint whatever the count held; its save_seq
+// is 1 + FILE's (the latest save's, the highest held). remove(FILE's checkpoint) renames the newest
+// other one over FILE (none left: FILE is removed). Writers of one folder take turns (flock on
+// FILE's folder) and remove the temporaries of dead writers; readers need no lock (list() and
+// load() try again when FILE changed while they read).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <functional>
-#include <future>
-#include <map>
-#include <mutex>
+#include <fstream>
+#include <optional>
 #include <plugfit/sdk.hpp>
-#include <set>
+#include <tuple>
 
 #include "h5.hpp"
-#include "keras3_import.hpp"
 #include "keras_file.hpp"
-#include "keras_import.hpp"
 
 namespace {
 
@@ -61,15 +50,8 @@ using namespace plugfit;
 using namespace plugfit_hdf5;
 namespace fs = std::filesystem;
 
-static_assert(std::endian::native == std::endian::little, "checksums are of float32 little-endian bytes");
-
-constexpr int kFormat = 1;
-constexpr const char* kPluginVersion = "0.1.0";
-// The Keras release whose .h5 layout this follows (its legacy loader reads these files), and
-// its default backend: Keras tools read both attributes, and only Keras 1's values change anything.
-constexpr const char* kKerasVersion = "3.8.0";
-constexpr const char* kKerasBackend = "tensorflow";
-constexpr const char* kKerasCheckpoint = "keras";  // the one checkpoint of a file Keras saved
+constexpr const char* kOrderCache = ".save_order.json";
+constexpr const char* kIndex = "index.json";
 
 std::atomic<unsigned> write_counter{0};
 
@@ -92,27 +74,11 @@ void fsync_path(const fs::path& path, bool directory) {
   if (rc != 0 && !(directory && err == EINVAL)) io_failure("cannot flush", path, err);
 }
 
-// Starts the kernel's writeback of a file being written, so that the fsync that ends the write
-// waits for what is left rather than for the whole file. The descriptor is the one HDF5's sec2
-// driver writes through (the file is created with that driver). Only a hint: a failure to start
-// writeback is not an error here, since the fsync before the rename reports any write error.
-class Writeback {
- public:
-  Writeback() = default;
-  explicit Writeback(hid_t file) {
-    void* handle = nullptr;
-    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle != nullptr) fd_ = *static_cast<int*>(handle);
-  }
-  void start() const {
-    if (fd_ >= 0) ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-  }
+std::string temporary_suffix() {
+  return ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(write_counter++);
+}
 
- private:
-  int fd_ = -1;  // owned by HDF5's file, which outlives this
-};
-
-// Writers of one folder take turns: each write reads the old file and replaces it whole, so two
-// at once would lose one's change.
+// Writers of one folder take turns: a save reads what FILE holds before it moves it aside.
 class FolderLock {
  public:
   explicit FolderLock(const fs::path& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
@@ -134,408 +100,400 @@ class FolderLock {
 
 bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
-std::vector<std::string> split(const std::string& name) {
-  std::vector<std::string> parts;
-  for (std::size_t start = 0;;) {
-    const std::size_t end = name.find('/', start);
-    parts.push_back(name.substr(start, end - start));
-    if (end == std::string::npos) return parts;
-    start = end + 1;
+// Removes <prefix><pid>-<n>... files in dir whose writer is gone (it was killed mid-write).
+void remove_stale_temporaries(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (!process_alive(pid)) fs::remove(entry.path(), ec);
   }
 }
 
-std::string join(const std::vector<std::string>& parts, std::size_t from) {
-  std::string out;
-  for (std::size_t i = from; i < parts.size(); ++i) out += (i > from ? "/" : "") + parts[i];
-  return out;
-}
+// Which file a path names now: a file replaced by a rename, or changed in place, differs.
+struct FileId {
+  std::uint64_t device = 0, inode = 0, size = 0, mtime_ns = 0;
+  bool operator==(const FileId&) const = default;
+  bool same_inode(const FileId& o) const { return device == o.device && inode == o.inode; }
+};
 
-// One link name for any tensor name: '%' and '/' percent-encoded, "." and ".." kept off.
-std::string escape(const std::string& name) {
-  std::string out;
-  for (char c : name) out += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
-  if (out == "." || out == "..") out = out == "." ? "%2E" : "%2E%2E";
-  return out;
-}
-
-std::uint32_t data_crc(const std::vector<float>& values) {
-  return crc32_of(values.data(), values.size() * sizeof(float));
-}
-
-std::uint32_t header_crc(const std::string& info, const std::string& tensors) {
-  return crc32_of(tensors.data(), tensors.size(), crc32_of(info.data(), info.size()));
-}
-
-// Where each tensor goes: Keras's layout for weights, plugfit's groups for optimizer slots, a
-// flat group for the rest (and for any name whose path would collide with another's).
-std::vector<std::string> dataset_paths(const CheckpointRecord& record) {
-  std::vector<std::string> paths;
-  std::set<std::string> names, datasets, groups;
-  for (const auto& t : record.tensors) {
-    if (t.name.empty() || t.name.find('\0') != std::string::npos)
-      throw InputError("a tensor name is empty or holds a NUL character");
-    if (!names.insert(t.name).second) throw InputError("the tensor \"" + t.name + "\" appears twice in the record");
-    if (shape_size(t.shape) != t.values.size())
-      throw InputError("tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) + " values for shape " +
-                       full_shape_str(t.shape));
-    const auto parts = split(t.name);
-    const bool clean = std::none_of(parts.begin(), parts.end(),
-                                    [](const std::string& p) { return p.empty() || p == "." || p == ".."; });
-    std::string path;
-    if (clean && parts.size() >= 3 && parts[0] == "weights")
-      path = "model_weights/" + parts[1] + "/" + join(parts, 1);
-    else if (clean && parts.size() >= 4 && parts[0] == "optimizer")
-      path = "plugfit_optimizer/" + join(parts, 1);
-    bool collides = path.empty() || groups.count(path) != 0;
-    for (std::size_t slash = path.find('/'); !collides && slash != std::string::npos; slash = path.find('/', slash + 1))
-      collides = datasets.count(path.substr(0, slash)) != 0;
-    if (collides) path = "plugfit_other/" + escape(t.name);
-    datasets.insert(path);
-    for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
-      groups.insert(path.substr(0, slash));
-    paths.push_back(std::move(path));
+std::optional<FileId> identify(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    io_failure("cannot stat", path, errno);
   }
-  return paths;
+  return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                static_cast<std::uint64_t>(st.st_size),
+                static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                    static_cast<std::uint64_t>(st.st_mtim.tv_nsec)};
 }
 
-void write_keras_version(hid_t obj) {
-  write_string_attr(obj, "keras_version", kKerasVersion);
-  write_string_attr(obj, "backend", kKerasBackend);
-}
+// One checkpoint file of the store: what it holds and which file it is.
+struct Held {
+  fs::path path;
+  FileId id;
+  std::string name;
+  std::int64_t seq = 0;
+};
 
-// /checkpoints/<name> for the record; when writeback is given (the file's own), the kernel's
-// writeback is started after each dataset.
-void write_checkpoint(hid_t checkpoints, const std::string& name, const CheckpointRecord& record, std::int64_t seq,
-                      const Writeback& writeback = {}) {
-  const std::vector<std::string> paths = dataset_paths(record);
-  const Handle group = create_group(checkpoints, name);
-  const Handle model_weights = create_group(group, "model_weights");
-  Json manifest = Json::array();
-  std::vector<std::string> layers;
-  std::map<std::string, std::vector<std::string>> weight_names;
-  for (std::size_t i = 0; i < record.tensors.size(); ++i) {
-    const NamedTensor& t = record.tensors[i];
-    const Handle dataset = write_floats(group, paths[i], t.shape, t.values);
-    write_uint32_attr(dataset, "plugfit_crc32", data_crc(t.values));
-    writeback.start();
-    manifest.push_back({t.name, paths[i]});
-    if (paths[i].rfind("model_weights/", 0) == 0) {
-      const auto parts = split(t.name);
-      if (weight_names.count(parts[1]) == 0) layers.push_back(parts[1]);
-      weight_names[parts[1]].push_back(join(parts, 1));  // relative to the layer's group, as Keras reads it
-    }
+// The save-order cache's entries: a file is known by its identity (the path is not used).
+using Cache = std::vector<Held>;
+
+// The store's state at one instant: FILE's checkpoint, and the sidecar's others.
+struct Snapshot {
+  std::optional<Held> latest;
+  std::vector<Held> others;
+  const Held* other(const std::string& name) const {
+    for (const auto& h : others)
+      if (h.name == name) return &h;
+    return nullptr;
   }
-  for (const auto& layer : layers)
-    write_string_list_attr(open_group(model_weights, layer), "weight_names", weight_names[layer]);
-  write_string_list_attr(model_weights, "layer_names", layers);
-  write_keras_version(model_weights);
-
-  const std::string info = record.info.dump();
-  const std::string tensors = manifest.dump();
-  write_int64_attr(group, "plugfit_format", kFormat);
-  write_int64_attr(group, "plugfit_save_seq", seq);
-  write_string_attr(group, "plugfit_info", info);
-  write_string_attr(group, "plugfit_tensors", tensors);
-  write_uint32_attr(group, "plugfit_crc32", header_crc(info, tensors));
-  if (record.info.contains("model")) write_string_attr(group, "model_config", record.info["model"].dump());
-  write_keras_version(group);
-}
-
-std::int64_t save_seq(hid_t checkpoints, const std::string& name) {
-  try {
-    return read_int_attr(open_group(checkpoints, name), "plugfit_save_seq");
-  } catch (const H5Failure&) {
-    return 0;  // unreadable: sorts first, as the oldest
-  }
-}
-
-// Names in save order, oldest first.
-std::vector<std::string> ordered_names(hid_t checkpoints) {
-  std::vector<std::pair<std::int64_t, std::string>> found;
-  for (auto& name : link_names(checkpoints)) found.emplace_back(save_seq(checkpoints, name), std::move(name));
-  std::sort(found.begin(), found.end());
-  std::vector<std::string> names;
-  for (auto& [seq, name] : found) names.push_back(std::move(name));
-  return names;
-}
-
-// The root's Keras view of the latest checkpoint.
-void write_root(hid_t file, hid_t checkpoints) {
-  write_int64_attr(file, "plugfit_format", kFormat);
-  write_string_attr(file, "plugfit_version", kPluginVersion);
-  write_keras_version(file);
-  const auto names = ordered_names(checkpoints);
-  if (names.empty()) return;
-  const std::string& latest = names.back();
-  write_string_attr(file, "plugfit_latest", latest);
-  const Handle group = open_group(checkpoints, latest);
-  if (has_attr(group, "model_config")) write_string_attr(file, "model_config", read_string_attr(group, "model_config"));
-  const Handle lcpl = link_create();
-  for (const char* link : {"model_weights", "plugfit_optimizer"}) {
-    if (!path_exists(group, link)) continue;
-    const std::string target = "/checkpoints/" + latest + "/" + link;
-    if (H5Lcreate_soft(target.c_str(), file, link, lcpl, H5P_DEFAULT) < 0) fail("cannot link /" + std::string(link));
-  }
-}
-
-enum class Layout { plugfit, keras };
+};
 
 class Hdf5Backend final : public CheckpointBackend {
  public:
-  explicit Hdf5Backend(Config& config) : file_(fs::absolute(config.require<std::string>("path")).lexically_normal()) {
+  explicit Hdf5Backend(Config& config)
+      : file_(fs::absolute(config.require<std::string>("path")).lexically_normal()),
+        sidecar_(file_.string() + ".checkpoints"),
+        format_(keras_format_for(file_)),
+        ext_(sidecar_extension(file_, format_)) {
     if (file_.filename().empty())
       throw InputError("the hdf5: location " + file_.string() + " names a folder, not a file");
   }
 
   void save(const std::string& name, const CheckpointRecord& record) override {
     check_checkpoint_name(name);
-    rewrite(
-        "saving checkpoint \"" + name + "\" to " + uri(), [&](const std::string& n) { return n != name; },
-        [&](hid_t checkpoints, std::int64_t seq, const Writeback& writeback) {
-          write_checkpoint(checkpoints, name, record, seq, writeback);
-        },
-        nullptr);
-  }
-
-  CheckpointRecord load(const std::string& name) const override {
-    quiet_errors();
-    check_checkpoint_name(name);
-    const std::string what = "checkpoint \"" + name + "\" in " + uri();
-    std::error_code ec;
-    if (!fs::exists(file_, ec)) throw InputError(what + " does not exist (there is no file " + file_.string() + ")");
-    if (holds_only_keras(file_)) {  // any Keras format (.h5, .weights.h5, .keras), read by content
-      if (name != kKerasCheckpoint)
-        throw InputError(what + " does not exist (a file Keras saved holds one checkpoint, \"keras\")");
-      return read_keras_file(file_, file_.string()).record;
-    }
-    const Handle file = open_for_reading();
+    const std::string action = "saving checkpoint \"" + name + "\" to " + uri();
+    const fs::path tmp = file_.string() + temporary_suffix();
     try {
-      if (layout_of(file) == Layout::keras) {
-        if (name != kKerasCheckpoint)
-          throw InputError(what + " does not exist (a file Keras saved holds one checkpoint, \"keras\")");
-        return import_keras(file, file_.string());
-      }
-      if (!path_exists(file, "checkpoints/" + name)) throw InputError(what + " does not exist");
-      return read_checkpoint(open_group(file, "checkpoints/" + name), what);
-    } catch (const H5Failure& e) {
-      throw CheckpointCorrupt(what + " is corrupt: " + e.what());
-    }
-  }
-
-  std::vector<std::string> list() const override {
-    quiet_errors();
-    std::error_code ec;
-    if (!fs::exists(file_, ec)) return {};
-    if (holds_only_keras(file_)) {
-      read_keras_file(file_, file_.string());  // a file that is no Keras file says so here
-      return {kKerasCheckpoint};
-    }
-    const Handle file = open_for_reading();
-    try {
-      if (layout_of(file) == Layout::keras) return {kKerasCheckpoint};
-      return ordered_names(open_group(file, "checkpoints"));
-    } catch (const H5Failure& e) {
-      throw CheckpointCorrupt(uri() + " is corrupt: " + e.what());
-    }
-  }
-
-  void remove(const std::string& name) override {
-    check_checkpoint_name(name);
-    const auto names = list();
-    if (std::find(names.begin(), names.end(), name) == names.end()) return;
-    rewrite(
-        "removing checkpoint \"" + name + "\" from " + uri(), [&](const std::string& n) { return n != name; }, {},
-        nullptr);
-  }
-
-  Json read_index() const override {
-    quiet_errors();
-    std::error_code ec;
-    if (!fs::exists(file_, ec)) return Json::object();
-    try {
-      const Handle file = open_for_reading();
-      if (!path_exists(file, "plugfit_index")) return Json::object();
-      return Json::parse(read_string_dataset(file, "plugfit_index"));
-    } catch (const std::exception&) {
-      return Json::object();  // no index, or an unreadable one: the list is the truth
-    }
-  }
-
-  void write_index(const Json& index) override {
-    rewrite(
-        "writing the index of " + uri(), [](const std::string&) { return true; }, {}, &index);
-  }
-
-  std::string uri() const override { return "hdf5:" + file_.string(); }
-
-  ~Hdf5Backend() override { wait_for_old_file(); }
-  Hdf5Backend(const Hdf5Backend&) = delete;
-  Hdf5Backend& operator=(const Hdf5Backend&) = delete;
-
- private:
-  Handle open_for_reading() const {
-    std::error_code ec;
-    if (fs::is_directory(file_, ec))
-      throw InputError(uri() + " is a folder; an hdf5: location is a file (dir: stores checkpoints in a folder)");
-    try {
-      const Handle fapl = file_access();
-      return Handle(H5Fopen(file_.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "HDF5 cannot open it");
-    } catch (const H5Failure& e) {
-      throw CheckpointCorrupt(uri() + " is not a readable HDF5 file (truncated or damaged?): " + e.what());
-    }
-  }
-
-  static bool holds_only_keras(const fs::path& file) {
-    std::error_code ec;
-    return !fs::is_directory(file, ec) && !belongs_to_plugfit_store(file);
-  }
-
-  Layout layout_of(hid_t file) const {
-    if (path_exists(file, "checkpoints")) return Layout::plugfit;
-    if (is_keras_file(file)) return Layout::keras;
-    import_keras(file, file_.string());  // throws the explanation
-    return Layout::keras;
-  }
-
-  static CheckpointRecord read_checkpoint(const Handle& group, const std::string& what) {
-    const std::string info = read_string_attr(group, "plugfit_info");
-    const std::string tensors = read_string_attr(group, "plugfit_tensors");
-    if (static_cast<std::uint32_t>(read_int_attr(group, "plugfit_crc32")) != header_crc(info, tensors))
-      throw CheckpointCorrupt(what +
-                              " is corrupt: its plugfit_info and plugfit_tensors attributes fail their checksum");
-    if (const auto format = read_int_attr(group, "plugfit_format"); format != kFormat)
-      throw CheckpointCorrupt(what + " has format " + std::to_string(format) + ", this plugin reads format " +
-                              std::to_string(kFormat));
-    CheckpointRecord record;
-    Json manifest;
-    try {
-      record.info = Json::parse(info);
-      manifest = Json::parse(tensors);
-    } catch (const std::exception&) {
-      throw CheckpointCorrupt(what + " is corrupt: its plugfit_info or plugfit_tensors attribute does not parse");
-    }
-    for (const auto& entry : manifest) {
-      const std::string path = entry.at(1).get<std::string>();
-      const Handle dataset = open_dataset(group, path);
-      NamedTensor t{entry.at(0).get<std::string>(), dataset_shape(dataset), {}};
-      t.values = read_floats(dataset, t.shape, "the dataset \"" + path + "\"");
-      if (static_cast<std::uint32_t>(read_int_attr(dataset, "plugfit_crc32")) != data_crc(t.values))
-        throw CheckpointCorrupt(what + " is corrupt: the dataset " + path + " fails its checksum");
-      record.tensors.push_back(std::move(t));
-    }
-    return record;
-  }
-
-  // Removes FILE.h5.tmp-<pid>-<n> files whose writer is gone (it was killed mid-write).
-  void remove_stale_temporaries() const {
-    const std::string prefix = file_.filename().string() + ".tmp-";
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(file_.parent_path(), ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind(prefix, 0) != 0) continue;
-      const std::string rest = name.substr(prefix.size());
-      const long pid = std::strtol(rest.substr(0, rest.find('-')).c_str(), nullptr, 10);
-      if (!process_alive(pid)) fs::remove(entry.path(), ec);
-    }
-  }
-
-  // Writes a new file holding the old one's checkpoints that keep() accepts, then add()'s, and
-  // index (or the old index when null), and renames it over the old file.
-  void rewrite(const std::string& action, const std::function<bool(const std::string&)>& keep,
-               const std::function<void(hid_t, std::int64_t, const Writeback&)>& add, const Json* index) {
-    quiet_errors();
-    std::error_code ec;
-    fs::create_directories(file_.parent_path(), ec);
-    if (ec)
-      throw RuntimeFailure(action + " failed: cannot create the folder " + file_.parent_path().string() + ": " +
-                           ec.message());
-    const fs::path tmp = file_.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(write_counter++);
-    try {
-      const FolderLock lock(file_.parent_path());
-      wait_for_old_file();
-      remove_stale_temporaries();
-      {
-        Handle old;
-        std::optional<Layout> layout;
-        if (fs::exists(file_, ec)) {
-          old = open_for_reading();
-          layout = layout_of(old);
-        }
-        const Handle fapl = file_access();
-        if (H5Pset_fapl_sec2(fapl) < 0) fail("cannot set the file driver");  // Writeback needs its descriptor
-        Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + tmp.string());
-        const Writeback writeback(file);
-        Handle checkpoints = create_group(file, "checkpoints");
-        std::int64_t next_seq = 1;
-        if (layout == Layout::plugfit) {
-          const Handle old_checkpoints = open_group(old, "checkpoints");
-          const Handle lcpl = link_create();
-          for (const auto& name : link_names(old_checkpoints)) {
-            next_seq = std::max(next_seq, save_seq(old_checkpoints, name) + 1);
-            if (!keep(name)) continue;
-            if (H5Ocopy(old_checkpoints, name.c_str(), checkpoints, name.c_str(), H5P_DEFAULT, lcpl) < 0)
-              fail("cannot copy checkpoint \"" + name + "\" from the old file (remove it, or save to another file)");
-            writeback.start();
-          }
-          if (index == nullptr && path_exists(old, "plugfit_index") &&
-              H5Ocopy(old, "plugfit_index", file, "plugfit_index", H5P_DEFAULT, lcpl) < 0)
-            fail("cannot copy the index from the old file");
-        } else if (layout == Layout::keras) {
-          // A file Keras saved becomes a plugfit file: its model is kept as checkpoint "keras".
-          if (keep(kKerasCheckpoint))
-            write_checkpoint(checkpoints, kKerasCheckpoint, import_keras(old, file_.string()), next_seq, writeback);
-          ++next_seq;
-        }
-        old.reset();
-        if (add) add(checkpoints, next_seq, writeback);
-        if (index != nullptr) write_string_dataset(file, "plugfit_index", index->dump());
-        write_root(file, checkpoints);
-        checkpoints.reset();
-        file.close("cannot write " + tmp.string());
-      }
-      fsync_path(tmp, false);
-      // The old file stays open across the rename: its blocks are freed when this closes, on a
-      // background thread (the last close of a large unlinked file can take tens of milliseconds).
-      const int old_fd = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (::rename(tmp.c_str(), file_.c_str()) != 0) {
-        const int err = errno;
-        if (old_fd >= 0) ::close(old_fd);
-        io_failure("cannot rename into", file_, err);
-      }
-      if (old_fd >= 0) close_old_file(old_fd);
+      // Only FILE is looked at (its save_seq is the highest: it is always the latest save), and the
+      // one sidecar path of the name: the cost does not grow with the checkpoints held.
+      const auto lock = begin_write();
+      auto cache = read_cache();
+      std::optional<Held> latest;
+      if (const auto file_id = identify(file_)) latest = held(file_, *file_id, cache);
+      std::int64_t seq = latest ? latest->seq : 0;
+      for (const auto& h : cache) seq = std::max(seq, h.seq);
+      ++seq;
+      write_keras_file(tmp, format_, {name, seq, true, record});
+      if (latest && latest->name != name) keep_in_sidecar(*latest, cache);
+      if (::rename(tmp.c_str(), file_.c_str()) != 0) io_failure("cannot rename into", file_, errno);
       fsync_path(file_.parent_path(), true);
+      const fs::path stale = sidecar_path(name);  // the name's older copy, now superseded by FILE
+      if (const auto stale_id = identify(stale)) {
+        if (::unlink(stale.c_str()) != 0 && errno != ENOENT) io_failure("cannot remove", stale, errno);
+        fsync_path(sidecar_, true);
+        forget(cache, *stale_id);
+      }
+      remember(cache, {file_, identify(file_).value_or(FileId{}), name, seq});
+      write_cache(cache);
     } catch (const std::exception& e) {
+      std::error_code ec;
       fs::remove(tmp, ec);
       throw RuntimeFailure(action + " failed: " + e.what());
     }
   }
 
-  // Closes fd (an old file that the rename unlinked) on a background thread.
-  void close_old_file(int fd) {
-    const std::lock_guard<std::mutex> guard(closing_mutex_);
-    if (closing_.valid()) closing_.wait();
+  CheckpointRecord load(const std::string& name) const override {
+    check_checkpoint_name(name);
+    const std::string what = "checkpoint \"" + name + "\" in " + uri();
+    refuse_folder();
+    // A writer may move FILE's checkpoint aside while this reads: FILE changed, so try again.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const auto file_id = identify(file_);
+      try {
+        if (auto record = load_from(name, file_id)) return std::move(*record);
+      } catch (const Error&) {
+        if (identify(file_) == file_id) throw;
+        continue;
+      }
+      if (identify(file_) == file_id) break;
+    }
+    throw InputError(what + " does not exist" +
+                     (fs::exists(file_) || fs::exists(sidecar_) ? "" : " (there is no file " + file_.string() + ")"));
+  }
+
+  std::vector<std::string> list() const override {
+    refuse_folder();
+    auto cache = read_cache();
+    const Snapshot now = snapshot(cache);
+    std::vector<const Held*> held;
+    if (now.latest) held.push_back(&*now.latest);
+    for (const auto& h : now.others)
+      if (!now.latest || h.name != now.latest->name) held.push_back(&h);  // FILE's copy wins
+    std::sort(held.begin(), held.end(),
+              [](const Held* a, const Held* b) { return std::tie(a->seq, a->name) < std::tie(b->seq, b->name); });
+    std::vector<std::string> names;
+    for (const Held* h : held) names.push_back(h->name);
+    return names;
+  }
+
+  void remove(const std::string& name) override {
+    check_checkpoint_name(name);
+    const std::string action = "removing checkpoint \"" + name + "\" from " + uri();
+    if (!identify(file_) && !fs::exists(sidecar_)) return;
     try {
-      closing_ = std::async(std::launch::async, [fd] { ::close(fd); });
-    } catch (const std::system_error&) {
-      ::close(fd);  // no thread to spare: close it here
+      const auto lock = begin_write();
+      auto cache = read_cache();
+      const Snapshot now = snapshot(cache);
+      if (const Held* copy = now.other(name)) {
+        if (::unlink(copy->path.c_str()) != 0 && errno != ENOENT) io_failure("cannot remove", copy->path, errno);
+        fsync_path(sidecar_, true);
+      }
+      if (now.latest && now.latest->name == name) {
+        // FILE keeps holding the latest checkpoint left: the newest of the sidecar's.
+        const Held* newest = nullptr;
+        for (const auto& h : now.others)
+          if (h.name != name && (!newest || std::tie(h.seq, h.name) > std::tie(newest->seq, newest->name))) newest = &h;
+        if (newest && ::rename(newest->path.c_str(), file_.c_str()) != 0) io_failure("cannot rename into", file_, errno);
+        if (!newest && ::unlink(file_.c_str()) != 0) io_failure("cannot remove", file_, errno);
+        fsync_path(file_.parent_path(), true);
+        if (newest) fsync_path(sidecar_, true);
+      }
+      Cache live;  // the entries of the files held now: a crash's leftovers dropped
+      const Snapshot after = snapshot(cache);
+      if (after.latest) live.push_back(*after.latest);
+      live.insert(live.end(), after.others.begin(), after.others.end());
+      write_cache(live);
+    } catch (const std::exception& e) {
+      throw RuntimeFailure(action + " failed: " + e.what());
     }
   }
 
-  // Waits until the old file of the previous write is closed, so that its space is back.
-  void wait_for_old_file() {
-    const std::lock_guard<std::mutex> guard(closing_mutex_);
-    if (closing_.valid()) closing_.get();
+  Json read_index() const override {
+    std::ifstream in(sidecar_ / kIndex, std::ios::binary);
+    if (!in) return Json::object();
+    const Json index = Json::parse(in, nullptr, false);
+    return index.is_object() ? index : Json::object();  // an unreadable index: the list is the truth
+  }
+
+  void write_index(const Json& index) override {
+    const fs::path tmp = sidecar_ / temporary_suffix();
+    try {
+      const auto lock = begin_write();
+      write_small_file(tmp, index.dump(), true);
+      if (::rename(tmp.c_str(), (sidecar_ / kIndex).c_str()) != 0) io_failure("cannot rename into", sidecar_ / kIndex, errno);
+      fsync_path(sidecar_, true);
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw RuntimeFailure("writing the index of " + uri() + " failed: " + e.what());
+    }
+  }
+
+  std::string uri() const override { return "hdf5:" + file_.string(); }
+
+ private:
+  // The sidecar's files end as FILE does (".keras", ".weights.h5", ".h5", ".hdf5"); a FILE named
+  // otherwise stores legacy .h5 files named <name>.h5, so that index.json is never a checkpoint.
+  static std::string sidecar_extension(const fs::path& file, KerasFormat format) {
+    if (format == KerasFormat::archive) return ".keras";
+    if (format == KerasFormat::weights_h5) return ".weights.h5";
+    const std::string ext = file.extension().string();
+    return ext == ".h5" || ext == ".hdf5" ? ext : ".h5";
+  }
+
+  fs::path sidecar_path(const std::string& name) const { return sidecar_ / (name + ext_); }
+
+  void refuse_folder() const {
+    std::error_code ec;
+    if (fs::is_directory(file_, ec))
+      throw InputError(uri() + " is a folder; an hdf5: location is a file (dir: stores checkpoints in a folder)");
+  }
+
+  // The folders made, the writers' lock taken, dead writers' temporaries removed.
+  std::unique_ptr<FolderLock> begin_write() const {
+    refuse_folder();
+    std::error_code ec;
+    fs::create_directories(sidecar_, ec);
+    if (ec) throw RuntimeFailure("cannot create the folder " + sidecar_.string() + ": " + ec.message());
+    auto lock = std::make_unique<FolderLock>(file_.parent_path());
+    remove_stale_temporaries(file_.parent_path(), file_.filename().string() + ".tmp-");
+    remove_stale_temporaries(sidecar_, ".tmp-");
+    return lock;
+  }
+
+  // Makes sidecar/<latest's name><ext> the file FILE is now (a hard link: O(1); a copy where the
+  // file system refuses links), unless it already is.
+  void keep_in_sidecar(const Held& latest, Cache& cache) const {
+    const fs::path dest = sidecar_path(latest.name);
+    const auto there = identify(dest);
+    if (there && there->same_inode(latest.id)) return;
+    if (there) forget(cache, *there);  // an older copy (a crash after a save's rename): replaced
+    const fs::path tmp = sidecar_ / (temporary_suffix() + ext_);
+    if (::link(file_.c_str(), tmp.c_str()) != 0) {
+      const int err = errno;
+      if (err != EXDEV && err != EPERM && err != EMLINK && err != ENOTSUP) io_failure("cannot link", file_, err);
+      std::error_code ec;
+      if (!fs::copy_file(file_, tmp, ec) || ec) {
+        fs::remove(tmp, ec);
+        throw RuntimeFailure("cannot copy " + file_.string() + " to " + tmp.string() + ": " + ec.message());
+      }
+      fsync_path(tmp, false);
+    }
+    if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      io_failure("cannot rename into", dest, err);
+    }
+    fsync_path(sidecar_, true);
+  }
+
+  // The checkpoint from FILE (file_id: which file it is) when FILE holds it, else from the
+  // sidecar; nothing when neither holds it.
+  std::optional<CheckpointRecord> load_from(const std::string& name, const std::optional<FileId>& file_id) const {
+    const fs::path side = sidecar_path(name);
+    if (file_id) {
+      const auto known = lookup(read_cache(), *file_id);
+      if (!known || known->name == name) {
+        try {
+          StoredCheckpoint c = read_keras_file(file_, file_.string());
+          if (c.name == name) return std::move(c.record);
+        } catch (const Error&) {
+          if (!identify(side)) throw;  // FILE is the only place the checkpoint could be
+        }
+      }
+    }
+    if (!identify(side)) return std::nullopt;
+    // The user's own Keras file, kept aside by the first save, is still named as they gave it:
+    // its record (and every message about it) reads as it did from FILE.
+    return read_keras_file(side, name == kKerasCheckpointName ? file_.string() : side.string()).record;
+  }
+
+  // --- The save-order cache -------------------------------------------------------------------
+
+  Cache read_cache() const {
+    Cache cache;
+    std::ifstream in(sidecar_ / kOrderCache, std::ios::binary);
+    if (!in) return cache;
+    const Json doc = Json::parse(in, nullptr, false);
+    if (!doc.is_array()) return cache;  // torn or damaged: every file is read instead
+    for (const auto& e : doc) {
+      if (!e.is_array() || e.size() != 6 || !e[4].is_string() || !e[5].is_number_integer()) continue;
+      if (!std::all_of(e.begin(), e.begin() + 4, [](const Json& v) { return v.is_number_unsigned(); })) continue;
+      cache.push_back({{}, {e[0].get<std::uint64_t>(), e[1].get<std::uint64_t>(), e[2].get<std::uint64_t>(),
+                            e[3].get<std::uint64_t>()}, e[4].get<std::string>(), e[5].get<std::int64_t>()});
+    }
+    return cache;
+  }
+
+  static std::optional<Held> lookup(const Cache& cache, const FileId& id) {
+    for (const auto& h : cache)
+      if (h.id == id) return h;
+    return std::nullopt;
+  }
+
+  static void forget(Cache& cache, const FileId& id) {
+    std::erase_if(cache, [&](const Held& h) { return h.id.same_inode(id); });
+  }
+
+  static void remember(Cache& cache, const Held& held) {
+    forget(cache, held.id);
+    cache.push_back(held);
+  }
+
+  // Rewrites the cache. Advisory: not synced, a torn one is ignored, and failing to write it (a
+  // full disk) fails nothing.
+  void write_cache(const Cache& cache) const noexcept {
+    try {
+      write_cache_or_throw(cache);
+    } catch (const std::exception&) {
+      std::error_code ec;
+      fs::remove(sidecar_ / kOrderCache, ec);  // not stale either: every file is read instead
+    }
+  }
+
+  void write_cache_or_throw(const Cache& cache) const {
+    Json doc = Json::array();
+    for (const auto& h : cache) doc.push_back({h.id.device, h.id.inode, h.id.size, h.id.mtime_ns, h.name, h.seq});
+    const fs::path tmp = sidecar_ / temporary_suffix();
+    write_small_file(tmp, doc.dump(), false);
+    if (::rename(tmp.c_str(), (sidecar_ / kOrderCache).c_str()) != 0) {
+      ::unlink(tmp.c_str());
+      io_failure("cannot rename into", sidecar_ / kOrderCache, errno);
+    }
+  }
+
+  // What the file at path (identity id) holds: from the cache, else read (and cached in memory).
+  Held held(const fs::path& path, const FileId& id, Cache& cache) const {
+    if (auto known = lookup(cache, id)) {
+      known->path = path;
+      return *known;
+    }
+    const StoredCheckpoint c = read_keras_file(path, path.string());
+    Held h{path, id, c.name, c.save_seq};
+    remember(cache, h);
+    return h;
+  }
+
+  // FILE and the sidecar's checkpoint files, read while FILE stayed the same file (a writer that
+  // renames between the two reads makes it try again), names and save order from the cache.
+  Snapshot snapshot(Cache& cache) const {
+    std::optional<FileId> file_id;
+    std::vector<std::pair<std::string, fs::path>> files;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      file_id = identify(file_);
+      files.clear();
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(sidecar_, ec)) {
+        const std::string leaf = entry.path().filename().string();
+        if (leaf.empty() || leaf[0] == '.' || leaf.size() <= ext_.size() ||
+            leaf.compare(leaf.size() - ext_.size(), ext_.size(), ext_) != 0)
+          continue;
+        files.emplace_back(leaf.substr(0, leaf.size() - ext_.size()), entry.path());
+      }
+      if (identify(file_) == file_id) break;
+    }
+    Snapshot now;
+    if (file_id) now.latest = held(file_, *file_id, cache);
+    for (const auto& [name, path] : files) {
+      const auto id = identify(path);
+      if (!id) continue;  // removed since the folder was read
+      try {
+        Held h = held(path, *id, cache);
+        h.name = name;  // the file's name in the sidecar is the checkpoint's
+        now.others.push_back(std::move(h));
+      } catch (const Error&) {
+        if (identify(path)) throw;
+      }
+    }
+    return now;
+  }
+
+  static void write_small_file(const fs::path& path, const std::string& text, bool sync) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) io_failure("cannot create", path, errno);
+    for (std::size_t done = 0; done < text.size();) {
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = n < 0 ? errno : ENOSPC;
+        ::close(fd);
+        ::unlink(path.c_str());
+        io_failure("cannot write", path, err);
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
+      const int err = errno;
+      ::unlink(path.c_str());
+      io_failure("cannot write", path, err);
+    }
   }
 
   fs::path file_;
-  std::mutex closing_mutex_;
-  std::future<void> closing_;  // the background close of the last write's old file
+  fs::path sidecar_;
+  KerasFormat format_;
+  std::string ext_;
 };
 
 void register_types(Registrar& registrar) { registrar.add_checkpoint_backend<Hdf5Backend>("hdf5"); }
 
 }  // namespace
 
-PLUGFIT_PLUGIN_DESCRIBED("hdf5_backend", "0.1.0",
-                         "hdf5: checkpoints in one HDF5 file laid out as Keras's .h5; reads .h5 files Keras saved",
+PLUGFIT_PLUGIN_DESCRIBED("hdf5_backend", "0.2.0",
+                         "hdf5: one Keras file per checkpoint (.h5, .weights.h5, .keras), the latest at FILE; "
+                         "reads the files Keras saved",
                          register_types)

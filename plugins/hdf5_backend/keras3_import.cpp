@@ -7,6 +7,7 @@
 #include <map>
 #include <regex>
 
+#include "plugfit_extras.hpp"
 #include "zip_reader.hpp"
 
 namespace plugfit_hdf5 {
@@ -299,11 +300,26 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
   return parts;
 }
 
-CheckpointRecord import_keras3_archive(const fs::path& path, const std::string& file_label) {
+StoredCheckpoint read_keras3_archive(const fs::path& path, const std::string& file_label) {
   const ZipArchive archive(path);
   for (const char* member : {"config.json", "model.weights.h5"})
     if (!archive.contains(member))
       throw InputError(file_label + " is a zip archive but not a Keras archive (it has no " + member + ")");
+  // The weights file is opened where it lies in memory (HDF5's core driver over a copy of it).
+  std::vector<char> image = archive.read("model.weights.h5");
+  const Handle fapl = file_access();
+  if (H5Pset_fapl_core(fapl, 1 << 16, false) < 0) fail("cannot set HDF5's in-memory driver");
+  if (H5Pset_file_image(fapl, image.data(), image.size()) < 0) fail("cannot hand HDF5 the model.weights.h5 image");
+  image = {};
+  Handle file;
+  try {
+    file = Handle(H5Fopen("model.weights.h5", H5F_ACC_RDONLY, fapl), H5Fclose, "HDF5 cannot open it");
+  } catch (const H5Failure& e) {
+    throw InputError(file_label + ": its model.weights.h5 is not a readable HDF5 file (" + e.what() + ")");
+  }
+  // An archive plugfit wrote: its /plugfit group holds the record bit for bit.
+  if (has_plugfit_group(file)) return read_plugfit_group(file, file_label);
+
   const auto parse = [&](const std::string& member) {
     const std::vector<char> bytes = archive.read(member);
     try {
@@ -319,55 +335,26 @@ CheckpointRecord import_keras3_archive(const fs::path& path, const std::string& 
   Json training = config.value("compile_config", Json());
   if (training.is_object() && training.contains("optimizer") && !training.contains("optimizer_config"))
     training["optimizer_config"] = training["optimizer"];
-  Json keras = Json::object();
+  KerasParts parts = read_keras3_weights(file, model_config, training.is_object() ? training : Json(),
+                                         file_label + " (model.weights.h5)");
   if (archive.contains("metadata.json")) {
     const Json metadata = parse("metadata.json");
     if (metadata.is_object() && metadata.contains("keras_version") && metadata["keras_version"].is_string())
-      keras["keras_version"] = metadata["keras_version"];
+      parts.keras["keras_version"] = metadata["keras_version"];
   }
-  // The weights file is opened where it lies in memory (HDF5's core driver over a copy of it).
-  std::vector<char> image = archive.read("model.weights.h5");
-  const Handle fapl = file_access();
-  if (H5Pset_fapl_core(fapl, 1 << 16, false) < 0) fail("cannot set HDF5's in-memory driver");
-  if (H5Pset_file_image(fapl, image.data(), image.size()) < 0) fail("cannot hand HDF5 the model.weights.h5 image");
-  image = {};
-  Handle file;
-  try {
-    file = Handle(H5Fopen("model.weights.h5", H5F_ACC_RDONLY, fapl), H5Fclose, "HDF5 cannot open it");
-  } catch (const H5Failure& e) {
-    throw InputError(file_label + ": its model.weights.h5 is not a readable HDF5 file (" + e.what() + ")");
-  }
-  KerasParts parts = read_keras3_weights(file, model_config, training.is_object() ? training : Json(),
-                                         file_label + " (model.weights.h5)");
-  for (const auto& [key, value] : keras.items()) parts.keras[key] = value;
-  return keras_record(parts, file_label);
+  StoredCheckpoint out;
+  out.name = kKerasCheckpointName;
+  out.record = keras_record(parts, file_label);
+  return out;
 }
 
 bool belongs_to_plugfit_store(const fs::path& path) {
   std::error_code ec;
+  // FILE of a store has its sidecar beside it; the store's other checkpoints live in the sidecar.
   if (fs::exists(path.string() + ".checkpoints", ec)) return true;
-  quiet_errors();
-  try {
-    const Handle fapl = file_access();
-    const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "HDF5 cannot open it");
-    return path_exists(file, "checkpoints") || path_exists(file, "plugfit");
-  } catch (const H5Failure&) {
-  }
-  // An HDF5 file HDF5 cannot open (truncated): the attribute plugfit's store writes on its root and
-  // every checkpoint, which no Keras file holds (a zip is never scanned: a user's archive may name
-  // "plugfit>Layer" custom layers in its config).
-  std::ifstream in(path, std::ios::binary);
-  char signature[8] = {};
-  if (!in.read(signature, 8) || std::string(signature, 8) != std::string("\x89HDF\r\n\x1a\n", 8)) return false;
-  const std::string needle = "plugfit_format";
-  std::string window;
-  std::vector<char> chunk(1 << 16);
-  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
-    window.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
-    if (window.find(needle) != std::string::npos) return true;
-    window.erase(0, window.size() - (needle.size() - 1));
-  }
-  return false;
+  const std::string folder = path.parent_path().filename().string();
+  const std::string suffix = ".checkpoints";
+  return folder.size() > suffix.size() && folder.compare(folder.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace plugfit_hdf5

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "h5.hpp"
+#include "keras_file.hpp"
 #include "keras_import.hpp"
 
 namespace plugfit_hdf5 {
@@ -36,14 +37,15 @@ KerasParts read_keras3_weights(hid_t file, const plugfit::Json& model_config, co
 // branches or merges.
 plugfit::Json functional_chain_as_sequential(const plugfit::Json& config, const std::string& file_label);
 
-// The .keras archive at path as one record. Throws InputError naming file_label when it is no
-// Keras archive (no config.json, config not JSON), ZipFailure when the zip cannot be read.
-plugfit::CheckpointRecord import_keras3_archive(const std::filesystem::path& path, const std::string& file_label);
+// The .keras archive at path: one plugfit wrote bit for bit (its model.weights.h5 holds the
+// /plugfit group), one Keras wrote as the checkpoint "keras". Throws InputError naming file_label
+// when it is no Keras archive (no config.json, config not JSON), ZipFailure when the zip cannot
+// be read, CheckpointCorrupt when plugfit's checksums fail.
+StoredCheckpoint read_keras3_archive(const std::filesystem::path& path, const std::string& file_label);
 
-// Whether the file at path belongs to a plugfit hdf5: store: it opens and has a /checkpoints or
-// /plugfit group, or a FILE.checkpoints sidecar is beside it, or it is an HDF5 file that does not
-// open (truncated) whose bytes hold the store's plugfit_format attribute. A damaged store file is CheckpointCorrupt; a damaged file
-// that only Keras wrote is bad input.
+// Whether the file at path belongs to a plugfit hdf5: store (a FILE.checkpoints sidecar is
+// beside it, or it lies in one). A damaged store file is CheckpointCorrupt (the store skips it
+// for an older one); a damaged file given alone is bad input.
 bool belongs_to_plugfit_store(const std::filesystem::path& path);
 
 }  // namespace plugfit_hdf5

@@ -26,6 +26,9 @@ enum class KerasFormat {
 // ".weights.h5" weights_h5, anything else (".h5", ".hdf5") legacy_h5.
 KerasFormat keras_format_for(const std::filesystem::path& path);
 
+// The name of the one checkpoint a file Keras wrote holds.
+inline constexpr const char* kKerasCheckpointName = "keras";
+
 // A checkpoint as a file holds it.
 struct StoredCheckpoint {
   std::string name;           // plugfit's checkpoint name; "keras" for a file Keras wrote

@@ -96,11 +96,15 @@ KerasWeights read_weights(hid_t group) {
   return out;
 }
 
-Shape shape_from(const Json& dims, bool has_batch, const std::string& file_label) {
+// The shape dims declare; nothing when a dimension is not fixed (null: a sequence of any length),
+// with the reason in unfixed.
+std::optional<Shape> shape_from(const Json& dims, bool has_batch, const std::string& file_label, std::string& unfixed) {
   Shape shape;
   for (std::size_t i = has_batch ? 1 : 0; i < dims.size(); ++i) {
-    if (!dims[i].is_number_integer() || dims[i].get<long long>() <= 0)
-      throw InputError(file_label + ": the model's input shape " + dims.dump() + " has a dimension that is not fixed");
+    if (!dims[i].is_number_integer() || dims[i].get<long long>() <= 0) {
+      unfixed = file_label + ": the model's input shape " + dims.dump() + " has a dimension that is not fixed";
+      return std::nullopt;
+    }
     shape.push_back(dims[i].get<std::size_t>());
   }
   return shape;
@@ -108,7 +112,7 @@ Shape shape_from(const Json& dims, bool has_batch, const std::string& file_label
 
 }  // namespace
 
-std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::string& file_label) {
+std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config, const std::string& file_label) {
   const std::string class_name = config.value("class_name", std::string());
   if (class_name != "Sequential")
     throw InputError(file_label + " holds a Keras " + (class_name.empty() ? "model of unknown class" : class_name) +
@@ -137,18 +141,23 @@ std::pair<Json, Shape> keras_model_to_plugfit(const Json& config, const std::str
   // The input shape: the InputLayer's (or first layer's) batch shape, else the model's build shape.
   const Json first = layers[0].value("config", Json::object());
   std::optional<Shape> input;
+  std::string unfixed;
   for (const char* key : {"batch_shape", "batch_input_shape"})
-    if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label);
+    if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label, unfixed);
   if (!input && first.contains("input_shape") && first["input_shape"].is_array())
-    input = shape_from(first["input_shape"], false, file_label);
+    input = shape_from(first["input_shape"], false, file_label, unfixed);
   if (!input && first.contains("input_dim") && first["input_dim"].is_number_integer())
-    input = shape_from(Json::array({first["input_dim"]}), false, file_label);
+    input = shape_from(Json::array({first["input_dim"]}), false, file_label, unfixed);
   if (!input && body.is_object() && body.contains("build_input_shape") && body["build_input_shape"].is_array())
-    input = shape_from(body["build_input_shape"], true, file_label);
-  if (!input) throw InputError(file_label + ": the Keras model declares no input shape");
+    input = shape_from(body["build_input_shape"], true, file_label, unfixed);
   Json model = {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
-  if (!lacking.empty()) model["keras_layers_plugfit_lacks"] = {{"file", file_label}, {"layers", lacking}};
-  return {model, *input};
+  if (!lacking.empty()) {
+    model["keras_layers_plugfit_lacks"] = {{"file", file_label}, {"layers", lacking}};
+    return {model, input};  // refused by name when built; inspect lists it whatever its input
+  }
+  if (!input)
+    throw InputError(unfixed.empty() ? file_label + ": the Keras model declares no input shape" : unfixed);
+  return {model, input};
 }
 
 Json keras_compile_to_plugfit(const Json& training) {
@@ -368,7 +377,7 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
       model.erase("keras_layers_plugfit_lacks");
     }
     info["model"] = std::move(model);
-    info["input_shape"] = input_shape;
+    if (input_shape) info["input_shape"] = *input_shape;
     if (!parts.training_config.is_null()) compile = keras_compile_to_plugfit(parts.training_config);
     // Keras <= 2.3's RMSprop divides by sqrt(a) + epsilon; plugfit's default is tf.keras's and
     // Keras 3's sqrt(a + epsilon).

@@ -57,10 +57,11 @@ struct KerasParts {
 // "plugin>Type" name. A Keras layer plugfit lacks (LSTM, Conv2D, ...) keeps its Keras config and
 // is listed in model["keras_layers_plugfit_lacks"] = {"file": file_label, "layers": [{"index",
 // "name", "class_name"}]} (keras_record moves it to info["keras"]["layers_plugfit_lacks"], and
-// building such a model refuses it by name). Throws InputError naming file_label for a model that
-// is not Sequential or declares no fixed input shape.
-std::pair<plugfit::Json, plugfit::Shape> keras_model_to_plugfit(const plugfit::Json& config,
-                                                                const std::string& file_label);
+// building such a model refuses it by name); such a model's input shape may be unknown (null
+// dimensions: sequences of any length). Throws InputError naming file_label for a model that is
+// not Sequential, or that plugfit could build but declares no fixed input shape.
+std::pair<plugfit::Json, std::optional<plugfit::Shape>> keras_model_to_plugfit(const plugfit::Json& config,
+                                                                               const std::string& file_label);
 // Keras's training_config (compile_config) as plugfit's {"optimizer", "loss", "metrics"}; null
 // when it names no loss.
 plugfit::Json keras_compile_to_plugfit(const plugfit::Json& training);

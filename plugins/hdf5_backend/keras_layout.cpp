@@ -47,7 +47,13 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
   KerasLayout layout;
   layout.model_name = keras_model_name(info);
   std::map<std::string, std::size_t> layer_index;
+  // A layer's group is one HDF5 link name; a tensor whose layer cannot be one ("odd/.", "")
+  // stays in the /plugfit group only.
+  auto one_component = [](const std::string& name) {
+    return !name.empty() && name != "." && name != ".." && name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+  };
   auto add_layer = [&](const std::string& name, const std::string& group) {
+    if (!one_component(name) || !one_component(group)) return;
     if (layer_index.count(name) == 0) {
       layer_index[name] = layout.layers.size();
       layout.layers.push_back({name, group, {}});

@@ -52,43 +52,38 @@ JSON
     "$plugfit" predict hdf5:run.h5 --input "$inputs" --output pred.npy || fail "predict"
     "$plugfit" predict dir:ckpts --input "$inputs" --output pred_dir.npy || fail "predict (dir)"
     py - <<'PY' || fail "h5py disagrees"
-import json, zlib, h5py, numpy as np
-f = h5py.File("run.h5", "r")
-assert sorted(f["checkpoints"]) == ["ckpt-0001", "ckpt-0002"], list(f["checkpoints"])
-# The root is the latest checkpoint in Keras's full-model layout.
-assert f.attrs["keras_version"] and f.attrs["backend"], dict(f.attrs)
-config = json.loads(f.attrs["model_config"])
-assert config["class_name"] == "Sequential", config
-assert [l["class_name"] for l in config["config"]["layers"]] == ["Dense", "Dropout", "Dense"], config
-mw = f["model_weights"]
-assert mw == f["checkpoints/ckpt-0002/model_weights"]
-layers = [n.decode() for n in mw.attrs["layer_names"]]
-assert layers == ["dense", "dense_1"], layers
-for layer in layers:
-    names = [n.decode() for n in mw[layer].attrs["weight_names"]]
-    assert names == [layer + "/kernel", layer + "/bias"], names
-    for n in names:
-        ds = mw[layer][n]
-        assert ds.dtype == np.float32, ds.dtype
-        assert ds.attrs["plugfit_crc32"] == zlib.crc32(ds[()].tobytes()), n
-        weight = n.split("/")[-1]
-        npy = np.load("ckpts/ckpt-0002/tensors/weights/%s/%s.npy" % (layer, weight))
-        assert ds.shape == npy.shape and ds[()].tobytes() == npy.tobytes(), n  # bit for bit
-        print(layer, n, ds.shape, "equals dir:'s .npy")
-assert mw["dense/dense/kernel"].shape == (20, 16)  # Keras's (inputs, units)
-# plugfit's own groups: Adam's slots, the info, the index.
-for slot in ("m", "v"):
-    a = f["checkpoints/ckpt-0002/plugfit_optimizer/%s/dense_1/kernel" % slot][()]
-    b = np.load("ckpts/ckpt-0002/tensors/optimizer/%s/dense_1/kernel.npy" % slot)
-    assert a.tobytes() == b.tobytes(), slot
-info = json.loads(f["checkpoints/ckpt-0002"].attrs["plugfit_info"])
-assert info["kind"] == "full" and info["training"]["epoch"] == 2 and info["optimizer"]["iterations"] == 26, info
-index = json.loads(f["plugfit_index"][()])
-assert index["latest"] == "ckpt-0002", index
-# Predictions: plugfit's from hdf5 and from dir: agree, and equal numpy's from the h5py weights.
+import json, os, zlib, h5py, numpy as np
+# The store: run.h5 holds the latest checkpoint; the other and the index are in run.h5.checkpoints/.
+side = sorted(n for n in os.listdir("run.h5.checkpoints") if not n.startswith("."))
+assert side == ["ckpt-0001.h5", "index.json"], side
+assert json.load(open("run.h5.checkpoints/index.json"))["latest"] == "ckpt-0002"
+def checkpoint(path):
+    """The /plugfit group of one Keras file: its name, save order, info, and tensors by name."""
+    f = h5py.File(path, "r")
+    g = f["plugfit"]
+    info, tensors = g.attrs["info"], g.attrs["tensors"]
+    assert g.attrs["crc32"] == zlib.crc32(tensors.encode(), zlib.crc32(info.encode())), path
+    values = {}
+    for name, dataset, crc in json.loads(tensors):
+        data = f[dataset][()]
+        assert data.dtype == np.float32 and zlib.crc32(data.tobytes()) == crc, (path, name)
+        values[name] = data
+    return g.attrs["checkpoint"], int(g.attrs["save_seq"]), json.loads(info), values
+for path, name, seq in (("run.h5", "ckpt-0002", 2), ("run.h5.checkpoints/ckpt-0001.h5", "ckpt-0001", 1)):
+    got, got_seq, info, values = checkpoint(path)
+    assert (got, got_seq) == (name, seq), (path, got, got_seq)
+    epoch = int(name[-1])
+    assert info["kind"] == "full" and info["training"]["epoch"] == epoch and info["optimizer"]["iterations"] == 13 * epoch, info
+    assert values["weights/dense/kernel"].shape == (20, 16)  # Keras's (inputs, units)
+    for tensor in ("weights/dense/kernel", "weights/dense/bias", "weights/dense_1/kernel", "weights/dense_1/bias",
+                   "optimizer/m/dense_1/kernel", "optimizer/v/dense_1/kernel"):
+        npy = np.load("ckpts/%s/tensors/%s.npy" % (name, tensor))
+        assert values[tensor].shape == npy.shape and values[tensor].tobytes() == npy.tobytes(), tensor  # bit for bit
+    print(path, "holds", name, "with dir:'s tensors bit for bit")
+# Predictions: plugfit's from hdf5 and from dir: agree.
 p, q = np.load("pred.npy"), np.load("pred_dir.npy")
 assert p.tobytes() == q.tobytes()
-print("h5py: Keras layout, values and checksums as expected")
+print("h5py: the store's layout, values and checksums as expected")
 PY
     # Resume: 4 epochs straight equal 2 + 2 resumed from hdf5:, bit for bit.
     sed -i 's/"epochs": 2/"epochs": 4/' run.json
@@ -97,16 +92,14 @@ PY
     grep -q "^Resuming from hdf5:$PWD/run.h5/ckpt-0002 after epoch 2 (continuing with epoch 3)" resume.txt ||
       fail "did not resume from ckpt-0002"
     py - <<'PY' || fail "resumed run differs from the straight one"
-import h5py, numpy as np
+import json, h5py, numpy as np
 f = h5py.File("run.h5", "r")
-g = f["checkpoints/ckpt-0004"]
+assert f["plugfit"].attrs["checkpoint"] == "ckpt-0004"  # FILE is the latest checkpoint
 n = 0
-for path in ("model_weights/dense/dense/kernel", "model_weights/dense_1/dense_1/bias",
-             "plugfit_optimizer/m/dense/kernel", "plugfit_optimizer/v/dense_1/kernel"):
-    parts = path.split("/")
-    rel = ("weights/" + "/".join(parts[2:])) if parts[0] == "model_weights" else ("optimizer/" + "/".join(parts[1:]))
-    assert g[path][()].tobytes() == np.load("straight/ckpt-0004/tensors/%s.npy" % rel).tobytes(), path
+for name, dataset, crc in json.loads(f["plugfit"].attrs["tensors"]):
+    assert f[dataset][()].tobytes() == np.load("straight/ckpt-0004/tensors/%s.npy" % name).tobytes(), name
     n += 1
+assert n == 12, n
 print(n, "tensors of the resumed ckpt-0004 equal the straight run's")
 PY
     ;;
@@ -181,19 +174,20 @@ steps = {c["name"]: c["global_step"] for c in d["checkpoints"]}
 print("global steps:", steps)
 assert [c["name"] for c in d["checkpoints"]] == ["keras", "ckpt-0001", "ckpt-0002"], steps
 assert steps["keras"] == iterations and steps["ckpt-0001"] == iterations + 8 and steps["ckpt-0002"] == iterations + 16
-f, original = h5py.File("keras3_churn_full_model.h5", "r"), h5py.File(sys.argv[2], "r")
-info = json.loads(f["checkpoints/ckpt-0001"].attrs["plugfit_info"])
+original = h5py.File(sys.argv[2], "r")
+# FILE is the latest checkpoint; ckpt-0001 is in the sidecar, after the file's step count.
+assert h5py.File("keras3_churn_full_model.h5", "r")["plugfit"].attrs["checkpoint"] == "ckpt-0002"
+info = json.loads(h5py.File("keras3_churn_full_model.h5.checkpoints/ckpt-0001.h5", "r")["plugfit"].attrs["info"])
 assert info["optimizer"]["iterations"] == iterations + 8, info["optimizer"]
 assert info["optimizer"]["learning_rate"] == float(np.float32(original["optimizer_weights/adam/learning_rate"][()]))
-keras = f["checkpoints/keras"]
-for layer in ("dense_6", "dense_7", "dense_8"):
-    for w in ("kernel", "bias"):
-        a = keras["model_weights/%s/%s/%s" % (layer, layer, w)][()]
-        assert a.tobytes() == original["model_weights/%s/sequential_2/%s/%s" % (layer, layer, w)][()].tobytes()
-        m = keras["plugfit_optimizer/m/%s/%s" % (layer, w)][()]
-        assert m.tobytes() == original["optimizer_weights/adam/sequential_2_%s_%s_momentum" % (layer, w)][()].tobytes()
-print("Keras's model and Adam state kept bit for bit as checkpoint \"keras\"")
 PY
+    # The user's file is kept byte for byte as the checkpoint "keras", still listed and loadable.
+    cmp keras3_churn_full_model.h5.checkpoints/keras.h5 "$keras_files/keras3_churn_full_model.h5" ||
+      fail "the Keras file was not kept byte for byte"
+    "$plugfit" predict hdf5:keras3_churn_full_model.h5.checkpoints/keras.h5 --input X.npy --output kept.npy ||
+      fail "predict from the kept Keras file"
+    py -c "$KERAS3_NUMPY" "$keras_files/keras3_churn_full_model.h5" X.npy kept.npy || fail "the kept file predicts otherwise"
+    echo "Keras's file kept byte for byte as checkpoint \"keras\""
     ;;
   hdf5_keras2_weights)
     need_keras_files
@@ -492,17 +486,17 @@ PY
     grep -q "^Resuming from dir:$PWD/w03/keras" out.txt || fail "$w03 did not resume with its Adam state"
     "$plugfit" predict dir:w03 --input X.npy --output stepped.npy >/dev/null || fail "predict after one step"
     py "$reference" step "$keras_files/$w03" X.npy Y.npy stepped.npy || fail "one step from $w03 is not Keras 3's"
-    # Archives with layers plugfit lacks name the layer (inspect lists them once the importer
-    # tolerates unknown layers; predict refuses either way), and an HDF5 file named .keras is HDF5.
-    for pair in "w05_123Cryptic_model.keras:batch_normalization_4\" is a BatchNormalization" \
-                "w16_Ashishkaus04_lstm_model.keras:lstm\" is a LSTM" \
-                "w02_AdamVenroy_model.keras:embedding\" is a Embedding"; do
+    # Archives with layers plugfit lacks: inspect lists them, predict refuses naming the layer;
+    # an HDF5 file named .keras is read as HDF5.
+    for pair in "w05_123Cryptic_model.keras:batch_normalization_4\" is a Keras BatchNormalization" \
+                "w16_Ashishkaus04_lstm_model.keras:lstm\" is a Keras LSTM" \
+                "w02_AdamVenroy_model.keras:embedding\" is a Keras Embedding"; do
       file=${pair%%:*} layer=${pair#*:}
       copy_keras $file
-      "$plugfit" inspect $file >inspect.txt 2>&1
-      grep -q "keras .*\[InputLayer," inspect.txt || grep -q "$file: the Keras model's layer [0-9]* \"$layer" inspect.txt ||
-        fail "inspect $file neither lists its layers nor names the one it lacks: $(cat inspect.txt)"
-      expect_error 2 "$file: .*\"$layer" "$plugfit" predict $file --input X.npy --output no.npy
+      "$plugfit" inspect $file >inspect.txt 2>&1 || fail "inspect $file: $(cat inspect.txt)"
+      grep -q "keras .*\[InputLayer," inspect.txt || fail "inspect $file does not list its layers: $(cat inspect.txt)"
+      expect_error 2 "^plugfit: error: [^:]*$file: layer [0-9]* \"$layer, which plugfit does not have yet$" \
+        "$plugfit" predict $file --input X.npy --output no.npy
     done
     # Bad inputs: one sentence naming the file and what is wrong, exit 2.
     py - <<'PY' || fail "writing the bad files"
@@ -523,10 +517,13 @@ PY
     expect_error 2 "^plugfit: error: $PWD/other.h5 is an HDF5 file but no Keras file " "$plugfit" inspect other.h5
     expect_error 2 "^plugfit: error: $PWD/text.keras is neither an HDF5 file nor a zip archive" "$plugfit" inspect text.keras
     expect_error 2 "^plugfit: error: the dir: location $PWD/X.npy is a file, not a folder" "$plugfit" inspect X.npy
-    # A truncated file that plugfit's store wrote stays damage (exit 1), not bad input.
+    # A truncated file of a plugfit store (its sidecar beside it) is damage (exit 1); the same
+    # bytes given alone are bad input (exit 2).
     "$plugfit" train run.json --checkpoint run.h5 >/dev/null || fail "training into the bare path run.h5"
-    py -c "d = open('run.h5', 'rb').read(); open('cut.h5', 'wb').write(d[:len(d) // 2])"
-    expect_error 1 "^plugfit: error: hdf5:$PWD/cut.h5 is not a readable HDF5 file \(truncated or damaged\?\)" "$plugfit" predict cut.h5 --input X.npy --output no.npy
+    [ -f run.h5.checkpoints/index.json ] || fail "the store keeps no index beside run.h5"
+    py -c "d = open('run.h5', 'rb').read(); open('cut.h5', 'wb').write(d[:len(d) // 2]); open('run.h5', 'wb').write(d[:len(d) // 2])"
+    expect_error 2 "^plugfit: error: $PWD/cut.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict cut.h5 --input X.npy --output no.npy
+    expect_error 1 "^plugfit: error: .*$PWD/run.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict run.h5#latest --input X.npy --output no.npy
     ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
@@ -541,12 +538,13 @@ JSON
     "$plugfit" train run.json --checkpoint hdf5:run.h5 || fail "first run"
     cp run.h5 before.h5
     size=$(stat -c %s run.h5)
-    # ulimit -f counts KiB: room for the copy of the old checkpoint, not for the new one.
+    # ulimit -f counts KiB: room for half a checkpoint (the new file is as large as the old).
     expect_error 1 "saving checkpoint \"ckpt-0002\" to hdf5:$PWD/run.h5 failed: .*File too large" \
-      bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit $(( (size + 200000) / 1024 )) \
+      bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit $(( size / 2 / 1024 )) \
       "$plugfit" train run.json --epochs 2 --checkpoint hdf5:run.h5 --resume
     cmp run.h5 before.h5 || fail "the previous file changed"
-    ! ls run.h5.tmp-* 2>/dev/null || fail "a temporary file was left behind"
+    ! ls run.h5.tmp-* run.h5.checkpoints/.tmp-* 2>/dev/null || fail "a temporary file was left behind"
+    [ -z "$(ls run.h5.checkpoints | grep -v '^index.json$')" ] || fail "the failed save left a checkpoint in the sidecar"
     "$plugfit" inspect hdf5:run.h5 | tee inspect.txt || fail "the previous checkpoint does not load"
     grep -q "1 checkpoint(s), latest ckpt-0001" inspect.txt || fail "inspect"
     ;;

@@ -1,11 +1,13 @@
 // The hdf5: backend plugin on real files: round trips bit for bit (a trained model's record with
 // its Adam slots, and odd tensors: NaN, -0, scalars, empty, names that do not fit Keras's
-// layout), list order, replace, remove, the index, damage detected (a flipped byte in a
+// layout), list order, replace, remove, the index, the store's layout (FILE the latest, the others
+// hard-linked into FILE.checkpoints/, a crash's leftovers), damage detected (a flipped byte in a
 // dataset or in the metadata, a truncated file), a file-size limit hit mid-save leaving the old
-// file, and the two real Keras files in ../shared/keras_files read as Keras reads them (values
-// checked against h5py).
+// files, and the two real Keras files in ../shared/keras_files read as Keras reads them (values
+// checked against h5py), the user's file kept byte for byte by the first save.
 #include <doctest/doctest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +94,22 @@ void flip_at(const fs::path& file, const std::string& needle, std::size_t offset
   std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(static_cast<std::streamoff>(at + offset));
   f.put(static_cast<char>(bytes[at + offset] ^ 0x10));
+}
+
+// Nothing but FILE and its sidecar beside FILE, and no temporary in the sidecar.
+void check_no_temporaries(const fs::path& file) {
+  for (const auto& entry : fs::directory_iterator(file.parent_path())) {
+    const std::string leaf = entry.path().filename().string();
+    CHECK_MESSAGE((leaf == file.filename().string() || leaf == file.filename().string() + ".checkpoints"), leaf);
+  }
+  for (const auto& entry : fs::directory_iterator(file.string() + ".checkpoints"))
+    CHECK_MESSAGE(entry.path().filename().string().rfind(".tmp-", 0) != 0, entry.path());
+}
+
+ino_t inode_of(const fs::path& file) {
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  return st.st_ino;
 }
 
 std::string float_bytes(const std::vector<float>& values, std::size_t from, std::size_t count) {
@@ -211,44 +229,121 @@ TEST_CASE("odd tensors and names round-trip; list keeps save order; replace, rem
     CHECK_THROWS_AS(backend->save(bad, first), InputError);
     CHECK_THROWS_AS(backend->load(bad), InputError);
   }
-  for (const auto& entry : fs::directory_iterator(dir.path / "sub folder"))
-    CHECK(entry.path().filename() == "ckpts ü.h5");  // nothing temporary left behind
+  check_no_temporaries(dir.path / "sub folder" / "ckpts ü.h5");
 
   CheckpointRecord bad = sample(1.f);
   bad.tensors[1].values.pop_back();
-  CHECK_THROWS_WITH_AS(backend->save("bad", bad), doctest::Contains("has 9 values for shape"), RuntimeFailure);
+  CHECK_THROWS_WITH_AS(backend->save("bad", bad), doctest::Contains("holds 9 values, which do not fill its shape"), RuntimeFailure);
   CHECK(backend->list().size() == 2);
+}
+
+TEST_CASE("the store: FILE holds the latest checkpoint, the others are hard-linked into FILE.checkpoints/") {
+  TempDir dir;
+  Host host;
+  const fs::path file = dir.path / "run.h5", side = dir.path / "run.h5.checkpoints";
+  auto backend = host.open(file);
+  backend->save("a", sample(1.f));
+  const ino_t first = inode_of(file);
+  backend->save("b", sample(2.f));
+  CHECK(inode_of(side / "a.h5") == first);  // moved aside by a link, not rewritten
+  backend->save("c", sample(3.f));
+  backend->write_index({{"latest", "c"}});
+  CHECK(fs::exists(side / "b.h5"));
+  CHECK_FALSE(fs::exists(side / "c.h5"));
+  CHECK(Json::parse(read_bytes(side / "index.json")) == Json({{"latest", "c"}}));
+  CHECK(backend->list() == std::vector<std::string>{"a", "b", "c"});
+
+  // Re-saving a sidecar checkpoint puts it in FILE and removes its older copy.
+  backend->save("a", sample(4.f));
+  CHECK_FALSE(fs::exists(side / "a.h5"));
+  CHECK(backend->list() == std::vector<std::string>{"b", "c", "a"});
+  check_same(backend->load("a"), sample(4.f));
+
+  // A crash between the link and the rename leaves FILE's checkpoint twice: listed once.
+  REQUIRE(::link(file.c_str(), (side / "a.h5").c_str()) == 0);
+  CHECK(backend->list() == std::vector<std::string>{"b", "c", "a"});
+  // A crash after the rename leaves an older copy beside the new FILE: FILE's wins.
+  fs::remove(side / "a.h5");
+  fs::copy_file(side / "b.h5", side / "a.h5");
+  CHECK(backend->list() == std::vector<std::string>{"b", "c", "a"});
+  check_same(backend->load("a"), sample(4.f));
+  backend->save("d", sample(5.f));  // moving FILE aside replaces that older copy
+  check_same(backend->load("a"), sample(4.f));
+
+  // A damaged save-order cache is only a cache: every file is read instead.
+  std::ofstream(side / ".save_order.json", std::ios::trunc) << "[[1, 2";
+  CHECK(host.open(file)->list() == std::vector<std::string>{"b", "c", "a", "d"});
+
+  // Temporaries of a writer that died are removed by the next write; a live writer's are kept.
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string stale = ".tmp-" + std::to_string(dead) + "-0";
+  std::ofstream(file.string() + stale) << "x";
+  std::ofstream(side / (stale + ".h5")) << "x";
+  std::ofstream(side / (".tmp-" + std::to_string(::getpid()) + "-999")) << "x";
+  backend->write_index({{"latest", "d"}});
+  CHECK_FALSE(fs::exists(file.string() + stale));
+  CHECK_FALSE(fs::exists(side / (stale + ".h5")));
+  CHECK(fs::exists(side / (".tmp-" + std::to_string(::getpid()) + "-999")));
+  fs::remove(side / (".tmp-" + std::to_string(::getpid()) + "-999"));
+
+  // Removing FILE's checkpoint moves the newest other one into FILE; removing the last, FILE.
+  backend->remove("d");
+  CHECK(backend->list() == std::vector<std::string>{"b", "c", "a"});
+  CHECK_FALSE(fs::exists(side / "a.h5"));
+  check_same(backend->load("a"), sample(4.f));
+  backend->remove("b");
+  backend->remove("a");
+  CHECK(backend->list() == std::vector<std::string>{"c"});
+  check_same(backend->load("c"), sample(3.f));
+  backend->remove("c");
+  CHECK(backend->list().empty());
+  CHECK_FALSE(fs::exists(file));
+  CHECK(backend->read_index() == Json({{"latest", "d"}}));
+  check_no_temporaries(file);
+}
+
+TEST_CASE("the sidecar's files take FILE's format by its name: .keras, .weights.h5, .hdf5, other names .h5") {
+  TempDir dir;
+  Host host;
+  for (const auto& [name, ext] : std::vector<std::pair<std::string, std::string>>{
+           {"run.keras", ".keras"}, {"run.weights.h5", ".weights.h5"}, {"run.hdf5", ".hdf5"}, {"run", ".h5"}}) {
+    auto backend = host.open(dir.path / name);
+    backend->save("first", sample(1.f));
+    backend->save("index", sample(2.f));  // "index" never meets index.json
+    backend->write_index({{"latest", "index"}});
+    CHECK_MESSAGE(fs::exists(dir.path / (name + ".checkpoints") / ("first" + ext)), name);
+    CHECK(backend->list() == std::vector<std::string>{"first", "index"});
+    check_same(backend->load("first"), sample(1.f));
+  }
 }
 
 TEST_CASE("a flipped byte in a dataset or in the metadata, and a truncated file, are detected") {
   TempDir dir;
   Host host;
-  const fs::path file = dir.path / "run.h5";
+  const fs::path file = dir.path / "run.h5", older = dir.path / "run.h5.checkpoints" / "damaged.h5";
   auto backend = host.open(file);
   const auto damaged = sample(7.f), intact = sample(8.f);
   backend->save("damaged", damaged);
   backend->save("intact", intact);
   SUBCASE("flipped byte in a dataset") {
-    flip_at(file, float_bytes(damaged.tensors[0].values, 100, 4), 5);
-    CHECK_THROWS_WITH_AS(
-        backend->load("damaged"),
-        doctest::Contains("is corrupt: the dataset model_weights/dense/dense/kernel fails its checksum"),
-        CheckpointCorrupt);
+    flip_at(older, float_bytes(damaged.tensors[0].values, 100, 4), 5);
+    CHECK_THROWS_WITH_AS(backend->load("damaged"), doctest::Contains("damaged.h5"), CheckpointCorrupt);
     check_same(backend->load("intact"), intact);
   }
   SUBCASE("flipped byte in the info JSON") {
-    flip_at(file, "\"epoch\":7", 8);
-    CHECK_THROWS_WITH_AS(backend->load("damaged"),
-                         doctest::Contains("its plugfit_info and plugfit_tensors attributes fail their checksum"),
-                         CheckpointCorrupt);
+    flip_at(older, "\"epoch\":7", 8);
+    CHECK_THROWS_WITH_AS(backend->load("damaged"), doctest::Contains("damaged.h5"), CheckpointCorrupt);
     check_same(backend->load("intact"), intact);
   }
   SUBCASE("truncated file") {
     fs::resize_file(file, fs::file_size(file) / 2);
-    CHECK_THROWS_WITH_AS(backend->load("intact"), doctest::Contains("is not a readable HDF5 file"), CheckpointCorrupt);
+    CHECK_THROWS_WITH_AS(backend->load("intact"), doctest::Contains(file.c_str()), CheckpointCorrupt);
     CHECK_THROWS_AS(backend->list(), CheckpointCorrupt);
-    // A save never replaces a file it cannot read: the other checkpoints would be lost.
-    CHECK_THROWS_WITH_AS(backend->save("new", intact), doctest::Contains("is not a readable HDF5 file"),
+    check_same(backend->load("damaged"), damaged);  // the other checkpoints stay loadable
+    // A save never moves aside a file whose checkpoint it cannot name: it would be lost.
+    CHECK_THROWS_WITH_AS(backend->save("new", intact), doctest::Contains("saving checkpoint \"new\" to hdf5:"),
                          RuntimeFailure);
   }
 }
@@ -281,7 +376,7 @@ TEST_CASE("a file-size limit hit mid-save fails the save, naming the file, and k
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(read_bytes(file) == before);  // untouched
   check_same(backend->load("c"), sample(1.f, 1000));
-  for (const auto& entry : fs::directory_iterator(dir.path)) CHECK(entry.path().filename() == "run.h5");
+  check_no_temporaries(file);
 }
 
 TEST_CASE("Keras 3's full-model .h5 reads as one checkpoint: config, weights, compile and Adam state") {
@@ -336,10 +431,20 @@ TEST_CASE("Keras 3's full-model .h5 reads as one checkpoint: config, weights, co
   REQUIRE(got.size() == 5);
   for (std::size_t i = 0; i < 5; ++i) CHECK(std::abs(got.data()[i] - h[i]) < 1e-5);
 
-  // Saving into the file makes it plugfit's, keeping Keras's model as checkpoint "keras".
+  // The first save keeps the user's file byte for byte as FILE.checkpoints/keras.h5 (the same
+  // inode: a hard link), still checkpoint "keras"; FILE is the new checkpoint.
+  const std::string original = read_bytes(file);
+  const ino_t inode = inode_of(file);
   backend->save("next", sample(1.f));
   CHECK(backend->list() == std::vector<std::string>{"keras", "next"});
+  const fs::path kept = file.string() + ".checkpoints/keras.h5";
+  CHECK(read_bytes(kept) == original);
+  CHECK(inode_of(kept) == inode);
   check_same(backend->load("keras"), r);
+  check_same(backend->load("next"), sample(1.f));
+  backend->save("after", sample(2.f));
+  CHECK(read_bytes(kept) == original);
+  CHECK(backend->list() == std::vector<std::string>{"keras", "next", "after"});
 }
 
 TEST_CASE("Keras 2's weights-only .h5 loads by position into the matching model, with Keras's count errors") {
