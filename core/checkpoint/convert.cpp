@@ -30,6 +30,7 @@ std::vector<std::string> convert_checkpoints(const CheckpointBackend& from, Chec
     names = {*name};
   }
   if (names.empty()) throw InputError(from.uri() + " holds no checkpoints to convert");
+  const bool destination_was_empty = to.list().empty();
   for (const auto& name : names) {
     const CheckpointRecord record = from.load(name);
     to.save(name, record);
@@ -38,6 +39,9 @@ std::vector<std::string> convert_checkpoints(const CheckpointBackend& from, Chec
       throw RuntimeFailure("the copy of " + name + " in " + to.uri() + " does not match the original");
     copied(name, record);
   }
+  // One checkpoint exported (--only) into an empty location needs no index (list() names it),
+  // so a Keras file destination is left exactly as Keras would leave it.
+  if (only && destination_was_empty) return names;
   Json index = CheckpointIndex::read(from).to_json();  // a wrong-shaped index reads as empty
   auto was_copied = [&](const Json& v) {
     return v.is_string() && std::find(names.begin(), names.end(), v.get<std::string>()) != names.end();

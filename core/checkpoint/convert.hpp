@@ -12,7 +12,9 @@ namespace plugfit {
 
 // Copies the checkpoints of from (all, or the one `only` names: "latest", "best" or a name) into
 // to, loading each copy back and comparing it with the original before reporting it through
-// copied; then writes to's index, limited to what was copied (latest and best keep their meaning).
+// copied; then, when it copied all, writes to's index, limited to what was copied (latest and
+// best keep their meaning). One checkpoint (`only`) exported into an empty location gets no index,
+// so that `convert run.h5 model.keras --only best` leaves exactly one Keras file.
 // requires: from and to are different locations.
 // Throws InputError when from holds nothing to copy, RuntimeFailure when a copy does not match.
 // Returns the names copied, in from's order.

@@ -304,8 +304,9 @@ int cmd_inspect(const Args& args) {
 
 int cmd_convert(const Args& args) {
   ArgParser parser("plugfit convert", "Copy checkpoints between backends bit for bit, each copy verified.");
-  parser.positional("SRC_URI", "the location to copy from").positional("DST_URI", "the location to copy to");
-  parser.option("--only", "latest|best|NAME", "copy only this checkpoint (default: all)");
+  parser.positional("SRC_URI", "the location to copy from")
+      .positional("DST_URI", "the location to copy to; DST.keras, DST.h5 or DST.weights.h5 writes that Keras format");
+  parser.option("--only", "latest|best|NAME", "copy only this checkpoint (default: all), with no index beside it");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
   CheckpointSource source(parser.positionals().at(0), parser);

@@ -50,16 +50,22 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
            name_template_.compare(name_template_.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (!folder_has_scheme) {
-    for (const auto& [suffix, scheme] : {std::pair<const char*, const char*>{".weights.h5", "hdf5"},
-                                         {".h5", "hdf5"}, {".hdf5", "hdf5"}, {".db", "sqlite"}}) {
+    for (const auto& [suffix, scheme] :
+         {std::pair<const char*, const char*>{".weights.h5", "hdf5"}, {".keras", "hdf5"}, {".h5", "hdf5"},
+          {".hdf5", "hdf5"}, {".db", "sqlite"}}) {
       if (ends_with(suffix)) {
         extension_ = suffix;
         file_scheme_ = scheme;
         break;
       }
     }
-    if (ends_with(".keras"))
-      throw InputError("ModelCheckpoint: the .keras zip format is not supported; use a folder name, \".h5\" or \".db\"");
+    // Keras 3's rule: a .keras file is a whole model, a .weights.h5 file weights only.
+    if (extension_ == ".keras" && save_weights_only_)
+      throw InputError("ModelCheckpoint: with \"save_weights_only\": true the filepath must end in .weights.h5 (a "
+                       ".keras file holds the whole model), got \"" + filepath_ + "\"");
+    if (extension_ == ".weights.h5" && !save_weights_only_)
+      throw InputError("ModelCheckpoint: a filepath ending in .weights.h5 holds weights only; set "
+                       "\"save_weights_only\": true or end it in .keras or .h5, got \"" + filepath_ + "\"");
   }
   if (name_template_ == ".." || name_template_ == ".")
     throw InputError("ModelCheckpoint: the filepath \"" + filepath_ + "\" would write outside the checkpoint folder");
@@ -147,18 +153,24 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
 }
 
 void ModelCheckpoint::write(const WriteJob& job) const {
+  // A file target holds one checkpoint and is left exactly as Keras leaves the file: no index
+  // beside it (list() names its one checkpoint).
+  const bool indexed = file_scheme_.empty();
   job.target.backend->save(job.target.checkpoint, *job.record);
-  note_saved(*job.target.backend,
-             {job.target.checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics}, &monitor_);
+  if (indexed)
+    note_saved(*job.target.backend,
+               {job.target.checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics},
+               &monitor_);
   if (job.last) {
     job.last->backend->save(job.last->checkpoint, *job.record);
-    note_saved(*job.last->backend,
-               {job.last->checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics});
+    if (indexed)
+      note_saved(*job.last->backend,
+                 {job.last->checkpoint, job.epoch, job.global_step, job.kind, "ModelCheckpoint", job.metrics});
   }
   // Only after the new checkpoint is safe do the ones it pushed out of the top k go.
   for (const auto& victim : job.victims) {
     victim.backend->remove(victim.checkpoint);
-    note_removed(*victim.backend, victim.checkpoint);
+    if (indexed) note_removed(*victim.backend, victim.checkpoint);
   }
 }
 

@@ -4,9 +4,11 @@
 //   filepath   "[scheme:]FOLDER/NAME_TEMPLATE": the folder (a backend URI; dir: by default) and
 //              the checkpoint name, a template over epoch (1-based), batch and the logs:
 //              "ckpts/best.{epoch:02d}-{val_loss:.4f}". A name that would leave the folder
-//              ('/', '..') is refused. A name ending in ".h5" (or ".weights.h5", ".hdf5") is an
-//              HDF5 file of that name holding a checkpoint named by its stem; ".db" likewise an
-//              SQLite file.
+//              ('/', '..') is refused. A name ending in ".keras", ".h5" or ".weights.h5" (or
+//              ".hdf5") is a file of that name in that Keras format (the hdf5: backend), holding
+//              a checkpoint named by its stem and no index, as Keras's ModelCheckpoint leaves it;
+//              ".db" likewise an SQLite file. As in Keras 3, ".keras" refuses save_weights_only
+//              and ".weights.h5" requires it.
 //   monitor "val_loss", verbose 0, save_best_only false, save_weights_only false, mode "auto",
 //   save_freq "epoch" or a number of batches, initial_value_threshold null,
 //   save_top_k null (keep all it writes) or k, save_last false,

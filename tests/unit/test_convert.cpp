@@ -55,7 +55,16 @@ TEST_CASE("convert --only copies one checkpoint; latest and best point only at w
   const auto names = convert_checkpoints(from, to, std::string("one"), [](const std::string&, const CheckpointRecord&) {});
   CHECK(names == std::vector<std::string>{"one"});
   CHECK(to.list() == std::vector<std::string>{"one"});
-  CHECK(CheckpointIndex::read(to).to_json().value("latest", "") == "one");
+  // Exported alone into an empty location: no index beside it, and latest is the one copied.
+  CHECK(to.read_index() == Json::object());
+  CHECK(resolve_checkpoint_name(to, "").value_or("") == "one");
+
+  // Into a location that holds checkpoints, the index says what was copied.
+  DirBackend held(temp.path / "c");
+  held.save("zero", record_of(0, 0));
+  held.write_index({{"format", 1}, {"latest", "zero"}});
+  convert_checkpoints(from, held, std::string("two"), [](const std::string&, const CheckpointRecord&) {});
+  CHECK(CheckpointIndex::read(held).to_json().value("latest", "") == "two");
 }
 
 TEST_CASE("convert refuses one location twice, and an empty source") {

@@ -147,3 +147,13 @@ TEST_CASE("options are checked: unknown keys, bad modes, escaping paths, missing
   auto cb = h.make({{"filepath", "c/{val_acc:.2f}"}});
   CHECK_THROWS_WITH_AS(h.epochs(*cb, {0.5}), doctest::Contains("no \"val_acc\" in the logs"), InputError);
 }
+
+TEST_CASE("a Keras file suffix follows Keras 3's rule: .keras is a whole model, .weights.h5 weights only") {
+  Harness h;
+  CHECK_THROWS_WITH_AS(h.make({{"filepath", "c/m.keras"}, {"save_weights_only", true}}),
+                       doctest::Contains("must end in .weights.h5"), InputError);
+  CHECK_THROWS_WITH_AS(h.make({{"filepath", "c/m.weights.h5"}}), doctest::Contains("holds weights only"), InputError);
+  CHECK_NOTHROW(h.make({{"filepath", "c/m.keras"}}));
+  CHECK_NOTHROW(h.make({{"filepath", "c/m.weights.h5"}, {"save_weights_only", true}}));
+  CHECK_NOTHROW(h.make({{"filepath", "c/m.h5"}, {"save_weights_only", true}}));  // Keras 2's weights .h5
+}
