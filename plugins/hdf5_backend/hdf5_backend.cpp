@@ -11,6 +11,8 @@
 //                                       checkpoint name and save_seq, so that list() and save()
 //                                       need not read whole files; a file it does not match is
 //                                       read (read_keras_file), so the cache is never the truth
+// The sidecar is made when it first has something to hold (a second checkpoint, the index): a
+// location of one checkpoint (ModelCheckpoint's best.keras) is one file, as Keras leaves it.
 // A FILE that Keras wrote (read_keras_file: not written_by_plugfit) is the checkpoint "keras"
 // (save_seq 0, listed first); the first save keeps it byte for byte as FILE.checkpoints/keras<ext>.
 //
@@ -273,6 +275,7 @@ class Hdf5Backend final : public CheckpointBackend {
     const fs::path tmp = sidecar_ / temporary_suffix();
     try {
       const auto lock = begin_write();
+      make_sidecar();
       write_small_file(tmp, index.dump(), true);
       if (::rename(tmp.c_str(), (sidecar_ / kIndex).c_str()) != 0) io_failure("cannot rename into", sidecar_ / kIndex, errno);
       fsync_path(sidecar_, true);
@@ -303,21 +306,30 @@ class Hdf5Backend final : public CheckpointBackend {
       throw InputError(uri() + " is a folder; an hdf5: location is a file (dir: stores checkpoints in a folder)");
   }
 
-  // The folders made, the writers' lock taken, dead writers' temporaries removed.
+  // FILE's folder made, the writers' lock taken, dead writers' temporaries removed.
   std::unique_ptr<FolderLock> begin_write() const {
     refuse_folder();
     std::error_code ec;
-    fs::create_directories(sidecar_, ec);
-    if (ec) throw RuntimeFailure("cannot create the folder " + sidecar_.string() + ": " + ec.message());
+    fs::create_directories(file_.parent_path(), ec);
+    if (ec) throw RuntimeFailure("cannot create the folder " + file_.parent_path().string() + ": " + ec.message());
     auto lock = std::make_unique<FolderLock>(file_.parent_path());
     remove_stale_temporaries(file_.parent_path(), file_.filename().string() + ".tmp-");
     remove_stale_temporaries(sidecar_, ".tmp-");
     return lock;
   }
 
+  // The sidecar is made only when it gets something to hold (a second checkpoint, the index): a
+  // location of one checkpoint is one file, as Keras leaves it.
+  void make_sidecar() const {
+    std::error_code ec;
+    fs::create_directories(sidecar_, ec);
+    if (ec) throw RuntimeFailure("cannot create the folder " + sidecar_.string() + ": " + ec.message());
+  }
+
   // Makes sidecar/<latest's name><ext> the file FILE is now (a hard link: O(1); a copy where the
   // file system refuses links), unless it already is.
   void keep_in_sidecar(const Held& latest, Cache& cache) const {
+    make_sidecar();
     const fs::path dest = sidecar_path(latest.name);
     const auto there = identify(dest);
     if (there && there->same_inode(latest.id)) return;
@@ -397,10 +409,11 @@ class Hdf5Backend final : public CheckpointBackend {
   // Rewrites the cache. Advisory: not synced, a torn one is ignored, and failing to write it (a
   // full disk) fails nothing.
   void write_cache(const Cache& cache) const noexcept {
+    std::error_code ec;
+    if (!fs::is_directory(sidecar_, ec)) return;  // FILE alone: one read, nothing to cache
     try {
       write_cache_or_throw(cache);
     } catch (const std::exception&) {
-      std::error_code ec;
       fs::remove(sidecar_ / kOrderCache, ec);  // not stale either: every file is read instead
     }
   }

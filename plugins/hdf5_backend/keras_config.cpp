@@ -115,6 +115,15 @@ std::vector<KJson> batch_of(const Json& input_shape) {
   return dims;
 }
 
+// A loss or metric as Keras's compile_config holds what compile() was given: plugfit's
+// {"class_name": "accuracy", "config": {}} was the string "accuracy"; objects stay objects.
+Json as_given(const Json& spec) {
+  if (spec.is_object() && spec.size() == 2 && spec.contains("class_name") && spec["class_name"].is_string() &&
+      spec.contains("config") && spec["config"].is_object() && spec["config"].empty())
+    return spec["class_name"];
+  return spec;
+}
+
 }  // namespace
 
 std::string python_json_text(const KJson& j) {
@@ -284,10 +293,12 @@ KJson keras_compile_config(const Json& info, KerasJsonStyle style) {
   optimizer["class_name"] = cls;
   optimizer["config"] = config;
   if (archive) optimizer["registered_name"] = keras_class ? KJson() : KJson("plugfit>" + cls);
-  KJson metrics = KJson(compile.value("metrics", Json::array()));
+  Json given_metrics = Json::array();
+  for (const auto& m : compile.value("metrics", Json::array())) given_metrics.push_back(as_given(m));
+  KJson metrics = KJson(given_metrics);
   KJson out = KJson::object();
   if (archive) out["optimizer"] = optimizer;
-  out.update({{"loss", KJson(compile.value("loss", Json("sparse_categorical_crossentropy")))},
+  out.update({{"loss", KJson(as_given(compile.value("loss", Json("sparse_categorical_crossentropy"))))},
               {"loss_weights", nullptr},
               {"metrics", metrics},
               {"weighted_metrics", nullptr},

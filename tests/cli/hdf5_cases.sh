@@ -138,6 +138,49 @@ f.attrs["model_config"] = json.dumps(c)'
     expect_error 2 "$pattern, which plugfit does not have yet$" \
       "$plugfit" evaluate hdf5:batchnorm.h5 --data npy:X.npy,Y.npy
     ;;
+  hdf5_keras_checkpoint_files)
+    need_keras_files
+    # Files Keras reads back: ModelCheckpoint's .keras, .h5 and .weights.h5 filepaths and
+    # `convert --only` into a Keras file each leave one file, nothing beside it, laid out as the
+    # real Keras file of that format (member by member) and read back bit for bit.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=256,features=20,classes=4,labels=linear"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "out/model.keras", "monitor": "loss"}},
+               {"class_name": "ModelCheckpoint", "config": {"filepath": "out/model.h5", "monitor": "loss"}},
+               {"class_name": "ModelCheckpoint", "config": {"filepath": "out/model.weights.h5", "monitor": "loss",
+                                                             "save_weights_only": true}}],
+ "fit": {"epochs": 2, "batch_size": 32, "seed": 3, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:ckpts || fail "training"
+    [ "$(ls out | tr '\n' ' ')" = "model.h5 model.keras model.weights.h5 " ] || fail "out/ holds more than the three files: $(ls out)"
+    "$plugfit" convert dir:ckpts export.keras --only latest || fail "convert --only latest into export.keras"
+    [ ! -e export.keras.checkpoints ] || fail "convert --only left a sidecar beside export.keras"
+    py "$root/tests/cli/keras_layout_compare.py" --files "$keras_files" \
+      out/model.keras out/model.h5 out/model.weights.h5 export.keras || fail "a file differs from Keras's layout"
+    # Read back: each holds the epoch-2 weights and (full models) Adam state bit for bit.
+    for f in out/model.keras out/model.h5 out/model.weights.h5 export.keras; do
+      "$plugfit" convert "$f" "dir:back/$(basename "$f")" >/dev/null || fail "reading $f back"
+    done
+    py - <<'PY' || fail "a file read back differs from the run's checkpoint"
+import os, numpy as np
+def tensors(folder):
+    root = os.path.join(folder, "tensors")
+    return {os.path.relpath(os.path.join(d, f), root): np.load(os.path.join(d, f))
+            for d, _, files in os.walk(root) for f in files if f.endswith(".npy")}
+want = tensors("ckpts/ckpt-0002")
+for name, kind in [("model.keras/model", "full"), ("model.h5/model", "full"), ("model.weights.h5/model", "weights"),
+                   ("export.keras/ckpt-0002", "full")]:
+    got = tensors(os.path.join("back", name))
+    keys = [k for k in want if kind == "full" or k.startswith("weights")]
+    assert sorted(k for k in got if kind == "full" or k.startswith("weights")) == sorted(keys), (name, sorted(got))
+    for k in keys:
+        assert got[k].tobytes() == want[k].tobytes() and got[k].shape == want[k].shape, (name, k)
+    print(name, "bit for bit:", len(keys), "tensors")
+PY
+    ;;
   hdf5_keras3_resume)
     need_keras_files
     # (c) plugfit train --resume continues from the Keras file's Adam state: the step count goes
@@ -166,6 +209,9 @@ JSON
     grep -q "^Resuming from hdf5:$PWD/keras3_churn_full_model.h5/keras after epoch 0 (continuing with epoch 1)" out.txt ||
       fail "did not resume from the Keras file"
     "$plugfit" inspect --json hdf5:keras3_churn_full_model.h5 >inspect.json || fail "inspect"
+    # The continued run is in Keras's layout for that file, what Keras's ModelCheckpoint would leave.
+    py "$root/tests/cli/keras_layout_compare.py" --files "$keras_files" keras3_churn_full_model.h5 ||
+      fail "the resumed file is not in Keras's .h5 layout"
     py - "$iterations" "$keras_files/keras3_churn_full_model.h5" <<'PY' || fail "step count or Keras's checkpoint wrong"
 import json, sys, h5py, numpy as np
 iterations = int(sys.argv[1])

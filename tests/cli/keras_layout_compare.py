@@ -2,8 +2,11 @@
 """Each Keras format plugfit writes against the real Keras file of that format, member by member.
 
 usage: keras_layout_compare.py KERAS_WRITE_SAMPLE KERAS_FILES_DIR
+       keras_layout_compare.py --files KERAS_FILES_DIR FILE...
 
-Runs the writer into a temporary folder, then compares with h5py and zipfile: HDF5 groups,
+Runs the writer into a temporary folder (or takes files plugfit wrote, each compared with the
+real file of the format its name ends in: .keras, .weights.h5, else legacy .h5), then compares
+with h5py and zipfile: HDF5 groups,
 datasets (dtype, rank) and attributes (dtype kind, shape, variable vs fixed length, character
 set), the JSON key sets of model_config / training_config / config.json / metadata.json, and the
 zip's member names, order, compression and attributes. Names (layers, model), counts of layers
@@ -146,8 +149,11 @@ def json_compare(label, ours, theirs, failures):
     order_compare(label, keep(ours), keep(theirs), failures)
 
 
-def h5_compare(label, ours_file, theirs_file, failures):
-    compare(label, h5_layout(ours_file), h5_layout(theirs_file), failures)
+def h5_compare(label, ours_file, theirs_file, failures, skip_optimizer=False):
+    theirs = h5_layout(theirs_file)
+    if skip_optimizer:
+        theirs = {m for m in theirs if not m[0].startswith("optimizer")}
+    compare(label, h5_layout(ours_file), theirs, failures)
     for attr in ("model_config", "training_config"):
         if attr in theirs_file.attrs:
             a, b = json.loads(ours_file.attrs[attr]), json.loads(theirs_file.attrs[attr])
@@ -209,23 +215,43 @@ def keras_reads(legacy_path, weights_path, failures):
             failures.append("the legacy file's optimizer_weights differ from the .weights.h5 file's optimizer/vars")
 
 
+def compare_file(ours_path, real_dir, failures):
+    """One file plugfit wrote against the real file of its format."""
+    ours = "model.keras" if ours_path.endswith(".keras") else (
+        "model.weights.h5" if ours_path.endswith(".weights.h5") else "model.h5")
+    theirs_path = os.path.join(real_dir, REAL[ours])
+    if ours.endswith(".keras"):
+        zip_compare(ours_path, theirs_path, failures)
+        return
+    with h5py.File(ours_path, "r") as a, h5py.File(theirs_path, "r") as b:
+        if "plugfit" not in a:
+            failures.append(f"{ours_path} has no plugfit group")
+            return
+        # A weights-only record (ModelCheckpoint's save_weights_only) holds no optimizer state:
+        # compared with the real file less its optimizer, everything else must match.
+        weights_only = json.loads(a["plugfit"].attrs["info"]).get("kind") == "weights"
+        h5_compare(os.path.basename(ours_path), a, b, failures, skip_optimizer=weights_only)
+
+
 def main():
-    writer, real_dir = sys.argv[1], sys.argv[2]
+    files_mode = sys.argv[1] == "--files"
+    real_dir = sys.argv[2]
     if not all(os.path.isfile(os.path.join(real_dir, f)) for f in REAL.values()):
         print(f"skipped: the real Keras files are not in {real_dir}")
         return 77
     failures = []
+    if files_mode:
+        for path in sys.argv[3:]:
+            compare_file(path, real_dir, failures)
+        for f in failures:
+            print(f)
+        print(f"{len(failures)} difference(s) from Keras's layouts in {len(sys.argv) - 3} file(s)")
+        return 1 if failures else 0
+    writer = sys.argv[1]
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([writer, out], check=True)
-        for ours, theirs in REAL.items():
-            ours_path, theirs_path = os.path.join(out, ours), os.path.join(real_dir, theirs)
-            if ours.endswith(".keras"):
-                zip_compare(ours_path, theirs_path, failures)
-            else:
-                with h5py.File(ours_path, "r") as a, h5py.File(theirs_path, "r") as b:
-                    h5_compare(ours, a, b, failures)
-                    if "plugfit" not in a:
-                        failures.append(f"{ours} has no plugfit group")
+        for ours in REAL:
+            compare_file(os.path.join(out, ours), real_dir, failures)
         keras_reads(os.path.join(out, "model.h5"), os.path.join(out, "model.weights.h5"), failures)
     for f in failures:
         print(f)
