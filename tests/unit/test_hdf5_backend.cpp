@@ -102,6 +102,7 @@ void check_no_temporaries(const fs::path& file) {
     const std::string leaf = entry.path().filename().string();
     CHECK_MESSAGE((leaf == file.filename().string() || leaf == file.filename().string() + ".checkpoints"), leaf);
   }
+  if (!fs::exists(file.string() + ".checkpoints")) return;  // one checkpoint: FILE alone
   for (const auto& entry : fs::directory_iterator(file.string() + ".checkpoints"))
     CHECK_MESSAGE(entry.path().filename().string().rfind(".tmp-", 0) != 0, entry.path());
 }
