@@ -376,18 +376,22 @@ class Hdf5Backend final : public CheckpointBackend {
 
   // --- The save-order cache -------------------------------------------------------------------
 
+  // The sidecar's cache file, with what this instance last knew (FILE alone has no cache file:
+  // repeated saves to one file, ModelCheckpoint's, still need not read it back).
   Cache read_cache() const {
     Cache cache;
     std::ifstream in(sidecar_ / kOrderCache, std::ios::binary);
-    if (!in) return cache;
-    const Json doc = Json::parse(in, nullptr, false);
-    if (!doc.is_array()) return cache;  // torn or damaged: every file is read instead
-    for (const auto& e : doc) {
-      if (!e.is_array() || e.size() != 6 || !e[4].is_string() || !e[5].is_number_integer()) continue;
-      if (!std::all_of(e.begin(), e.begin() + 4, [](const Json& v) { return v.is_number_unsigned(); })) continue;
-      cache.push_back({{}, {e[0].get<std::uint64_t>(), e[1].get<std::uint64_t>(), e[2].get<std::uint64_t>(),
-                            e[3].get<std::uint64_t>()}, e[4].get<std::string>(), e[5].get<std::int64_t>()});
+    const Json doc = in ? Json::parse(in, nullptr, false) : Json();
+    if (doc.is_array()) {  // else torn, damaged or absent: every file is read instead
+      for (const auto& e : doc) {
+        if (!e.is_array() || e.size() != 6 || !e[4].is_string() || !e[5].is_number_integer()) continue;
+        if (!std::all_of(e.begin(), e.begin() + 4, [](const Json& v) { return v.is_number_unsigned(); })) continue;
+        cache.push_back({{}, {e[0].get<std::uint64_t>(), e[1].get<std::uint64_t>(), e[2].get<std::uint64_t>(),
+                              e[3].get<std::uint64_t>()}, e[4].get<std::string>(), e[5].get<std::int64_t>()});
+      }
     }
+    for (const auto& h : known_)
+      if (!lookup(cache, h.id)) cache.push_back(h);
     return cache;
   }
 
@@ -409,8 +413,9 @@ class Hdf5Backend final : public CheckpointBackend {
   // Rewrites the cache. Advisory: not synced, a torn one is ignored, and failing to write it (a
   // full disk) fails nothing.
   void write_cache(const Cache& cache) const noexcept {
+    known_ = cache;
     std::error_code ec;
-    if (!fs::is_directory(sidecar_, ec)) return;  // FILE alone: one read, nothing to cache
+    if (!fs::is_directory(sidecar_, ec)) return;  // FILE alone: no file for the cache
     try {
       write_cache_or_throw(cache);
     } catch (const std::exception&) {
@@ -435,7 +440,7 @@ class Hdf5Backend final : public CheckpointBackend {
       known->path = path;
       return *known;
     }
-    const StoredCheckpoint c = read_keras_file(path, path.string());
+    const StoredCheckpoint c = read_keras_file_header(path, path.string());
     Held h{path, id, c.name, c.save_seq};
     remember(cache, h);
     return h;
@@ -498,6 +503,7 @@ class Hdf5Backend final : public CheckpointBackend {
 
   fs::path file_;
   fs::path sidecar_;
+  mutable Cache known_;  // what this instance last wrote or read (identities, so never stale)
   KerasFormat format_;
   std::string ext_;
 };

@@ -32,7 +32,7 @@ std::string first_bytes(const fs::path& path, std::size_t count) {
   throw InputError(sentence);
 }
 
-StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label) {
+StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label, bool with_tensors) {
   const Handle fapl = file_access();
   Handle file;
   try {
@@ -40,7 +40,7 @@ StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label) {
   } catch (const H5Failure& e) {
     unreadable(path, label + " is not a whole HDF5 file (truncated or damaged?): " + e.what());
   }
-  if (has_plugfit_group(file)) return read_plugfit_group(file, label);
+  if (has_plugfit_group(file)) return read_plugfit_group(file, label, with_tensors);
   StoredCheckpoint out;
   out.name = kKerasCheckpointName;
   if (is_keras_file(file)) {
@@ -56,9 +56,7 @@ StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label) {
                    "Keras's .h5 has, no layers group as Keras 3's .weights.h5 has) and no plugfit checkpoint file");
 }
 
-}  // namespace
-
-StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label) {
+StoredCheckpoint read_file(const fs::path& path, const std::string& label, bool with_tensors) {
   quiet_errors();
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError(label + " does not exist");
@@ -66,7 +64,7 @@ StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label)
   const std::string magic = first_bytes(path, 8);
   try {
     if (magic.rfind("PK\x03\x04", 0) == 0) return read_keras3_archive(path, label);
-    if (magic == std::string(kHdf5Signature, 8) || H5Fis_hdf5(path.c_str()) > 0) return read_hdf5(path, label);
+    if (magic == std::string(kHdf5Signature, 8) || H5Fis_hdf5(path.c_str()) > 0) return read_hdf5(path, label, with_tensors);
     throw InputError(label + (magic.empty() ? " is empty" : " is neither an HDF5 file nor a zip archive") +
                      ", so no Keras file (.h5, .weights.h5 or .keras)");
   } catch (const ZipFailure& e) {
@@ -77,6 +75,16 @@ StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label)
   } catch (const plugfit::Json::exception& e) {  // a config field of another type than Keras writes
     throw InputError(label + " holds a Keras config that plugfit cannot read: " + e.what());
   }
+}
+
+}  // namespace
+
+StoredCheckpoint read_keras_file(const fs::path& path, const std::string& label) {
+  return read_file(path, label, true);
+}
+
+StoredCheckpoint read_keras_file_header(const fs::path& path, const std::string& label) {
+  return read_file(path, label, false);
 }
 
 }  // namespace plugfit_hdf5

@@ -55,4 +55,9 @@ void write_keras_file(const std::filesystem::path& path, KerasFormat format, con
 // without config.json, an HDF5 file of neither layout) or holds what plugfit cannot represent.
 StoredCheckpoint read_keras_file(const std::filesystem::path& path, const std::string& label);
 
+// read_keras_file without the tensors when the file can say who it is cheaply (an HDF5 file
+// plugfit wrote: its /plugfit attributes; record.tensors empty); any other file is read whole.
+// For a store that must learn the name of a file before replacing it. Throws as read_keras_file.
+StoredCheckpoint read_keras_file_header(const std::filesystem::path& path, const std::string& label);
+
 }  // namespace plugfit_hdf5

@@ -54,7 +54,7 @@ void write_plugfit_group(hid_t file, const StoredCheckpoint& checkpoint,
 
 bool has_plugfit_group(hid_t file) { return path_exists(file, "plugfit"); }
 
-StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label) {
+StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label, bool with_tensors) {
   const std::string where = label + ": the plugfit group";
   StoredCheckpoint out;
   out.written_by_plugfit = true;
@@ -86,6 +86,7 @@ StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label) {
   }
   if (!out.record.info.is_object() || !manifest.is_array())
     throw CheckpointCorrupt(where + "'s attribute info is not an object or tensors not a list");
+  if (!with_tensors) return out;
   for (const auto& entry : manifest) {
     if (!entry.is_array() || entry.size() != 3 || !entry[0].is_string() || !entry[1].is_string() ||
         !entry[2].is_number_unsigned())

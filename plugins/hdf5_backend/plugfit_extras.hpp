@@ -31,6 +31,7 @@ bool has_plugfit_group(hid_t file);
 // Throws plugfit::CheckpointCorrupt naming label (and the attribute or dataset at fault) when a
 // checksum fails, an attribute cannot be parsed, or a dataset is missing, not float32, or of a
 // shape its values do not fill.
-StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label);
+// With with_tensors false, only the name, save order and info are read (and checked).
+StoredCheckpoint read_plugfit_group(hid_t file, const std::string& label, bool with_tensors = true);
 
 }  // namespace plugfit_hdf5
