@@ -271,3 +271,153 @@ TEST_CASE("convolutions round-trip through get_config") {
     }
   }
 }
+
+namespace {
+
+// out[..., c * M + m] = sum over taps of x[..., c] * kernel[i, j, c, m] (channels_last).
+Tensor naive_depthwise(const Tensor& x, const Spec& s, const float* kernel, long multiplier) {
+  const long n = long(x.shape()[0]), h = long(x.shape()[1]), w = long(x.shape()[2]), c = long(x.shape()[3]);
+  const Axis ah(h, s.kh, s.sh, s.dh, s.same), aw(w, s.kw, s.sw, s.dw, s.same);
+  Tensor y = xt::zeros<float>({std::size_t(n), std::size_t(ah.out), std::size_t(aw.out), std::size_t(c * multiplier)});
+  for (long b = 0; b < n; ++b)
+    for (long oh = 0; oh < ah.out; ++oh)
+      for (long ow = 0; ow < aw.out; ++ow)
+        for (long ci = 0; ci < c; ++ci)
+          for (long m = 0; m < multiplier; ++m) {
+            double sum = 0.0;
+            for (long i = 0; i < s.kh; ++i)
+              for (long j = 0; j < s.kw; ++j) {
+                const long ih = oh * s.sh + i * s.dh - ah.pad, iw = ow * s.sw + j * s.dw - aw.pad;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                sum += double(x(b, ih, iw, ci)) * kernel[((i * s.kw + j) * c + ci) * multiplier + m];
+              }
+            y(b, oh, ow, ci * multiplier + m) = float(sum);
+          }
+  return y;
+}
+
+// Each input pixel scatters x * kernel[i, j, f, c] to out(ih * s + i * d - pad); the output
+// size and pad follow Keras: in * s (same) or in * s + max(k_eff - s, 0) (valid), and the pad
+// of the forward convolution from the output back to the input.
+Tensor naive_transpose(const Tensor& x, const Spec& s, const float* kernel, long filters) {
+  const long n = long(x.shape()[0]), h = long(x.shape()[1]), w = long(x.shape()[2]), c = long(x.shape()[3]);
+  auto out_of = [&](long in, long k, long st, long d, long& pad) {
+    const long eff = (k - 1) * d + 1, out = s.same ? in * st : in * st + std::max(eff - st, 0L);
+    pad = s.same ? std::max(0L, (in - 1) * st + eff - out) / 2 : 0;
+    return out;
+  };
+  long ph = 0, pw = 0;
+  const long oh_n = out_of(h, s.kh, s.sh, s.dh, ph), ow_n = out_of(w, s.kw, s.sw, s.dw, pw);
+  Tensor y = xt::zeros<float>({std::size_t(n), std::size_t(oh_n), std::size_t(ow_n), std::size_t(filters)});
+  for (long b = 0; b < n; ++b)
+    for (long ih = 0; ih < h; ++ih)
+      for (long iw = 0; iw < w; ++iw)
+        for (long i = 0; i < s.kh; ++i)
+          for (long j = 0; j < s.kw; ++j) {
+            const long oh = ih * s.sh + i * s.dh - ph, ow = iw * s.sw + j * s.dw - pw;
+            if (oh < 0 || oh >= oh_n || ow < 0 || ow >= ow_n) continue;
+            for (long f = 0; f < filters; ++f)
+              for (long ci = 0; ci < c; ++ci)
+                y(b, oh, ow, f) += x(b, ih, iw, ci) * kernel[((i * s.kw + j) * filters + f) * c + ci];
+          }
+  return y;
+}
+
+void add_bias(Tensor& y, const Weight* bias) {
+  if (!bias) return;
+  const std::size_t c = y.shape().back();
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] += bias->value_data[i % c];
+}
+
+}  // namespace
+
+TEST_CASE("DepthwiseConv2D equals a naive depthwise convolution and passes the gradient check") {
+  const std::vector<std::pair<Json, Shape>> cases = {
+      {{{"kernel_size", 3}}, {6, 5, 3}},
+      {{{"kernel_size", 3}, {"depth_multiplier", 2}, {"strides", 2}, {"padding", "same"}}, {7, 6, 2}},
+      {{{"kernel_size", {2, 3}}, {"dilation_rate", 2}, {"padding", "same"}, {"use_bias", false}}, {5, 6, 2}},
+  };
+  for (const auto& [config, input] : cases) {
+    CAPTURE(config.dump());
+    BuiltLayer built("DepthwiseConv2D", config, input);
+    const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 5);
+    Tensor want = naive_depthwise(x, spec_of(config), built.weight("depthwise_kernel")->value_data,
+                                  config.value("depth_multiplier", 1));
+    add_bias(want, built.weight("bias"));
+    check_close(built.layer->forward(x, false), want);
+    check_gradients("DepthwiseConv2D", config, input);
+  }
+  check_gradients("DepthwiseConv2D", {{"kernel_size", 3}, {"data_format", "channels_first"}, {"padding", "same"}}, {2, 4, 5});
+}
+
+TEST_CASE("SeparableConv2D is a depthwise then a pointwise convolution and passes the gradient check") {
+  const std::vector<std::pair<Json, Shape>> cases = {
+      {{{"filters", 4}, {"kernel_size", 3}}, {6, 5, 3}},
+      {{{"filters", 3}, {"kernel_size", 3}, {"depth_multiplier", 2}, {"strides", 2}, {"padding", "same"},
+        {"activation", "relu"}}, {7, 6, 2}},
+  };
+  for (const auto& [config, input] : cases) {
+    CAPTURE(config.dump());
+    BuiltLayer built("SeparableConv2D", config, input);
+    const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 6);
+    const long multiplier = config.value("depth_multiplier", 1), filters = config["filters"];
+    const Tensor middle =
+        naive_depthwise(x, spec_of(config), built.weight("depthwise_kernel")->value_data, multiplier);
+    Spec pointwise;
+    pointwise.kh = pointwise.kw = 1;
+    Tensor want = naive_conv(middle, pointwise, built.weight("pointwise_kernel")->value_data,
+                             built.weight("bias")->value_data, filters, 1);
+    if (config.contains("activation")) want = xt::maximum(want, 0.f);
+    check_close(built.layer->forward(x, false), want);
+    check_gradients("SeparableConv2D", config, input);
+  }
+}
+
+TEST_CASE("Conv2DTranspose follows Keras's output size, equals a naive scatter and passes the gradient check") {
+  const std::vector<std::pair<Json, Shape>> cases = {
+      {{{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}, {3, 4, 2}},
+      {{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}}, {3, 4, 2}},
+      {{{"filters", 2}, {"kernel_size", {2, 4}}, {"padding", "same"}}, {4, 3, 3}},
+      {{{"filters", 2}, {"kernel_size", 1}, {"strides", 3}}, {2, 3, 2}},
+      {{{"filters", 2}, {"kernel_size", 3}, {"dilation_rate", 2}, {"strides", 2}, {"padding", "same"}}, {3, 3, 1}},
+  };
+  for (const auto& [config, input] : cases) {
+    CAPTURE(config.dump());
+    BuiltLayer built("Conv2DTranspose", config, input);
+    const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 8);
+    Tensor want = naive_transpose(x, spec_of(config), built.weight("kernel")->value_data, config["filters"]);
+    add_bias(want, built.weight("bias"));
+    check_close(built.layer->forward(x, false), want);
+    check_gradients("Conv2DTranspose", config, input);
+  }
+  check_gradients("Conv2DTranspose",
+                  {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"data_format", "channels_first"}}, {2, 3, 3});
+  CHECK(BuiltLayer("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}}, {5, 4, 1}).output_shape ==
+        Shape{11, 9, 2});
+  CHECK(error_of("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"output_padding", 1}}, {4, 4, 1})
+            .find("output_padding") != std::string::npos);
+}
+
+TEST_CASE("Conv2DTranspose with same padding at stride 2 matches PyTorch's conv_transpose2d cropped at the end") {
+  // F.conv_transpose2d(x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1), stride=2)[:, :, :6, :4]
+  // with x[i] = sin(0.37 i) (1, 3, 2, 2), kernel[i] = cos(0.11 i) (3, 3, 3, 2).
+  BuiltLayer built("Conv2DTranspose", {{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"},
+                                       {"use_bias", false}}, {3, 2, 2});
+  Tensor x = Tensor::from_shape({1, 3, 2, 2});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.37f * float(i));
+  float* k = built.weight("kernel")->value_data;
+  for (std::size_t i = 0; i < 54; ++i) k[i] = std::cos(0.11f * float(i));
+  const std::vector<float> torch = {
+      0.3594299f,  0.3421035f,  0.3082860f,  0.2596076f,  0.1984147f,  0.1276573f,  1.6153192f,  1.4767934f,
+      1.2670787f,  1.1757139f,  0.9210841f,  0.6220534f,  -0.1794296f, -0.2436202f, -0.2960671f, -0.3342420f,
+      -0.3563048f, -0.3611918f, -1.0613883f, -1.3195869f, -1.5141747f, -1.4191241f, -1.5302750f, -1.5676588f,
+      1.7346988f,  1.7330438f,  1.6478472f,  1.4832159f,  1.2470861f,  0.9508404f,  0.9287818f,  0.8010201f,
+      0.6346452f,  0.9590627f,  1.0917145f,  1.1717400f,  -0.8732140f, -1.2336877f, -1.5346914f, -1.7617151f,
+      -1.9038151f, -1.9541416f, -2.4872300f, -2.5961388f, -2.5799004f, -1.1828183f, -1.2815403f, -1.3184855f,
+      -1.2620458f, -0.9005133f, -0.4955715f, -0.0667406f, 0.3653075f,  0.7797459f,  -1.0273880f, -0.4159952f,
+      0.2154508f,  -1.0576344f, -0.5521783f, -0.0201043f, 0.0210781f,  0.0198992f,  0.0177611f,  0.0147669f,
+      0.0110607f,  0.0068214f,  0.6103459f,  0.8487947f,  1.0463272f,  1.2046280f,  1.2978763f,  1.3285603f};
+  Tensor want = Tensor::from_shape({1, 6, 4, 3});
+  std::copy(torch.begin(), torch.end(), want.begin());
+  check_close(built.layer->forward(x, false), want);
+}
