@@ -39,6 +39,7 @@ const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
     x_nhwc = x_last_.data();
   }
   float* y_nhwc = first ? sized(y_last_, y_.size()) : y_.data();
+  x_nhwc_ = x_nhwc;
   compute(x_nhwc, batch, y_nhwc);
   if (use_bias_) {
     const float* __restrict b = bias_->value_data;
@@ -125,12 +126,11 @@ void Conv2D::build_kernels(BuildContext& ctx) {
 }
 
 void Conv2D::compute(const float* x, std::size_t batch, float* y) {
-  engine_.forward(x, batch, kernel_->value_data, 0.f, y);
+  engine_.forward(x, batch, kernel_->value_data, y);
 }
 
 void Conv2D::compute_backward(const float* dz, std::size_t batch, float* dx) {
-  engine_.kernel_gradient(dz, batch, kernel_->grad_data);
-  if (dx) engine_.input_gradient(dz, batch, kernel_->value_data, dx);
+  engine_.backward(x_nhwc_, dz, batch, kernel_->value_data, kernel_->grad_data, dx);
 }
 
 void Conv2D::add_config(Json& config) const {

@@ -34,7 +34,8 @@ class ConvLayerBase : public Layer {
   virtual void build_kernels(BuildContext& ctx) = 0;
   // y (batch, out_h, out_w, out_c) from x (batch, in_h, in_w, in_c), both channels_last.
   virtual void compute(const float* x, std::size_t batch, float* y) = 0;
-  // Overwrites the kernels' gradients from dz = d(loss)/d(pre-activation y); writes dx unless null.
+  // Overwrites the kernels' gradients from dz = d(loss)/d(pre-activation y) and x_nhwc_; writes
+  // dx unless null.
   virtual void compute_backward(const float* dz, std::size_t batch, float* dx) = 0;
   virtual void add_config(Json& config) const = 0;
 
@@ -44,6 +45,7 @@ class ConvLayerBase : public Layer {
   bool use_bias_;
   Initializer bias_init_;
   std::size_t in_h_ = 0, in_w_ = 0, in_c_ = 0, out_h_ = 0, out_w_ = 0, out_c_ = 0;
+  const float* x_nhwc_ = nullptr;  // the last forward's input, channels_last (alive until backward)
 
  private:
   Weight* bias_ = nullptr;
@@ -116,8 +118,6 @@ class Conv2DTranspose final : public ConvLayerBase {
   Weight* kernel_ = nullptr;
   // The forward convolution this layer transposes: from the output image to the input image.
   ConvEngine adjoint_;
-  const float* x_ = nullptr;
-  std::vector<float> scratch_dx_;  // the adjoint's output when the input gradient is not needed
 };
 
 }  // namespace plugfit

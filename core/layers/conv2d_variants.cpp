@@ -30,12 +30,11 @@ void DepthwiseConv2D::build_kernels(BuildContext& ctx) {
 }
 
 void DepthwiseConv2D::compute(const float* x, std::size_t batch, float* y) {
-  engine_.forward(x, batch, kernel_->value_data, 0.f, y);
+  engine_.forward(x, batch, kernel_->value_data, y);
 }
 
 void DepthwiseConv2D::compute_backward(const float* dz, std::size_t batch, float* dx) {
-  engine_.kernel_gradient(dz, batch, kernel_->grad_data);
-  if (dx) engine_.input_gradient(dz, batch, kernel_->value_data, dx);
+  engine_.backward(x_nhwc_, dz, batch, kernel_->value_data, kernel_->grad_data, dx);
 }
 
 void DepthwiseConv2D::add_config(Json& config) const {
@@ -70,16 +69,14 @@ void SeparableConv2D::build_kernels(BuildContext& ctx) {
 
 void SeparableConv2D::compute(const float* x, std::size_t batch, float* y) {
   float* middle = sized(middle_, batch * out_h_ * out_w_ * in_c_ * multiplier_);
-  depthwise_engine_.forward(x, batch, depthwise_->value_data, 0.f, middle);
-  pointwise_engine_.forward(middle, batch, pointwise_->value_data, 0.f, y);
+  depthwise_engine_.forward(x, batch, depthwise_->value_data, middle);
+  pointwise_engine_.forward(middle, batch, pointwise_->value_data, y);
 }
 
 void SeparableConv2D::compute_backward(const float* dz, std::size_t batch, float* dx) {
   float* dmiddle = sized(dmiddle_, batch * out_h_ * out_w_ * in_c_ * multiplier_);
-  pointwise_engine_.kernel_gradient(dz, batch, pointwise_->grad_data);
-  pointwise_engine_.input_gradient(dz, batch, pointwise_->value_data, dmiddle);
-  depthwise_engine_.kernel_gradient(dmiddle, batch, depthwise_->grad_data);
-  if (dx) depthwise_engine_.input_gradient(dmiddle, batch, depthwise_->value_data, dx);
+  pointwise_engine_.backward(middle_.data(), dz, batch, pointwise_->value_data, pointwise_->grad_data, dmiddle);
+  depthwise_engine_.backward(x_nhwc_, dmiddle, batch, depthwise_->value_data, depthwise_->grad_data, dx);
 }
 
 void SeparableConv2D::add_config(Json& config) const {
@@ -118,15 +115,11 @@ void Conv2DTranspose::build_kernels(BuildContext& ctx) {
 }
 
 void Conv2DTranspose::compute(const float* x, std::size_t batch, float* y) {
-  x_ = x;
-  adjoint_.input_gradient(x, batch, kernel_->value_data, y);
+  adjoint_.transposed_forward(x, batch, kernel_->value_data, y);
 }
 
 void Conv2DTranspose::compute_backward(const float* dz, std::size_t batch, float* dx) {
-  // The adjoint's forward of dz is dx; its patches of dz against x give the kernel gradient.
-  float* out = dx ? dx : sized(scratch_dx_, batch * in_h_ * in_w_ * in_c_);
-  adjoint_.forward(dz, batch, kernel_->value_data, 0.f, out);
-  adjoint_.kernel_gradient(x_, batch, kernel_->grad_data);
+  adjoint_.transposed_backward(x_nhwc_, dz, batch, kernel_->value_data, kernel_->grad_data, dx);
 }
 
 void Conv2DTranspose::add_config(Json& config) const {

@@ -123,10 +123,9 @@ bool ConvEngine::is_pointwise() const {
          g_.pad_left == 0 && g_.out_h == g_.in_h && g_.out_w == g_.in_w;
 }
 
-void ConvEngine::im2col(const float* x, std::size_t batch) {
+void ConvEngine::im2col(const float* x, std::size_t images, float* p) const {
   const std::size_t cg = g_.in_c / g_.groups, row_len = g_.groups * g_.group_patch();
-  float* p = sized(patches_, batch * g_.positions() * row_len);
-  for (std::size_t n = 0; n < batch; ++n) {
+  for (std::size_t n = 0; n < images; ++n) {
     const float* image = x + n * g_.in_h * g_.in_w * g_.in_c;
     for (std::size_t oh = 0; oh < g_.out_h; ++oh)
       for (std::size_t ow = 0; ow < g_.out_w; ++ow, p += row_len) {
@@ -137,19 +136,21 @@ void ConvEngine::im2col(const float* x, std::size_t batch) {
             const std::size_t ih = oh * g_.sh + i * g_.dh - g_.pad_top;
             for (std::size_t j = 0; j < g_.kw; ++j, dst += cg) {
               const std::size_t iw = ow * g_.sw + j * g_.dw - g_.pad_left;
-              if (ih >= g_.in_h || iw >= g_.in_w) std::fill_n(dst, cg, 0.f);
-              else std::copy_n(image + (ih * g_.in_w + iw) * g_.in_c + group * cg, cg, dst);
+              const bool outside = ih >= g_.in_h || iw >= g_.in_w;
+              const std::size_t at = (ih * g_.in_w + iw) * g_.in_c + group * cg;  // read only when inside
+              if (cg == 1) *dst = outside ? 0.f : image[at];  // depthwise and one-channel images: no call per tap
+              else if (outside) std::fill_n(dst, cg, 0.f);
+              else std::copy_n(image + at, cg, dst);
             }
           }
       }
   }
 }
 
-void ConvEngine::col2im(std::size_t batch, float* dx) const {
+void ConvEngine::col2im(const float* p, std::size_t images, float* dx) const {
   const std::size_t cg = g_.in_c / g_.groups, row_len = g_.groups * g_.group_patch();
-  std::fill_n(dx, batch * g_.in_h * g_.in_w * g_.in_c, 0.f);
-  const float* p = dpatches_.data();
-  for (std::size_t n = 0; n < batch; ++n) {
+  std::fill_n(dx, images * g_.in_h * g_.in_w * g_.in_c, 0.f);
+  for (std::size_t n = 0; n < images; ++n) {
     float* image = dx + n * g_.in_h * g_.in_w * g_.in_c;
     for (std::size_t oh = 0; oh < g_.out_h; ++oh)
       for (std::size_t ow = 0; ow < g_.out_w; ++ow, p += row_len) {
@@ -168,37 +169,38 @@ void ConvEngine::col2im(std::size_t batch, float* dx) const {
   }
 }
 
-void ConvEngine::forward(const float* x, std::size_t batch, const float* kernel, float beta, float* y) {
-  const std::size_t m = batch * g_.positions(), kg = g_.group_patch(), fg = g_.out_c / g_.groups;
-  const float* patches = x;
-  if (is_pointwise()) {
-    pointwise_x_ = x;
-  } else {
-    pointwise_x_ = nullptr;
-    im2col(x, batch);
-    patches = patches_.data();
+void ConvEngine::run(const float* x, const float* dy, std::size_t batch, const float* kernel, float* y,
+                     float* dkernel, float* dx) {
+  const std::size_t kg = g_.group_patch(), fg = g_.out_c / g_.groups, row_len = g_.groups * kg;
+  const std::size_t in_image = g_.in_h * g_.in_w * g_.in_c, out_image = g_.positions() * g_.out_c;
+  const bool pointwise = is_pointwise();
+  // About 1 MB of patches per chunk: large enough for an efficient GEMM, small enough for L2.
+  const std::size_t chunk = std::max<std::size_t>(1, (std::size_t(1) << 18) / (g_.positions() * row_len));
+  const std::size_t chunk_rows = std::min(chunk, batch) * g_.positions();
+  float* patches = pointwise || !x ? nullptr : sized(patches_, chunk_rows * row_len);
+  float* dpatches = pointwise || !dx ? nullptr : sized(dpatches_, chunk_rows * row_len);
+  if (dkernel && batch == 0) std::fill_n(dkernel, kg * g_.out_c, 0.f);
+  for (std::size_t n0 = 0; n0 < batch; n0 += chunk) {
+    const std::size_t images = std::min(chunk, batch - n0), m = images * g_.positions();
+    const float* p = nullptr;
+    if (x) {
+      if (pointwise) p = x + n0 * in_image;
+      else im2col(x + n0 * in_image, images, patches), p = patches;
+    }
+    const float* dy_chunk = dy ? dy + n0 * out_image : nullptr;
+    for (std::size_t group = 0; group < g_.groups; ++group) {
+      if (y)
+        sgemm(false, false, m, fg, kg, p + group * kg, row_len, kernel + group * fg, g_.out_c, 0.f,
+              y + n0 * out_image + group * fg, g_.out_c);
+      if (dkernel)
+        sgemm(true, false, kg, fg, m, p + group * kg, row_len, dy_chunk + group * fg, g_.out_c, n0 == 0 ? 0.f : 1.f,
+              dkernel + group * fg, g_.out_c);
+      if (dx)
+        sgemm(false, true, m, kg, fg, dy_chunk + group * fg, g_.out_c, kernel + group * fg, g_.out_c, 0.f,
+              (pointwise ? dx + n0 * in_image : dpatches) + group * kg, row_len);
+    }
+    if (dx && !pointwise) col2im(dpatches, images, dx + n0 * in_image);
   }
-  for (std::size_t group = 0; group < g_.groups; ++group)
-    sgemm(false, false, m, fg, kg, patches + group * kg, g_.groups * kg, kernel + group * fg, g_.out_c, beta,
-          y + group * fg, g_.out_c);
-}
-
-void ConvEngine::kernel_gradient(const float* dy, std::size_t batch, float* dkernel) {
-  const std::size_t m = batch * g_.positions(), kg = g_.group_patch(), fg = g_.out_c / g_.groups;
-  const float* patches = pointwise_x_ ? pointwise_x_ : patches_.data();
-  for (std::size_t group = 0; group < g_.groups; ++group)
-    sgemm(true, false, kg, fg, m, patches + group * kg, g_.groups * kg, dy + group * fg, g_.out_c, 0.f,
-          dkernel + group * fg, g_.out_c);
-}
-
-void ConvEngine::input_gradient(const float* dy, std::size_t batch, const float* kernel, float* dx) {
-  const std::size_t m = batch * g_.positions(), kg = g_.group_patch(), fg = g_.out_c / g_.groups;
-  const bool direct = is_pointwise();
-  float* dpatches = direct ? dx : sized(dpatches_, m * g_.groups * kg);
-  for (std::size_t group = 0; group < g_.groups; ++group)
-    sgemm(false, true, m, kg, fg, dy + group * fg, g_.out_c, kernel + group * fg, g_.out_c, 0.f,
-          dpatches + group * kg, g_.groups * kg);
-  if (!direct) col2im(batch, dx);
 }
 
 void nchw_to_nhwc(const float* from, std::size_t n, std::size_t c, std::size_t h, std::size_t w, float* to) {

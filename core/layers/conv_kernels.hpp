@@ -54,27 +54,44 @@ struct ConvSpatialOptions {
 // "layer \"name\" (Class): " when the config names the layer, else "Class: ".
 std::string conv_where(Config& config, const char* class_name);
 
+// Works through the batch a few images at a time, so the patches stay in cache and the
+// buffers stay small; the backward pass rebuilds the patches of x rather than keeping them.
 class ConvEngine {
  public:
   void configure(const ConvGeometry& geometry) { g_ = geometry; }
   const ConvGeometry& geometry() const { return g_; }
 
-  // y (batch * out_h * out_w, out_c) = patches(x) * kernel + beta * y; x (batch, in_h, in_w, in_c).
-  // Keeps the patches of x for kernel_gradient.
-  void forward(const float* x, std::size_t batch, const float* kernel, float beta, float* y);
-  // dkernel = patches(x of the last forward)^T * dy, overwritten.
-  void kernel_gradient(const float* dy, std::size_t batch, float* dkernel);
-  // dx = d(sum(y * dy)) / dx for the last kernel: col2im(dy * kernel^T), overwritten.
-  void input_gradient(const float* dy, std::size_t batch, const float* kernel, float* dx);
+  // y (batch * out_h * out_w, out_c) = patches(x) * kernel; x (batch, in_h, in_w, in_c).
+  void forward(const float* x, std::size_t batch, const float* kernel, float* y) {
+    run(x, nullptr, batch, kernel, y, nullptr, nullptr);
+  }
+  // For y = forward(x) and dy = d(loss)/dy: dkernel = patches(x)^T * dy (overwritten) and,
+  // unless dx is null, dx = col2im(dy * kernel^T) (overwritten).
+  void backward(const float* x, const float* dy, std::size_t batch, const float* kernel, float* dkernel, float* dx) {
+    run(x, dy, batch, kernel, nullptr, dkernel, dx);
+  }
+  // The transposed convolution (the adjoint of forward): y = col2im(x * kernel^T), y shaped as
+  // this geometry's input.
+  void transposed_forward(const float* x, std::size_t batch, const float* kernel, float* y) {
+    run(nullptr, x, batch, kernel, nullptr, nullptr, y);
+  }
+  // Its backward: dx = forward(dy) unless dx is null, dkernel = patches(dy)^T * x (overwritten).
+  void transposed_backward(const float* x, const float* dy, std::size_t batch, const float* kernel, float* dkernel,
+                           float* dx) {
+    run(dy, x, batch, kernel, dx, dkernel, nullptr);
+  }
 
  private:
+  // Per chunk of images: P = patches(x) when x; y = P * kernel when y; dkernel (+)= P^T * dy
+  // when dkernel; dx = col2im(dy * kernel^T) when dx.
+  void run(const float* x, const float* dy, std::size_t batch, const float* kernel, float* y, float* dkernel,
+           float* dx);
   bool is_pointwise() const;  // 1x1, stride 1, one group: the patches are x itself
-  void im2col(const float* x, std::size_t batch);
-  void col2im(std::size_t batch, float* dx) const;
+  void im2col(const float* x, std::size_t images, float* patches) const;
+  void col2im(const float* dpatches, std::size_t images, float* dx) const;
 
   ConvGeometry g_;
   std::vector<float> patches_, dpatches_;
-  const float* pointwise_x_ = nullptr;
 };
 
 // Copies between (N, C, H, W) and (N, H, W, C); resizes `to` (no allocation once steady).

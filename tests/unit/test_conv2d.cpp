@@ -421,3 +421,46 @@ TEST_CASE("Conv2DTranspose with same padding at stride 2 matches PyTorch's conv_
   std::copy(torch.begin(), torch.end(), want.begin());
   check_close(built.layer->forward(x, false), want);
 }
+
+TEST_CASE("a batch computed a few images at a time equals each image computed alone") {
+  // Images this large put one (Conv2D, the depthwise stage) or four (Conv2DTranspose) images
+  // in each of the engine's chunks of about 2^18 patch values.
+  const std::vector<std::tuple<std::string, Json, Shape>> cases = {
+      {"Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"padding", "same"}}, {40, 40, 16}},
+      {"Conv2DTranspose", {{"filters", 16}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}, {20, 20, 16}},
+      {"SeparableConv2D", {{"filters", 3}, {"kernel_size", 3}}, {30, 30, 32}},
+  };
+  for (const auto& [class_name, config, input] : cases) {
+    CAPTURE(class_name);
+    const std::size_t batch = 6, in_size = shape_size(input);
+    BuiltLayer whole(class_name, config, input);
+    const std::size_t out_size = shape_size(whole.output_shape);
+    const Tensor x = random_tensor({batch, input[0], input[1], input[2]}, 9);
+    const Tensor dy = random_tensor({batch, whole.output_shape[0], whole.output_shape[1], whole.output_shape[2]}, 10);
+    const Tensor y = whole.layer->forward(x, true);
+    const Tensor dx = whole.layer->backward(dy);
+    const std::vector<float> grads = whole.grads;
+    std::vector<double> summed(grads.size(), 0.0);
+    BuiltLayer single(class_name, config, input);
+    std::copy(whole.values.begin(), whole.values.end(), single.values.begin());
+    for (std::size_t n = 0; n < batch; ++n) {
+      Tensor xn = Tensor::from_shape({1, input[0], input[1], input[2]});
+      std::copy_n(x.data() + n * in_size, in_size, xn.data());
+      Tensor dyn = Tensor::from_shape({1, whole.output_shape[0], whole.output_shape[1], whole.output_shape[2]});
+      std::copy_n(dy.data() + n * out_size, out_size, dyn.data());
+      const Tensor& yn = single.layer->forward(xn, true);
+      const Tensor& dxn = single.layer->backward(dyn);
+      double worst = 0.0;
+      for (std::size_t i = 0; i < out_size; ++i) worst = std::max(worst, double(std::fabs(yn.data()[i] - y.data()[n * out_size + i])));
+      for (std::size_t i = 0; i < in_size; ++i) worst = std::max(worst, double(std::fabs(dxn.data()[i] - dx.data()[n * in_size + i])));
+      CHECK(worst < 1e-4);
+      for (std::size_t i = 0; i < grads.size(); ++i) summed[i] += single.grads[i];
+    }
+    double worst = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      worst = std::max(worst, std::fabs(summed[i] - grads[i]));
+      scale = std::max(scale, std::fabs(summed[i]));
+    }
+    CHECK(worst < 1e-5 * scale);
+  }
+}
