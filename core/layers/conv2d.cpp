@@ -10,10 +10,9 @@ Initializer ConvLayerBase::initializer_or(Config& config, const char* key, const
   return Initializer::from_json(config.has(key) ? config.raw(key) : Json(fallback));
 }
 
-ConvLayerBase::ConvLayerBase(Config& config, const char* class_name)
+ConvLayerBase::ConvLayerBase(Config& config, const char* class_name, bool allow_strided_dilation)
     : class_name_(class_name),
-      spatial_(ConvSpatialOptions::read(config, conv_where(config, class_name),
-                                        std::string(class_name) == "Conv2DTranspose")),
+      spatial_(ConvSpatialOptions::read(config, conv_where(config, class_name), allow_strided_dilation)),
       activation_(parse_activation(config.raw("activation"), class_name)),
       use_bias_(config.get<bool>("use_bias", true)),
       bias_init_(initializer_or(config, "bias_initializer", "zeros")) {

@@ -26,7 +26,8 @@ class ConvLayerBase : public Layer {
   Json get_config() const final;
 
  protected:
-  ConvLayerBase(Config& config, const char* class_name);
+  // allow_strided_dilation: strides > 1 with dilation_rate > 1, which Keras refuses in Conv2D.
+  ConvLayerBase(Config& config, const char* class_name, bool allow_strided_dilation = false);
   // The initializer at key, or fallback's when absent or null.
   static Initializer initializer_or(Config& config, const char* key, const char* fallback);
   std::string where() const { return "layer \"" + name() + "\" (" + class_name_ + "): "; }

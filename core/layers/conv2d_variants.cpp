@@ -89,7 +89,7 @@ void SeparableConv2D::add_config(Json& config) const {
 // y = the adjoint of the convolution from y's image to x's image with the same kernel
 // (kh, kw, filters, C): y's forward is that convolution's input gradient and vice versa.
 Conv2DTranspose::Conv2DTranspose(Config& config)
-    : ConvLayerBase(config, "Conv2DTranspose"),
+    : ConvLayerBase(config, "Conv2DTranspose", /*allow_strided_dilation=*/true),
       filters_(positive(config, "filters", 0, conv_where(config, "Conv2DTranspose"))),
       kernel_init_(initializer_or(config, "kernel_initializer", "glorot_uniform")) {
   reject_keras_extras(config, {"output_padding", "kernel_regularizer", "kernel_constraint"});

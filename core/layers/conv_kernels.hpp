@@ -94,7 +94,7 @@ class ConvEngine {
   std::vector<float> patches_, dpatches_;
 };
 
-// Copies between (N, C, H, W) and (N, H, W, C); resizes `to` (no allocation once steady).
+// Copies between (N, C, H, W) and (N, H, W, C); `to` holds n * c * h * w floats.
 void nchw_to_nhwc(const float* from, std::size_t n, std::size_t c, std::size_t h, std::size_t w, float* to);
 void nhwc_to_nchw(const float* from, std::size_t n, std::size_t h, std::size_t w, std::size_t c, float* to);
 
