@@ -3,6 +3,7 @@
 #include "../registry/registry_access.hpp"
 
 #include "../layers/basic_layers.hpp"
+#include "../layers/conv2d.hpp"
 #include "../layers/dense.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
@@ -26,6 +27,10 @@ void register_builtins(Registry& types) {
   registry.add_layer<Dropout>("Dropout");
   registry.add_layer<Flatten>("Flatten");
   registry.add_layer<InputLayer>("InputLayer");
+  registry.add_layer<Conv2D>("Conv2D");
+  registry.add_layer<DepthwiseConv2D>("DepthwiseConv2D");
+  registry.add_layer<SeparableConv2D>("SeparableConv2D");
+  registry.add_layer<Conv2DTranspose>("Conv2DTranspose");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

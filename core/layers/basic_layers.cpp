@@ -147,9 +147,11 @@ const Tensor& Flatten::forward(const Tensor& x, bool) {
 }
 
 const Tensor& Flatten::backward(const Tensor& dy) {
-  Shape full{dy.shape()[0]};
-  full.insert(full.end(), input_shape_.begin(), input_shape_.end());
-  dx_.resize(full);
+  if (dx_.dimension() != input_shape_.size() + 1 || dx_.shape()[0] != dy.shape()[0]) {  // a Shape allocates
+    Shape full{dy.shape()[0]};
+    full.insert(full.end(), input_shape_.begin(), input_shape_.end());
+    dx_.resize(full);
+  }
   std::copy(dy.data(), dy.data() + dy.size(), dx_.data());
   return dx_;
 }

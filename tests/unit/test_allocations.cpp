@@ -159,3 +159,30 @@ TEST_CASE("the Keras activations, losses and metrics allocate nothing per batch"
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, data.x, y, dy) == 0);
   for (auto& metric : model->metrics()) (void)metric->result();
 }
+
+TEST_CASE("a training step through the convolutions allocates nothing after the first batch") {
+  // Both data formats, groups, the depthwise and pointwise stages, the transposed scatter.
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Conv2D"}, {"config", {{"filters", 4}, {"kernel_size", 3}, {"activation", "relu"}}}});
+  layers.push_back({{"class_name", "Conv2D"},
+                    {"config", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}, {"padding", "same"}, {"strides", 2}}}});
+  layers.push_back({{"class_name", "DepthwiseConv2D"}, {"config", {{"kernel_size", 2}, {"depth_multiplier", 2}}}});
+  layers.push_back({{"class_name", "SeparableConv2D"}, {"config", {{"filters", 3}, {"kernel_size", 2}, {"activation", "gelu"}}}});
+  layers.push_back({{"class_name", "Conv2DTranspose"},
+                    {"config", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"data_format", "channels_first"}}}});
+  layers.push_back({{"class_name", "Flatten"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({10, 10, 2}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  Tensor x = Tensor::from_shape({16, 10, 10, 2});
+  Rng rng(2);
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({16});
+  for (std::size_t i = 0; i < 16; ++i) y(i) = float(i % 3);
+  Tensor dy;
+  step_allocations(*model, x, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
