@@ -4,6 +4,7 @@
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/normalization.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -26,6 +27,7 @@ void register_builtins(Registry& types) {
   registry.add_layer<Dropout>("Dropout");
   registry.add_layer<Flatten>("Flatten");
   registry.add_layer<InputLayer>("InputLayer");
+  registry.add_layer<BatchNormalization>("BatchNormalization");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
