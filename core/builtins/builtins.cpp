@@ -5,6 +5,7 @@
 #include "../layers/basic_layers.hpp"
 #include "../layers/dense.hpp"
 #include "../layers/normalization.hpp"
+#include "../layers/preprocessing.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -28,6 +29,11 @@ void register_builtins(Registry& types) {
   registry.add_layer<Flatten>("Flatten");
   registry.add_layer<InputLayer>("InputLayer");
   registry.add_layer<BatchNormalization>("BatchNormalization");
+  registry.add_layer<Rescaling>("Rescaling");
+  registry.add_layer<Normalization>("Normalization");
+  registry.add_layer<Resizing>("Resizing");
+  registry.add_layer<RandomFlip>("RandomFlip");
+  registry.add_layer<RandomContrast>("RandomContrast");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
