@@ -6,6 +6,7 @@
 #include "../layers/dense.hpp"
 #include "../layers/normalization.hpp"
 #include "../layers/preprocessing.hpp"
+#include "../layers/random_affine.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -33,6 +34,9 @@ void register_builtins(Registry& types) {
   registry.add_layer<Normalization>("Normalization");
   registry.add_layer<Resizing>("Resizing");
   registry.add_layer<RandomFlip>("RandomFlip");
+  registry.add_layer<RandomRotation>("RandomRotation");
+  registry.add_layer<RandomZoom>("RandomZoom");
+  registry.add_layer<RandomTranslation>("RandomTranslation");
   registry.add_layer<RandomContrast>("RandomContrast");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
