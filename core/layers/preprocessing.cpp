@@ -249,12 +249,15 @@ Shape Resizing::build(const Shape& input_shape, BuildContext&) {
   const bool bilinear = interpolation_ == "bilinear";
   axis_weights(in_.height, (in_.height - crop_h) / 2, crop_h, height_, bilinear, row0_, row1_, row_weight_);
   axis_weights(in_.width, (in_.width - crop_w) / 2, crop_w, width_, bilinear, col0_, col1_, col_weight_);
-  return shape_of_image(out_);
+  const Shape in_shape = shape_of_image(in_), out_shape = shape_of_image(out_);
+  std::copy(in_shape.begin(), in_shape.end(), in_dims_.begin());
+  std::copy(out_shape.begin(), out_shape.end(), out_dims_.begin());
+  return out_shape;
 }
 
 const Tensor& Resizing::forward(const Tensor& x, bool) {
   const std::size_t batch = batch_of(x, in_);
-  y_.resize({batch, shape_of_image(out_)[0], shape_of_image(out_)[1], shape_of_image(out_)[2]});
+  y_.resize(std::array<std::size_t, 4>{batch, out_dims_[0], out_dims_[1], out_dims_[2]});
   for (std::size_t n = 0; n < batch; ++n) {
     const float* in = x.data() + n * in_.size();
     float* out = y_.data() + n * out_.size();
@@ -272,7 +275,7 @@ const Tensor& Resizing::forward(const Tensor& x, bool) {
 
 const Tensor& Resizing::backward(const Tensor& dy) {
   const std::size_t batch = batch_of(dy, out_);
-  dx_.resize({batch, shape_of_image(in_)[0], shape_of_image(in_)[1], shape_of_image(in_)[2]});
+  dx_.resize(std::array<std::size_t, 4>{batch, in_dims_[0], in_dims_[1], in_dims_[2]});
   std::fill(dx_.begin(), dx_.end(), 0.f);
   for (std::size_t n = 0; n < batch; ++n) {
     const float* d = dy.data() + n * out_.size();

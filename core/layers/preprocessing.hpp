@@ -84,6 +84,7 @@ class Resizing final : public Layer {
   bool crop_to_aspect_ratio_;
   std::string data_format_;
   ImageGeometry in_, out_;
+  std::array<std::size_t, 3> in_dims_{}, out_dims_{};  // the image shapes, so a batch's shape allocates nothing
   // Per output row / column: two source indices and the weight of the second.
   std::vector<std::size_t> row0_, row1_, col0_, col1_;
   std::vector<float> row_weight_, col_weight_;

@@ -197,3 +197,39 @@ TEST_CASE("BatchNormalization allocates nothing per batch, in a model and on (N,
     if (batch > 0) CHECK(g_allocations.load() - before == 0);
   }
 }
+
+TEST_CASE("the preprocessing layers allocate nothing per batch, in training and inference") {
+  const Json specs = Json::parse(R"([
+    ["Rescaling", {"scale": 0.5, "offset": 1}],
+    ["Normalization", {}],
+    ["Normalization", {"mean": 1.0, "variance": 4.0}],
+    ["Resizing", {"height": 5, "width": 2}],
+    ["RandomFlip", {}],
+    ["RandomRotation", {"factor": 0.2}],
+    ["RandomZoom", {"height_factor": 0.2}],
+    ["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.1}],
+    ["RandomContrast", {"factor": 0.3}]])");
+  for (const Json& spec : specs) {
+    const std::string cls = spec[0];
+    CAPTURE(cls);
+    std::deque<Weight> weights;
+    Rng rng(1);
+    WeightCollector ctx(weights, "pre", rng);
+    auto layer = builtins().create_layer(cls, spec[1]);
+    layer->set_name("pre");
+    layer->build({3, 4, 2}, ctx);
+    std::size_t total = 0;
+    for (auto& w : weights) total += w.size;
+    std::vector<float> values(total, 1.f), grads(total);
+    std::size_t offset = 0;
+    for (auto& w : weights) w.bind(values.data() + offset, grads.data() + offset), offset += w.size;
+    Tensor x = Tensor::from_shape({6, 3, 4, 2});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 11);
+    for (int batch = 0; batch < 5; ++batch) {
+      const long before = g_allocations.load();
+      const Tensor& y = layer->forward(x, batch % 2 == 0);
+      (void)layer->backward(y);
+      if (batch > 1) CHECK(g_allocations.load() - before == 0);
+    }
+  }
+}
