@@ -2,8 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 
+#include <plugfit/plugfit.hpp>
 #include <plugfit/registry.hpp>
 #include <plugfit/testing.hpp>
 
@@ -263,4 +266,45 @@ TEST_CASE("RandomContrast: identity in inference; (x - mean) * f + mean per imag
   CHECK(error_of([] { builtins().create_layer("RandomContrast", {{"factor", 1.5}}); }) ==
         "RandomContrast: \"factor\" must lie in [0, 1], got 1.5");
   round_trip("RandomContrast", {{"factor", {0.1, 0.3}}});
+}
+
+TEST_CASE("a model with augmentation layers resumes bit for bit: the generator they draw from is in the checkpoint") {
+  namespace fs = std::filesystem;
+  std::string pattern = (fs::temp_directory_path() / "plugfit-aug-XXXXXX").string();
+  const std::string folder = mkdtemp(pattern.data());
+  Dataset data;
+  data.x = Tensor::from_shape({96, 4, 4, 1});
+  data.y = Tensor::from_shape({96});
+  Rng draw(4);
+  for (auto& v : data.x) v = float(draw.uniform() * 255.0);
+  for (std::size_t i = 0; i < 96; ++i) data.y(i) = float(i % 3);
+  auto make = [] {
+    Sequential model({Input({4, 4, 1}), layer("RandomFlip", Json::object()), layer("RandomRotation", {{"factor", 0.1}}),
+                      layer("RandomZoom", {{"height_factor", 0.1}}), layer("RandomTranslation", {{"height_factor", 0.1}, {"width_factor", 0.1}}),
+                      layer("RandomContrast", {{"factor", 0.2}}), layer("Rescaling", {{"scale", 1.0 / 255}}),
+                      layer("Flatten", Json::object()), layer("Dense", {{"units", 3}, {"activation", "softmax"}})});
+    model.compile({.optimizer = {{"class_name", "Adam"}, {"config", {{"learning_rate", 0.02}}}},
+                   .loss = "sparse_categorical_crossentropy",
+                   .metrics = {"accuracy"}});
+    return model;
+  };
+  FitOptions options;
+  options.batch_size = 16;
+  options.verbose = 0;
+  options.seed = 7;
+  options.epochs = 4;
+  options.checkpoint = "dir:" + folder + "/straight";
+  Sequential straight = make();
+  straight.fit(data, options);
+  options.checkpoint = "dir:" + folder + "/halves";
+  options.epochs = 2;
+  make().fit(data, options);
+  Sequential resumed = make();
+  options.epochs = 4;
+  options.resume = true;
+  resumed.fit(data, options);
+  const auto p = straight.parameters(), q = resumed.parameters();
+  REQUIRE(p.size() == q.size());
+  CHECK(std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0);
+  fs::remove_all(folder);
 }
