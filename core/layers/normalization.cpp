@@ -10,10 +10,19 @@ namespace {
 Initializer initializer_or(Config& config, const char* key, const char* fallback) {
   return Initializer::from_json(config.has(key) ? config.raw(key) : Json(fallback));
 }
+// Keras 3 writes an int; tf.keras 2 writes the list it built ([3]). One axis either way.
+int read_axis(Config& config) {
+  const Json& axis = config.raw("axis");
+  if (axis.is_null()) return -1;
+  if (axis.is_number_integer()) return axis.get<int>();
+  if (axis.is_array() && axis.size() == 1 && axis[0].is_number_integer()) return axis[0].get<int>();
+  throw InputError("BatchNormalization: \"axis\" must be one integer (plugfit normalizes along one axis), got " + axis.dump());
+}
+
 }  // namespace
 
 BatchNormalization::BatchNormalization(Config& config)
-    : axis_(config.get<int>("axis", -1)),
+    : axis_(read_axis(config)),
       momentum_(config.get<double>("momentum", 0.99)),
       epsilon_(config.get<double>("epsilon", 1e-3)),
       center_(config.get<bool>("center", true)),
@@ -31,6 +40,10 @@ BatchNormalization::BatchNormalization(Config& config)
     throw InputError("BatchNormalization: the option \"renorm\" is not supported by plugfit (use false)");
   // Keras reads renorm_clipping and renorm_momentum only with renorm.
   config.accept({"renorm_clipping", "renorm_momentum"});
+  // tf.keras 2's "fused" picks a kernel, not the math.
+  if (config.has("fused") && !config.raw("fused").is_boolean())
+    throw InputError("BatchNormalization: \"fused\" must be true, false or null, got " + config.raw("fused").dump());
+  reject_keras_extras(config, {"virtual_batch_size", "adjustment"});
   accept_keras_layer_options(config);
   reject_keras_extras(config, {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"});
 }

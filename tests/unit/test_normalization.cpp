@@ -197,6 +197,10 @@ TEST_CASE("BatchNormalization's bad options and axes are one sentence naming the
       Built bn({{"axis", axis}}, shape);
     });
   };
+  CHECK(error_of([] { builtins().create_layer("BatchNormalization", {{"axis", {1, 2}}}); }) ==
+        "BatchNormalization: \"axis\" must be one integer (plugfit normalizes along one axis), got [1,2]");
+  CHECK(error_of([] { builtins().create_layer("BatchNormalization", {{"virtual_batch_size", 8}}); }) ==
+        "BatchNormalization: the option \"virtual_batch_size\" is not supported by plugfit (use null)");
   CHECK(build_error(0, {3}) == "layer \"bn\" (BatchNormalization): axis 0 is the batch axis for input (None, 3)");
   CHECK(build_error(2, {3}) == "layer \"bn\" (BatchNormalization): axis 2 is outside the input's rank 2 for input (None, 3)");
   CHECK(build_error(-3, {3}) == "layer \"bn\" (BatchNormalization): axis -3 is outside the input's rank 2 for input (None, 3)");
@@ -217,6 +221,9 @@ TEST_CASE("BatchNormalization's get_config round-trips with Keras's names") {
   Json twice = again->get_config();
   twice.erase("name");
   CHECK(twice == out);
+  // tf.keras 2 files write the axis as the list it built, and "fused".
+  auto keras2 = builtins().create_layer("BatchNormalization", {{"axis", {3}}, {"fused", true}, {"renorm", false}});
+  CHECK(keras2->get_config()["axis"] == 3);
 }
 
 TEST_CASE("a model with BatchNormalization resumes bit for bit, moving statistics included") {
