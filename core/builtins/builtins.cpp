@@ -5,6 +5,9 @@
 #include "../layers/basic_layers.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/normalization.hpp"
+#include "../layers/preprocessing.hpp"
+#include "../layers/random_affine.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -31,6 +34,15 @@ void register_builtins(Registry& types) {
   registry.add_layer<DepthwiseConv2D>("DepthwiseConv2D");
   registry.add_layer<SeparableConv2D>("SeparableConv2D");
   registry.add_layer<Conv2DTranspose>("Conv2DTranspose");
+  registry.add_layer<BatchNormalization>("BatchNormalization");
+  registry.add_layer<Rescaling>("Rescaling");
+  registry.add_layer<Normalization>("Normalization");
+  registry.add_layer<Resizing>("Resizing");
+  registry.add_layer<RandomFlip>("RandomFlip");
+  registry.add_layer<RandomRotation>("RandomRotation");
+  registry.add_layer<RandomZoom>("RandomZoom");
+  registry.add_layer<RandomTranslation>("RandomTranslation");
+  registry.add_layer<RandomContrast>("RandomContrast");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

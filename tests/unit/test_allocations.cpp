@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <deque>
 #include <new>
 
 #include <plugfit/registry.hpp>
 
+#include "layers/build_context.hpp"
 #include "plugin_loading/loader.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
@@ -185,4 +187,76 @@ TEST_CASE("a training step through the convolutions allocates nothing after the 
   Tensor dy;
   step_allocations(*model, x, y, dy);
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
+
+TEST_CASE("BatchNormalization allocates nothing per batch, in a model and on (N, H, W, C) inputs") {
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 6}}}});
+  layers.push_back({{"class_name", "BatchNormalization"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({4}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  const Dataset data = blobs(32, 1);
+  Tensor dy;
+  step_allocations(*model, data.x, data.y, dy);
+  for (int batch = 1; batch < 4; ++batch) CHECK(step_allocations(*model, data.x, data.y, dy) == 0);
+  long before = g_allocations.load();
+  (void)model->forward(data.x, false);
+  CHECK(g_allocations.load() - before == 0);
+
+  // The layer alone on images.
+  std::deque<Weight> weights;
+  Rng rng(1);
+  WeightCollector ctx(weights, "bn", rng);
+  auto bn = builtins().create_layer("BatchNormalization", Json::object());
+  bn->build({3, 3, 2}, ctx);
+  std::vector<float> values(4 * 2, 1.f), grads(4 * 2);
+  for (std::size_t w = 0; w < weights.size(); ++w) weights[w].bind(values.data() + 2 * w, grads.data() + 2 * w);
+  Tensor x = Tensor::from_shape({8, 3, 3, 2});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 7) - 3.f;
+  for (int batch = 0; batch < 4; ++batch) {
+    before = g_allocations.load();
+    const Tensor& y = bn->forward(x, batch % 2 == 0);
+    (void)bn->backward(y);
+    if (batch > 0) CHECK(g_allocations.load() - before == 0);
+  }
+}
+
+TEST_CASE("the preprocessing layers allocate nothing per batch, in training and inference") {
+  const Json specs = Json::parse(R"([
+    ["Rescaling", {"scale": 0.5, "offset": 1}],
+    ["Normalization", {}],
+    ["Normalization", {"mean": 1.0, "variance": 4.0}],
+    ["Resizing", {"height": 5, "width": 2}],
+    ["RandomFlip", {}],
+    ["RandomRotation", {"factor": 0.2}],
+    ["RandomZoom", {"height_factor": 0.2}],
+    ["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.1}],
+    ["RandomContrast", {"factor": 0.3}]])");
+  for (const Json& spec : specs) {
+    const std::string cls = spec[0];
+    CAPTURE(cls);
+    std::deque<Weight> weights;
+    Rng rng(1);
+    WeightCollector ctx(weights, "pre", rng);
+    auto layer = builtins().create_layer(cls, spec[1]);
+    layer->set_name("pre");
+    layer->build({3, 4, 2}, ctx);
+    std::size_t total = 0;
+    for (auto& w : weights) total += w.size;
+    std::vector<float> values(total, 1.f), grads(total);
+    std::size_t offset = 0;
+    for (auto& w : weights) w.bind(values.data() + offset, grads.data() + offset), offset += w.size;
+    Tensor x = Tensor::from_shape({6, 3, 4, 2});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 11);
+    for (int batch = 0; batch < 5; ++batch) {
+      const long before = g_allocations.load();
+      const Tensor& y = layer->forward(x, batch % 2 == 0);
+      (void)layer->backward(y);
+      if (batch > 1) CHECK(g_allocations.load() - before == 0);
+    }
+  }
 }
