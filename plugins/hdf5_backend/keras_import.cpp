@@ -140,6 +140,12 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Json spec = plugfit::keras_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
+    // tf.keras 2 writes BatchNormalization's axis as a list ([3]); Keras 3's is the one integer.
+    if (cls == "BatchNormalization" && spec.contains("config") && spec["config"].is_object() &&
+        spec["config"].contains("axis")) {
+      Json& axis = spec["config"]["axis"];
+      if (axis.is_array() && axis.size() == 1 && axis[0].is_number_integer()) axis = Json(axis[0]);
+    }
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
         registered.get<std::string>() != cls) {
