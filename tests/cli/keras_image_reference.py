@@ -11,7 +11,8 @@ model_weights/<layer>.attrs["weight_names"]; a .keras archive keeps them at
 layers/<snake_case class>[_<n>]/vars/<i> in the order Keras creates them.
 
   keras_image_reference.py inputs FILE X.npy N [squeeze]  -- N seeded samples of FILE's input
-      shape (with "squeeze": a trailing 1 dropped, as Keras users feed grayscale images)
+      shape (with "squeeze": a trailing 1 dropped, as Keras users feed grayscale images); for a
+      one-unit sigmoid, points whose outputs spread over (0.05, 0.95)
   keras_image_reference.py labels FILE X.npy Y.npy        -- one-hot labels for X (FILE's classes)
   keras_image_reference.py predict FILE X.npy PRED.npy    -- exit 1 unless PRED is within 1e-4
 """
@@ -121,9 +122,30 @@ def forward(layers, x):
 
 mode, path = sys.argv[1], sys.argv[2]
 layers, input_shape = open_model(path)
+def spread_inputs(rng, n):
+    """For a one-unit sigmoid (w05 saturates to 0 or 1 almost everywhere): points on segments
+    between a 0 and a 1 of the model, bisected to outputs spread over (0.05, 0.95)."""
+    f = lambda v: forward(layers, v[None].astype(np.float32).astype(np.float64))[0, 0]
+    out = []
+    for target in np.linspace(0.05, 0.95, n):
+        while True:
+            a, b = rng.uniform(-3, 3, size=(2, *input_shape))
+            if (f(a) - target) * (f(b) - target) < 0:
+                break
+        lo, hi = (a, b) if f(a) < target else (b, a)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+        out.append((lo + hi) / 2)
+    return np.array(out)
+
 if mode == "inputs":
     n = int(sys.argv[4])
-    x = np.random.default_rng(12).uniform(0, 1, size=(n, *input_shape)).astype(np.float32)
+    rng = np.random.default_rng(12)
+    if layers[-1][0] == "Dense" and layers[-1][1]["units"] == 1 and layers[-1][1]["activation"] == "sigmoid":
+        x = spread_inputs(rng, n).astype(np.float32)
+    else:
+        x = rng.uniform(0, 1, size=(n, *input_shape)).astype(np.float32)
     if len(sys.argv) > 5 and sys.argv[5] == "squeeze":
         assert input_shape[-1] == 1, input_shape
         x = x.reshape(x.shape[:-1])
@@ -137,7 +159,7 @@ elif mode == "predict":
     ref, got = forward(layers, x), np.load(sys.argv[4]).astype(np.float64)
     assert got.shape == ref.shape, (got.shape, ref.shape)
     d = float(np.abs(got - ref).max())
-    print(path, "predictions", ref.shape, "largest difference from numpy:", d)
+    print(path, "predictions", ref.shape, "in [%.3g, %.3g]," % (ref.min(), ref.max()), "largest difference from numpy:", d)
     sys.exit(0 if d <= 1e-4 else 1)
 else:
     raise SystemExit("unknown mode " + mode)
