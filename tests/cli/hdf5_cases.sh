@@ -621,6 +621,54 @@ assert steps.pop("keras") == iterations, steps
 assert steps and sorted(steps.values()) == [iterations + i for i in range(1, len(steps) + 1)], steps
 PY
     ;;
+  hdf5_keras_image_round_trip)
+    # (i) A model of the image layers, trained on grayscale images (n, 12, 12) fed to its
+    # (12, 12, 1) input, written as Keras 3 files (.keras, .h5): each predicts as the run does,
+    # config.json's build shapes follow Keras's shape rules, and the optimizer keeps slots for the
+    # trainable weights only (BatchNormalization's moving statistics have none).
+    py -c '
+import numpy as np
+r = np.random.default_rng(0)
+np.save("X.npy", r.uniform(0, 255, size=(64, 12, 12)).astype(np.uint8))
+np.save("Y.npy", (np.arange(64) % 3).astype(np.float32))'
+    cat >run.json <<'JSON'
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 12, 12, 1]}},
+  {"class_name": "Rescaling", "config": {"scale": 0.5}},
+  {"class_name": "Conv2D", "config": {"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}},
+  {"class_name": "BatchNormalization", "config": {}},
+  {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
+  {"class_name": "DepthwiseConv2D", "config": {"kernel_size": 3, "depth_multiplier": 2}},
+  {"class_name": "SeparableConv2D", "config": {"filters": 3, "kernel_size": 2}},
+  {"class_name": "GlobalAveragePooling2D", "config": {}},
+  {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+ "data": {"train": "npy:X.npy,Y.npy"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 16, "seed": 3, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:ck || fail "training the image model on (n, 12, 12) images"
+    "$plugfit" predict dir:ck --input X.npy --output run.npy >/dev/null || fail "predict from dir:ck"
+    for file in m.keras m.h5; do
+      "$plugfit" convert dir:ck $file --only latest >/dev/null || fail "convert into $file"
+      "$plugfit" predict $file --input X.npy --output pred.npy >/dev/null || fail "predict from $file"
+      cmp <(py -c 'import numpy as np; print(np.load("run.npy").tobytes().hex())') \
+          <(py -c 'import numpy as np; print(np.load("pred.npy").tobytes().hex())') || fail "$file predicts otherwise"
+    done
+    py - <<'PY' || fail "m.keras is not laid out as Keras 3 lays out these layers"
+import io, json, zipfile, h5py
+z = zipfile.ZipFile("m.keras")
+layers = json.loads(z.read("config.json"))["config"]["layers"]
+shapes = {l["class_name"]: (l.get("build_config") or {}).get("input_shape") for l in layers}
+print(shapes)
+assert shapes["BatchNormalization"] == [None, 12, 12, 4] and shapes["DepthwiseConv2D"] == [None, 6, 6, 4], shapes
+assert shapes["SeparableConv2D"] == [None, 4, 4, 8] and shapes["Dense"] == [None, 3], shapes
+assert shapes["MaxPooling2D"] is None and shapes["GlobalAveragePooling2D"] is None, shapes
+f = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+assert [f["layers/separable_conv2d/vars"][str(i)].shape for i in range(3)] == [(2, 2, 8, 1), (1, 1, 8, 3), (3,)]
+assert f["layers/depthwise_conv2d/vars/0"].shape == (3, 3, 4, 2)
+# iterations, learning rate, then m and v of 11 trainable weights (BatchNormalization: gamma, beta).
+assert len(f["optimizer/vars"]) == 2 + 2 * 11, len(f["optimizer/vars"])
+PY
+    ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
     # the reason, the process exits cleanly, and the previous file is left byte for byte.
