@@ -1,6 +1,7 @@
 #include "pooling.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "keras_options.hpp"
 
@@ -11,7 +12,7 @@ namespace {
 bool parse_padding(Config& config, const std::string& where) {
   const std::string padding = config.get<std::string>("padding", "valid");
   std::string lower = padding;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   if (lower != "valid" && lower != "same")
     throw InputError(where + ": padding must be \"valid\" or \"same\", got \"" + padding + "\"");
   return lower == "same";

@@ -1,6 +1,7 @@
 #include "reshaping.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "keras_options.hpp"
@@ -178,7 +179,10 @@ UpSampling2D::UpSampling2D(Config& config)
     : size_(parse_int_pair(config.has("size") ? config.raw("size") : Json(2), layer_label(config, "UpSampling2D"),
                            "size", 1)),
       format_(parse_data_format(config, layer_label(config, "UpSampling2D"))) {
-  const std::string interpolation = config.get<std::string>("interpolation", "nearest");
+  std::string interpolation = config.get<std::string>("interpolation", "nearest");
+  // Keras lowercases it.
+  std::transform(interpolation.begin(), interpolation.end(), interpolation.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   if (interpolation != "nearest" && interpolation != "bilinear")
     throw InputError(layer_label(config, "UpSampling2D") + ": interpolation must be \"nearest\" or \"bilinear\", got \"" +
                      interpolation + "\"");

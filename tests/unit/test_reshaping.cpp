@@ -95,7 +95,7 @@ TEST_CASE("UpSampling2D nearest repeats rows and columns") {
 
 TEST_CASE("UpSampling2D bilinear follows the half-pixel rule (values from PyTorch, align_corners=False)") {
   const Tensor x = tensor_of({1, 2, 3, 1}, {1, 2, 3, 4, 5, 6});
-  BuiltLayer layer("UpSampling2D", {{"size", 2}, {"interpolation", "bilinear"}}, {2, 3, 1});
+  BuiltLayer layer("UpSampling2D", {{"size", 2}, {"interpolation", "Bilinear"}}, {2, 3, 1});  // any case, as Keras
   check_close(layer.forward(x),
               tensor_of({1, 4, 6, 1}, {1.0f,  1.25f, 1.75f, 2.25f, 2.75f, 3.0f,  1.75f, 2.0f,  2.5f, 3.0f, 3.5f, 3.75f,
                                        3.25f, 3.5f,  4.0f,  4.5f,  5.0f,  5.25f, 4.0f,  4.25f, 4.75f, 5.25f, 5.75f, 6.0f}));
