@@ -76,6 +76,36 @@ Pooling2D::Span Pooling2D::cols_of(std::size_t out_col) const {
   return {begin, std::min(start + pool_[1] - pad_left_, in_.w)};
 }
 
+// The channels of one input position against (into) one output position. Branch-free, so that
+// channels_last's unit stride vectorizes.
+void Pooling2D::max_into(const float* x, float* y, std::uint32_t* args, std::uint32_t at) const {
+  const std::size_t xs = in_.c_stride, ys = out_.c_stride;
+  if (xs == 1 && ys == 1) {
+    for (std::size_t ch = 0; ch < in_.c; ++ch) {
+      const bool greater = x[ch] > y[ch];
+      y[ch] = greater ? x[ch] : y[ch];
+      args[ch] = greater ? at + static_cast<std::uint32_t>(ch) : args[ch];
+    }
+    return;
+  }
+  for (std::size_t ch = 0; ch < in_.c; ++ch) {
+    const float v = x[ch * xs];
+    if (v > y[ch * ys]) {
+      y[ch * ys] = v;
+      args[ch * ys] = at + static_cast<std::uint32_t>(ch * xs);
+    }
+  }
+}
+
+void Pooling2D::add_into(const float* x, float* y) const {
+  const std::size_t xs = in_.c_stride, ys = out_.c_stride;
+  if (xs == 1 && ys == 1) {
+    for (std::size_t ch = 0; ch < in_.c; ++ch) y[ch] += x[ch];
+    return;
+  }
+  for (std::size_t ch = 0; ch < in_.c; ++ch) y[ch * ys] += x[ch * xs];
+}
+
 const Tensor& Pooling2D::forward(const Tensor& x, bool) {
   const std::size_t batch = x.shape()[0];
   out_batch_shape_[0] = batch;
@@ -99,18 +129,10 @@ const Tensor& Pooling2D::forward(const Tensor& x, bool) {
           for (std::size_t iw = c.begin; iw < c.end; ++iw) {
             const std::size_t at = ih * in_.h_stride + iw * in_.w_stride;
             if (at == first) continue;
-            for (std::size_t ch = 0; ch < in_.c; ++ch) {
-              const float v = xs[at + ch * in_.c_stride];
-              float& out = ys[out_at + ch * out_.c_stride];
-              if (args) {
-                if (v > out) {
-                  out = v;
-                  args[out_at + ch * out_.c_stride] = static_cast<std::uint32_t>(at + ch * in_.c_stride);
-                }
-              } else {
-                out += v;
-              }
-            }
+            if (args)
+              max_into(xs + at, ys + out_at, args + out_at, static_cast<std::uint32_t>(at));
+            else
+              add_into(xs + at, ys + out_at);
           }
         if (!args) {
           const float inverse = inverse_counts_[oh * out_.w + ow];

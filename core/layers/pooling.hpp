@@ -38,6 +38,8 @@ class Pooling2D : public Layer {
   };
   Span rows_of(std::size_t out_row) const;
   Span cols_of(std::size_t out_col) const;
+  void max_into(const float* x, float* y, std::uint32_t* args, std::uint32_t at) const;
+  void add_into(const float* x, float* y) const;
 
   PoolKind kind_;
   const char* class_name_;
