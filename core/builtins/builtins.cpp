@@ -8,6 +8,8 @@
 #include "../layers/normalization.hpp"
 #include "../layers/preprocessing.hpp"
 #include "../layers/random_affine.hpp"
+#include "../layers/pooling.hpp"
+#include "../layers/reshaping.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -43,6 +45,15 @@ void register_builtins(Registry& types) {
   registry.add_layer<RandomZoom>("RandomZoom");
   registry.add_layer<RandomTranslation>("RandomTranslation");
   registry.add_layer<RandomContrast>("RandomContrast");
+  registry.add_layer<MaxPooling2D>("MaxPooling2D");
+  registry.add_layer<AveragePooling2D>("AveragePooling2D");
+  registry.add_layer<GlobalMaxPooling2D>("GlobalMaxPooling2D");
+  registry.add_layer<GlobalAveragePooling2D>("GlobalAveragePooling2D");
+  registry.add_layer<Reshape>("Reshape");
+  registry.add_layer<ZeroPadding2D>("ZeroPadding2D");
+  registry.add_layer<Cropping2D>("Cropping2D");
+  registry.add_layer<UpSampling2D>("UpSampling2D");
+  registry.add_layer<SpatialDropout2D>("SpatialDropout2D");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

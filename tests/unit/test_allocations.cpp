@@ -260,3 +260,44 @@ TEST_CASE("the preprocessing layers allocate nothing per batch, in training and 
     }
   }
 }
+
+TEST_CASE("the pooling and reshaping layers allocate nothing per batch") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  // (6, 6, 2) -> pad (8, 8, 2) -> max (4, 4, 2) -> average same stride 1 -> bilinear (8, 8, 2) -> crop (6, 6, 2)
+  // -> spatial dropout -> reshape (3, 12, 2) -> nearest (3, 24, 2) -> global max keepdims (1, 1, 2) -> flatten -> dense.
+  const Json first = Json::array({
+      layer("ZeroPadding2D", {{"padding", 1}}),
+      layer("MaxPooling2D", Json::object()),
+      layer("AveragePooling2D", {{"pool_size", 2}, {"strides", 1}, {"padding", "same"}}),
+      layer("UpSampling2D", {{"interpolation", "bilinear"}}),
+      layer("Cropping2D", {{"cropping", 1}}),
+      layer("SpatialDropout2D", {{"rate", 0.3}}),
+      layer("Reshape", {{"target_shape", {3, -1, 2}}}),
+      layer("UpSampling2D", {{"size", {1, 2}}}),
+      layer("GlobalMaxPooling2D", {{"keepdims", true}}),
+      layer("Flatten", Json::object()),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  const Json global_average = Json::array({
+      layer("Reshape", {{"target_shape", {6, 6, 2}}}),
+      layer("MaxPooling2D", {{"pool_size", 3}, {"strides", 2}, {"padding", "same"}, {"data_format", "channels_first"}}),
+      layer("GlobalAveragePooling2D", Json::object()),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  Rng rng(2);
+  Tensor x = Tensor::from_shape({32, 6, 6, 2});
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({32});
+  for (std::size_t i = 0; i < 32; ++i) y(i) = static_cast<float>(i % 3);
+  for (const Json* layers : {&first, &global_average}) {
+    auto model = Sequential::from_config({{"layers", *layers}}, builtins());
+    model->build({6, 6, 2}, 3);
+    std::vector<std::unique_ptr<Metric>> metrics;
+    model->compile(builtins().create_optimizer("Adam", Json::object()),
+                   builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                   "sparse_categorical_crossentropy", std::move(metrics));
+    Tensor dy;
+    step_allocations(*model, x, y, dy);
+    for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+  }
+}
