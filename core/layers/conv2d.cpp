@@ -12,7 +12,7 @@ Initializer ConvLayerBase::initializer_or(Config& config, const char* key, const
 
 ConvLayerBase::ConvLayerBase(Config& config, const char* class_name, bool allow_strided_dilation)
     : class_name_(class_name),
-      spatial_(ConvSpatialOptions::read(config, conv_where(config, class_name), allow_strided_dilation)),
+      spatial_(ConvSpatialOptions::read(config, layer_label(config, class_name), allow_strided_dilation)),
       activation_(parse_activation(config.raw("activation"), class_name)),
       use_bias_(config.get<bool>("use_bias", true)),
       bias_init_(initializer_or(config, "bias_initializer", "zeros")) {
@@ -21,7 +21,7 @@ ConvLayerBase::ConvLayerBase(Config& config, const char* class_name, bool allow_
 }
 
 Shape ConvLayerBase::build(const Shape& input_shape, BuildContext& ctx) {
-  spatial_.image_of(input_shape, where(), in_h_, in_w_, in_c_);
+  spatial_.image_of(input_shape, label(), in_h_, in_w_, in_c_);
   build_kernels(ctx);
   if (use_bias_) bias_ = &ctx.add_weight("bias", {out_c_}, bias_init_);
   return spatial_.shape_of(out_h_, out_w_, out_c_);
@@ -105,7 +105,7 @@ Conv2D::Conv2D(Config& config)
       filters_(config.require<std::size_t>("filters")),
       groups_(config.get<std::size_t>("groups", 1)),
       kernel_init_(initializer_or(config, "kernel_initializer", "glorot_uniform")) {
-  const std::string at = conv_where(config, "Conv2D");
+  const std::string at = layer_label(config, "Conv2D") + ": ";
   if (filters_ == 0) throw InputError(at + "\"filters\" must be a positive integer");
   if (groups_ == 0) throw InputError(at + "\"groups\" must be a positive integer");
   if (filters_ % groups_ != 0)

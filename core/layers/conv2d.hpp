@@ -13,6 +13,7 @@
 
 #include "activations.hpp"
 #include "conv_kernels.hpp"
+#include "spatial_options.hpp"
 
 namespace plugfit {
 
@@ -30,7 +31,8 @@ class ConvLayerBase : public Layer {
   ConvLayerBase(Config& config, const char* class_name, bool allow_strided_dilation = false);
   // The initializer at key, or fallback's when absent or null.
   static Initializer initializer_or(Config& config, const char* key, const char* fallback);
-  std::string where() const { return "layer \"" + name() + "\" (" + class_name_ + "): "; }
+  std::string label() const { return layer_label(name(), class_name_); }
+  std::string where() const { return label() + ": "; }
   // Declares the kernels and sets out_h_, out_w_, out_c_ from in_h_, in_w_, in_c_.
   virtual void build_kernels(BuildContext& ctx) = 0;
   // y (batch, out_h, out_w, out_c) from x (batch, in_h, in_w, in_c), both channels_last.

@@ -17,7 +17,7 @@ std::size_t positive(Config& config, const char* key, std::size_t fallback, cons
 // group per input channel: output channel c * M + m reads input channel c.
 DepthwiseConv2D::DepthwiseConv2D(Config& config)
     : ConvLayerBase(config, "DepthwiseConv2D"),
-      multiplier_(positive(config, "depth_multiplier", 1, conv_where(config, "DepthwiseConv2D"))),
+      multiplier_(positive(config, "depth_multiplier", 1, layer_label(config, "DepthwiseConv2D") + ": ")),
       depthwise_init_(initializer_or(config, "depthwise_initializer", "glorot_uniform")) {
   reject_keras_extras(config, {"depthwise_regularizer", "depthwise_constraint"});
 }
@@ -44,8 +44,8 @@ void DepthwiseConv2D::add_config(Json& config) const {
 
 SeparableConv2D::SeparableConv2D(Config& config)
     : ConvLayerBase(config, "SeparableConv2D"),
-      filters_(positive(config, "filters", 0, conv_where(config, "SeparableConv2D"))),
-      multiplier_(positive(config, "depth_multiplier", 1, conv_where(config, "SeparableConv2D"))),
+      filters_(positive(config, "filters", 0, layer_label(config, "SeparableConv2D") + ": ")),
+      multiplier_(positive(config, "depth_multiplier", 1, layer_label(config, "SeparableConv2D") + ": ")),
       depthwise_init_(initializer_or(config, "depthwise_initializer", "glorot_uniform")),
       pointwise_init_(initializer_or(config, "pointwise_initializer", "glorot_uniform")) {
   reject_keras_extras(config, {"depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
@@ -90,7 +90,7 @@ void SeparableConv2D::add_config(Json& config) const {
 // (kh, kw, filters, C): y's forward is that convolution's input gradient and vice versa.
 Conv2DTranspose::Conv2DTranspose(Config& config)
     : ConvLayerBase(config, "Conv2DTranspose", /*allow_strided_dilation=*/true),
-      filters_(positive(config, "filters", 0, conv_where(config, "Conv2DTranspose"))),
+      filters_(positive(config, "filters", 0, layer_label(config, "Conv2DTranspose") + ": ")),
       kernel_init_(initializer_or(config, "kernel_initializer", "glorot_uniform")) {
   reject_keras_extras(config, {"output_padding", "kernel_regularizer", "kernel_constraint"});
 }
@@ -106,9 +106,8 @@ void Conv2DTranspose::build_kernels(BuildContext& ctx) {
   g.out_h = in_h_, g.out_w = in_w_, g.out_c = in_c_;
   g.kh = s.kh, g.kw = s.kw, g.sh = s.sh, g.sw = s.sw, g.dh = s.dh, g.dw = s.dw;
   if (s.same_padding) {  // TensorFlow's split for the forward convolution out -> in
-    const std::size_t need_h = (in_h_ - 1) * s.sh + eff_h, need_w = (in_w_ - 1) * s.sw + eff_w;
-    g.pad_top = need_h > out_h_ ? (need_h - out_h_) / 2 : 0;
-    g.pad_left = need_w > out_w_ ? (need_w - out_w_) / 2 : 0;
+    g.pad_top = same_pad_before(out_h_, in_h_, eff_h, s.sh);
+    g.pad_left = same_pad_before(out_w_, in_w_, eff_w, s.sw);
   }
   adjoint_.configure(g);
   kernel_ = &ctx.add_weight("kernel", {s.kh, s.kw, filters_, in_c_}, kernel_init_);

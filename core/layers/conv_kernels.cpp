@@ -1,38 +1,16 @@
 #include "conv_kernels.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include <cblas.h>
 
 #include <plugfit/error.hpp>
 
+#include "spatial_options.hpp"
+
 namespace plugfit {
 
 namespace {
-
-// An int or a pair of positive ints, as Keras's standardize_tuple reads it.
-void read_pair(Config& config, const char* key, std::size_t fallback, const std::string& where, std::size_t& a,
-               std::size_t& b) {
-  const Json& v = config.raw(key);
-  auto positive = [](const Json& e) { return e.is_number_integer() && e.get<long long>() > 0; };
-  if (v.is_null()) {
-    if (fallback == 0) throw InputError(where + "\"" + key + "\" is required (an int or a pair of ints)");
-    a = b = fallback;
-  } else if (positive(v)) {
-    a = b = v.get<std::size_t>();
-  } else if (v.is_array() && v.size() == 2 && positive(v[0]) && positive(v[1])) {
-    a = v[0].get<std::size_t>();
-    b = v[1].get<std::size_t>();
-  } else {
-    throw InputError(where + "\"" + key + "\" must be a positive int or a pair of positive ints, got " + v.dump());
-  }
-}
-
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
            const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
@@ -42,31 +20,18 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
 
 }  // namespace
 
-std::string conv_where(Config& config, const char* class_name) {
-  const Json& name = config.raw("name");
-  if (name.is_string()) return "layer \"" + name.get<std::string>() + "\" (" + class_name + "): ";
-  return std::string(class_name) + ": ";
-}
-
-ConvSpatialOptions ConvSpatialOptions::read(Config& config, const std::string& where, bool allow_strided_dilation) {
+ConvSpatialOptions ConvSpatialOptions::read(Config& config, const std::string& label, bool allow_strided_dilation) {
   ConvSpatialOptions o;
-  read_pair(config, "kernel_size", 0, where, o.kh, o.kw);
-  read_pair(config, "strides", 1, where, o.sh, o.sw);
-  read_pair(config, "dilation_rate", 1, where, o.dh, o.dw);
-  const std::string padding = lower(config.get<std::string>("padding", "valid"));
-  if (padding != "valid" && padding != "same")
-    throw InputError(where + "\"padding\" must be \"valid\" or \"same\", got \"" + padding + "\"");
-  o.same_padding = padding == "same";
-  const Json& format = config.raw("data_format");
-  const std::string data_format = format.is_string() ? lower(format.get<std::string>()) : "channels_last";
-  if (!format.is_null() && !format.is_string())
-    throw InputError(where + "\"data_format\" must be \"channels_last\" or \"channels_first\", got " + format.dump());
-  if (data_format != "channels_last" && data_format != "channels_first")
-    throw InputError(where + "\"data_format\" must be \"channels_last\" or \"channels_first\", got \"" + data_format +
-                     "\"");
-  o.channels_first = data_format == "channels_first";
+  if (config.raw("kernel_size").is_null())
+    throw InputError(label + ": kernel_size is required (an integer or a pair of integers)");
+  const auto kernel = parse_int_pair(config.raw("kernel_size"), label, "kernel_size", 1);
+  const auto strides = int_pair_or(config, "strides", {1, 1}, label, 1);
+  const auto dilation = int_pair_or(config, "dilation_rate", {1, 1}, label, 1);
+  o.kh = kernel[0], o.kw = kernel[1], o.sh = strides[0], o.sw = strides[1], o.dh = dilation[0], o.dw = dilation[1];
+  o.same_padding = parse_same_padding(config, label);
+  o.channels_first = parse_data_format(config, label) == DataFormat::channels_first;
   if (!allow_strided_dilation && std::max(o.sh, o.sw) > 1 && std::max(o.dh, o.dw) > 1)
-    throw InputError(where + "strides > 1 are not supported together with dilation_rate > 1 (as in Keras), got "
+    throw InputError(label + ": strides > 1 are not supported together with dilation_rate > 1 (as in Keras), got "
                      "strides (" + std::to_string(o.sh) + ", " + std::to_string(o.sw) + ") and dilation_rate (" +
                      std::to_string(o.dh) + ", " + std::to_string(o.dw) + ")");
   return o;
@@ -80,15 +45,11 @@ void ConvSpatialOptions::write(Json& out) const {
   out["dilation_rate"] = {dh, dw};
 }
 
-void ConvSpatialOptions::image_of(const Shape& input, const std::string& where, std::size_t& h, std::size_t& w,
+void ConvSpatialOptions::image_of(const Shape& input, const std::string& label, std::size_t& h, std::size_t& w,
                                   std::size_t& c) const {
-  if (input.size() != 3 || shape_size(input) == 0)
-    throw InputError(where + "expects input of shape " +
-                     (channels_first ? "(None, channels, height, width)" : "(None, height, width, channels)") +
-                     " with no zero size, got " + shape_str(input));
-  h = channels_first ? input[1] : input[0];
-  w = channels_first ? input[2] : input[1];
-  c = channels_first ? input[0] : input[2];
+  const ImageLayout image =
+      image_layout(input, channels_first ? DataFormat::channels_first : DataFormat::channels_last, label);
+  h = image.h, w = image.w, c = image.c;
 }
 
 ConvGeometry ConvSpatialOptions::forward_geometry(std::size_t h, std::size_t w, std::size_t c, std::size_t out_c,
@@ -97,25 +58,18 @@ ConvGeometry ConvSpatialOptions::forward_geometry(std::size_t h, std::size_t w, 
   g.in_h = h, g.in_w = w, g.in_c = c, g.out_c = out_c, g.groups = groups;
   g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
   const std::size_t eff_h = (kh - 1) * dh + 1, eff_w = (kw - 1) * dw + 1;
-  if (same_padding) {
-    g.out_h = (h + sh - 1) / sh;
-    g.out_w = (w + sw - 1) / sw;
-    const std::size_t need_h = (g.out_h - 1) * sh + eff_h, need_w = (g.out_w - 1) * sw + eff_w;
-    g.pad_top = need_h > h ? (need_h - h) / 2 : 0;
-    g.pad_left = need_w > w ? (need_w - w) / 2 : 0;
-  } else {
-    if (eff_h > h || eff_w > w)
-      throw InputError(where + "the kernel (" + std::to_string(eff_h) + ", " + std::to_string(eff_w) +
-                       ") with its dilation is larger than the input image (" + std::to_string(h) + ", " +
-                       std::to_string(w) + ") under padding \"valid\"");
-    g.out_h = (h - eff_h) / sh + 1;
-    g.out_w = (w - eff_w) / sw + 1;
-  }
+  if (!same_padding && (eff_h > h || eff_w > w))
+    throw InputError(where + "the kernel (" + std::to_string(eff_h) + ", " + std::to_string(eff_w) +
+                     ") with its dilation is larger than the input image (" + std::to_string(h) + ", " +
+                     std::to_string(w) + ") under padding \"valid\"");
+  const WindowSteps rows = window_steps(h, eff_h, sh, same_padding), cols = window_steps(w, eff_w, sw, same_padding);
+  g.out_h = rows.out, g.pad_top = rows.pad_before;
+  g.out_w = cols.out, g.pad_left = cols.pad_before;
   return g;
 }
 
 Shape ConvSpatialOptions::shape_of(std::size_t h, std::size_t w, std::size_t c) const {
-  return channels_first ? Shape{c, h, w} : Shape{h, w, c};
+  return image_shape(h, w, c, channels_first ? DataFormat::channels_first : DataFormat::channels_last);
 }
 
 bool ConvEngine::is_pointwise() const {

@@ -2,7 +2,7 @@
 // Conv2DTranspose: images channels_last (N, H, W, C), kernels (kh, kw, C / groups, F) as in
 // Keras 3, computed as im2col into a buffer the engine owns and one BLAS GEMM per group.
 // Also the Keras options these layers share (kernel_size, strides, padding, data_format,
-// dilation_rate) and the channels_first <-> channels_last copies.
+// dilation_rate, read as spatial_options reads them) and the channels_first <-> channels_last copies.
 #pragma once
 
 #include <cstddef>
@@ -33,14 +33,15 @@ struct ConvSpatialOptions {
   bool same_padding = false;
   bool channels_first = false;
 
-  // Reads kernel_size (required unless fixed_kernel), strides, padding, dilation_rate and
-  // data_format; throws InputError with `where` ("layer \"c\" (Conv2D): ") for a zero or
+  // Reads kernel_size (required), strides, padding, dilation_rate and data_format; throws
+  // InputError starting with `label` (layer_label's "layer \"c\" (Conv2D)") for a zero or
   // negative size, an unknown padding or data_format, or (unless allow_strided_dilation, as
   // Keras's transposed convolutions) strides > 1 with dilation_rate > 1.
-  static ConvSpatialOptions read(Config& config, const std::string& where, bool allow_strided_dilation = false);
+  static ConvSpatialOptions read(Config& config, const std::string& label, bool allow_strided_dilation = false);
   void write(Json& out) const;  // Keras's keys and spellings
-  // The (H, W, C) of an input shape in this data_format; throws InputError when it is not 3-D.
-  void image_of(const Shape& input, const std::string& where, std::size_t& h, std::size_t& w,
+  // The (H, W, C) of an input shape in this data_format; throws image_layout's InputError when it
+  // is not 3-D or has a zero size.
+  void image_of(const Shape& input, const std::string& label, std::size_t& h, std::size_t& w,
                 std::size_t& c) const;
   // The geometry of a forward convolution on an (h, w) image: TensorFlow's "same" (the odd
   // extra row/column of padding at the bottom/right) or "valid"; throws InputError when a
@@ -50,9 +51,6 @@ struct ConvSpatialOptions {
   // The output shape in this data_format.
   Shape shape_of(std::size_t h, std::size_t w, std::size_t c) const;
 };
-
-// "layer \"name\" (Class): " when the config names the layer, else "Class: ".
-std::string conv_where(Config& config, const char* class_name);
 
 // Works through the batch a few images at a time, so the patches stay in cache and the
 // buffers stay small; the backward pass rebuilds the patches of x rather than keeping them.

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "keras_options.hpp"
+#include "spatial_options.hpp"
 
 namespace plugfit {
 
@@ -52,7 +53,7 @@ Shape BatchNormalization::build(const Shape& input_shape, BuildContext& ctx) {
   const int rank = static_cast<int>(input_shape.size()) + 1;  // with the batch axis
   const int axis = axis_ < 0 ? axis_ + rank : axis_;
   if (axis <= 0 || axis >= rank)
-    throw InputError("layer \"" + name() + "\" (BatchNormalization): axis " + std::to_string(axis_) +
+    throw InputError(layer_label(name(), "BatchNormalization") + ": axis " + std::to_string(axis_) +
                      (axis == 0 ? " is the batch axis" : " is outside the input's rank " + std::to_string(rank)) +
                      " for input " + shape_str(input_shape));
   channels_ = input_shape[std::size_t(axis - 1)];

@@ -1,31 +1,17 @@
 #include "pooling.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include "keras_options.hpp"
 
 namespace plugfit {
 
-namespace {
-
-bool parse_padding(Config& config, const std::string& where) {
-  const std::string padding = config.get<std::string>("padding", "valid");
-  std::string lower = padding;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  if (lower != "valid" && lower != "same")
-    throw InputError(where + ": padding must be \"valid\" or \"same\", got \"" + padding + "\"");
-  return lower == "same";
-}
-
-}  // namespace
-
 Pooling2D::Pooling2D(Config& config, PoolKind kind, const char* class_name)
     : kind_(kind), class_name_(class_name) {
   const std::string where = layer_label(config, class_name);
-  pool_ = parse_int_pair(config.has("pool_size") ? config.raw("pool_size") : Json(2), where, "pool_size", 1);
-  strides_ = config.has("strides") ? parse_int_pair(config.raw("strides"), where, "strides", 1) : pool_;
-  same_padding_ = parse_padding(config, where);
+  pool_ = int_pair_or(config, "pool_size", {2, 2}, where, 1);
+  strides_ = int_pair_or(config, "strides", pool_, where, 1);  // Keras: strides None means pool_size
+  same_padding_ = parse_same_padding(config, where);
   format_ = parse_data_format(config, where);
   accept_keras_layer_options(config);
 }
@@ -36,16 +22,12 @@ Shape Pooling2D::build(const Shape& input_shape, BuildContext&) {
   std::array<std::size_t, 2> out{}, pad_before{};
   const std::array<std::size_t, 2> in{in_.h, in_.w};
   for (int d = 0; d < 2; ++d) {
-    if (same_padding_) {
-      out[d] = (in[d] + strides_[d] - 1) / strides_[d];
-      const std::size_t covered = (out[d] - 1) * strides_[d] + pool_[d];
-      pad_before[d] = covered > in[d] ? (covered - in[d]) / 2 : 0;
-    } else {
-      if (pool_[d] > in[d])
-        throw InputError(where + ": pool_size " + shape_str({pool_[0], pool_[1]}) + " is larger than its input " +
-                         shape_str(input_shape) + " with padding \"valid\"; use padding \"same\" or a smaller pool");
-      out[d] = (in[d] - pool_[d]) / strides_[d] + 1;
-    }
+    if (!same_padding_ && pool_[d] > in[d])
+      throw InputError(where + ": pool_size " + shape_str({pool_[0], pool_[1]}) + " is larger than its input " +
+                       shape_str(input_shape) + " with padding \"valid\"; use padding \"same\" or a smaller pool");
+    const WindowSteps steps = window_steps(in[d], pool_[d], strides_[d], same_padding_);
+    out[d] = steps.out;
+    pad_before[d] = steps.pad_before;
   }
   pad_top_ = pad_before[0];
   pad_left_ = pad_before[1];

@@ -4,34 +4,26 @@
 #include <cmath>
 
 #include "keras_options.hpp"
+#include "spatial_options.hpp"
 
 namespace plugfit {
 
 namespace {
 
-std::string where(const std::string& layer, const char* class_name) {
-  return "layer \"" + layer + "\" (" + class_name + "): ";
-}
+std::string where(const std::string& layer, const char* class_name) { return layer_label(layer, class_name) + ": "; }
 
+// Keras's data_format, kept as its name (get_config writes it back).
 std::string read_data_format(Config& config, const char* class_name) {
-  const std::string format = config.get<std::string>("data_format", "channels_last");
-  if (format != "channels_last" && format != "channels_first")
-    throw InputError(std::string(class_name) + ": \"data_format\" must be \"channels_last\" or \"channels_first\", got \"" +
-                     format + "\"");
-  return format;
+  return data_format_name(parse_data_format(config, layer_label(config, class_name)));
 }
 
 ImageGeometry image_of(const Shape& shape, const std::string& data_format, const std::string& layer,
                        const char* class_name) {
-  if (shape.size() != 3)
-    throw InputError(where(layer, class_name) + "expects images of shape " +
-                     (data_format == "channels_first" ? "(None, channels, height, width)" : "(None, height, width, channels)") +
-                     ", got " + shape_str(shape));
+  const DataFormat format = data_format == "channels_first" ? DataFormat::channels_first : DataFormat::channels_last;
+  const ImageLayout image = image_layout(shape, format, layer_label(layer, class_name));
   ImageGeometry g;
-  g.channels_first = data_format == "channels_first";
-  g.height = shape[g.channels_first ? 1 : 0];
-  g.width = shape[g.channels_first ? 2 : 1];
-  g.channels = shape[g.channels_first ? 0 : 2];
+  g.channels_first = format == DataFormat::channels_first;
+  g.height = image.h, g.width = image.w, g.channels = image.c;
   return g;
 }
 

@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "keras_options.hpp"
+#include "spatial_options.hpp"
 
 namespace plugfit {
 
@@ -35,7 +36,7 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
     : class_name_(class_name),
       fill_mode_name_(config.get<std::string>("fill_mode", "reflect")),
       interpolation_(config.get<std::string>("interpolation", "bilinear")),
-      data_format_(config.get<std::string>("data_format", "channels_last")),
+      data_format_(data_format_name(parse_data_format(config, layer_label(config, class_name)))),
       fill_value_(config.get<double>("fill_value", 0.0)) {
   const std::string cls = class_name;
   if (fill_mode_name_ == "reflect") fill_ = Fill::reflect;
@@ -46,8 +47,6 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
   if (interpolation_ != "bilinear" && interpolation_ != "nearest")
     throw InputError(cls + ": interpolation \"" + interpolation_ + "\" is not supported (use \"bilinear\" or \"nearest\")");
   bilinear_ = interpolation_ == "bilinear";
-  if (data_format_ != "channels_last" && data_format_ != "channels_first")
-    throw InputError(cls + ": \"data_format\" must be \"channels_last\" or \"channels_first\", got \"" + data_format_ + "\"");
   if (config.has("seed"))
     throw InputError(cls + ": the option \"seed\" is not supported; the run's seed fixes the augmentation");
   config.accept({"seed"});
@@ -55,14 +54,11 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
 }
 
 Shape RandomAffine::build(const Shape& input_shape, BuildContext& ctx) {
-  if (input_shape.size() != 3)
-    throw InputError("layer \"" + name() + "\" (" + class_name_ + "): expects images of shape " +
-                     (data_format_ == "channels_first" ? "(None, channels, height, width)" : "(None, height, width, channels)") +
-                     ", got " + shape_str(input_shape));
   image_.channels_first = data_format_ == "channels_first";
-  image_.height = input_shape[image_.channels_first ? 1 : 0];
-  image_.width = input_shape[image_.channels_first ? 2 : 1];
-  image_.channels = input_shape[image_.channels_first ? 0 : 2];
+  const ImageLayout image = image_layout(
+      input_shape, image_.channels_first ? DataFormat::channels_first : DataFormat::channels_last,
+      layer_label(name(), class_name_));
+  image_.height = image.h, image_.width = image.w, image_.channels = image.c;
   rng_ = &ctx.rng();
   return input_shape;
 }

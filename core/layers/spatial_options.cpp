@@ -1,5 +1,8 @@
 #include "spatial_options.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace plugfit {
 
 std::string layer_label(const std::string& name, const std::string& class_name) {
@@ -11,11 +14,40 @@ std::string layer_label(Config& config, const std::string& class_name) {
   return layer_label(name.is_string() ? name.get<std::string>() : std::string(), class_name);
 }
 
+namespace {
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+}  // namespace
+
 DataFormat parse_data_format(Config& config, const std::string& where) {
   const Json& value = config.raw("data_format");
-  if (value.is_null() || value == "channels_last") return DataFormat::channels_last;
-  if (value == "channels_first") return DataFormat::channels_first;
+  if (value.is_null()) return DataFormat::channels_last;
+  const std::string format = value.is_string() ? lowercase(value.get<std::string>()) : std::string();
+  if (format == "channels_last") return DataFormat::channels_last;
+  if (format == "channels_first") return DataFormat::channels_first;
   throw InputError(where + ": data_format must be \"channels_last\" or \"channels_first\", got " + value.dump());
+}
+
+bool parse_same_padding(Config& config, const std::string& where) {
+  const Json& value = config.raw("padding");
+  if (value.is_null()) return false;
+  const std::string padding = value.is_string() ? lowercase(value.get<std::string>()) : std::string();
+  if (padding != "valid" && padding != "same")
+    throw InputError(where + ": padding must be \"valid\" or \"same\", got " + value.dump());
+  return padding == "same";
+}
+
+std::size_t same_pad_before(std::size_t in, std::size_t out, std::size_t window, std::size_t stride) {
+  const std::size_t covered = (out - 1) * stride + window;
+  return covered > in ? (covered - in) / 2 : 0;
+}
+
+WindowSteps window_steps(std::size_t in, std::size_t window, std::size_t stride, bool same) {
+  if (!same) return {(in - window) / stride + 1, 0};
+  const std::size_t out = (in + stride - 1) / stride;
+  return {out, same_pad_before(in, out, window, stride)};
 }
 
 const char* data_format_name(DataFormat format) {
@@ -37,11 +69,11 @@ ImageLayout image_layout(std::size_t h, std::size_t w, std::size_t c, DataFormat
 }
 
 ImageLayout image_layout(const Shape& input_shape, DataFormat format, const std::string& where) {
-  if (input_shape.size() != 3)
+  if (input_shape.size() != 3 || shape_size(input_shape) == 0)
     throw InputError(where + " expects input of shape " +
                      (format == DataFormat::channels_last ? "(None, height, width, channels)"
                                                           : "(None, channels, height, width)") +
-                     ", got " + shape_str(input_shape));
+                     (input_shape.size() == 3 ? " with no zero size" : "") + ", got " + shape_str(input_shape));
   if (format == DataFormat::channels_last) return image_layout(input_shape[0], input_shape[1], input_shape[2], format);
   return image_layout(input_shape[1], input_shape[2], input_shape[0], format);
 }
@@ -75,6 +107,12 @@ std::array<std::size_t, 2> parse_int_pair(const Json& value, const std::string& 
   }
   const std::size_t n = checked_int(value, where, key, min_value, value);
   return {n, n};
+}
+
+std::array<std::size_t, 2> int_pair_or(Config& config, const char* key, std::array<std::size_t, 2> fallback,
+                                       const std::string& where, long long min_value) {
+  const Json& value = config.raw(key);
+  return value.is_null() ? fallback : parse_int_pair(value, where, key, min_value);
 }
 
 Json pair_json(const std::array<std::size_t, 2>& pair) { return Json::array({pair[0], pair[1]}); }

@@ -227,17 +227,17 @@ TEST_CASE("convolutions name the layer and the shape at fault") {
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"dilation_rate", 2}}, {4, 9, 1}),
       "the kernel (5, 5) with its dilation is larger than the input image (4, 9)");
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}}, {784}),
-      "layer \"c\" (Conv2D): expects input of shape (None, height, width, channels) with no zero size, got (None, 784)");
+      "layer \"c\" (Conv2D) expects input of shape (None, height, width, channels), got (None, 784)");
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "channels_first"}}, {4, 4}),
       "expects input of shape (None, channels, height, width)");
   has(error_of("Conv2D", {{"filters", 0}, {"kernel_size", 3}}, {4, 4, 1}), "Conv2D: \"filters\" must be a positive integer");
   has(error_of("Conv2D", {{"name", "c1"}, {"filters", 2}, {"kernel_size", {3, 0}}}, {4, 4, 1}),
-      "layer \"c1\" (Conv2D): \"kernel_size\" must be a positive int or a pair of positive ints, got [3,0]");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", -1}}, {4, 4, 1}), "\"strides\" must be a positive int");
+      "layer \"c1\" (Conv2D): kernel_size must hold integers of at least 1, got [3,0]");
+  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", -1}}, {4, 4, 1}), "strides must hold integers of at least 1, got -1");
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}}, {4, 4, 1}),
-      "\"padding\" must be \"valid\" or \"same\", got \"causal\"");
+      "padding must be \"valid\" or \"same\", got \"causal\"");
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "nhwc"}}, {4, 4, 1}),
-      "\"data_format\" must be \"channels_last\" or \"channels_first\"");
+      "data_format must be \"channels_last\" or \"channels_first\", got \"nhwc\"");
   has(error_of("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 2}),
       "\"filters\" (3) must be divisible by \"groups\" (2)");
   has(error_of("Conv2D", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 3}),
@@ -245,7 +245,7 @@ TEST_CASE("convolutions name the layer and the shape at fault") {
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"dilation_rate", 2}}, {9, 9, 1}),
       "strides > 1 are not supported together with dilation_rate > 1");
   has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"kernel_regularizer", "l2"}}, {4, 4, 1}), "kernel_regularizer");
-  has(error_of("Conv2D", {{"filters", 2}}, {4, 4, 1}), "\"kernel_size\" is required");
+  has(error_of("Conv2D", {{"filters", 2}}, {4, 4, 1}), "kernel_size is required");
 }
 
 TEST_CASE("convolutions round-trip through get_config") {

@@ -205,7 +205,7 @@ TEST_CASE("Resizing with crop_to_aspect_ratio resizes the centered window of the
   CHECK(error_of([] { builtins().create_layer("Resizing", {{"height", 2}, {"width", 2}, {"interpolation", "bicubic"}}); }) ==
         "Resizing: interpolation \"bicubic\" is not supported (use \"bilinear\" or \"nearest\")");
   CHECK(error_of([] { Built r("Resizing", {{"height", 2}, {"width", 2}}, {4, 6}); }) ==
-        "layer \"pre\" (Resizing): expects images of shape (None, height, width, channels), got (None, 4, 6)");
+        "layer \"pre\" (Resizing) expects input of shape (None, height, width, channels), got (None, 4, 6)");
   round_trip("Resizing", {{"height", 2}, {"width", 3}, {"interpolation", "nearest"}});
 }
 

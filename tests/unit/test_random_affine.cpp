@@ -140,5 +140,5 @@ TEST_CASE("the geometric augmentations' bad options are one sentence naming the 
   CHECK(error_of([] { builtins().create_layer("RandomRotation", {{"factor", 0.1}, {"seed", 1}}); }) ==
         "RandomRotation: the option \"seed\" is not supported; the run's seed fixes the augmentation");
   CHECK(error_of([] { Built b("RandomRotation", {{"factor", 0.1}}, {5, 5}); }) ==
-        "layer \"aug\" (RandomRotation): expects images of shape (None, height, width, channels), got (None, 5, 5)");
+        "layer \"aug\" (RandomRotation) expects input of shape (None, height, width, channels), got (None, 5, 5)");
 }
