@@ -1,5 +1,7 @@
 #include "keras_options.hpp"
 
+#include "spatial_options.hpp"
+
 namespace plugfit {
 
 void accept_keras_layer_options(Config& config) {
@@ -24,7 +26,7 @@ std::string policy_name(const Json& dtype) {
 
 void check_keras_precision_options(const Json& config, const std::string& layer, const std::string& class_name) {
   if (!config.is_object()) return;
-  const std::string where = "layer \"" + layer + "\" (" + class_name + "): ";
+  const std::string where = layer_label(layer, class_name) + ": ";
   if (config.contains("dtype") && !config["dtype"].is_null()) {
     const std::string name = policy_name(config["dtype"]);
     if (name != "float32")

@@ -28,7 +28,7 @@ ImageGeometry image_of(const Shape& shape, const std::string& data_format, const
 }
 
 Shape shape_of_image(const ImageGeometry& g) {
-  return g.channels_first ? Shape{g.channels, g.height, g.width} : Shape{g.height, g.width, g.channels};
+  return image_shape(g.height, g.width, g.channels, g.channels_first ? DataFormat::channels_first : DataFormat::channels_last);
 }
 
 // Keras's random layers take "seed", which plugfit refuses: the run's seed fixes them.
