@@ -12,14 +12,7 @@ namespace {
 
 std::string where(const std::string& layer, const char* class_name) { return layer_label(layer, class_name) + ": "; }
 
-// Keras's data_format, kept as its name (get_config writes it back).
-std::string read_data_format(Config& config, const char* class_name) {
-  return data_format_name(parse_data_format(config, layer_label(config, class_name)));
-}
-
-ImageGeometry image_of(const Shape& shape, const std::string& data_format, const std::string& layer,
-                       const char* class_name) {
-  const DataFormat format = data_format == "channels_first" ? DataFormat::channels_first : DataFormat::channels_last;
+ImageGeometry image_of(const Shape& shape, DataFormat format, const std::string& layer, const char* class_name) {
   const ImageLayout image = image_layout(shape, format, layer_label(layer, class_name));
   ImageGeometry g;
   g.channels_first = format == DataFormat::channels_first;
@@ -190,7 +183,7 @@ Resizing::Resizing(Config& config)
       width_(config.require<std::size_t>("width")),
       interpolation_(config.get<std::string>("interpolation", "bilinear")),
       crop_to_aspect_ratio_(config.get<bool>("crop_to_aspect_ratio", false)),
-      data_format_(read_data_format(config, "Resizing")) {
+      data_format_(parse_data_format(config, layer_label(config, "Resizing"))) {
   if (height_ == 0 || width_ == 0) throw InputError("Resizing: \"height\" and \"width\" must be positive integers");
   if (interpolation_ != "bilinear" && interpolation_ != "nearest")
     throw InputError("Resizing: interpolation \"" + interpolation_ + "\" is not supported (use \"bilinear\" or \"nearest\")");
@@ -295,13 +288,13 @@ Json Resizing::get_config() const {
           {"fill_mode", "constant"},
           {"fill_value", 0.0},
           {"antialias", false},
-          {"data_format", data_format_}};
+          {"data_format", data_format_name(data_format_)}};
 }
 
 // --------------------------------------------------------------------------------- RandomFlip
 
 RandomFlip::RandomFlip(Config& config)
-    : mode_(config.get<std::string>("mode", "horizontal_and_vertical")), data_format_(read_data_format(config, "RandomFlip")) {
+    : mode_(config.get<std::string>("mode", "horizontal_and_vertical")), data_format_(parse_data_format(config, layer_label(config, "RandomFlip"))) {
   horizontal_ = mode_ == "horizontal" || mode_ == "horizontal_and_vertical";
   vertical_ = mode_ == "vertical" || mode_ == "horizontal_and_vertical";
   if (!horizontal_ && !vertical_)
@@ -350,12 +343,12 @@ const Tensor& RandomFlip::backward(const Tensor& dy) {
 }
 
 Json RandomFlip::get_config() const {
-  return {{"name", name()}, {"mode", mode_}, {"seed", nullptr}, {"data_format", data_format_}};
+  return {{"name", name()}, {"mode", mode_}, {"seed", nullptr}, {"data_format", data_format_name(data_format_)}};
 }
 
 // ----------------------------------------------------------------------------- RandomContrast
 
-RandomContrast::RandomContrast(Config& config) : factor_config_(config.require<Json>("factor")), data_format_(read_data_format(config, "RandomContrast")) {
+RandomContrast::RandomContrast(Config& config) : factor_config_(config.require<Json>("factor")), data_format_(parse_data_format(config, layer_label(config, "RandomContrast"))) {
   if (factor_config_.is_number()) {
     lower_ = upper_ = factor_config_.get<double>();
   } else if (factor_config_.is_array() && factor_config_.size() == 2 && factor_config_[0].is_number() && factor_config_[1].is_number()) {
@@ -444,7 +437,7 @@ const Tensor& RandomContrast::backward(const Tensor& dy) {
 
 Json RandomContrast::get_config() const {
   return {{"name", name()}, {"factor", factor_config_}, {"value_range", {value_min_, value_max_}}, {"seed", nullptr},
-          {"data_format", data_format_}};
+          {"data_format", data_format_name(data_format_)}};
 }
 
 }  // namespace plugfit

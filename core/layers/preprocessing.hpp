@@ -15,6 +15,8 @@
 
 #include <plugfit/layer.hpp>
 
+#include "spatial_options.hpp"
+
 namespace plugfit {
 
 // The image axes of an input shape (without batch).
@@ -82,7 +84,7 @@ class Resizing final : public Layer {
   std::size_t height_, width_;
   std::string interpolation_;
   bool crop_to_aspect_ratio_;
-  std::string data_format_;
+  DataFormat data_format_;
   ImageGeometry in_, out_;
   std::array<std::size_t, 3> in_dims_{}, out_dims_{};  // the image shapes, so a batch's shape allocates nothing
   // Per output row / column: two source indices and the weight of the second.
@@ -103,7 +105,8 @@ class RandomFlip final : public Layer {
 
  private:
   const Tensor& apply(const Tensor& in, Tensor& out) const;
-  std::string mode_, data_format_;
+  std::string mode_;
+  DataFormat data_format_;
   bool horizontal_, vertical_;
   ImageGeometry image_;
   Rng* rng_ = nullptr;
@@ -126,7 +129,7 @@ class RandomContrast final : public Layer {
   Json factor_config_;
   double lower_, upper_;
   double value_min_ = 0.0, value_max_ = 255.0;
-  std::string data_format_;
+  DataFormat data_format_;
   ImageGeometry image_;
   Rng* rng_ = nullptr;
   bool applied_ = false;

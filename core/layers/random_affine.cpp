@@ -36,7 +36,7 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
     : class_name_(class_name),
       fill_mode_name_(config.get<std::string>("fill_mode", "reflect")),
       interpolation_(config.get<std::string>("interpolation", "bilinear")),
-      data_format_(data_format_name(parse_data_format(config, layer_label(config, class_name)))),
+      data_format_(parse_data_format(config, layer_label(config, class_name))),
       fill_value_(config.get<double>("fill_value", 0.0)) {
   const std::string cls = class_name;
   if (fill_mode_name_ == "reflect") fill_ = Fill::reflect;
@@ -54,10 +54,8 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
 }
 
 Shape RandomAffine::build(const Shape& input_shape, BuildContext& ctx) {
-  image_.channels_first = data_format_ == "channels_first";
-  const ImageLayout image = image_layout(
-      input_shape, image_.channels_first ? DataFormat::channels_first : DataFormat::channels_last,
-      layer_label(name(), class_name_));
+  image_.channels_first = data_format_ == DataFormat::channels_first;
+  const ImageLayout image = image_layout(input_shape, data_format_, layer_label(name(), class_name_));
   image_.height = image.h, image_.width = image.w, image_.channels = image.c;
   rng_ = &ctx.rng();
   return input_shape;
@@ -151,7 +149,7 @@ const Tensor& RandomAffine::backward(const Tensor& dy) {
 
 Json RandomAffine::common_config() const {
   return {{"name", name()},          {"fill_mode", fill_mode_name_}, {"interpolation", interpolation_},
-          {"seed", nullptr},         {"fill_value", fill_value_},    {"data_format", data_format_}};
+          {"seed", nullptr},         {"fill_value", fill_value_},    {"data_format", data_format_name(data_format_)}};
 }
 
 RandomRotation::RandomRotation(Config& config)

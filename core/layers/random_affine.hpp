@@ -39,7 +39,8 @@ class RandomAffine : public Layer {
   void taps(const Transform& t, std::size_t row, std::size_t col, std::array<long, 4>& at,
             std::array<float, 4>& weight) const;
   long fix(long index, long size) const;
-  std::string fill_mode_name_, interpolation_, data_format_;
+  std::string fill_mode_name_, interpolation_;
+  DataFormat data_format_;
   Fill fill_ = Fill::reflect;
   bool bilinear_ = true;
   double fill_value_;
