@@ -12,18 +12,6 @@ namespace {
 
 std::string where(const std::string& layer, const char* class_name) { return layer_label(layer, class_name) + ": "; }
 
-ImageGeometry image_of(const Shape& shape, DataFormat format, const std::string& layer, const char* class_name) {
-  const ImageLayout image = image_layout(shape, format, layer_label(layer, class_name));
-  ImageGeometry g;
-  g.channels_first = format == DataFormat::channels_first;
-  g.height = image.h, g.width = image.w, g.channels = image.c;
-  return g;
-}
-
-Shape shape_of_image(const ImageGeometry& g) {
-  return image_shape(g.height, g.width, g.channels, g.channels_first ? DataFormat::channels_first : DataFormat::channels_last);
-}
-
 // Keras's random layers take "seed", which plugfit refuses: the run's seed fixes them.
 void refuse_seed(Config& config, const char* class_name) {
   if (config.has("seed"))
@@ -31,7 +19,7 @@ void refuse_seed(Config& config, const char* class_name) {
   config.accept({"seed"});
 }
 
-std::size_t batch_of(const Tensor& x, const ImageGeometry& g) { return g.size() == 0 ? 0 : x.size() / g.size(); }
+std::size_t batch_of(const Tensor& x, const ImageLayout& g) { return g.size() == 0 ? 0 : x.size() / g.size(); }
 
 }  // namespace
 
@@ -222,19 +210,17 @@ void axis_weights(std::size_t n_in, std::size_t start, std::size_t window, std::
 }  // namespace
 
 Shape Resizing::build(const Shape& input_shape, BuildContext&) {
-  in_ = image_of(input_shape, data_format_, name(), "Resizing");
-  out_ = in_;
-  out_.height = height_;
-  out_.width = width_;
-  std::size_t crop_h = in_.height, crop_w = in_.width;
+  in_ = image_layout(input_shape, data_format_, layer_label(name(), "Resizing"));
+  out_ = image_layout(height_, width_, in_.c, data_format_);
+  std::size_t crop_h = in_.h, crop_w = in_.w;
   if (crop_to_aspect_ratio_) {  // Keras's integer arithmetic for the centered window
-    crop_h = std::min(in_.height, std::size_t(double(in_.width * height_) / double(width_)));
-    crop_w = std::min(in_.width, std::size_t(double(in_.height * width_) / double(height_)));
+    crop_h = std::min(in_.h, std::size_t(double(in_.w * height_) / double(width_)));
+    crop_w = std::min(in_.w, std::size_t(double(in_.h * width_) / double(height_)));
   }
   const bool bilinear = interpolation_ == "bilinear";
-  axis_weights(in_.height, (in_.height - crop_h) / 2, crop_h, height_, bilinear, row0_, row1_, row_weight_);
-  axis_weights(in_.width, (in_.width - crop_w) / 2, crop_w, width_, bilinear, col0_, col1_, col_weight_);
-  const Shape in_shape = shape_of_image(in_), out_shape = shape_of_image(out_);
+  axis_weights(in_.h, (in_.h - crop_h) / 2, crop_h, height_, bilinear, row0_, row1_, row_weight_);
+  axis_weights(in_.w, (in_.w - crop_w) / 2, crop_w, width_, bilinear, col0_, col1_, col_weight_);
+  const Shape in_shape = input_shape, out_shape = image_shape(out_.h, out_.w, out_.c, data_format_);
   std::copy(in_shape.begin(), in_shape.end(), in_dims_.begin());
   std::copy(out_shape.begin(), out_shape.end(), out_dims_.begin());
   return out_shape;
@@ -248,7 +234,7 @@ const Tensor& Resizing::forward(const Tensor& x, bool) {
     float* out = y_.data() + n * out_.size();
     for (std::size_t r = 0; r < height_; ++r)
       for (std::size_t c = 0; c < width_; ++c)
-        for (std::size_t ch = 0; ch < in_.channels; ++ch) {
+        for (std::size_t ch = 0; ch < in_.c; ++ch) {
           const float wr = row_weight_[r], wc = col_weight_[c];
           const float top = in[in_.at(row0_[r], col0_[c], ch)] * (1 - wc) + in[in_.at(row0_[r], col1_[c], ch)] * wc;
           const float bottom = in[in_.at(row1_[r], col0_[c], ch)] * (1 - wc) + in[in_.at(row1_[r], col1_[c], ch)] * wc;
@@ -267,7 +253,7 @@ const Tensor& Resizing::backward(const Tensor& dy) {
     float* g = dx_.data() + n * in_.size();
     for (std::size_t r = 0; r < height_; ++r)
       for (std::size_t c = 0; c < width_; ++c)
-        for (std::size_t ch = 0; ch < in_.channels; ++ch) {
+        for (std::size_t ch = 0; ch < in_.c; ++ch) {
           const float wr = row_weight_[r], wc = col_weight_[c], v = d[out_.at(r, c, ch)];
           g[in_.at(row0_[r], col0_[c], ch)] += v * (1 - wr) * (1 - wc);
           g[in_.at(row0_[r], col1_[c], ch)] += v * (1 - wr) * wc;
@@ -304,21 +290,21 @@ RandomFlip::RandomFlip(Config& config)
 }
 
 Shape RandomFlip::build(const Shape& input_shape, BuildContext& ctx) {
-  image_ = image_of(input_shape, data_format_, name(), "RandomFlip");
+  image_ = image_layout(input_shape, data_format_, layer_label(name(), "RandomFlip"));
   rng_ = &ctx.rng();
   return input_shape;
 }
 
 const Tensor& RandomFlip::apply(const Tensor& in, Tensor& out) const {
   out.resize(in.shape());
-  const ImageGeometry& g = image_;
+  const ImageLayout& g = image_;
   for (std::size_t n = 0; n < flip_rows_.size(); ++n) {
     const float* src = in.data() + n * g.size();
     float* dst = out.data() + n * g.size();
-    for (std::size_t r = 0; r < g.height; ++r)
-      for (std::size_t c = 0; c < g.width; ++c) {
-        const std::size_t sr = flip_rows_[n] ? g.height - 1 - r : r, sc = flip_cols_[n] ? g.width - 1 - c : c;
-        for (std::size_t ch = 0; ch < g.channels; ++ch) dst[g.at(r, c, ch)] = src[g.at(sr, sc, ch)];
+    for (std::size_t r = 0; r < g.h; ++r)
+      for (std::size_t c = 0; c < g.w; ++c) {
+        const std::size_t sr = flip_rows_[n] ? g.h - 1 - r : r, sc = flip_cols_[n] ? g.w - 1 - c : c;
+        for (std::size_t ch = 0; ch < g.c; ++ch) dst[g.at(r, c, ch)] = src[g.at(sr, sc, ch)];
       }
   }
   return out;
@@ -372,7 +358,7 @@ RandomContrast::RandomContrast(Config& config) : factor_config_(config.require<J
 }
 
 Shape RandomContrast::build(const Shape& input_shape, BuildContext& ctx) {
-  image_ = image_of(input_shape, data_format_, name(), "RandomContrast");
+  image_ = image_layout(input_shape, data_format_, layer_label(name(), "RandomContrast"));
   rng_ = &ctx.rng();
   return input_shape;
 }
@@ -380,7 +366,7 @@ Shape RandomContrast::build(const Shape& input_shape, BuildContext& ctx) {
 const Tensor& RandomContrast::forward(const Tensor& x, bool training) {
   applied_ = training;
   if (!applied_) return x;
-  const ImageGeometry& g = image_;
+  const ImageLayout& g = image_;
   const std::size_t batch = batch_of(x, g);
   factors_.resize(batch);
   y_.resize(x.shape());
@@ -390,13 +376,13 @@ const Tensor& RandomContrast::forward(const Tensor& x, bool training) {
     factors_[n] = f;
     const float* src = x.data() + n * g.size();
     float* dst = y_.data() + n * g.size();
-    for (std::size_t ch = 0; ch < g.channels; ++ch) {
+    for (std::size_t ch = 0; ch < g.c; ++ch) {
       double sum = 0.0;
-      for (std::size_t r = 0; r < g.height; ++r)
-        for (std::size_t c = 0; c < g.width; ++c) sum += src[g.at(r, c, ch)];
-      const float mean = float(sum / double(g.height * g.width));
-      for (std::size_t r = 0; r < g.height; ++r)
-        for (std::size_t c = 0; c < g.width; ++c) {
+      for (std::size_t r = 0; r < g.h; ++r)
+        for (std::size_t c = 0; c < g.w; ++c) sum += src[g.at(r, c, ch)];
+      const float mean = float(sum / double(g.h * g.w));
+      for (std::size_t r = 0; r < g.h; ++r)
+        for (std::size_t c = 0; c < g.w; ++c) {
           const std::size_t i = g.at(r, c, ch);
           dst[i] = std::clamp((src[i] - mean) * f + mean, low, high);
         }
@@ -408,25 +394,25 @@ const Tensor& RandomContrast::forward(const Tensor& x, bool training) {
 const Tensor& RandomContrast::backward(const Tensor& dy) {
   if (!applied_) return dy;
   // y = clip(f x + (1 - f) mean): inside the range dy/dx_j = f [i == j] + (1 - f) / (H W).
-  const ImageGeometry& g = image_;
+  const ImageLayout& g = image_;
   dx_.resize(dy.shape());
   const float low = float(value_min_), high = float(value_max_);
-  const double pixels = double(g.height * g.width);
+  const double pixels = double(g.h * g.w);
   for (std::size_t n = 0; n < factors_.size(); ++n) {
     const float f = factors_[n];
     const float* d = dy.data() + n * g.size();
     const float* out = y_.data() + n * g.size();
     float* dx = dx_.data() + n * g.size();
-    for (std::size_t ch = 0; ch < g.channels; ++ch) {
+    for (std::size_t ch = 0; ch < g.c; ++ch) {
       double passed = 0.0;  // the sum of dy over outputs the clip let through
-      for (std::size_t r = 0; r < g.height; ++r)
-        for (std::size_t c = 0; c < g.width; ++c) {
+      for (std::size_t r = 0; r < g.h; ++r)
+        for (std::size_t c = 0; c < g.w; ++c) {
           const std::size_t i = g.at(r, c, ch);
           if (out[i] > low && out[i] < high) passed += d[i];
         }
       const float shared = float((1.0 - f) * passed / pixels);
-      for (std::size_t r = 0; r < g.height; ++r)
-        for (std::size_t c = 0; c < g.width; ++c) {
+      for (std::size_t r = 0; r < g.h; ++r)
+        for (std::size_t c = 0; c < g.w; ++c) {
           const std::size_t i = g.at(r, c, ch);
           dx[i] = (out[i] > low && out[i] < high ? f * d[i] : 0.f) + shared;
         }

@@ -19,17 +19,6 @@
 
 namespace plugfit {
 
-// The image axes of an input shape (without batch).
-struct ImageGeometry {
-  std::size_t height = 0, width = 0, channels = 0;
-  bool channels_first = false;
-  // Offset of pixel (row, col), channel c, inside one image.
-  std::size_t at(std::size_t row, std::size_t col, std::size_t c) const {
-    return channels_first ? (c * height + row) * width + col : (row * width + col) * channels + c;
-  }
-  std::size_t size() const { return height * width * channels; }
-};
-
 // y = x * scale + offset.
 class Rescaling final : public Layer {
  public:
@@ -85,7 +74,7 @@ class Resizing final : public Layer {
   std::string interpolation_;
   bool crop_to_aspect_ratio_;
   DataFormat data_format_;
-  ImageGeometry in_, out_;
+  ImageLayout in_, out_;
   std::array<std::size_t, 3> in_dims_{}, out_dims_{};  // the image shapes, so a batch's shape allocates nothing
   // Per output row / column: two source indices and the weight of the second.
   std::vector<std::size_t> row0_, row1_, col0_, col1_;
@@ -108,7 +97,7 @@ class RandomFlip final : public Layer {
   std::string mode_;
   DataFormat data_format_;
   bool horizontal_, vertical_;
-  ImageGeometry image_;
+  ImageLayout image_;
   Rng* rng_ = nullptr;
   bool applied_ = false;
   std::vector<unsigned char> flip_rows_, flip_cols_;  // per image of the last batch
@@ -130,7 +119,7 @@ class RandomContrast final : public Layer {
   double lower_, upper_;
   double value_min_ = 0.0, value_max_ = 255.0;
   DataFormat data_format_;
-  ImageGeometry image_;
+  ImageLayout image_;
   Rng* rng_ = nullptr;
   bool applied_ = false;
   std::vector<float> factors_;

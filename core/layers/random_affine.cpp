@@ -54,9 +54,7 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
 }
 
 Shape RandomAffine::build(const Shape& input_shape, BuildContext& ctx) {
-  image_.channels_first = data_format_ == DataFormat::channels_first;
-  const ImageLayout image = image_layout(input_shape, data_format_, layer_label(name(), class_name_));
-  image_.height = image.h, image_.width = image.w, image_.channels = image.c;
+  image_ = image_layout(input_shape, data_format_, layer_label(name(), class_name_));
   rng_ = &ctx.rng();
   return input_shape;
 }
@@ -79,7 +77,7 @@ void RandomAffine::taps(const Transform& t, std::size_t row, std::size_t col, st
                         std::array<float, 4>& weight) const {
   const float x = t[0] * float(col) + t[1] * float(row) + t[2];
   const float y = t[3] * float(col) + t[4] * float(row) + t[5];
-  const long h = long(image_.height), w = long(image_.width);
+  const long h = long(image_.h), w = long(image_.w);
   auto offset = [&](long r, long c) {
     const long fr = fix(r, h), fc = fix(c, w);
     return fr < 0 || fc < 0 ? -1L : long(image_.at(std::size_t(fr), std::size_t(fc), 0));
@@ -98,23 +96,23 @@ void RandomAffine::taps(const Transform& t, std::size_t row, std::size_t col, st
 const Tensor& RandomAffine::forward(const Tensor& x, bool training) {
   applied_ = training;
   if (!applied_) return x;
-  const ImageGeometry& g = image_;
+  const ImageLayout& g = image_;
   const std::size_t batch = x.size() / g.size();
   transforms_.resize(batch);
-  for (auto& t : transforms_) t = draw(*rng_, float(g.height), float(g.width));
+  for (auto& t : transforms_) t = draw(*rng_, float(g.h), float(g.w));
   y_.resize(x.shape());
   // A channel's stride inside an image: taps point at channel 0.
-  const std::size_t channel_stride = g.channels_first ? g.height * g.width : 1;
+  const std::size_t channel_stride = g.c_stride;
   std::array<long, 4> at;
   std::array<float, 4> weight;
   const float fill = float(fill_value_);
   for (std::size_t n = 0; n < batch; ++n) {
     const float* src = x.data() + n * g.size();
     float* dst = y_.data() + n * g.size();
-    for (std::size_t r = 0; r < g.height; ++r)
-      for (std::size_t c = 0; c < g.width; ++c) {
+    for (std::size_t r = 0; r < g.h; ++r)
+      for (std::size_t c = 0; c < g.w; ++c) {
         taps(transforms_[n], r, c, at, weight);
-        for (std::size_t ch = 0; ch < g.channels; ++ch) {
+        for (std::size_t ch = 0; ch < g.c; ++ch) {
           float v = 0.f;
           for (int k = 0; k < 4; ++k)
             if (weight[k] != 0.f) v += weight[k] * (at[k] < 0 ? fill : src[std::size_t(at[k]) + ch * channel_stride]);
@@ -127,19 +125,19 @@ const Tensor& RandomAffine::forward(const Tensor& x, bool training) {
 
 const Tensor& RandomAffine::backward(const Tensor& dy) {
   if (!applied_) return dy;
-  const ImageGeometry& g = image_;
+  const ImageLayout& g = image_;
   dx_.resize(dy.shape());
   std::fill(dx_.begin(), dx_.end(), 0.f);
-  const std::size_t channel_stride = g.channels_first ? g.height * g.width : 1;
+  const std::size_t channel_stride = g.c_stride;
   std::array<long, 4> at;
   std::array<float, 4> weight;
   for (std::size_t n = 0; n < transforms_.size(); ++n) {
     const float* d = dy.data() + n * g.size();
     float* dx = dx_.data() + n * g.size();
-    for (std::size_t r = 0; r < g.height; ++r)
-      for (std::size_t c = 0; c < g.width; ++c) {
+    for (std::size_t r = 0; r < g.h; ++r)
+      for (std::size_t c = 0; c < g.w; ++c) {
         taps(transforms_[n], r, c, at, weight);
-        for (std::size_t ch = 0; ch < g.channels; ++ch)
+        for (std::size_t ch = 0; ch < g.c; ++ch)
           for (int k = 0; k < 4; ++k)
             if (at[k] >= 0) dx[std::size_t(at[k]) + ch * channel_stride] += weight[k] * d[g.at(r, c, ch)];
       }

@@ -44,7 +44,7 @@ class RandomAffine : public Layer {
   Fill fill_ = Fill::reflect;
   bool bilinear_ = true;
   double fill_value_;
-  ImageGeometry image_;
+  ImageLayout image_;
   Rng* rng_ = nullptr;
   bool applied_ = false;
   std::vector<Transform> transforms_;  // per image of the last batch

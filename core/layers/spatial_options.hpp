@@ -29,6 +29,10 @@ struct ImageLayout {
   std::size_t h = 0, w = 0, c = 0;
   std::size_t h_stride = 0, w_stride = 0, c_stride = 0;
   std::size_t size() const { return h * w * c; }
+  // Offset of pixel (row, col), channel ch, inside one image.
+  std::size_t at(std::size_t row, std::size_t col, std::size_t ch) const {
+    return row * h_stride + col * w_stride + ch * c_stride;
+  }
 };
 
 // requires nothing; throws InputError ("<where> expects input of shape (None, H, W, C), got ...")
