@@ -29,7 +29,7 @@ Shape ConvLayerBase::build(const Shape& input_shape, BuildContext& ctx) {
 
 const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
   const std::size_t batch = x.shape()[0], rows = batch * out_h_ * out_w_;
-  const bool first = spatial_.channels_first;
+  const bool first = spatial_.channels_first();
   if (first) y_.resize({batch, out_c_, out_h_, out_w_});
   else y_.resize({batch, out_h_, out_w_, out_c_});
   const float* x_nhwc = x.data();
@@ -60,7 +60,7 @@ const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
 
 const Tensor& ConvLayerBase::backward(const Tensor& dy) {
   const std::size_t batch = dy.shape()[0], rows = batch * out_h_ * out_w_;
-  const bool first = spatial_.channels_first;
+  const bool first = spatial_.channels_first();
   const Tensor* dz = &dy;
   if (activation_ != ActivationKind::linear) {
     dz_.resize(y_.shape());

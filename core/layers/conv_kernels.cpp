@@ -6,8 +6,6 @@
 
 #include <plugfit/error.hpp>
 
-#include "spatial_options.hpp"
-
 namespace plugfit {
 
 namespace {
@@ -29,7 +27,7 @@ ConvSpatialOptions ConvSpatialOptions::read(Config& config, const std::string& l
   const auto dilation = int_pair_or(config, "dilation_rate", {1, 1}, label, 1);
   o.kh = kernel[0], o.kw = kernel[1], o.sh = strides[0], o.sw = strides[1], o.dh = dilation[0], o.dw = dilation[1];
   o.same_padding = parse_same_padding(config, label);
-  o.channels_first = parse_data_format(config, label) == DataFormat::channels_first;
+  o.format = parse_data_format(config, label);
   if (!allow_strided_dilation && std::max(o.sh, o.sw) > 1 && std::max(o.dh, o.dw) > 1)
     throw InputError(label + ": strides > 1 are not supported together with dilation_rate > 1 (as in Keras), got "
                      "strides (" + std::to_string(o.sh) + ", " + std::to_string(o.sw) + ") and dilation_rate (" +
@@ -41,14 +39,13 @@ void ConvSpatialOptions::write(Json& out) const {
   out["kernel_size"] = {kh, kw};
   out["strides"] = {sh, sw};
   out["padding"] = same_padding ? "same" : "valid";
-  out["data_format"] = channels_first ? "channels_first" : "channels_last";
+  out["data_format"] = data_format_name(format);
   out["dilation_rate"] = {dh, dw};
 }
 
 void ConvSpatialOptions::image_of(const Shape& input, const std::string& label, std::size_t& h, std::size_t& w,
                                   std::size_t& c) const {
-  const ImageLayout image =
-      image_layout(input, channels_first ? DataFormat::channels_first : DataFormat::channels_last, label);
+  const ImageLayout image = image_layout(input, format, label);
   h = image.h, w = image.w, c = image.c;
 }
 
@@ -69,7 +66,7 @@ ConvGeometry ConvSpatialOptions::forward_geometry(std::size_t h, std::size_t w, 
 }
 
 Shape ConvSpatialOptions::shape_of(std::size_t h, std::size_t w, std::size_t c) const {
-  return image_shape(h, w, c, channels_first ? DataFormat::channels_first : DataFormat::channels_last);
+  return image_shape(h, w, c, format);
 }
 
 bool ConvEngine::is_pointwise() const {

@@ -12,6 +12,8 @@
 #include <plugfit/config.hpp>
 #include <plugfit/tensor.hpp>
 
+#include "spatial_options.hpp"
+
 namespace plugfit {
 
 // Where an image convolution reads: out(oh, ow) sees in(oh * stride + i * dilation - pad_top, ...)
@@ -31,7 +33,8 @@ struct ConvGeometry {
 struct ConvSpatialOptions {
   std::size_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   bool same_padding = false;
-  bool channels_first = false;
+  DataFormat format = DataFormat::channels_last;
+  bool channels_first() const { return format == DataFormat::channels_first; }
 
   // Reads kernel_size (required), strides, padding, dilation_rate and data_format; throws
   // InputError starting with `label` (layer_label's "layer \"c\" (Conv2D)") for a zero or
