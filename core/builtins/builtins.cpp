@@ -3,7 +3,13 @@
 #include "../registry/registry_access.hpp"
 
 #include "../layers/basic_layers.hpp"
+#include "../layers/conv2d.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/normalization.hpp"
+#include "../layers/preprocessing.hpp"
+#include "../layers/random_affine.hpp"
+#include "../layers/pooling.hpp"
+#include "../layers/reshaping.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -26,6 +32,28 @@ void register_builtins(Registry& types) {
   registry.add_layer<Dropout>("Dropout");
   registry.add_layer<Flatten>("Flatten");
   registry.add_layer<InputLayer>("InputLayer");
+  registry.add_layer<Conv2D>("Conv2D");
+  registry.add_layer<DepthwiseConv2D>("DepthwiseConv2D");
+  registry.add_layer<SeparableConv2D>("SeparableConv2D");
+  registry.add_layer<Conv2DTranspose>("Conv2DTranspose");
+  registry.add_layer<BatchNormalization>("BatchNormalization");
+  registry.add_layer<Rescaling>("Rescaling");
+  registry.add_layer<Normalization>("Normalization");
+  registry.add_layer<Resizing>("Resizing");
+  registry.add_layer<RandomFlip>("RandomFlip");
+  registry.add_layer<RandomRotation>("RandomRotation");
+  registry.add_layer<RandomZoom>("RandomZoom");
+  registry.add_layer<RandomTranslation>("RandomTranslation");
+  registry.add_layer<RandomContrast>("RandomContrast");
+  registry.add_layer<MaxPooling2D>("MaxPooling2D");
+  registry.add_layer<AveragePooling2D>("AveragePooling2D");
+  registry.add_layer<GlobalMaxPooling2D>("GlobalMaxPooling2D");
+  registry.add_layer<GlobalAveragePooling2D>("GlobalAveragePooling2D");
+  registry.add_layer<Reshape>("Reshape");
+  registry.add_layer<ZeroPadding2D>("ZeroPadding2D");
+  registry.add_layer<Cropping2D>("Cropping2D");
+  registry.add_layer<UpSampling2D>("UpSampling2D");
+  registry.add_layer<SpatialDropout2D>("SpatialDropout2D");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

@@ -156,6 +156,9 @@ void activation_forward(ActivationKind kind, float* __restrict y, std::size_t ro
         }
       }
       return;
+    case ActivationKind::relu:  // the common case gets a loop the compiler vectorizes
+      for (std::size_t i = 0; i < n; ++i) y[i] = std::max(y[i], 0.f);
+      return;
     default:
       for (std::size_t i = 0; i < n; ++i) y[i] = forward_one(kind, y[i]);
       return;
@@ -186,6 +189,9 @@ void activation_backward(ActivationKind kind, const float* __restrict z, const f
         for (std::size_t c = 0; c < cols; ++c) sum += dyr[c];
         for (std::size_t c = 0; c < cols; ++c) dz[r * cols + c] = dyr[c] - std::exp(yr[c]) * sum;
       }
+      return;
+    case ActivationKind::relu:
+      for (std::size_t i = 0; i < n; ++i) dz[i] = y[i] > 0.f ? dy[i] : 0.f;
       return;
     default:
       if (activation_needs_input(kind)) {

@@ -135,7 +135,8 @@ Flatten::Flatten(Config& config) {
 }
 
 Shape Flatten::build(const Shape& input_shape, BuildContext&) {
-  input_shape_ = input_shape;
+  input_batch_shape_ = {0};
+  input_batch_shape_.insert(input_batch_shape_.end(), input_shape.begin(), input_shape.end());
   features_ = shape_size(input_shape);
   return {features_};
 }
@@ -147,9 +148,8 @@ const Tensor& Flatten::forward(const Tensor& x, bool) {
 }
 
 const Tensor& Flatten::backward(const Tensor& dy) {
-  Shape full{dy.shape()[0]};
-  full.insert(full.end(), input_shape_.begin(), input_shape_.end());
-  dx_.resize(full);
+  input_batch_shape_[0] = dy.shape()[0];  // a member: no allocation per batch
+  dx_.resize(input_batch_shape_);
   std::copy(dy.data(), dy.data() + dy.size(), dx_.data());
   return dx_;
 }

@@ -55,6 +55,8 @@ class Dropout final : public Layer {
   Tensor mask_, y_, dx_;
 };
 
+// Flatten: (N, d1, d2, ...) -> (N, d1 * d2 * ...), row-major (for images (N, H, W, C): over H,
+// then W, then C, as Keras flattens channels_last).
 class Flatten final : public Layer {
  public:
   explicit Flatten(Config& config);
@@ -64,7 +66,7 @@ class Flatten final : public Layer {
   Json get_config() const override;
 
  private:
-  Shape input_shape_;
+  Shape input_batch_shape_;  // (batch, input shape...), the batch set per backward
   std::size_t features_ = 0;
   Tensor y_, dx_;
 };

@@ -1,5 +1,6 @@
 #include "fit.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -46,11 +47,16 @@ void History::on_epoch_end(int epoch, Logs& logs) {
 
 namespace {
 
-// Copies the rows order[begin, begin + count) of src into dst, resized to (count, ...).
+// Copies the rows order[begin, begin + count) of src into dst, resized to (count, row_shape...):
+// src's own row shape, or the model's input shape for inputs (see feeds_input_shape).
 void gather_rows(const Tensor& src, const std::vector<std::uint32_t>& order, std::size_t begin, std::size_t count,
-                 Tensor& dst) {
+                 Tensor& dst, const Shape* row_shape = nullptr) {
   auto shape = src.shape();
   const std::size_t row = src.shape()[0] == 0 ? 0 : src.size() / src.shape()[0];
+  if (row_shape != nullptr) {
+    shape.resize(row_shape->size() + 1);  // within the small-vector's room for images: no allocation
+    std::copy(row_shape->begin(), row_shape->end(), shape.begin() + 1);
+  }
   shape[0] = count;
   dst.resize(shape);
   const float* from = src.data();
@@ -65,13 +71,22 @@ std::vector<std::uint32_t> range_order(std::size_t begin, std::size_t end) {
   return order;
 }
 
+// The one rule where the data's samples meet the model's declared input: the same shape, or the
+// model's with a trailing 1 the data lacks, as Keras users feed grayscale images (n, 28, 28) to
+// a model built on (28, 28, 1). Both are the same values in the same order, so the batches are
+// the data's rows given the model's shape.
+bool feeds_input_shape(const Shape& sample, const Shape& input) {
+  if (sample == input) return true;
+  return input.size() == sample.size() + 1 && input.back() == 1 && std::equal(sample.begin(), sample.end(), input.begin());
+}
+
 void check_data(Sequential& model, const Dataset& data, const char* role) {
   if (data.size() == 0) throw InputError(std::string("the ") + role + " data " + data.spec + " holds no samples");
   if (!data.has_labels()) throw InputError(std::string("the ") + role + " data " + data.spec + " has no labels");
   if (data.y.shape()[0] != data.size())
     throw InputError(std::string("the ") + role + " data " + data.spec + " has " + std::to_string(data.size()) +
                      " inputs but " + std::to_string(data.y.shape()[0]) + " labels");
-  if (model.built() && data.sample_shape() != model.input_shape())
+  if (model.built() && !feeds_input_shape(data.sample_shape(), model.input_shape()))
     throw InputError(std::string("the ") + role + " data " + data.spec + " has samples of shape " +
                      shape_str(data.sample_shape()) + " but the model's first layer \"" +
                      model.layer(0).name() + "\" expects " + shape_str(model.input_shape()));
@@ -101,7 +116,7 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
       batch_logs.clear();
       callbacks.on_batch(BatchHook::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
     }
-    gather_rows(data.x, order, step * batch_size, count, xb);
+    gather_rows(data.x, order, step * batch_size, count, xb, &model.input_shape());
     gather_rows(data.y, order, step * batch_size, count, yb);
     const Tensor& out = model.forward(xb, false);
     loss_sum += model.loss().compute(out, yb, nullptr) * double(count);
@@ -212,7 +227,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           callbacks.on_batch(BatchHook::kTrainBatchBegin, batch_index, batch_logs);
         }
         const std::size_t count = std::min(batch, n_train - step * batch);
-        gather_rows(data.x, order, step * batch, count, xb);
+        gather_rows(data.x, order, step * batch, count, xb, &model.input_shape());
         gather_rows(data.y, order, step * batch, count, yb);
 
         const Tensor& out = model.forward(xb, true);
@@ -278,7 +293,7 @@ Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, in
 
 Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, std::vector<Callback*> user_callbacks) {
   if (batch_size == 0) throw InputError("\"batch_size\" must be positive");
-  if (data.sample_shape() != model.input_shape())
+  if (!feeds_input_shape(data.sample_shape(), model.input_shape()))
     throw InputError("the input " + data.spec + " has samples of shape " + shape_str(data.sample_shape()) +
                      " but the model expects " + shape_str(model.input_shape()));
   const std::size_t n = data.size();
@@ -298,7 +313,7 @@ Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, s
     const std::size_t count = std::min(batch_size, n - begin);
     const auto step = static_cast<std::int64_t>(begin / batch_size);
     if (callbacks.wants(BatchHook::kPredictBatchBegin)) callbacks.on_batch(BatchHook::kPredictBatchBegin, step, logs);
-    gather_rows(data.x, order, begin, count, xb);
+    gather_rows(data.x, order, begin, count, xb, &model.input_shape());
     const Tensor& y = model.forward(xb, false);
     std::memcpy(out.data() + begin * row, y.data(), count * row * sizeof(float));
     if (callbacks.wants(BatchHook::kPredictBatchEnd)) callbacks.on_batch(BatchHook::kPredictBatchEnd, step, logs);

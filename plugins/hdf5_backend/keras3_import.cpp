@@ -48,17 +48,45 @@ std::vector<std::string> numbered_vars(hid_t vars, const std::string& where) {
   return names;
 }
 
-// Keras's names for a layer's own variables, where plugfit knows the layer type.
-std::vector<std::string> known_weight_names(const std::string& class_name, std::size_t count) {
-  if (class_name == "Dense" && count <= 2) return {"kernel", "bias"};
-  if (class_name == "BatchNormalization" && count == 4) return {"gamma", "beta", "moving_mean", "moving_variance"};
-  return {};
+// Keras's names for a layer's own variables in the order Keras creates them, where plugfit knows
+// the layer type (config: the layer's, for the variables its options leave out); empty when
+// count is not what the class and config make.
+std::vector<std::string> known_weight_names(const std::string& class_name, const Json& config, std::size_t count) {
+  std::vector<std::string> names;
+  const bool bias = !config.is_object() || config.value("use_bias", true);
+  if (class_name == "Dense" || class_name == "Conv2D" || class_name == "Conv2DTranspose") {
+    names = {"kernel"};
+    if (bias) names.push_back("bias");
+  } else if (class_name == "DepthwiseConv2D") {
+    names = {"depthwise_kernel"};
+    if (bias) names.push_back("bias");
+  } else if (class_name == "SeparableConv2D") {
+    names = {"depthwise_kernel", "pointwise_kernel"};
+    if (bias) names.push_back("bias");
+  } else if (class_name == "BatchNormalization") {
+    const bool object = config.is_object();
+    if (!object || config.value("scale", true)) names.push_back("gamma");
+    if (!object || config.value("center", true)) names.push_back("beta");
+    names.insert(names.end(), {"moving_mean", "moving_variance"});
+  } else if (class_name == "Normalization") {
+    names = {"mean", "variance", "count"};
+  }
+  if (names.size() != count) return {};
+  return names;
+}
+
+// Whether Keras trains a variable: BatchNormalization's moving statistics and Normalization's
+// adapted ones are updated outside the optimizer and have no slots.
+bool trained_variable(const std::string& class_name, const std::string& keras_name) {
+  if (class_name == "Normalization") return false;
+  return keras_name != "moving_mean" && keras_name != "moving_variance";
 }
 
 struct LayerSpec {
   std::string name;        // the model's name for the layer (its weights' tensor names)
   std::string class_name;  // empty when the file comes without a model
   bool trainable = true;
+  Json config;        // the layer's Keras config (null without a model)
   std::string group;  // where Keras 3 saved it: layers/<snake_case class>[_<n>], or layers/<name>
 };
 
@@ -79,8 +107,8 @@ void read_layer_group(hid_t group, const LayerSpec& layer, const std::string& su
   if (path_exists(group, "vars")) {
     const Handle vars = open_group(group, "vars");
     const auto names = numbered_vars(vars, where + "/vars");
-    const auto keras_names =
-        sub_path.empty() ? known_weight_names(layer.class_name, names.size()) : std::vector<std::string>{};
+    const auto keras_names = sub_path.empty() ? known_weight_names(layer.class_name, layer.config, names.size())
+                                              : std::vector<std::string>{};
     for (std::size_t i = 0; i < names.size(); ++i) {
       const Handle dataset = open_dataset(vars, names[i]);
       NamedTensor t;
@@ -89,7 +117,9 @@ void read_layer_group(hid_t group, const LayerSpec& layer, const std::string& su
       t.values = read_floats(dataset, t.shape, "the variable " + where + "/vars/" + names[i]);
       weight_list.push_back(t.name);
       out.tensors.push_back(std::move(t));
-      trainable.push_back(layer.trainable && (layer.class_name != "BatchNormalization" || i < 2));
+      trainable.push_back(layer.trainable &&
+                          (keras_names.empty() ? layer.class_name != "BatchNormalization" || i < 2
+                                               : trained_variable(layer.class_name, keras_names[i])));
     }
   }
   for (const auto& child : link_names(group)) {
@@ -105,7 +135,7 @@ std::vector<LayerSpec> layers_of(hid_t file, const Json& model_config) {
     std::vector<std::string> names =
         path_exists(file, "layers") ? link_names(open_group(file, "layers")) : std::vector<std::string>{};
     std::sort(names.begin(), names.end(), keras_name_order);
-    for (auto& n : names) layers.push_back({n, "", true, "layers/" + n});
+    for (auto& n : names) layers.push_back({n, "", true, Json(), "layers/" + n});
     return layers;
   }
   const Json body = model_config.value("config", Json::object());
@@ -125,7 +155,7 @@ std::vector<LayerSpec> layers_of(hid_t file, const Json& model_config) {
     if (const auto [it, fresh] = used.emplace(group, 0); !fresh) group += "_" + std::to_string(++it->second);
     if (!path_exists(file, "layers/" + group)) group = name.get<std::string>();
     layers.push_back(
-        {name.get<std::string>(), cls, !trainable.is_boolean() || trainable.get<bool>(), "layers/" + group});
+        {name.get<std::string>(), cls, !trainable.is_boolean() || trainable.get<bool>(), config, "layers/" + group});
   }
   return layers;
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <regex>
+#include <set>
 
 namespace plugfit_hdf5 {
 
@@ -72,6 +73,287 @@ KJson keras_activation(const Json& activation) {
 
 using Dims = std::optional<std::vector<KJson>>;  // a batch shape, [null, d1, ...]; nullopt when unknown
 
+// ---- The image layers (issue 12): Keras 3.10's get_config keys, in its order, with its defaults.
+
+// Keras's standardize_tuple for two spatial dimensions: 3 -> [3, 3]; a list stays as given.
+KJson pair_of(const Json& value) {
+  if (value.is_number_integer()) return KJson::array({value, value});
+  return KJson(value);
+}
+
+// ZeroPadding2D's padding and Cropping2D's cropping as Keras keeps them: ((top, bottom), (left, right)).
+KJson sides_of(const Json& value) {
+  if (value.is_number_integer()) return KJson::array({KJson::array({value, value}), KJson::array({value, value})});
+  if (value.is_array() && value.size() == 2 && value[0].is_number_integer() && value[1].is_number_integer())
+    return KJson::array({KJson::array({value[0], value[0]}), KJson::array({value[1], value[1]})});
+  return KJson(value);
+}
+
+long long int_at(const KJson& pair, std::size_t i, long long fallback) {
+  return pair.is_array() && i < pair.size() && pair[i].is_number_integer() ? pair[i].get<long long>() : fallback;
+}
+
+// A key's value as Keras writes it: what plugfit's config holds, else Keras's default.
+enum class Kind { plain, pair, sides, initializer, activation };
+struct Key {
+  const char* name;
+  Json fallback;
+  Kind kind = Kind::plain;
+};
+
+void add_keys(KJson& out, const Json& config, std::initializer_list<Key> keys) {
+  for (const Key& key : keys) {
+    const Json value = config.contains(key.name) ? config[key.name] : key.fallback;
+    switch (key.kind) {
+      case Kind::plain: out[key.name] = KJson(value); break;
+      case Kind::pair: out[key.name] = pair_of(value); break;
+      case Kind::sides: out[key.name] = sides_of(value); break;
+      case Kind::initializer: out[key.name] = keras_initializer(value); break;
+      case Kind::activation: out[key.name] = keras_activation(value); break;
+    }
+  }
+}
+
+// Where the rows, columns and channels of an image are in a batch shape [null, ...].
+struct ImageAxes {
+  std::size_t rows, cols, channels;
+};
+ImageAxes image_axes(const KJson& out) {
+  const bool first = out.value("data_format", std::string("channels_last")) == "channels_first";
+  return first ? ImageAxes{2, 3, 1} : ImageAxes{1, 2, 3};
+}
+
+// One spatial length through a convolution or pooling window (Keras's compute_conv_output_shape
+// and compute_pooling_output_shape); null when the input length is not known.
+KJson window_length(const KJson& in, long long kernel, long long stride, long long dilation, const std::string& padding) {
+  if (!in.is_number_integer() || stride <= 0) return nullptr;
+  const long long n = in.get<long long>();
+  if (padding == "same") return (n + stride - 1) / stride;
+  const long long span = dilation * (kernel - 1) + 1;
+  return n >= span ? (n - span) / stride + 1 : 0;
+}
+
+// Keras's compute_conv_transpose_output_shape for one spatial length.
+KJson transpose_length(const KJson& in, long long kernel, long long stride, long long dilation,
+                       const std::string& padding, const KJson& output_padding, std::size_t i) {
+  if (!in.is_number_integer()) return nullptr;
+  const long long n = in.get<long long>();
+  const long long span = kernel + (kernel - 1) * (dilation - 1);
+  if (!output_padding.is_array()) return padding == "same" ? n * stride : n * stride + std::max(span - stride, 0LL);
+  const long long pad = padding == "same" ? span / 2 : 0;
+  return (n - 1) * stride + span - 2 * pad + int_at(output_padding, i, 0);
+}
+
+// The batch shape a 2D window layer (convolution, pooling) outputs, channels set to channels
+// (null: unchanged).
+void window_output(const KJson& out, const char* kernel_key, bool transpose, const KJson& channels, Dims& output) {
+  if (!output || output->size() != 4) {
+    output.reset();
+    return;
+  }
+  const ImageAxes axes = image_axes(out);
+  const KJson kernel = out[kernel_key];
+  const KJson strides = out["strides"];
+  const KJson dilation = out.contains("dilation_rate") ? out["dilation_rate"] : KJson::array({1, 1});
+  const std::string padding = out.value("padding", std::string("valid"));
+  const std::size_t spatial[2] = {axes.rows, axes.cols};
+  for (std::size_t i = 0; i < 2; ++i) {
+    KJson& dim = (*output)[spatial[i]];
+    const long long k = int_at(kernel, i, 1), s = int_at(strides, i, 1), d = int_at(dilation, i, 1);
+    dim = transpose ? transpose_length(dim, k, s, d, padding, out.value("output_padding", KJson()), i)
+                    : window_length(dim, k, s, d, padding);
+  }
+  if (!channels.is_null()) (*output)[axes.channels] = channels;
+}
+
+// Keras's Reshape output: the target shape, its one -1 solved from the input's size when known.
+void reshape_output(const KJson& target, Dims& output) {
+  if (!target.is_array()) {
+    output.reset();
+    return;
+  }
+  long long size = 1;
+  bool known = output.has_value();
+  for (std::size_t i = 1; output && i < output->size(); ++i) {
+    if ((*output)[i].is_number_integer())
+      size *= (*output)[i].get<long long>();
+    else
+      known = false;
+  }
+  std::vector<KJson> dims{nullptr};
+  long long product = 1;
+  std::size_t solve = 0;
+  for (const auto& d : target) {
+    if (d.is_number_integer() && d.get<long long>() == -1) {
+      solve = dims.size();
+      dims.push_back(nullptr);
+    } else {
+      dims.push_back(d);
+      product *= d.is_number_integer() ? d.get<long long>() : 0;
+    }
+  }
+  if (solve != 0 && known && product > 0) dims[solve] = size / product;
+  output = std::move(dims);
+}
+
+// The image layers' configs; false for a class that is none of them.
+bool image_layer_config(const std::string& cls, const Json& config, KJson& out, Dims& output) {
+  const Json none;
+  const Json glorot("glorot_uniform"), zeros("zeros"), ones("ones");
+  const Json last("channels_last"), valid("valid"), unit_pair = Json::array({1, 1});
+  if (cls == "Conv2D") {
+    add_keys(out, config,
+             {{"filters", Json(1)}, {"kernel_size", Json(1), Kind::pair}, {"strides", unit_pair, Kind::pair},
+              {"padding", valid}, {"data_format", last}, {"dilation_rate", unit_pair, Kind::pair}, {"groups", Json(1)},
+              {"activation", Json("linear"), Kind::activation}, {"use_bias", Json(true)},
+              {"kernel_initializer", glorot, Kind::initializer}, {"bias_initializer", zeros, Kind::initializer},
+              {"kernel_regularizer", none}, {"bias_regularizer", none}, {"activity_regularizer", none},
+              {"kernel_constraint", none}, {"bias_constraint", none}});
+    window_output(out, "kernel_size", false, out["filters"], output);
+  } else if (cls == "Conv2DTranspose") {
+    add_keys(out, config,
+             {{"filters", Json(1)}, {"kernel_size", Json(1), Kind::pair}, {"strides", unit_pair, Kind::pair},
+              {"padding", valid}});
+    // Keras's get_config leaves output_padding out; kept when set, so Keras rebuilds the same shape.
+    if (config.contains("output_padding") && !config["output_padding"].is_null())
+      out["output_padding"] = pair_of(config["output_padding"]);
+    add_keys(out, config,
+             {{"data_format", last}, {"dilation_rate", unit_pair, Kind::pair},
+              {"activation", Json("linear"), Kind::activation}, {"use_bias", Json(true)},
+              {"kernel_initializer", glorot, Kind::initializer}, {"bias_initializer", zeros, Kind::initializer},
+              {"kernel_regularizer", none}, {"bias_regularizer", none}, {"activity_regularizer", none},
+              {"kernel_constraint", none}, {"bias_constraint", none}});
+    window_output(out, "kernel_size", true, out["filters"], output);
+  } else if (cls == "DepthwiseConv2D") {
+    add_keys(out, config,
+             {{"depth_multiplier", Json(1)}, {"kernel_size", Json(1), Kind::pair}, {"strides", unit_pair, Kind::pair},
+              {"padding", valid}, {"data_format", last}, {"dilation_rate", unit_pair, Kind::pair},
+              {"activation", Json("linear"), Kind::activation}, {"use_bias", Json(true)},
+              {"depthwise_initializer", glorot, Kind::initializer}, {"bias_initializer", zeros, Kind::initializer},
+              {"depthwise_regularizer", none}, {"bias_regularizer", none}, {"activity_regularizer", none},
+              {"depthwise_constraint", none}, {"bias_constraint", none}});
+    KJson channels;
+    if (output && output->size() == 4) {
+      const KJson& in = (*output)[image_axes(out).channels];
+      if (in.is_number_integer() && out["depth_multiplier"].is_number_integer())
+        channels = in.get<long long>() * out["depth_multiplier"].get<long long>();
+    }
+    window_output(out, "kernel_size", false, channels, output);
+    if (output && channels.is_null()) (*output)[image_axes(out).channels] = nullptr;
+  } else if (cls == "SeparableConv2D") {
+    add_keys(out, config,
+             {{"depth_multiplier", Json(1)}, {"filters", Json(1)}, {"kernel_size", Json(1), Kind::pair},
+              {"strides", unit_pair, Kind::pair}, {"padding", valid}, {"data_format", last},
+              {"dilation_rate", unit_pair, Kind::pair}, {"activation", Json("linear"), Kind::activation},
+              {"use_bias", Json(true)}, {"depthwise_initializer", glorot, Kind::initializer},
+              {"pointwise_initializer", glorot, Kind::initializer}, {"bias_initializer", zeros, Kind::initializer},
+              {"depthwise_regularizer", none}, {"pointwise_regularizer", none}, {"bias_regularizer", none},
+              {"activity_regularizer", none}, {"depthwise_constraint", none}, {"pointwise_constraint", none},
+              {"bias_constraint", none}});
+    window_output(out, "kernel_size", false, out["filters"], output);
+  } else if (cls == "MaxPooling2D" || cls == "AveragePooling2D") {
+    // Keras's default strides are the pool size.
+    const Json pool = config.value("pool_size", Json::array({2, 2}));
+    add_keys(out, config,
+             {{"pool_size", pool, Kind::pair}, {"padding", valid},
+              {"strides", config.value("strides", Json()).is_null() ? pool : config["strides"], Kind::pair},
+              {"data_format", last}});
+    window_output(out, "pool_size", false, KJson(), output);
+  } else if (cls == "GlobalAveragePooling2D" || cls == "GlobalMaxPooling2D") {
+    add_keys(out, config, {{"data_format", last}, {"keepdims", Json(false)}});
+    if (output && output->size() == 4) {
+      const ImageAxes axes = image_axes(out);
+      const KJson channels = (*output)[axes.channels];
+      if (out["keepdims"] == true) {
+        (*output)[axes.rows] = 1;
+        (*output)[axes.cols] = 1;
+      } else {
+        output = std::vector<KJson>{nullptr, channels};
+      }
+    } else {
+      output.reset();
+    }
+  } else if (cls == "BatchNormalization") {
+    add_keys(out, config,
+             {{"axis", Json(-1)}, {"momentum", Json(0.99)}, {"epsilon", Json(0.001)}, {"center", Json(true)},
+              {"scale", Json(true)}, {"beta_initializer", zeros, Kind::initializer},
+              {"gamma_initializer", ones, Kind::initializer}, {"moving_mean_initializer", zeros, Kind::initializer},
+              {"moving_variance_initializer", ones, Kind::initializer}, {"beta_regularizer", none},
+              {"gamma_regularizer", none}, {"beta_constraint", none}, {"gamma_constraint", none},
+              {"synchronized", Json(false)}});
+  } else if (cls == "Reshape") {
+    add_keys(out, config, {{"target_shape", Json::array()}});
+    reshape_output(out["target_shape"], output);
+  } else if (cls == "ZeroPadding2D" || cls == "Cropping2D") {
+    const bool pad = cls == "ZeroPadding2D";
+    const char* key = pad ? "padding" : "cropping";
+    add_keys(out, config, {{key, Json::array({pad ? 1 : 0, pad ? 1 : 0}), Kind::sides}, {"data_format", last}});
+    if (output && output->size() == 4) {
+      const ImageAxes axes = image_axes(out);
+      const std::size_t spatial[2] = {axes.rows, axes.cols};
+      for (std::size_t i = 0; i < 2; ++i) {
+        KJson& dim = (*output)[spatial[i]];
+        const KJson sides = out[key].is_array() && out[key].size() == 2 ? out[key][i] : KJson();
+        const long long change = int_at(sides, 0, 0) + int_at(sides, 1, 0);
+        if (dim.is_number_integer()) dim = dim.get<long long>() + (pad ? change : -change);
+      }
+    } else {
+      output.reset();
+    }
+  } else if (cls == "UpSampling2D") {
+    add_keys(out, config, {{"size", Json::array({2, 2}), Kind::pair}, {"data_format", last}, {"interpolation", Json("nearest")}});
+    if (output && output->size() == 4) {
+      const ImageAxes axes = image_axes(out);
+      const std::size_t spatial[2] = {axes.rows, axes.cols};
+      for (std::size_t i = 0; i < 2; ++i) {
+        KJson& dim = (*output)[spatial[i]];
+        if (dim.is_number_integer()) dim = dim.get<long long>() * int_at(out["size"], i, 1);
+      }
+    } else {
+      output.reset();
+    }
+  } else if (cls == "SpatialDropout2D") {
+    // Keras's SpatialDropout get_config is its own: no "trainable", name and dtype after the rate.
+    const KJson name = out["name"], dtype = out["dtype"];
+    out = KJson::object();
+    add_keys(out, config, {{"rate", Json(0.0)}, {"seed", none}});
+    out["name"] = name;
+    out["dtype"] = dtype;
+    add_keys(out, config, {{"data_format", last}});
+  } else if (cls == "Rescaling") {
+    add_keys(out, config, {{"scale", Json(1.0)}, {"offset", Json(0.0)}});
+  } else if (cls == "Normalization") {
+    add_keys(out, config, {{"axis", Json(-1)}, {"invert", Json(false)}, {"mean", none}, {"variance", none}});
+  } else if (cls == "Resizing") {
+    add_keys(out, config,
+             {{"height", Json(1)}, {"width", Json(1)}, {"interpolation", Json("bilinear")},
+              {"crop_to_aspect_ratio", Json(false)}, {"pad_to_aspect_ratio", Json(false)},
+              {"fill_mode", Json("constant")}, {"fill_value", Json(0.0)}, {"data_format", last}});
+    if (output && output->size() == 4) {
+      const ImageAxes axes = image_axes(out);
+      (*output)[axes.rows] = out["height"];
+      (*output)[axes.cols] = out["width"];
+    } else {
+      output.reset();
+    }
+  } else if (cls == "RandomFlip") {
+    add_keys(out, config, {{"seed", none}, {"mode", Json("horizontal_and_vertical")}, {"data_format", last}});
+  } else if (cls == "RandomRotation") {
+    add_keys(out, config,
+             {{"factor", Json(0.0)}, {"data_format", last}, {"fill_mode", Json("reflect")}, {"fill_value", Json(0.0)},
+              {"interpolation", Json("bilinear")}, {"seed", none}});
+  } else if (cls == "RandomZoom" || cls == "RandomTranslation") {
+    add_keys(out, config,
+             {{"height_factor", Json(0.0)}, {"width_factor", none}, {"fill_mode", Json("reflect")},
+              {"interpolation", Json("bilinear")}, {"seed", none}, {"fill_value", Json(0.0)}, {"data_format", last}});
+  } else if (cls == "RandomContrast") {
+    add_keys(out, config, {{"factor", Json(0.0)}, {"value_range", Json::array({0, 255})}, {"seed", none}});
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Keras 3's full config of one layer, and the shape it outputs.
 KJson keras_layer_config(const std::string& cls, Json config, const std::string& name, const Dims& input, Dims& output) {
   KJson out = {{"name", name}, {"trainable", config.value("trainable", true)}, {"dtype", dtype_policy()}};
@@ -99,6 +381,8 @@ KJson keras_layer_config(const std::string& cls, Json config, const std::string&
     }
   } else if (cls == "Activation") {
     out["activation"] = keras_activation(config.value("activation", Json("linear")));
+  } else if (image_layer_config(cls, config, out, output)) {
+    // written by image_layer_config
   } else {
     // A plugin layer or one plugfit knows Keras lacks: its config as plugfit has it.
     for (const auto& [key, value] : config.items())
@@ -188,8 +472,13 @@ KJson keras_model_config(const Json& info, KerasJsonStyle style) {
     layer["config"] = std::move(config);
     if (archive) {
       layer["registered_name"] = registered;
-      // Keras 3.10 builds Dropout when it is made (w16's config.json has no build_config for it).
-      if (built && cls != "InputLayer" && cls != "Dropout") layer["build_config"] = {{"input_shape", *built}};
+      // Keras 3.10 builds Dropout (w16's config.json has no build_config for it), SpatialDropout2D
+      // (a Dropout) and the pooling layers when they are made (_build_at_init): no build_config.
+      static const std::set<std::string> built_at_init = {"InputLayer",       "Dropout",
+                                                          "SpatialDropout2D", "MaxPooling2D",
+                                                          "AveragePooling2D", "GlobalAveragePooling2D",
+                                                          "GlobalMaxPooling2D"};
+      if (built && built_at_init.count(cls) == 0) layer["build_config"] = {{"input_shape", *built}};
     }
     layers.push_back(std::move(layer));
   };

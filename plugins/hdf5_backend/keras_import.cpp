@@ -21,7 +21,21 @@ using plugfit::NamedTensor;
 
 // Keras layer classes that plugfit's built-in layers read with the same config and weights.
 const std::set<std::string>& plugfit_equivalents() {
-  static const std::set<std::string> names = {"Activation", "Dense", "Dropout", "Flatten", "InputLayer"};
+  static const std::set<std::string> names = {
+      "Activation",       "Dense",
+      "Dropout",          "Flatten",
+      "InputLayer",       "Conv2D",
+      "DepthwiseConv2D",  "SeparableConv2D",
+      "Conv2DTranspose",  "MaxPooling2D",
+      "AveragePooling2D", "GlobalAveragePooling2D",
+      "GlobalMaxPooling2D", "BatchNormalization",
+      "Reshape",          "ZeroPadding2D",
+      "Cropping2D",       "UpSampling2D",
+      "SpatialDropout2D", "Rescaling",
+      "Normalization",    "Resizing",
+      "RandomFlip",       "RandomRotation",
+      "RandomZoom",       "RandomTranslation",
+      "RandomContrast"};
   return names;
 }
 
@@ -126,6 +140,12 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Json spec = plugfit::keras_layer_spec(specs[i]);
     const std::string cls = spec.value("class_name", std::string());
+    // tf.keras 2 writes BatchNormalization's axis as a list ([3]); Keras 3's is the one integer.
+    if (cls == "BatchNormalization" && spec.contains("config") && spec["config"].is_object() &&
+        spec["config"].contains("axis")) {
+      Json& axis = spec["config"]["axis"];
+      if (axis.is_array() && axis.size() == 1 && axis[0].is_number_integer()) axis = Json(axis[0]);
+    }
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
         registered.get<std::string>() != cls) {
@@ -242,16 +262,35 @@ std::string slot_after_optimizer(const std::string& variable) {
   return variable.substr(first + 1, second - first - 1);
 }
 
+// Keras 3 names DepthwiseConv2D's kernel "kernel" (tf.keras 2 and plugfit: "depthwise_kernel").
+void name_depthwise_kernels(KerasParts& parts) {
+  const Json body = parts.model_config.is_object() ? parts.model_config.value("config", Json::object()) : Json();
+  const Json specs = body.is_object() ? body.value("layers", Json::array()) : body.is_array() ? body : Json::array();
+  std::set<std::string> depthwise;
+  for (const auto& spec : specs)
+    if (spec.is_object() && spec.value("class_name", std::string()) == "DepthwiseConv2D") {
+      const Json name = spec.value("config", Json::object()).value("name", Json());
+      if (name.is_string()) depthwise.insert("weights/" + name.get<std::string>() + "/kernel");
+    }
+  if (depthwise.empty()) return;
+  for (auto& t : parts.weights.tensors)
+    if (depthwise.count(t.name) != 0) t.name = t.name.substr(0, t.name.size() - 6) + "depthwise_kernel";
+  for (auto& layer : parts.weights.layers)
+    for (auto& name : layer["weights"])
+      if (depthwise.count(name.get<std::string>()) != 0)
+        name = name.get<std::string>().substr(0, name.get<std::string>().size() - 6) + "depthwise_kernel";
+}
+
 // optimizer_weights/<name> for each name in its weight_names: the step count, the learning rate,
 // and per plugfit slot one tensor per model weight, matched to the weights in order.
 OptimizerState read_optimizer(hid_t file, const Json& compile, const std::vector<NamedTensor>& all_weights) {
   OptimizerState state;
-  // Keras keeps slots for trainable weights only: BatchNormalization's moving statistics have none.
+  // Keras keeps slots for trainable weights only: BatchNormalization's moving statistics and
+  // Normalization's adapted statistics have none.
+  static const std::set<std::string> statistics = {"moving_mean", "moving_variance", "mean", "variance", "count"};
   std::vector<NamedTensor> weights;
-  for (const auto& w : all_weights) {
-    const std::string last = last_component(w.name);
-    if (last != "moving_mean" && last != "moving_variance") weights.push_back({w.name, w.shape, {}});
-  }
+  for (const auto& w : all_weights)
+    if (statistics.count(last_component(w.name)) == 0) weights.push_back({w.name, w.shape, {}});
   const Handle group = open_group(file, "optimizer_weights");
   std::string optimizer = compile.value("optimizer", Json::object()).value("class_name", std::string());
   std::transform(optimizer.begin(), optimizer.end(), optimizer.begin(),
@@ -426,6 +465,7 @@ CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
   }
   const bool nested = path_exists(file, "model_weights");
   parts.weights = read_weights(nested ? open_group(file, "model_weights") : open_group(file, "/"));
+  name_depthwise_kernels(parts);
   const Json compile = parts.model_config.is_null() ? Json() : keras_compile_to_plugfit(parts.training_config);
   if (!compile.is_null() && path_exists(file, "optimizer_weights")) {
     parts.optimizer = read_optimizer(file, compile, parts.weights.tensors);

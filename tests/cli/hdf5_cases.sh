@@ -127,16 +127,16 @@ p = np.clip(np.load('pred.npy')[:, 0].astype(np.float64), 1e-7, 1 - 1e-7); y = n
 l = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 print('numpy loss', l, 'plugfit', $loss)
 sys.exit(0 if abs(l - $loss) < 1e-3 else 1)" || fail "loss differs"
-    cp keras3_churn_full_model.h5 batchnorm.h5
+    cp keras3_churn_full_model.h5 lstm.h5
     py -c '
 import h5py, json
-f = h5py.File("batchnorm.h5", "r+")
+f = h5py.File("lstm.h5", "r+")
 c = json.loads(f.attrs["model_config"])
-c["config"]["layers"].insert(2, {"class_name": "BatchNormalization", "config": {"name": "batch_normalization"}})
+c["config"]["layers"].insert(2, {"class_name": "LSTM", "config": {"name": "lstm", "units": 4}})
 f.attrs["model_config"] = json.dumps(c)'
-    pattern="batchnorm.h5: layer 2 \"batch_normalization\" is a Keras BatchNormalization"
+    pattern="lstm.h5: layer 2 \"lstm\" is a Keras LSTM"
     expect_error 2 "$pattern, which plugfit does not have yet$" \
-      "$plugfit" evaluate hdf5:batchnorm.h5 --data npy:X.npy,Y.npy
+      "$plugfit" evaluate hdf5:lstm.h5 --data npy:X.npy,Y.npy
     ;;
   hdf5_keras_checkpoint_files)
     need_keras_files
@@ -417,11 +417,10 @@ PY
     expect_error 2 "^plugfit: error: $PWD/l2.h5: layer 0 \"dense_1\" has a kernel_regularizer .*, which plugfit cannot apply; training from its weights would drop it$" \
       "$plugfit" train run.json --resume --checkpoint hdf5:l2.h5
     cmp l2.h5 l2_before.h5 || fail "a refused resume changed l2.h5"
-    # Files whose layers plugfit lacks (LSTM, GRU, Conv1D/2D, pooling, BatchNormalization) open in
-    # inspect (Keras class names, weights with shapes, step count read); predict, evaluate and
-    # train refuse them naming the layer.
-    for spec in w06_2308087369_lstm_model.h5:'1 "lstm" is a Keras LSTM' w11_23csu404_cnn_model.h5:'1 "conv2d" is a Keras Conv2D' \
-                w13_BaduBlogger_cnn_model.h5:'1 "conv2d" is a Keras Conv2D' w21_Daheeyah_gru_model.h5:'1 "gru" is a Keras GRU' \
+    # Files whose layers plugfit lacks (LSTM, GRU, Conv1D, MaxPooling1D) open in inspect (Keras
+    # class names, weights with shapes, step count read); predict, evaluate and train refuse them
+    # naming the layer. (The image models w11 and w13 are hdf5_keras_image_models'.)
+    for spec in w06_2308087369_lstm_model.h5:'1 "lstm" is a Keras LSTM' w21_Daheeyah_gru_model.h5:'1 "gru" is a Keras GRU' \
                 w28_2308087369_cnn_lstm_model_Yulara.h5:'1 "conv1d_1" is a Keras Conv1D'; do
       file="${spec%%:*}"
       copy_keras "$file"
@@ -527,8 +526,7 @@ PY
     py "$root/tests/cli/keras_layout_compare.py" --files "$keras_files" $w03 || fail "the resumed archive is not Keras's layout"
     # Archives with layers plugfit lacks: inspect lists them, predict refuses naming the layer;
     # an HDF5 file named .keras is read as HDF5.
-    for pair in "w05_123Cryptic_model.keras:batch_normalization_4\" is a Keras BatchNormalization" \
-                "w16_Ashishkaus04_lstm_model.keras:lstm\" is a Keras LSTM" \
+    for pair in "w16_Ashishkaus04_lstm_model.keras:lstm\" is a Keras LSTM" \
                 "w02_AdamVenroy_model.keras:embedding\" is a Keras Embedding"; do
       file=${pair%%:*} layer=${pair#*:}
       copy_keras $file
@@ -563,6 +561,106 @@ PY
     py -c "d = open('run.h5', 'rb').read(); open('cut.h5', 'wb').write(d[:len(d) // 2]); open('run.h5', 'wb').write(d[:len(d) // 2])"
     expect_error 2 "^plugfit: error: $PWD/cut.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict cut.h5 --input X.npy --output no.npy
     expect_error 1 "^plugfit: error: .*$PWD/run.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict run.h5#latest --input X.npy --output no.npy
+    ;;
+  hdf5_keras_image_models)
+    need_keras_files
+    # (h) The image models: w11 (Keras 3.10 .h5: Conv2D, MaxPooling2D, Flatten, Dense), w13
+    # (tf.keras 2.4 .h5: Conv2D, MaxPooling2D, BatchNormalization x3) and w05 (Keras 3.5 .keras:
+    # Dense, BatchNormalization) predict as numpy computes them from the files' own weights
+    # (tests/cli/keras_image_reference.py, within 1e-4); w13's grayscale inputs are fed as Keras
+    # users feed them, (n, 130, 13) to its (130, 13, 1) input. Then one --resume step of w11 from
+    # its own Adam state.
+    reference="$root/tests/cli/keras_image_reference.py"
+    for spec in w11_23csu404_cnn_model.h5:hdf5: w13_BaduBlogger_cnn_model.h5:hdf5:squeeze w05_123Cryptic_model.keras::; do
+      IFS=: read -r file scheme squeeze <<<"$spec"
+      location=${scheme:+$scheme:}$file
+      copy_keras "$file"
+      "$plugfit" inspect "$location" >inspect.txt 2>&1 || fail "inspect $file: $(cat inspect.txt)"
+      grep -q "keras .*\[InputLayer," inspect.txt || fail "inspect $file does not list its layers: $(cat inspect.txt)"
+      py "$reference" inputs "$file" "X_$file.npy" 16 $squeeze || fail "writing inputs for $file"
+      "$plugfit" predict "$location" --input "X_$file.npy" --output "pred_$file.npy" >/dev/null 2>err.txt ||
+        fail "predict $file: $(cat err.txt)"
+      py "$reference" predict "$file" "X_$file.npy" "pred_$file.npy" || fail "$file does not predict like numpy"
+      cmp "$file" "$keras_files/$file" || fail "predict changed $file"
+    done
+    w11=w11_23csu404_cnn_model.h5
+    iterations=$(py -c "import h5py; print(int(h5py.File('$w11', 'r')['optimizer_weights/adam/iteration'][()]))")
+    echo "w11's Adam iterations: $iterations"
+    py "$reference" labels $w11 "X_$w11.npy" Y.npy || fail "writing labels for $w11"
+    # w11's architecture with its layer names (the optimizer state is restored by name); one
+    # full-batch step.
+    cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 32, 32, 3]}},
+   {"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 32, "kernel_size": [3, 3], "activation": "relu"}},
+   {"class_name": "MaxPooling2D", "config": {"name": "max_pooling2d", "pool_size": [2, 2]}},
+   {"class_name": "Conv2D", "config": {"name": "conv2d_1", "filters": 64, "kernel_size": [3, 3], "activation": "relu"}},
+   {"class_name": "MaxPooling2D", "config": {"name": "max_pooling2d_1", "pool_size": [2, 2]}},
+   {"class_name": "Flatten", "config": {"name": "flatten"}},
+   {"class_name": "Dense", "config": {"name": "dense", "units": 64, "activation": "relu"}},
+   {"class_name": "Dense", "config": {"name": "dense_1", "units": 10, "activation": "softmax"}}]},
+ "data": {"train": "npy:X_$w11.npy,Y.npy"},
+ "compile": {"optimizer": "adam", "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 1, "batch_size": 16, "seed": 1, "verbose": 2}}
+JSON
+    "$plugfit" train run.json --resume --checkpoint "hdf5:$w11" | tee out.txt || fail "resume $w11"
+    grep -q "^Resuming from hdf5:$PWD/$w11/keras" out.txt || fail "$w11 did not resume with its Adam state"
+    "$plugfit" inspect --json "hdf5:$w11" >inspect.json || fail "inspect after the resumed step"
+    py - "$iterations" <<'PY' || fail "the resumed run's step count is not w11's plus one per epoch"
+import json, sys
+iterations = int(sys.argv[1])
+steps = {c["name"]: c["global_step"] for c in json.load(open("inspect.json"))["checkpoints"]}
+print("global steps:", steps)
+assert steps.pop("keras") == iterations, steps
+assert steps and sorted(steps.values()) == [iterations + i for i in range(1, len(steps) + 1)], steps
+PY
+    ;;
+  hdf5_keras_image_round_trip)
+    # (i) A model of the image layers, trained on grayscale images (n, 12, 12) fed to its
+    # (12, 12, 1) input, written as Keras 3 files (.keras, .h5): each predicts as the run does,
+    # config.json's build shapes follow Keras's shape rules, and the optimizer keeps slots for the
+    # trainable weights only (BatchNormalization's moving statistics have none).
+    py -c '
+import numpy as np
+r = np.random.default_rng(0)
+np.save("X.npy", r.uniform(0, 255, size=(64, 12, 12)).astype(np.uint8))
+np.save("Y.npy", (np.arange(64) % 3).astype(np.float32))'
+    cat >run.json <<'JSON'
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 12, 12, 1]}},
+  {"class_name": "Rescaling", "config": {"scale": 0.5}},
+  {"class_name": "Conv2D", "config": {"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}},
+  {"class_name": "BatchNormalization", "config": {}},
+  {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
+  {"class_name": "DepthwiseConv2D", "config": {"kernel_size": 3, "depth_multiplier": 2}},
+  {"class_name": "SeparableConv2D", "config": {"filters": 3, "kernel_size": 2}},
+  {"class_name": "GlobalAveragePooling2D", "config": {}},
+  {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+ "data": {"train": "npy:X.npy,Y.npy"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 16, "seed": 3, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:ck || fail "training the image model on (n, 12, 12) images"
+    "$plugfit" predict dir:ck --input X.npy --output run.npy >/dev/null || fail "predict from dir:ck"
+    for file in m.keras m.h5; do
+      "$plugfit" convert dir:ck $file --only latest >/dev/null || fail "convert into $file"
+      "$plugfit" predict $file --input X.npy --output pred.npy >/dev/null || fail "predict from $file"
+      cmp <(py -c 'import numpy as np; print(np.load("run.npy").tobytes().hex())') \
+          <(py -c 'import numpy as np; print(np.load("pred.npy").tobytes().hex())') || fail "$file predicts otherwise"
+    done
+    py - <<'PY' || fail "m.keras is not laid out as Keras 3 lays out these layers"
+import io, json, zipfile, h5py
+z = zipfile.ZipFile("m.keras")
+layers = json.loads(z.read("config.json"))["config"]["layers"]
+shapes = {l["class_name"]: (l.get("build_config") or {}).get("input_shape") for l in layers}
+print(shapes)
+assert shapes["BatchNormalization"] == [None, 12, 12, 4] and shapes["DepthwiseConv2D"] == [None, 6, 6, 4], shapes
+assert shapes["SeparableConv2D"] == [None, 4, 4, 8] and shapes["Dense"] == [None, 3], shapes
+assert shapes["MaxPooling2D"] is None and shapes["GlobalAveragePooling2D"] is None, shapes
+f = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+assert [f["layers/separable_conv2d/vars"][str(i)].shape for i in range(3)] == [(2, 2, 8, 1), (1, 1, 8, 3), (3,)]
+assert f["layers/depthwise_conv2d/vars/0"].shape == (3, 3, 4, 2)
+# iterations, learning rate, then m and v of 11 trainable weights (BatchNormalization: gamma, beta).
+assert len(f["optimizer/vars"]) == 2 + 2 * 11, len(f["optimizer/vars"])
+PY
     ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and

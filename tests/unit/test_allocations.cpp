@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <deque>
 #include <new>
 
 #include <plugfit/registry.hpp>
 
+#include "layers/build_context.hpp"
 #include "plugin_loading/loader.hpp"
 #include "training/fit.hpp"
 #include "test_support.hpp"
@@ -158,4 +160,144 @@ TEST_CASE("the Keras activations, losses and metrics allocate nothing per batch"
   step_allocations(*model, data.x, y, dy);
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, data.x, y, dy) == 0);
   for (auto& metric : model->metrics()) (void)metric->result();
+}
+
+TEST_CASE("a training step through the convolutions allocates nothing after the first batch") {
+  // Both data formats, groups, the depthwise and pointwise stages, the transposed scatter.
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Conv2D"}, {"config", {{"filters", 4}, {"kernel_size", 3}, {"activation", "relu"}}}});
+  layers.push_back({{"class_name", "Conv2D"},
+                    {"config", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}, {"padding", "same"}, {"strides", 2}}}});
+  layers.push_back({{"class_name", "DepthwiseConv2D"}, {"config", {{"kernel_size", 2}, {"depth_multiplier", 2}}}});
+  layers.push_back({{"class_name", "SeparableConv2D"}, {"config", {{"filters", 3}, {"kernel_size", 2}, {"activation", "gelu"}}}});
+  layers.push_back({{"class_name", "Conv2DTranspose"},
+                    {"config", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"data_format", "channels_first"}}}});
+  layers.push_back({{"class_name", "Flatten"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({10, 10, 2}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  Tensor x = Tensor::from_shape({16, 10, 10, 2});
+  Rng rng(2);
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({16});
+  for (std::size_t i = 0; i < 16; ++i) y(i) = float(i % 3);
+  Tensor dy;
+  step_allocations(*model, x, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
+
+TEST_CASE("BatchNormalization allocates nothing per batch, in a model and on (N, H, W, C) inputs") {
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 6}}}});
+  layers.push_back({{"class_name", "BatchNormalization"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({4}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  const Dataset data = blobs(32, 1);
+  Tensor dy;
+  step_allocations(*model, data.x, data.y, dy);
+  for (int batch = 1; batch < 4; ++batch) CHECK(step_allocations(*model, data.x, data.y, dy) == 0);
+  long before = g_allocations.load();
+  (void)model->forward(data.x, false);
+  CHECK(g_allocations.load() - before == 0);
+
+  // The layer alone on images.
+  std::deque<Weight> weights;
+  Rng rng(1);
+  WeightCollector ctx(weights, "bn", rng);
+  auto bn = builtins().create_layer("BatchNormalization", Json::object());
+  bn->build({3, 3, 2}, ctx);
+  std::vector<float> values(4 * 2, 1.f), grads(4 * 2);
+  for (std::size_t w = 0; w < weights.size(); ++w) weights[w].bind(values.data() + 2 * w, grads.data() + 2 * w);
+  Tensor x = Tensor::from_shape({8, 3, 3, 2});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 7) - 3.f;
+  for (int batch = 0; batch < 4; ++batch) {
+    before = g_allocations.load();
+    const Tensor& y = bn->forward(x, batch % 2 == 0);
+    (void)bn->backward(y);
+    if (batch > 0) CHECK(g_allocations.load() - before == 0);
+  }
+}
+
+TEST_CASE("the preprocessing layers allocate nothing per batch, in training and inference") {
+  const Json specs = Json::parse(R"([
+    ["Rescaling", {"scale": 0.5, "offset": 1}],
+    ["Normalization", {}],
+    ["Normalization", {"mean": 1.0, "variance": 4.0}],
+    ["Resizing", {"height": 5, "width": 2}],
+    ["RandomFlip", {}],
+    ["RandomRotation", {"factor": 0.2}],
+    ["RandomZoom", {"height_factor": 0.2}],
+    ["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.1}],
+    ["RandomContrast", {"factor": 0.3}]])");
+  for (const Json& spec : specs) {
+    const std::string cls = spec[0];
+    CAPTURE(cls);
+    std::deque<Weight> weights;
+    Rng rng(1);
+    WeightCollector ctx(weights, "pre", rng);
+    auto layer = builtins().create_layer(cls, spec[1]);
+    layer->set_name("pre");
+    layer->build({3, 4, 2}, ctx);
+    std::size_t total = 0;
+    for (auto& w : weights) total += w.size;
+    std::vector<float> values(total, 1.f), grads(total);
+    std::size_t offset = 0;
+    for (auto& w : weights) w.bind(values.data() + offset, grads.data() + offset), offset += w.size;
+    Tensor x = Tensor::from_shape({6, 3, 4, 2});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 11);
+    for (int batch = 0; batch < 5; ++batch) {
+      const long before = g_allocations.load();
+      const Tensor& y = layer->forward(x, batch % 2 == 0);
+      (void)layer->backward(y);
+      if (batch > 1) CHECK(g_allocations.load() - before == 0);
+    }
+  }
+}
+
+TEST_CASE("the pooling and reshaping layers allocate nothing per batch") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  // (6, 6, 2) -> pad (8, 8, 2) -> max (4, 4, 2) -> average same stride 1 -> bilinear (8, 8, 2) -> crop (6, 6, 2)
+  // -> spatial dropout -> reshape (3, 12, 2) -> nearest (3, 24, 2) -> global max keepdims (1, 1, 2) -> flatten -> dense.
+  const Json first = Json::array({
+      layer("ZeroPadding2D", {{"padding", 1}}),
+      layer("MaxPooling2D", Json::object()),
+      layer("AveragePooling2D", {{"pool_size", 2}, {"strides", 1}, {"padding", "same"}}),
+      layer("UpSampling2D", {{"interpolation", "bilinear"}}),
+      layer("Cropping2D", {{"cropping", 1}}),
+      layer("SpatialDropout2D", {{"rate", 0.3}}),
+      layer("Reshape", {{"target_shape", {3, -1, 2}}}),
+      layer("UpSampling2D", {{"size", {1, 2}}}),
+      layer("GlobalMaxPooling2D", {{"keepdims", true}}),
+      layer("Flatten", Json::object()),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  const Json global_average = Json::array({
+      layer("Reshape", {{"target_shape", {6, 6, 2}}}),
+      layer("MaxPooling2D", {{"pool_size", 3}, {"strides", 2}, {"padding", "same"}, {"data_format", "channels_first"}}),
+      layer("GlobalAveragePooling2D", Json::object()),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  Rng rng(2);
+  Tensor x = Tensor::from_shape({32, 6, 6, 2});
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({32});
+  for (std::size_t i = 0; i < 32; ++i) y(i) = static_cast<float>(i % 3);
+  for (const Json* layers : {&first, &global_average}) {
+    auto model = Sequential::from_config({{"layers", *layers}}, builtins());
+    model->build({6, 6, 2}, 3);
+    std::vector<std::unique_ptr<Metric>> metrics;
+    model->compile(builtins().create_optimizer("Adam", Json::object()),
+                   builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                   "sparse_categorical_crossentropy", std::move(metrics));
+    Tensor dy;
+    step_allocations(*model, x, y, dy);
+    for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+  }
 }

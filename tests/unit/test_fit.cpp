@@ -194,6 +194,42 @@ TEST_CASE("bad fit input is an InputError naming the problem") {
   CHECK_THROWS_WITH_AS(fit(*model, bad_labels, quiet(1, 32), {}), doctest::Contains("label 7"), InputError);
 }
 
+TEST_CASE("grayscale images (n, h, w) feed a model declared on (h, w, 1), as Keras users feed them") {
+  // blobs' four features as 2x2 images; the model's InputLayer declares them (2, 2, 1).
+  Dataset images = blobs(200, 5);
+  images.x.reshape({200, 2, 2});
+  Dataset channels = images;
+  channels.x.reshape({200, 2, 2, 1});
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "InputLayer"}, {"config", {{"batch_shape", {nullptr, 2, 2, 1}}}}});
+  layers.push_back({{"class_name", "Flatten"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build(*model->declared_input_shape(), 4);
+  model->compile(builtins().create_optimizer("Adam", {{"learning_rate", 0.01}}),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  const History history = fit(*model, images, quiet(3), {});
+  CHECK(history.history.at("loss").back() < history.history.at("loss").front());
+  CHECK(evaluate(*model, images, 64, 0).at("loss") == evaluate(*model, channels, 64, 0).at("loss"));
+  const Tensor p = predict(*model, images, 64);
+  CHECK(p == predict(*model, channels, 64));
+  // Only a trailing 1 the data lacks is added; any other difference is the usual sentence.
+  Dataset wide = images;
+  wide.x = xt::zeros<float>({200, 2, 4});
+  CHECK_THROWS_WITH_AS(fit(*model, wide, quiet(1), {}),
+                       "the training data blobs has samples of shape (None, 2, 4) but the model's first layer \"input_layer\" "
+                       "expects (None, 2, 2, 1)",
+                       InputError);
+  Dataset flat = images;
+  flat.x.reshape({200, 4});
+  CHECK_THROWS_WITH_AS(predict(*model, flat, 64),
+                       "the input blobs has samples of shape (None, 4) but the model expects (None, 2, 2, 1)", InputError);
+  Dataset extra = channels;
+  extra.x.reshape({200, 2, 2, 1, 1});
+  CHECK_THROWS_AS(evaluate(*model, extra, 64, 0), InputError);
+}
+
 TEST_CASE("predict runs a callback's predict hooks in order, batch indices 0..steps-1, logs empty") {
   struct PredictRecorder final : Callback {
     std::vector<std::string> events;

@@ -39,7 +39,9 @@ TEST_CASE("an unknown name lists the known ones") {
   Registry r;
   register_builtins(r);
   CHECK_THROWS_WITH_AS(r.create_layer("Dens", {{"units", 2}}),
-                       "unknown layer \"Dens\" (known: Activation, Dense, Dropout, Flatten, InputLayer)", InputError);
+                       doctest::Contains("unknown layer \"Dens\" (known: Activation, "), InputError);
+  // The known list is the registry's, sorted (the README's layer table is checked against it).
+  CHECK_THROWS_WITH_AS(r.create_layer("Dens", {{"units", 2}}), doctest::Contains(", Dense, "), InputError);
   CHECK_THROWS_WITH_AS(r.create_optimizer("Adamw", Json::object()), doctest::Contains("unknown optimizer \"Adamw\""),
                        InputError);
 }

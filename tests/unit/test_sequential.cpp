@@ -97,8 +97,8 @@ TEST_CASE("a shape mismatch names the layer and both shapes") {
 TEST_CASE("config errors name the layer index and the problem") {
   CHECK_THROWS_WITH_AS(Sequential::from_config({{"layers", {{{"class_name", "Dense"}}}}}, builtins()),
                        "layer 0 (Dense): Dense: the option \"units\" is required", InputError);
-  CHECK_THROWS_WITH_AS(Sequential::from_config({{"layers", {{{"class_name", "Conv2D"}}}}}, builtins()),
-                       doctest::Contains("layer 0 (Conv2D): unknown layer \"Conv2D\" (known: Activation, Dense"),
+  CHECK_THROWS_WITH_AS(Sequential::from_config({{"layers", {{{"class_name", "Conv9D"}}}}}, builtins()),
+                       doctest::Contains("layer 0 (Conv9D): unknown layer \"Conv9D\" (known: Activation, "),
                        InputError);
   CHECK_THROWS_WITH_AS(Sequential::from_config({{"class_name", "Functional"}}, builtins()),
                        doctest::Contains("only Sequential models are supported"), InputError);
