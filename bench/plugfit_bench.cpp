@@ -1,7 +1,7 @@
 // Training throughput of plugfit on Fashion-MNIST, printed as one JSON line like the peers in
 // ../shared/bench (samples/s over the timed epochs, seconds per epoch, test accuracy, peak RSS).
 //
-//   plugfit_bench [--model mlp|cnn] [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
+//   plugfit_bench [--model mlp|cnn|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
 //                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T] [--seed S]
 //
 // --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -69,6 +70,12 @@ int main(int argc, char** argv) {
         {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
         {"class_name": "Flatten", "config": {}},
         {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}])");
+    } else if (model_kind.size() > 5 && model_kind.compare(model_kind.size() - 5, 5, ".json") == 0) {
+      // A Keras-shaped model file (sample_models/fashion_cnn.json), as a run file names it.
+      std::ifstream in(model_kind);
+      if (!in) throw InputError("cannot read the model file " + model_kind);
+      const Json file = Json::parse(in);
+      layers = file.contains("config") ? file["config"]["layers"] : file["layers"];
     } else if (model_kind == "mlp") {
       layers.push_back({{"class_name", "Flatten"}, {"config", Json::object()}});
       std::stringstream units(hidden);
@@ -76,7 +83,7 @@ int main(int argc, char** argv) {
         layers.push_back({{"class_name", "Dense"}, {"config", {{"units", std::stoi(u)}, {"activation", "relu"}}}});
       layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
     } else {
-      throw InputError("--model must be mlp or cnn, got \"" + model_kind + "\"");
+      throw InputError("--model must be mlp, cnn or a model .json file, got \"" + model_kind + "\"");
     }
 
     const Dataset train = load_dataset("fashion-mnist:train");
