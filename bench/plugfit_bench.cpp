@@ -1,7 +1,7 @@
 // Training throughput of plugfit on Fashion-MNIST, printed as one JSON line like the peers in
 // ../shared/bench (samples/s over the timed epochs, seconds per epoch, test accuracy, peak RSS).
 //
-//   plugfit_bench [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
+//   plugfit_bench [--model mlp|cnn|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
 //                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T] [--seed S]
 //
 // --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -42,6 +43,7 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 int main(int argc, char** argv) {
   const std::size_t batch = std::stoul(arg(argc, argv, "--batch", "32"));
   const int epochs = std::stoi(arg(argc, argv, "--epochs", "1"));
+  const std::string model_kind = arg(argc, argv, "--model", "mlp");
   const std::string hidden = arg(argc, argv, "--hidden", "128");
   const std::string optimizer = arg(argc, argv, "--optimizer", "adam");
   const int idle = std::stoi(arg(argc, argv, "--idle-callbacks", "0"));
@@ -57,16 +59,37 @@ int main(int argc, char** argv) {
     loader.load("bench_callbacks");
     const double plugin_load_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
-    Json layers = Json::array({{{"class_name", "Flatten"}, {"config", Json::object()}}});
-    std::stringstream units(hidden);
-    for (std::string u; std::getline(units, u, ',');)
-      layers.push_back({{"class_name", "Dense"}, {"config", {{"units", std::stoi(u)}, {"activation", "relu"}}}});
-    layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
+    Json layers = Json::array();
+    if (model_kind == "cnn") {
+      // Keras's MNIST convnet, as ../shared/bench/torch_peer.py --model cnn builds it.
+      layers = Json::parse(R"([
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 28, 28, 1]}},
+        {"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": 3, "activation": "relu"}},
+        {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
+        {"class_name": "Conv2D", "config": {"filters": 64, "kernel_size": 3, "activation": "relu"}},
+        {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
+        {"class_name": "Flatten", "config": {}},
+        {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}])");
+    } else if (model_kind.size() > 5 && model_kind.compare(model_kind.size() - 5, 5, ".json") == 0) {
+      // A Keras-shaped model file (sample_models/fashion_cnn.json), as a run file names it.
+      std::ifstream in(model_kind);
+      if (!in) throw InputError("cannot read the model file " + model_kind);
+      const Json file = Json::parse(in);
+      layers = file.contains("config") ? file["config"]["layers"] : file["layers"];
+    } else if (model_kind == "mlp") {
+      layers.push_back({{"class_name", "Flatten"}, {"config", Json::object()}});
+      std::stringstream units(hidden);
+      for (std::string u; std::getline(units, u, ',');)
+        layers.push_back({{"class_name", "Dense"}, {"config", {{"units", std::stoi(u)}, {"activation", "relu"}}}});
+      layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
+    } else {
+      throw InputError("--model must be mlp, cnn or a model .json file, got \"" + model_kind + "\"");
+    }
 
     const Dataset train = load_dataset("fashion-mnist:train");
     const Dataset test = load_dataset("fashion-mnist:test");
     auto model = Sequential::from_config({{"layers", layers}}, registry);
-    model->build(train.sample_shape(), seed);
+    model->build(model->declared_input_shape().value_or(train.sample_shape()), seed);
     std::vector<std::unique_ptr<Metric>> metrics;
     metrics.push_back(registry.create_metric("sparse_categorical_accuracy", Json::object()));
     metrics.back()->set_name("accuracy");
@@ -95,11 +118,11 @@ int main(int argc, char** argv) {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     std::printf(
-        "{\"peer\": \"plugfit\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
+        "{\"peer\": \"plugfit\", \"model\": \"%s\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
         "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", "
         "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f, "
         "\"plugin_load_ms\": %.3f}\n",
-        batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),
+        model_kind.c_str(), batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),
         double(train.size()) * epochs / seconds, seconds / epochs, result.at("accuracy"),
         double(usage.ru_maxrss) / 1024.0, plugin_load_ms);
     return 0;
