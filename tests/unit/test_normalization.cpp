@@ -12,6 +12,7 @@
 
 #include "builtins/builtins.hpp"
 #include "layers/build_context.hpp"
+#include "resume_support.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -227,9 +228,6 @@ TEST_CASE("BatchNormalization's get_config round-trips with Keras's names") {
 }
 
 TEST_CASE("a model with BatchNormalization resumes bit for bit, moving statistics included") {
-  namespace fs = std::filesystem;
-  std::string pattern = (fs::temp_directory_path() / "plugfit-bn-XXXXXX").string();
-  const std::string folder = mkdtemp(pattern.data());
   const Dataset data = load_dataset("synthetic:samples=240,features=4,classes=3,seed=5,labels=linear");
   auto make = [] {
     Sequential model({Input({4}), layer("Dense", {{"units", 8}}), layer("BatchNormalization", Json::object()),
@@ -239,24 +237,7 @@ TEST_CASE("a model with BatchNormalization resumes bit for bit, moving statistic
                    .metrics = {"accuracy"}});
     return model;
   };
-  FitOptions options;
-  options.batch_size = 16;
-  options.verbose = 0;
-  options.seed = 7;
-  options.epochs = 4;
-  options.checkpoint = "dir:" + folder + "/straight";
-  Sequential straight = make();
-  straight.fit(data, options);
-  options.checkpoint = "dir:" + folder + "/halves";
-  options.epochs = 2;
-  make().fit(data, options);
-  Sequential resumed = make();
-  options.epochs = 4;
-  options.resume = true;
-  resumed.fit(data, options);
-  const auto p = straight.parameters(), q = resumed.parameters();
-  REQUIRE(p.size() == q.size());
-  CHECK(std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0);
+  auto [straight, resumed] = test::straight_and_resumed(make, data);
   const Weight* moving = nullptr;
   for (const Weight* w : straight.weights())
     if (w->name == "batch_normalization/moving_mean") moving = w;
@@ -264,5 +245,4 @@ TEST_CASE("a model with BatchNormalization resumes bit for bit, moving statistic
   CHECK(moving->value_data[0] != 0.f);  // training moved it
   const Tensor a = straight.predict(data, 64), b = resumed.predict(data, 64);
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-  fs::remove_all(folder);
 }

@@ -12,6 +12,7 @@
 
 #include "builtins/builtins.hpp"
 #include "layers/build_context.hpp"
+#include "resume_support.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -269,9 +270,6 @@ TEST_CASE("RandomContrast: identity in inference; (x - mean) * f + mean per imag
 }
 
 TEST_CASE("a model with augmentation layers resumes bit for bit: the generator they draw from is in the checkpoint") {
-  namespace fs = std::filesystem;
-  std::string pattern = (fs::temp_directory_path() / "plugfit-aug-XXXXXX").string();
-  const std::string folder = mkdtemp(pattern.data());
   Dataset data;
   data.x = Tensor::from_shape({96, 4, 4, 1});
   data.y = Tensor::from_shape({96});
@@ -288,23 +286,5 @@ TEST_CASE("a model with augmentation layers resumes bit for bit: the generator t
                    .metrics = {"accuracy"}});
     return model;
   };
-  FitOptions options;
-  options.batch_size = 16;
-  options.verbose = 0;
-  options.seed = 7;
-  options.epochs = 4;
-  options.checkpoint = "dir:" + folder + "/straight";
-  Sequential straight = make();
-  straight.fit(data, options);
-  options.checkpoint = "dir:" + folder + "/halves";
-  options.epochs = 2;
-  make().fit(data, options);
-  Sequential resumed = make();
-  options.epochs = 4;
-  options.resume = true;
-  resumed.fit(data, options);
-  const auto p = straight.parameters(), q = resumed.parameters();
-  REQUIRE(p.size() == q.size());
-  CHECK(std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0);
-  fs::remove_all(folder);
+  test::straight_and_resumed(make, data);
 }
