@@ -51,23 +51,10 @@ struct Built {
   void set(const std::string& name, std::initializer_list<float> v) { std::copy(v.begin(), v.end(), weight(name).value_data); }
 };
 
-Tensor ramp(const Shape& full_shape) {
-  Tensor x = Tensor::from_shape(full_shape);
-  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(std::sin(double(i) * 0.7) * 3.0 + double(i % 5));
-  return x;
-}
 
 // Channel of flat index i for a channels_last tensor with c channels.
 std::size_t last_channel(std::size_t i, std::size_t c) { return i % c; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
 
 }  // namespace
 

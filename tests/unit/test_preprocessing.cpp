@@ -44,20 +44,7 @@ struct Built {
   }
 };
 
-Tensor ramp(const Shape& full_shape) {
-  Tensor x = Tensor::from_shape(full_shape);
-  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(std::sin(double(i) * 0.7) * 3.0 + double(i % 5));
-  return x;
-}
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
 
 void check_gradients(const std::string& class_name, const Json& config, const Shape& shape, bool training = true) {
   auto layer = builtins().create_layer(class_name, config);

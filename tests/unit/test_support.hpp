@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -30,6 +32,23 @@ inline const Registry& builtins() {
   static Registry storage;
   static const Registry& registry = make_builtins(storage);
   return registry;
+}
+
+// Smooth, varied values of a shape (no two neighbours equal): inputs for the layer tests.
+inline Tensor ramp(const Shape& full_shape) {
+  Tensor x = Tensor::from_shape(full_shape);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(std::sin(double(i) * 0.7) * 3.0 + double(i % 5));
+  return x;
+}
+
+// The message of the InputError f throws, or "(no InputError)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
 }
 
 // A fresh folder under /tmp, removed with everything in it.
