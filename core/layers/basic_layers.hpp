@@ -10,6 +10,7 @@ namespace plugfit {
 // Declares the input shape of a model (Keras 3 configs start with one); identity otherwise.
 class InputLayer final : public Layer {
  public:
+  MaskSupport mask_support() const override { return MaskSupport::propagate; }
   explicit InputLayer(Config& config);
   // The declared shape without batch.
   const Shape& shape() const { return shape_; }
@@ -24,6 +25,7 @@ class InputLayer final : public Layer {
 
 class Activation final : public Layer {
  public:
+  MaskSupport mask_support() const override { return MaskSupport::propagate; }
   explicit Activation(Config& config);
   Shape build(const Shape& input_shape, BuildContext& ctx) override;
   const Tensor& forward(const Tensor& x, bool training) override;
@@ -42,6 +44,7 @@ class Activation final : public Layer {
 // 1 / (1 - rate); identity at inference. Draws from the model's generator.
 class Dropout final : public Layer {
  public:
+  MaskSupport mask_support() const override { return MaskSupport::propagate; }
   explicit Dropout(Config& config);
   Shape build(const Shape& input_shape, BuildContext& ctx) override;
   const Tensor& forward(const Tensor& x, bool training) override;

@@ -10,6 +10,7 @@ namespace plugfit {
 
 class Dense final : public Layer {
  public:
+  MaskSupport mask_support() const override { return MaskSupport::propagate; }
   explicit Dense(Config& config);
   Shape build(const Shape& input_shape, BuildContext& ctx) override;
   const Tensor& forward(const Tensor& x, bool training) override;

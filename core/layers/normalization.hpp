@@ -21,6 +21,7 @@ namespace plugfit {
 
 class BatchNormalization final : public Layer {
  public:
+  MaskSupport mask_support() const override { return MaskSupport::propagate; }
   // Throws InputError naming the layer for a negative or non-finite epsilon or a momentum
   // outside [0, 1], and for the Keras options plugfit does not implement (regularizers,
   // constraints, renorm).

@@ -236,12 +236,24 @@ void Sequential::rethrow_from_layer(std::size_t i, const char* step) const {
 
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* a = &x;
+  const Tensor* mask = nullptr;
+  std::size_t mask_source = 0;  // the layer whose output_mask() is `mask`
   for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
+    Layer& layer = *impl_->layers_[i];
+    if (mask && layer.mask_support() == Layer::MaskSupport::none)
+      throw InputError("layer \"" + layer.name() + "\" (" + impl_->class_names_[i] +
+                       ") cannot take the mask that layer \"" + impl_->layers_[mask_source]->name() + "\" (" +
+                       impl_->class_names_[mask_source] +
+                       ") passes on; put a layer that consumes it (an RNN, GlobalAveragePooling1D) before it");
+    layer.set_input_mask(mask);
     try {
-      a = &impl_->layers_[i]->forward(*a, training);
+      a = &layer.forward(*a, training);
     } catch (...) {
       rethrow_from_layer(i, "forward");
     }
+    const Tensor* next = layer.output_mask();
+    if (next != mask) mask_source = i;
+    mask = next;
   }
   return *a;
 }

@@ -48,7 +48,7 @@ TEST_CASE("first-party plugins load by name from the build tree and register qua
   PluginLoader loader(registry);
   const PluginInfo& info = loader.load("custom_layers");
   CHECK(info.version == "0.1.0");
-  CHECK(info.abi_major == 2);
+  CHECK(info.abi_major == 3);
   CHECK(fs::path(info.file).is_absolute());
   CHECK(registry.find(TypeKind::layer, "custom_layers>MyCustomLayer") != nullptr);
   CHECK(registry.find(TypeKind::layer, "MyCustomLayer")->name == "custom_layers>MyCustomLayer");
@@ -76,10 +76,10 @@ TEST_CASE("each malformed plugin is refused with a clear sentence") {
             " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
   CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
         "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
-            ") was built for SDK ABI 3.0, but this plugfit has ABI 2.0; rebuild it against this SDK");
+            ") was built for SDK ABI 4.0, but this plugfit has ABI 3.0; rebuild it against this SDK");
   CHECK(refusal("bad_abi_minor", test_plugin("bad_abi_minor")) ==
         "plugin \"bad_abi_minor\" 9.9.9 (" + test_plugin("bad_abi_minor") +
-            ") was built for SDK ABI 2.1, newer than this plugfit's 2.0; upgrade plugfit or rebuild the plugin "
+            ") was built for SDK ABI 3.1, newer than this plugfit's 3.0; upgrade plugfit or rebuild the plugin "
             "against this SDK");
   CHECK(refusal("bad_toolchain", test_plugin("bad_toolchain"))
             .find("was built with toolchain \"gcc-4;gxx-abi-1002\", but this plugfit needs \"gcc-") != std::string::npos);

@@ -128,6 +128,25 @@ class PLUGFIT_API Layer {
   // then receives gradients with respect to the pre-softmax logits.
   virtual bool fuse_softmax_backward() { return false; }
 
+  // Masks (Keras's Embedding(mask_zero=True) and Masking): which time steps of a sequence batch
+  // are real. A mask is a (batch, steps) tensor of 1 (a real step) and 0 (padding). Before each
+  // forward() the model hands the layer the mask of its input (set_input_mask; nullptr: none),
+  // valid until the next forward(); after forward() it asks output_mask() for the next layer's.
+  // mask_support() says what the layer does with an input mask:
+  //   none:      cannot take one; the model stops with an InputError naming the layer (the default),
+  //   propagate: ignores it and passes it on unchanged (Dense, Activation, Dropout, ...),
+  //   use:       reads input_mask() in forward()/backward() and computes output_mask() itself
+  //              (an LSTM with return_sequences passes it on; without, returns nullptr).
+  // A layer that creates a mask (Embedding with mask_zero) overrides output_mask() whatever it
+  // declares here; the returned tensor is the layer's, valid until its next forward().
+  enum class MaskSupport { none, propagate, use };
+  virtual MaskSupport mask_support() const { return MaskSupport::none; }
+  virtual const Tensor* output_mask() const {
+    return mask_support() == MaskSupport::propagate ? input_mask_ : nullptr;
+  }
+  void set_input_mask(const Tensor* mask) { input_mask_ = mask; }
+  const Tensor* input_mask() const { return input_mask_; }
+
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   bool needs_input_gradient() const { return needs_input_gradient_; }
@@ -136,6 +155,7 @@ class PLUGFIT_API Layer {
  private:
   std::string name_;
   bool needs_input_gradient_ = true;
+  const Tensor* input_mask_ = nullptr;
 };
 
 }  // namespace plugfit
