@@ -4,12 +4,16 @@
 
 #include "../layers/basic_layers.hpp"
 #include "../layers/conv2d.hpp"
+#include "../layers/conv1d.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/embedding.hpp"
 #include "../layers/normalization.hpp"
 #include "../layers/preprocessing.hpp"
 #include "../layers/random_affine.hpp"
 #include "../layers/pooling.hpp"
+#include "../layers/pooling1d.hpp"
 #include "../layers/reshaping.hpp"
+#include "../layers/sequence_layers.hpp"
 #include "../losses/losses.hpp"
 #include "../metrics/metrics.hpp"
 #include "../optimizers/optimizers.hpp"
@@ -54,6 +58,16 @@ void register_builtins(Registry& types) {
   registry.add_layer<Cropping2D>("Cropping2D");
   registry.add_layer<UpSampling2D>("UpSampling2D");
   registry.add_layer<SpatialDropout2D>("SpatialDropout2D");
+  registry.add_layer<Embedding>("Embedding");
+  registry.add_layer<Masking>("Masking");
+  registry.add_layer<Conv1D>("Conv1D");
+  registry.add_layer<MaxPooling1D>("MaxPooling1D");
+  registry.add_layer<AveragePooling1D>("AveragePooling1D");
+  registry.add_layer<GlobalMaxPooling1D>("GlobalMaxPooling1D");
+  registry.add_layer<GlobalAveragePooling1D>("GlobalAveragePooling1D");
+  registry.add_layer<LayerNormalization>("LayerNormalization");
+  registry.add_layer<RepeatVector>("RepeatVector");
+  registry.add_layer<TimeDistributed>("TimeDistributed");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

@@ -43,8 +43,9 @@ Json keras_layer_spec(Json spec) {
       {"output_dim", "units"},           {"init", "kernel_initializer"},     {"W_regularizer", "kernel_regularizer"},
       {"b_regularizer", "bias_regularizer"}, {"W_constraint", "kernel_constraint"},
       {"b_constraint", "bias_constraint"}, {"bias", "use_bias"},             {"input_dtype", "dtype"}};
+  const bool embedding = spec.value("class_name", std::string()) == "Embedding";  // its output_dim is its own
   for (const auto& [old_key, new_key] : keras1_keys)
-    if (config.contains(old_key) && !config.contains(new_key)) {
+    if (config.contains(old_key) && !config.contains(new_key) && !(embedding && std::string(old_key) == "output_dim")) {
       config[new_key] = config[old_key];
       config.erase(old_key);
     }

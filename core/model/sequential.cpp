@@ -120,9 +120,12 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
     // The options every Keras layer takes are the model's business (as in Keras's base Layer),
     // so a plugin's constructor sees only its own.
     Json own_config = layer_config;
+    // Embedding's input_dim is its vocabulary, not Keras 2's input-shape shortcut.
+    const TypeEntry* known = registry.find(TypeKind::layer, class_name);
+    const bool embedding = known && known->name == "Embedding";
     if (own_config.is_object() && class_name != "InputLayer") {
       for (const char* key : {"name", "trainable", "input_shape", "batch_input_shape", "batch_shape", "input_dim"})
-        own_config.erase(key);
+        if (!(embedding && std::string(key) == "input_dim")) own_config.erase(key);
       for (const char* key : kKerasPrecisionKeys) own_config.erase(key);
     }
     std::unique_ptr<Layer> layer;
@@ -131,7 +134,15 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
     } catch (const InputError& e) {
       throw InputError(where + " (" + class_name + "): " + e.what());
     }
-    if (i == 0) model->impl_->declared_input_shape_ = plugfit::declared_input_shape(layer_config);
+    if (i == 0) {
+      Json shape_keys = layer_config;
+      if (embedding && shape_keys.is_object()) {  // Keras 2's input_length is the steps of the ids
+        shape_keys.erase("input_dim");
+        if (shape_keys.value("input_length", Json()).is_number_integer() && !shape_keys.contains("input_shape"))
+          shape_keys["input_shape"] = Json::array({shape_keys["input_length"]});
+      }
+      model->impl_->declared_input_shape_ = plugfit::declared_input_shape(shape_keys);
+    }
     if (auto* input = dynamic_cast<InputLayer*>(layer.get())) {
       if (i != 0) throw InputError(where + ": an InputLayer may only come first");
       model->impl_->declared_input_shape_ = input->shape();
@@ -248,6 +259,8 @@ const Tensor& Sequential::forward(const Tensor& x, bool training) {
     layer.set_input_mask(mask);
     try {
       a = &layer.forward(*a, training);
+    } catch (const InputError&) {
+      throw;  // bad data (an Embedding's token id): the layer's sentence names it
     } catch (...) {
       rethrow_from_layer(i, "forward");
     }
