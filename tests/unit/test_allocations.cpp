@@ -301,3 +301,61 @@ TEST_CASE("the pooling and reshaping layers allocate nothing per batch") {
     for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
   }
 }
+
+TEST_CASE("the sequence layers allocate nothing per batch, masks included") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  const Json dense_softmax = layer("Dense", {{"units", 3}, {"activation", "softmax"}});
+  // ids (8) -> (8, 4) masked -> (8, 5) -> normalized -> (5) over the real steps -> (3)
+  const Json masked = Json::array({
+      layer("Embedding", {{"input_dim", 20}, {"output_dim", 4}, {"mask_zero", true}}),
+      layer("TimeDistributed", {{"layer", {{"class_name", "Dense"}, {"config", {{"units", 5}, {"activation", "relu"}}}}}}),
+      layer("LayerNormalization", Json::object()),
+      layer("GlobalAveragePooling1D", Json::object()),
+      dense_softmax,
+  });
+  // ids (8) -> (8, 4) -> causal dilated (8, 4) -> max (4, 4) -> channels_first strided (4, 2) -> average (2, 2)
+  // -> global max (2) -> repeated (3, 2) -> flatten -> (3)
+  const Json convolved = Json::array({
+      layer("Embedding", {{"input_dim", 20}, {"output_dim", 4}}),
+      layer("Conv1D", {{"filters", 4}, {"kernel_size", 3}, {"padding", "causal"}, {"dilation_rate", 2}, {"activation", "tanh"}}),
+      layer("MaxPooling1D", Json::object()),
+      layer("Conv1D", {{"filters", 4}, {"kernel_size", 2}, {"strides", 2}, {"padding", "same"}, {"data_format", "channels_first"}}),
+      layer("AveragePooling1D", {{"pool_size", 2}, {"strides", 1}, {"padding", "same"}}),
+      layer("GlobalMaxPooling1D", Json::object()),
+      layer("RepeatVector", {{"n", 3}}),
+      layer("Flatten", Json::object()),
+      dense_softmax,
+  });
+  Tensor ids = Tensor::from_shape({16, 8});
+  for (std::size_t i = 0; i < ids.size(); ++i) ids.data()[i] = float((i * 7) % 20);
+  Tensor y = Tensor::from_shape({16});
+  for (std::size_t i = 0; i < 16; ++i) y(i) = static_cast<float>(i % 3);
+  for (const Json* layers : {&masked, &convolved}) {
+    auto model = Sequential::from_config({{"layers", *layers}}, builtins());
+    model->build({8}, 3);
+    model->compile(builtins().create_optimizer("Adam", Json::object()),
+                   builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                   "sparse_categorical_crossentropy", {});
+    Tensor dy;
+    step_allocations(*model, ids, y, dy);
+    for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, ids, y, dy) == 0);
+  }
+  // Masking on float steps (every third step padding).
+  const Json masking = Json::array({
+      layer("Masking", Json::object()),
+      layer("LayerNormalization", {{"center", false}}),
+      layer("GlobalAveragePooling1D", Json::object()),
+      dense_softmax,
+  });
+  Tensor x = Tensor::from_shape({16, 6, 3});
+  Rng rng(4);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = (i / 3) % 3 == 2 ? 0.f : static_cast<float>(rng.normal());
+  auto model = Sequential::from_config({{"layers", masking}}, builtins());
+  model->build({6, 3}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  Tensor dy;
+  step_allocations(*model, x, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
