@@ -89,7 +89,11 @@ const Tensor& Embedding::backward(const Tensor& dy) {
     const float* __restrict src = d + i * output_dim_;
     for (std::size_t c = 0; c < output_dim_; ++c) row[c] += src[c];
   }
-  return dx_;  // token ids have no gradient (the model never asks: the first layer)
+  if (needs_input_gradient()) {  // token ids have no gradient: zeros for a layer before (the model's first never asks)
+    dx_.resize({dy.shape()[0], steps_});
+    std::fill(dx_.begin(), dx_.end(), 0.f);
+  }
+  return dx_;
 }
 
 Json Embedding::get_config() const {

@@ -63,8 +63,10 @@ LayerNormalization::LayerNormalization(Config& config)
   const std::string at = layer_label(config, "LayerNormalization") + ": ";
   Json axis = config.has("axis") ? config.raw("axis") : Json(-1);
   if (axis.is_array() && axis.size() == 1) axis = axis[0];
-  if (!axis.is_number_integer() || axis.get<long long>() != -1)
+  // tf.keras 2 saves the positive index of the last axis ([2] for (None, steps, features)): checked in build().
+  if (!axis.is_number_integer() || axis.get<long long>() == 0 || axis.get<long long>() < -1)
     throw InputError(at + "only axis -1 (the last axis) is supported, got " + axis.dump());
+  axis_ = axis.get<long long>();
   if (config.get<bool>("rms_scaling", false)) throw InputError(at + "rms_scaling true is not supported");
   if (!(epsilon_ > 0.0)) throw InputError(at + "\"epsilon\" must be positive");
   accept_keras_layer_options(config);
@@ -75,6 +77,9 @@ Shape LayerNormalization::build(const Shape& input_shape, BuildContext& ctx) {
   if (input_shape.empty() || input_shape.back() == 0)
     throw InputError(layer_label(name(), "LayerNormalization") + " needs an input with a last axis, got " +
                      shape_str(input_shape));
+  if (axis_ != -1 && static_cast<std::size_t>(axis_) != input_shape.size())
+    throw InputError(layer_label(name(), "LayerNormalization") + ": only the last axis is supported, got axis " +
+                     std::to_string(axis_) + " for input " + shape_str(input_shape));
   features_ = input_shape.back();
   if (scale_) gamma_ = &ctx.add_weight("gamma", {features_}, gamma_init_);
   if (center_) beta_ = &ctx.add_weight("beta", {features_}, beta_init_);

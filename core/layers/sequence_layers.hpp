@@ -1,7 +1,7 @@
 // LayerNormalization, RepeatVector and TimeDistributed, as in Keras.
 //
-// LayerNormalization: normalizes each sample over its last axis (axis -1, the only axis
-// supported), y = (x - mean) / sqrt(var + epsilon) * gamma + beta with the biased variance;
+// LayerNormalization: normalizes each sample over its last axis (axis -1 or the last
+// axis's positive index, as tf.keras 2 saves it), y = (x - mean) / sqrt(var + epsilon) * gamma + beta with the biased variance;
 // epsilon 1e-3, "gamma" (ones) when scale, "beta" (zeros) when center, both (features).
 // rms_scaling (Keras 3) only false. Passes a mask on.
 //
@@ -29,6 +29,7 @@ class LayerNormalization final : public Layer {
   MaskSupport mask_support() const override { return MaskSupport::propagate; }
 
  private:
+  long long axis_ = -1;  // -1, or the last axis's positive index (batch is 0)
   double epsilon_;
   bool center_, scale_;
   Initializer gamma_init_, beta_init_;

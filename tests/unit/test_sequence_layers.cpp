@@ -37,8 +37,12 @@ TEST_CASE("LayerNormalization's gradients match central differences") {
 }
 
 TEST_CASE("LayerNormalization refuses what it does not do, and round-trips its config") {
-  CHECK(error_of([] { builtins().create_layer("LayerNormalization", {{"axis", 1}}); }) ==
-        "LayerNormalization: only axis -1 (the last axis) is supported, got 1");
+  CHECK(error_of([] { builtins().create_layer("LayerNormalization", {{"axis", -2}}); }) ==
+        "LayerNormalization: only axis -1 (the last axis) is supported, got -2");
+  CHECK(build_error("LayerNormalization", {{"axis", 1}}, {3, 4}) ==
+        "layer \"l\" (LayerNormalization): only the last axis is supported, got axis 1 for input (None, 3, 4)");
+  BuiltLayer keras2("LayerNormalization", {{"axis", Json::array({2})}}, {3, 4});  // tf.keras 2's saved form
+  CHECK(keras2.output_shape == Shape{3, 4});
   CHECK(error_of([] { builtins().create_layer("LayerNormalization", {{"name", "ln"}, {"rms_scaling", true}}); }) ==
         "layer \"ln\" (LayerNormalization): rms_scaling true is not supported");
   auto layer = builtins().create_layer("LayerNormalization", {{"epsilon", 1e-6}, {"rms_scaling", false}});
