@@ -133,3 +133,16 @@ TEST_CASE("Masking zeroes the steps equal to mask_value and masks them") {
   CHECK(build_error("Masking", Json::object(), {4}) ==
         "layer \"l\" (Masking) expects input of shape (None, steps, features), got (None, 4)");
 }
+
+TEST_CASE("a Keras model JSON keeps Embedding's output_dim (Keras 1's Dense output_dim is renamed, not this one)") {
+  const Json keras = {{"keras_version", "2.15.0"},
+                      {"class_name", "Sequential"},
+                      {"config",
+                       {{"layers", Json::array({{{"class_name", "Embedding"},
+                                                 {"config", {{"name", "embedding"}, {"input_dim", 50}, {"output_dim", 8},
+                                                             {"batch_input_shape", {nullptr, 6}}, {"input_length", 6}}}},
+                                                {{"class_name", "GlobalAveragePooling1D"}, {"config", Json::object()}}})}}}};
+  auto model = Sequential::from_config(keras, builtins());
+  model->build({6}, 1);
+  CHECK(model->output_shape() == Shape{8});
+}
