@@ -116,7 +116,7 @@ int cmd_train(const Args& args) {
   if (auto v = parser.get_int("--verbose")) run.verbose = static_cast<int>(*v);
   if (auto v = parser.get_int("--seed")) run.seed = static_cast<std::uint64_t>(*v);
   if (auto v = parser.get("--checkpoint")) run.checkpoint = *v;
-  if (auto v = parser.get("--threads")) run.threads = parse_threads(*v, "plugfit train: --threads");
+  if (auto v = parser.get("--threads")) run.threads = parse_threads(*v, "--threads");
   if (run.batch_size == 0) throw InputError("--batch-size must be positive");
   const std::string checkpoint_uri =
       run.checkpoint.is_string() ? run.checkpoint.get<std::string>()
@@ -217,6 +217,7 @@ int cmd_evaluate(const Args& args) {
       .flag("--json", "print the loss and metrics as one JSON object, at full precision");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
+  const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
@@ -227,8 +228,7 @@ int cmd_evaluate(const Args& args) {
   const Dataset data = load_dataset(spec);
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
-  set_threads(resolve_threads(parse_threads(parser.get("--threads").value_or("auto"), "plugfit evaluate: --threads"),
-                              *model, batch));
+  set_threads(resolve_threads(threads_setting, *model, batch));
   const Logs logs = evaluate(*model, data, batch, static_cast<int>(parser.get_int("--verbose").value_or(0)));
   if (parser.has_flag("--json")) {
     std::printf("%s\n", logs.to_json().dump().c_str());
@@ -248,7 +248,7 @@ int cmd_predict(const Args& args) {
       .option("--threads", "N|auto", "threads for each batch's work (default auto)");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
-  const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "plugfit predict: --threads");
+  const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");

@@ -45,7 +45,7 @@ case "$case_name" in
   threads_refused)
     write_run
     for bad in 0 -1 x 1.5; do
-      expect_error 2 "^plugfit train: --threads must be a positive integer or \"auto\", got \"$bad\"$" \
+      expect_error 2 "^plugfit: error: --threads must be a positive integer or \"auto\", got \"$bad\"$" \
         "$plugfit" train run.json --threads="$bad"
     done
     expect_error 2 '--threads must be a positive integer or "auto", got "0"$' \
