@@ -2,7 +2,7 @@
 // ../shared/bench (samples/s over the timed epochs, seconds per epoch, test accuracy, peak RSS).
 //
 //   plugfit_bench [--model mlp|cnn|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
-//                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T] [--seed S]
+//                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T|auto] [--seed S]
 //
 // --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
 // dispatch cost); --epoch-callbacks adds N that override only epoch hooks (must cost nothing).
@@ -26,7 +26,9 @@
 #include "plugin_loading/loader.hpp"
 #include "builtins/builtins.hpp"
 #include "training/fit.hpp"
+#include "training/thread_policy.hpp"
 #include "util/blas.hpp"
+#include "util/parallel.hpp"
 
 using namespace plugfit;
 
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
   const std::string optimizer = arg(argc, argv, "--optimizer", "adam");
   const int idle = std::stoi(arg(argc, argv, "--idle-callbacks", "0"));
   const int epoch_only = std::stoi(arg(argc, argv, "--epoch-callbacks", "0"));
-  const int threads = std::stoi(arg(argc, argv, "--threads", std::to_string(blas_threads_for_batch(batch))));
+  const std::string threads_setting = arg(argc, argv, "--threads", "auto");
   const auto seed = std::stoull(arg(argc, argv, "--seed", "0"));
 
   try {
@@ -104,7 +106,8 @@ int main(int argc, char** argv) {
       owned.push_back(registry.create_callback("bench_callbacks>EpochOnly", Json::object()));
     for (auto& c : owned) callbacks.push_back(c.get());
 
-    set_blas_threads(threads);
+    const int threads = resolve_threads(parse_threads(threads_setting, "--threads"), *model, batch);
+    set_threads(threads);
     FitOptions options;
     options.epochs = epochs;
     options.batch_size = batch;
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &usage);
     std::printf(
         "{\"peer\": \"plugfit\", \"model\": \"%s\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
-        "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", "
+        "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"threads\": %d, \"blas_core\": \"%s\", "
         "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f, "
         "\"plugin_load_ms\": %.3f}\n",
         model_kind.c_str(), batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),

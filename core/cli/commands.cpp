@@ -21,7 +21,8 @@
 #include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/fit.hpp"
 #include "../training/interrupt.hpp"
-#include "../util/blas.hpp"
+#include "../training/thread_policy.hpp"
+#include "../util/parallel.hpp"
 #include "arg_parser.hpp"
 #include "run_file.hpp"
 
@@ -101,6 +102,8 @@ int cmd_train(const Args& args) {
       .option("--batch-size", "N", "samples per gradient step")
       .option("--verbose", "0|1|2", "0 silent, 1 a progress bar, 2 one line per epoch")
       .option("--seed", "N", "the seed that fixes initialization, shuffling and dropout")
+      .option("--threads", "N|auto", "threads for each batch's work (default: the run file's, else auto: the cores "
+                                     "when the batch is large enough to gain)")
       .option("--checkpoint", "URI", "save a full checkpoint every epoch at URI (dir:PATH, sqlite:FILE, hdf5:FILE)")
       .flag("--resume", "continue from the latest good checkpoint at the checkpoint location")
       .flag("--overwrite", "remove the checkpoints and index already at the checkpoint location, then train");
@@ -113,6 +116,7 @@ int cmd_train(const Args& args) {
   if (auto v = parser.get_int("--verbose")) run.verbose = static_cast<int>(*v);
   if (auto v = parser.get_int("--seed")) run.seed = static_cast<std::uint64_t>(*v);
   if (auto v = parser.get("--checkpoint")) run.checkpoint = *v;
+  if (auto v = parser.get("--threads")) run.threads = parse_threads(*v, "--threads");
   if (run.batch_size == 0) throw InputError("--batch-size must be positive");
   const std::string checkpoint_uri =
       run.checkpoint.is_string() ? run.checkpoint.get<std::string>()
@@ -170,7 +174,7 @@ int cmd_train(const Args& args) {
   options.validation_data = validation.get();
   options.verbose = run.verbose;
   options.seed = seed;
-  set_blas_threads(blas_threads_for_batch(run.batch_size));
+  options.threads = run.threads;
   try {
     model.fit(train, options);
   } catch (const TrainingInterrupted& stop) {
@@ -209,9 +213,11 @@ int cmd_evaluate(const Args& args) {
   parser.option("--data", "SPEC", "the data to evaluate on (default: the test data the checkpoint names)")
       .option("--batch-size", "N", "samples per batch (default 256)")
       .option("--verbose", "0|1|2", "0 silent (default), 1 a progress bar")
+      .option("--threads", "N|auto", "threads for each batch's work (default auto)")
       .flag("--json", "print the loss and metrics as one JSON object, at full precision");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
+  const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
   auto model = source.model(name, record);
@@ -222,7 +228,7 @@ int cmd_evaluate(const Args& args) {
   const Dataset data = load_dataset(spec);
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
-  set_blas_threads(blas_threads_for_batch(batch));
+  set_threads(resolve_threads(threads_setting, *model, batch));
   const Logs logs = evaluate(*model, data, batch, static_cast<int>(parser.get_int("--verbose").value_or(0)));
   if (parser.has_flag("--json")) {
     std::printf("%s\n", logs.to_json().dump().c_str());
@@ -238,9 +244,11 @@ int cmd_predict(const Args& args) {
   parser.positional("CHECKPOINT_URI", "the checkpoint (URI#NAME picks one; default latest)");
   parser.option("--input", "FILE", "the inputs: a .npy or .csv file, or a data spec (required)")
       .option("--output", "FILE", "where the predictions go: a .csv (a row per sample) or .npy file (required)")
-      .option("--batch-size", "N", "samples per batch (default 256)");
+      .option("--batch-size", "N", "samples per batch (default 256)")
+      .option("--threads", "N|auto", "threads for each batch's work (default auto)");
   plugin_options(parser);
   if (!parser.parse(args)) return 0;
+  const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   const auto input = parser.get("--input");
   const auto output = parser.get("--output");
   if (!input || !output) throw InputError("predict needs --input FILE and --output FILE");
@@ -250,6 +258,8 @@ int cmd_predict(const Args& args) {
   auto model = source.model(name, record);
   const Dataset data = load_inputs(*input);
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
+  if (batch == 0) throw InputError("--batch-size must be positive");
+  set_threads(resolve_threads(threads_setting, *model, batch));
   const Tensor predictions = predict(*model, data, batch);
   write_predictions(*output, predictions);
   std::printf("wrote predictions of shape %s to %s\n", full_shape_str(shape_of(predictions)).c_str(), output->c_str());

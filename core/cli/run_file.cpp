@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "../training/thread_policy.hpp"
 #include "../util/json_file.hpp"
 
 namespace plugfit {
@@ -58,6 +59,10 @@ RunSpec read_run_file(const std::string& path) {
     run.validation_split = fit.get<double>("validation_split", run.validation_split);
     if (fit.has("seed")) run.seed = fit.get<std::uint64_t>("seed", 0);
     run.verbose = fit.get<int>("verbose", run.verbose);
+    if (fit.has("threads")) {
+      const Json threads = fit.get<Json>("threads", Json());
+      run.threads = parse_threads(threads.is_string() ? threads.get<std::string>() : threads.dump(), in("fit.threads"));
+    }
     fit.check_all_used();
 
     const Json plugins = top.get<Json>("plugins", Json::array());

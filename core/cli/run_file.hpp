@@ -5,7 +5,8 @@
 //   "model": "fashion_mlp.json",            a path (relative to the run file) or an inline config
 //   "data": {"train": "fashion-mnist:train", "validation": null, "test": "fashion-mnist:test"},
 //   "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-//   "fit": {"epochs": 5, "batch_size": 32, "validation_split": 0.1, "shuffle": true, "seed": 42, "verbose": 1},
+//   "fit": {"epochs": 5, "batch_size": 32, "validation_split": 0.1, "shuffle": true, "seed": 42, "verbose": 1,
+//           "threads": "auto"},                   a positive integer, or "auto" (the default)
 //   "plugins": [],
 //   "callbacks": [{"class_name": "...", "config": {...}}],
 //   "checkpoint": "dir:checkpoints",
@@ -42,6 +43,7 @@ struct RunSpec {
   double validation_split = 0.0;
   std::optional<std::uint64_t> seed;
   int verbose = 1;
+  int threads = 0;  // 0: auto (resolve_threads, training/thread_policy.hpp)
   std::vector<std::string> plugins;
   std::vector<TypeSpec> callbacks;
   Json checkpoint;  // a URI, or {"uri": ..., "max_to_keep": ..., ...}

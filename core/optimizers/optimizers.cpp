@@ -5,9 +5,22 @@
 
 #include <plugfit/registry.hpp>
 
+#include "../util/parallel.hpp"
+
 namespace plugfit {
 
 namespace {
+
+// The rules' updates are elementwise, so splitting the flat buffer changes no result. Below
+// this many parameters one thread is faster (measured: Adam over the MLP's 101,770 parameters
+// gains from 2 threads; a few thousand do not pay for waking the workers).
+constexpr std::size_t kMinParallelParams = std::size_t{1} << 14;
+
+template <class Body>
+void for_each_range(std::size_t n, Body&& body) {
+  if (n >= kMinParallelParams) parallel_for(n, [&](std::size_t begin, std::size_t end, int) { body(begin, end); });
+  else body(0, n);
+}
 
 void check_learning_rate(double lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr))
@@ -198,23 +211,23 @@ class SGD final : public Optimizer {
     const float* __restrict g = grads.data();
     const std::size_t n = params.size();
     const auto lr = static_cast<float>(learning_rate_);
-    if (momentum_ == 0.0) {
-      for (std::size_t i = 0; i < n; ++i) p[i] -= lr * g[i];
-    } else {
-      float* __restrict m = momentum_buffer_.data();
-      const auto mu = static_cast<float>(momentum_);
-      if (nesterov_) {
-        for (std::size_t i = 0; i < n; ++i) {
+    float* __restrict m = momentum_buffer_.data();
+    const auto mu = static_cast<float>(momentum_);
+    for_each_range(n, [&](std::size_t begin, std::size_t end) {
+      if (momentum_ == 0.0) {
+        for (std::size_t i = begin; i < end; ++i) p[i] -= lr * g[i];
+      } else if (nesterov_) {
+        for (std::size_t i = begin; i < end; ++i) {
           m[i] = mu * m[i] - lr * g[i];
           p[i] += mu * m[i] - lr * g[i];
         }
       } else {
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = begin; i < end; ++i) {
           m[i] = mu * m[i] - lr * g[i];
           p[i] += m[i];
         }
       }
-    }
+    });
   }
   std::vector<OptimizerSlot> rule_slots() override {
     if (momentum_ == 0.0) return {};
@@ -256,22 +269,24 @@ class Adam final : public Optimizer {
     float* __restrict m = m_.data();
     float* __restrict v = v_.data();
     const std::size_t n = params.size();
-    if (amsgrad_) {
-      // Keras's AMSGrad: the step divides by the largest second moment seen so far.
-      float* __restrict v_hat = v_hat_.data();
-      for (std::size_t i = 0; i < n; ++i) {
+    float* __restrict v_hat = v_hat_.data();
+    for_each_range(n, [&](std::size_t begin, std::size_t end) {
+      if (amsgrad_) {
+        // Keras's AMSGrad: the step divides by the largest second moment seen so far.
+        for (std::size_t i = begin; i < end; ++i) {
+          m[i] += (g[i] - m[i]) * b1;
+          v[i] += (g[i] * g[i] - v[i]) * b2;
+          v_hat[i] = std::max(v_hat[i], v[i]);
+          p[i] -= alpha * m[i] / (std::sqrt(v_hat[i]) + eps);
+        }
+        return;
+      }
+      for (std::size_t i = begin; i < end; ++i) {
         m[i] += (g[i] - m[i]) * b1;
         v[i] += (g[i] * g[i] - v[i]) * b2;
-        v_hat[i] = std::max(v_hat[i], v[i]);
-        p[i] -= alpha * m[i] / (std::sqrt(v_hat[i]) + eps);
+        p[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
       }
-      return;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      m[i] += (g[i] - m[i]) * b1;
-      v[i] += (g[i] * g[i] - v[i]) * b2;
-      p[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
-    }
+    });
   }
   std::vector<OptimizerSlot> rule_slots() override {
     if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"v_hat", &v_hat_}};
@@ -317,23 +332,25 @@ class RMSprop final : public Optimizer {
     float* __restrict a = average_grad_.data();
     float* __restrict m = momentum_buffer_.data();
     const std::size_t n = params.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      v[i] = rho * v[i] + (1.f - rho) * g[i] * g[i];
-      float denominator = v[i];
-      if (centered_) {
-        a[i] = rho * a[i] + (1.f - rho) * g[i];
-        denominator -= a[i] * a[i];
+    for_each_range(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        v[i] = rho * v[i] + (1.f - rho) * g[i] * g[i];
+        float denominator = v[i];
+        if (centered_) {
+          a[i] = rho * a[i] + (1.f - rho) * g[i];
+          denominator -= a[i] * a[i];
+        }
+        // Keras <= 2.3: g / (sqrt(a) + eps); tf.keras 2.x and Keras 3: g / sqrt(a + eps).
+        const float increment =
+            epsilon_outside_sqrt_ ? lr * g[i] / (std::sqrt(denominator) + eps) : lr * g[i] / std::sqrt(denominator + eps);
+        if (momentum_ > 0.0) {
+          m[i] = mu * m[i] + increment;
+          p[i] -= m[i];
+        } else {
+          p[i] -= increment;
+        }
       }
-      // Keras <= 2.3: g / (sqrt(a) + eps); tf.keras 2.x and Keras 3: g / sqrt(a + eps).
-      const float increment =
-          epsilon_outside_sqrt_ ? lr * g[i] / (std::sqrt(denominator) + eps) : lr * g[i] / std::sqrt(denominator + eps);
-      if (momentum_ > 0.0) {
-        m[i] = mu * m[i] + increment;
-        p[i] -= m[i];
-      } else {
-        p[i] -= increment;
-      }
-    }
+    });
   }
   std::vector<OptimizerSlot> rule_slots() override {
     std::vector<OptimizerSlot> out{{"velocity", &velocity_}};

@@ -9,6 +9,8 @@
 #include "callback_list.hpp"
 #include "interrupt.hpp"
 #include "progbar.hpp"
+#include "thread_policy.hpp"
+#include "../util/parallel.hpp"
 
 namespace plugfit {
 
@@ -19,6 +21,7 @@ void FitOptions::validate() const {
   if (!(validation_split >= 0.0 && validation_split < 1.0))
     throw InputError("\"validation_split\" must be in [0, 1), got " + std::to_string(validation_split));
   if (verbose < 0 || verbose > 2) throw InputError("\"verbose\" must be 0, 1 or 2");
+  if (threads < 0) throw InputError("\"threads\" must be positive, or 0 for auto, got " + std::to_string(threads));
   for (std::size_t i = 0; i < callbacks.size(); ++i)
     if (callbacks[i].get() == nullptr) throw InputError("\"callbacks\"[" + std::to_string(i) + "] is null");
   if (resume && checkpoint.empty()) throw InputError("\"resume\" needs a \"checkpoint\" location to resume from");
@@ -155,6 +158,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   if (n_train == 0) throw InputError("validation_split leaves no training samples");
   const std::size_t batch = options.batch_size;
   const std::size_t steps = (n_train + batch - 1) / batch;
+  set_threads(resolve_threads(options.threads, model, batch));
 
   History history;
   ProgbarLogger progbar(options.verbose);

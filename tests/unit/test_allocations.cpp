@@ -13,6 +13,7 @@
 #include "layers/build_context.hpp"
 #include "plugin_loading/loader.hpp"
 #include "training/fit.hpp"
+#include "util/parallel.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -358,4 +359,24 @@ TEST_CASE("the sequence layers allocate nothing per batch, masks included") {
   Tensor dy;
   step_allocations(*model, x, y, dy);
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
+
+TEST_CASE("with 2 threads a training step allocates nothing after the first batch, the split loops included") {
+  // Large enough that Dense's GEMMs and the optimizer's update are split across the threads.
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 128}, {"activation", "relu"}}}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({784}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  Tensor x = Tensor::from_shape({64, 784}), y = Tensor::from_shape({64});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(std::sin(double(i)));
+  for (std::size_t i = 0; i < 64; ++i) y(i) = static_cast<float>(i % 10);
+  set_threads(2);
+  Tensor dy;
+  step_allocations(*model, x, y, dy);  // sizes the buffers
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+  set_threads(1);
 }

@@ -100,6 +100,10 @@ struct FitOptions {
   const Dataset* validation_data = nullptr;  // instead of validation_split
   int verbose = 1;                // 0 silent, 1 progress bar, 2 one line per epoch
   std::uint64_t seed = 0;         // fixes the initial weights, the shuffles and dropout
+  // Threads for the batch's work (the caller's included); 0 is "auto": the cores when a batch
+  // is large enough for the split to pay, else 1. fit() sets it for the whole process, and
+  // evaluate/predict afterwards keep it. Results are bit-identical for a fixed count (README).
+  int threads = 0;
   std::vector<CallbackRef> callbacks{};
   // A checkpoint location ("dir:ckpts", "sqlite:runs.db"): the checkpoint manager saves there.
   std::string checkpoint{};
