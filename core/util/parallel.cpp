@@ -34,7 +34,9 @@ class WorkerPool {
     stopping_ = false;
     size_ = threads;
     errors_.assign(static_cast<std::size_t>(threads), nullptr);
-    for (int chunk = 1; chunk < threads; ++chunk) workers_.emplace_back([this, chunk] { work(chunk); });
+    // A new worker waits for the next job, not the last one a former pool ran.
+    for (int chunk = 1; chunk < threads; ++chunk)
+      workers_.emplace_back([this, chunk, seen = generation_] { work(chunk, seen); });
   }
 
   void run(std::size_t n, ChunkBody body, void* state) {
@@ -71,8 +73,7 @@ class WorkerPool {
     }
   }
 
-  void work(int chunk) {
-    std::uint64_t seen = 0;
+  void work(int chunk, std::uint64_t seen) {
     for (;;) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return generation_ != seen; });
