@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "keras_options.hpp"
+#include "util/parallel.hpp"
 
 namespace plugfit {
 
@@ -27,7 +28,52 @@ Shape ConvLayerBase::build(const Shape& input_shape, BuildContext& ctx) {
   return spatial_.shape_of(out_h_, out_w_, out_c_);
 }
 
-const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
+// y += bias, then relu when relu: one pass over each row, rows split over the threads.
+void ConvLayerBase::add_bias_relu(float* y, std::size_t rows, bool relu) const {
+  const float* __restrict b = use_bias_ ? bias_->value_data : nullptr;
+  const std::size_t channels = out_c_;
+  parallel_for(rows, [y, b, channels, relu](std::size_t begin, std::size_t end, int) {
+    for (std::size_t r = begin; r < end; ++r) {
+      float* __restrict row = y + r * channels;
+      if (b)
+        for (std::size_t c = 0; c < channels; ++c) row[c] += b[c];
+      if (relu)
+        for (std::size_t c = 0; c < channels; ++c) row[c] = row[c] > 0.f ? row[c] : 0.f;
+    }
+  });
+}
+
+// dz = relu'(y) * dy when relu (else dz is dy), and the bias gradient: each chunk's partial sum,
+// added in chunk order (fixed for a fixed thread count).
+void ConvLayerBase::relu_and_bias_backward(const float* y, const float* dy, float* dz, std::size_t rows, bool relu) {
+  const std::size_t channels = out_c_;
+  const int chunks = static_cast<int>(std::min<std::size_t>(rows, static_cast<std::size_t>(threads())));
+  if (use_bias_ && chunks > 1) sized(bias_partials_, std::size_t(chunks - 1) * channels);
+  float* gb = use_bias_ ? bias_->grad_data : nullptr;
+  if (gb) std::fill_n(gb, channels, 0.f);
+  float* partials = bias_partials_.data();
+  parallel_for(rows, [y, dy, dz, gb, partials, channels, relu](std::size_t begin, std::size_t end, int chunk) {
+    float* __restrict sum = !gb ? nullptr : chunk == 0 ? gb : partials + std::size_t(chunk - 1) * channels;
+    if (sum && chunk > 0) std::fill_n(sum, channels, 0.f);
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* __restrict yr = y + r * channels;
+      const float* __restrict dyr = dy + r * channels;
+      float* __restrict dzr = dz + r * channels;
+      if (relu)
+        for (std::size_t c = 0; c < channels; ++c) dzr[c] = yr[c] > 0.f ? dyr[c] : 0.f;
+      if (sum)
+        for (std::size_t c = 0; c < channels; ++c) sum[c] += (relu ? dzr : dyr)[c];
+    }
+  });
+  for (int chunk = 1; gb && chunk < chunks; ++chunk)
+    for (std::size_t c = 0; c < channels; ++c) gb[c] += bias_partials_[std::size_t(chunk - 1) * channels + c];
+}
+
+bool ConvLayerBase::fused_epilogue() const {
+  return !spatial_.channels_first() && (activation_ == ActivationKind::relu || activation_ == ActivationKind::linear);
+}
+
+const Tensor& ConvLayerBase::forward(const Tensor& x, bool training) {
   const std::size_t batch = x.shape()[0], rows = batch * out_h_ * out_w_;
   const bool first = spatial_.channels_first();
   if (first) y_.resize({batch, out_c_, out_h_, out_w_});
@@ -39,14 +85,12 @@ const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
   }
   float* y_nhwc = first ? sized(y_last_, y_.size()) : y_.data();
   x_nhwc_ = x_nhwc;
-  compute(x_nhwc, batch, y_nhwc);
-  if (use_bias_) {
-    const float* __restrict b = bias_->value_data;
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* __restrict row = y_nhwc + r * out_c_;
-      for (std::size_t c = 0; c < out_c_; ++c) row[c] += b[c];
-    }
+  compute(x_nhwc, batch, y_nhwc, training);
+  if (fused_epilogue()) {
+    add_bias_relu(y_nhwc, rows, activation_ == ActivationKind::relu);
+    return y_;
   }
+  if (use_bias_) add_bias_relu(y_nhwc, rows, false);
   if (first) nhwc_to_nchw(y_nhwc, batch, out_h_, out_w_, out_c_, y_.data());
   if (activation_needs_input(activation_)) {
     z_.resize(y_.shape());
@@ -61,23 +105,25 @@ const Tensor& ConvLayerBase::forward(const Tensor& x, bool /*training*/) {
 const Tensor& ConvLayerBase::backward(const Tensor& dy) {
   const std::size_t batch = dy.shape()[0], rows = batch * out_h_ * out_w_;
   const bool first = spatial_.channels_first();
-  const Tensor* dz = &dy;
-  if (activation_ != ActivationKind::linear) {
-    dz_.resize(y_.shape());
-    const std::size_t last = y_.shape().back();
-    activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz_.data(), y_.size() / last, last);
-    dz = &dz_;
-  }
-  const float* dz_nhwc = dz->data();
-  if (first) {
-    nchw_to_nhwc(dz->data(), batch, out_c_, out_h_, out_w_, sized(dz_last_, dz->size()));
-    dz_nhwc = dz_last_.data();
-  }
-  if (use_bias_) {
-    float* __restrict gb = bias_->grad_data;
-    std::fill_n(gb, out_c_, 0.f);
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < out_c_; ++c) gb[c] += dz_nhwc[r * out_c_ + c];
+  const float* dz_nhwc = dy.data();
+  if (fused_epilogue()) {
+    const bool relu = activation_ == ActivationKind::relu;
+    if (relu) dz_.resize(y_.shape()), dz_nhwc = dz_.data();
+    relu_and_bias_backward(y_.data(), dy.data(), relu ? dz_.data() : nullptr, rows, relu);
+  } else {
+    const Tensor* dz = &dy;
+    if (activation_ != ActivationKind::linear) {
+      dz_.resize(y_.shape());
+      const std::size_t last = y_.shape().back();
+      activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz_.data(), y_.size() / last, last);
+      dz = &dz_;
+    }
+    dz_nhwc = dz->data();
+    if (first) {
+      nchw_to_nhwc(dz->data(), batch, out_c_, out_h_, out_w_, sized(dz_last_, dz->size()));
+      dz_nhwc = dz_last_.data();
+    }
+    if (use_bias_) relu_and_bias_backward(nullptr, dz_nhwc, nullptr, rows, false);
   }
   float* dx_nhwc = nullptr;
   if (needs_input_gradient()) {
@@ -124,8 +170,8 @@ void Conv2D::build_kernels(BuildContext& ctx) {
   kernel_ = &ctx.add_weight("kernel", {g.kh, g.kw, in_c_ / groups_, filters_}, kernel_init_);
 }
 
-void Conv2D::compute(const float* x, std::size_t batch, float* y) {
-  engine_.forward(x, batch, kernel_->value_data, y);
+void Conv2D::compute(const float* x, std::size_t batch, float* y, bool training) {
+  engine_.forward(x, batch, kernel_->value_data, y, training);
 }
 
 void Conv2D::compute_backward(const float* dz, std::size_t batch, float* dx) {

@@ -35,8 +35,9 @@ class ConvLayerBase : public Layer {
   std::string where() const { return label() + ": "; }
   // Declares the kernels and sets out_h_, out_w_, out_c_ from in_h_, in_w_, in_c_.
   virtual void build_kernels(BuildContext& ctx) = 0;
-  // y (batch, out_h, out_w, out_c) from x (batch, in_h, in_w, in_c), both channels_last.
-  virtual void compute(const float* x, std::size_t batch, float* y) = 0;
+  // y (batch, out_h, out_w, out_c) from x (batch, in_h, in_w, in_c), both channels_last;
+  // training: compute_backward follows with the same x.
+  virtual void compute(const float* x, std::size_t batch, float* y, bool training) = 0;
   // Overwrites the kernels' gradients from dz = d(loss)/d(pre-activation y) and x_nhwc_; writes
   // dx unless null.
   virtual void compute_backward(const float* dz, std::size_t batch, float* dx) = 0;
@@ -51,7 +52,15 @@ class ConvLayerBase : public Layer {
   const float* x_nhwc_ = nullptr;  // the last forward's input, channels_last (alive until backward)
 
  private:
+  // channels_last with relu or no activation: bias and relu in one pass over y, and their
+  // backward in one pass over dy.
+  bool fused_epilogue() const;
+  void add_bias_relu(float* y, std::size_t rows, bool relu) const;
+  // dz (when relu) and the bias gradient from dy; y is read only when relu.
+  void relu_and_bias_backward(const float* y, const float* dy, float* dz, std::size_t rows, bool relu);
+
   Weight* bias_ = nullptr;
+  std::vector<float> bias_partials_;  // the bias gradient of thread chunks 1.. (chunk 0 writes it)
   Tensor y_, z_, dz_, dx_;
   std::vector<float> x_last_, y_last_, dz_last_, dx_last_;  // channels_last copies for channels_first
 };
@@ -62,7 +71,7 @@ class Conv2D final : public ConvLayerBase {
 
  private:
   void build_kernels(BuildContext& ctx) override;
-  void compute(const float* x, std::size_t batch, float* y) override;
+  void compute(const float* x, std::size_t batch, float* y, bool training) override;
   void compute_backward(const float* dz, std::size_t batch, float* dx) override;
   void add_config(Json& config) const override;
 
@@ -78,7 +87,7 @@ class DepthwiseConv2D final : public ConvLayerBase {
 
  private:
   void build_kernels(BuildContext& ctx) override;
-  void compute(const float* x, std::size_t batch, float* y) override;
+  void compute(const float* x, std::size_t batch, float* y, bool training) override;
   void compute_backward(const float* dz, std::size_t batch, float* dx) override;
   void add_config(Json& config) const override;
 
@@ -94,7 +103,7 @@ class SeparableConv2D final : public ConvLayerBase {
 
  private:
   void build_kernels(BuildContext& ctx) override;
-  void compute(const float* x, std::size_t batch, float* y) override;
+  void compute(const float* x, std::size_t batch, float* y, bool training) override;
   void compute_backward(const float* dz, std::size_t batch, float* dx) override;
   void add_config(Json& config) const override;
 
@@ -112,7 +121,7 @@ class Conv2DTranspose final : public ConvLayerBase {
 
  private:
   void build_kernels(BuildContext& ctx) override;
-  void compute(const float* x, std::size_t batch, float* y) override;
+  void compute(const float* x, std::size_t batch, float* y, bool training) override;
   void compute_backward(const float* dz, std::size_t batch, float* dx) override;
   void add_config(Json& config) const override;
 

@@ -29,8 +29,8 @@ void DepthwiseConv2D::build_kernels(BuildContext& ctx) {
   kernel_ = &ctx.add_weight("depthwise_kernel", {g.kh, g.kw, in_c_, multiplier_}, depthwise_init_);
 }
 
-void DepthwiseConv2D::compute(const float* x, std::size_t batch, float* y) {
-  engine_.forward(x, batch, kernel_->value_data, y);
+void DepthwiseConv2D::compute(const float* x, std::size_t batch, float* y, bool training) {
+  engine_.forward(x, batch, kernel_->value_data, y, training);
 }
 
 void DepthwiseConv2D::compute_backward(const float* dz, std::size_t batch, float* dx) {
@@ -67,9 +67,9 @@ void SeparableConv2D::build_kernels(BuildContext& ctx) {
   pointwise_ = &ctx.add_weight("pointwise_kernel", {1, 1, middle, filters_}, pointwise_init_);
 }
 
-void SeparableConv2D::compute(const float* x, std::size_t batch, float* y) {
+void SeparableConv2D::compute(const float* x, std::size_t batch, float* y, bool training) {
   float* middle = sized(middle_, batch * out_h_ * out_w_ * in_c_ * multiplier_);
-  depthwise_engine_.forward(x, batch, depthwise_->value_data, middle);
+  depthwise_engine_.forward(x, batch, depthwise_->value_data, middle, training);
   pointwise_engine_.forward(middle, batch, pointwise_->value_data, y);
 }
 
@@ -113,7 +113,7 @@ void Conv2DTranspose::build_kernels(BuildContext& ctx) {
   kernel_ = &ctx.add_weight("kernel", {s.kh, s.kw, filters_, in_c_}, kernel_init_);
 }
 
-void Conv2DTranspose::compute(const float* x, std::size_t batch, float* y) {
+void Conv2DTranspose::compute(const float* x, std::size_t batch, float* y, bool /*training*/) {
   adjoint_.transposed_forward(x, batch, kernel_->value_data, y);
 }
 

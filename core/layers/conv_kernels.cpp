@@ -6,6 +6,8 @@
 
 #include <plugfit/error.hpp>
 
+#include "util/parallel.hpp"
+
 namespace plugfit {
 
 namespace {
@@ -76,11 +78,23 @@ bool ConvEngine::is_pointwise() const {
 
 void ConvEngine::im2col(const float* x, std::size_t images, float* p) const {
   const std::size_t cg = g_.in_c / g_.groups, row_len = g_.groups * g_.group_patch();
+  // One group with undilated columns: a kernel row's kw taps are kw * in_c consecutive floats.
+  const bool row_runs = g_.groups == 1 && g_.dw == 1;
+  const std::size_t run = g_.kw * g_.in_c;
   for (std::size_t n = 0; n < images; ++n) {
     const float* image = x + n * g_.in_h * g_.in_w * g_.in_c;
     for (std::size_t oh = 0; oh < g_.out_h; ++oh)
       for (std::size_t ow = 0; ow < g_.out_w; ++ow, p += row_len) {
         float* dst = p;
+        const std::size_t iw0 = ow * g_.sw - g_.pad_left;  // wraps around when left of the image
+        if (row_runs && iw0 < g_.in_w && iw0 + g_.kw <= g_.in_w) {
+          for (std::size_t i = 0; i < g_.kh; ++i, dst += run) {
+            const std::size_t ih = oh * g_.sh + i * g_.dh - g_.pad_top;
+            if (ih >= g_.in_h) std::fill_n(dst, run, 0.f);
+            else std::copy_n(image + (ih * g_.in_w + iw0) * g_.in_c, run, dst);
+          }
+          continue;
+        }
         for (std::size_t group = 0; group < g_.groups; ++group)
           for (std::size_t i = 0; i < g_.kh; ++i) {
             // Unsigned wrap-around makes a row above the image compare >= in_h.
@@ -120,37 +134,76 @@ void ConvEngine::col2im(const float* p, std::size_t images, float* dx) const {
   }
 }
 
-void ConvEngine::run(const float* x, const float* dy, std::size_t batch, const float* kernel, float* y,
-                     float* dkernel, float* dx) {
+void ConvEngine::run(const Pass& pass, std::size_t batch, bool keep_patches) {
+  const std::size_t row_len = g_.groups * g_.group_patch(), kernel_size = g_.group_patch() * g_.out_c;
+  const std::size_t patch_image = g_.positions() * row_len;
+  const bool pointwise = is_pointwise();
+  // About 1 MB of patches per step: large enough for an efficient GEMM, small enough for L2.
+  cache_images_ = std::max<std::size_t>(1, (std::size_t(1) << 18) / patch_image);
+  const int chunks = static_cast<int>(std::min<std::size_t>(batch, static_cast<std::size_t>(threads())));
+  step_floats_ = std::min(cache_images_, batch) * patch_image;
+  const bool fits = !pointwise && batch * patch_image <= kKeepLimit;
+  if (pass.y && pass.x) {  // a forward: keeps its patches for a training step's backward
+    kept_x_ = keep_patches && fits ? pass.x : nullptr, kept_batch_ = keep_patches && fits ? batch : 0;
+    if (kept_x_) sized(kept_, batch * patch_image);
+  }
+  if (!pass.x) source_ = PatchSource::none;
+  else if (pointwise) source_ = PatchSource::input;
+  else if (pass.y) source_ = kept_x_ ? PatchSource::write_kept : PatchSource::scratch;
+  else source_ = kept_x_ == pass.x && kept_batch_ == batch ? PatchSource::read_kept : PatchSource::scratch;
+  if (source_ == PatchSource::scratch) sized(scratch_, std::size_t(chunks) * step_floats_);
+  if (pass.dx && !pointwise) sized(dscratch_, std::size_t(chunks) * step_floats_);
+  if (pass.dkernel && chunks > 1) sized(partials_, std::size_t(chunks - 1) * kernel_size);
+  if (pass.dkernel && batch == 0) std::fill_n(pass.dkernel, kernel_size, 0.f);
+  parallel_for(batch, [&](std::size_t begin, std::size_t end, int chunk) {
+    float* dkernel = !pass.dkernel || chunk == 0 ? pass.dkernel : partials_.data() + std::size_t(chunk - 1) * kernel_size;
+    run_samples(pass, begin, end, chunk, dkernel);
+  });
+  if (!pass.dkernel) return;
+  // The chunks' partial kernel gradients, added in chunk order: fixed for a fixed thread count.
+  for (int chunk = 1; chunk < chunks; ++chunk) {
+    const float* __restrict partial = partials_.data() + std::size_t(chunk - 1) * kernel_size;
+    float* __restrict sum = pass.dkernel;
+    for (std::size_t i = 0; i < kernel_size; ++i) sum[i] += partial[i];
+  }
+}
+
+void ConvEngine::run_samples(const Pass& pass, std::size_t begin, std::size_t end, int chunk, float* dkernel) {
   const std::size_t kg = g_.group_patch(), fg = g_.out_c / g_.groups, row_len = g_.groups * kg;
   const std::size_t in_image = g_.in_h * g_.in_w * g_.in_c, out_image = g_.positions() * g_.out_c;
+  const std::size_t patch_image = g_.positions() * row_len;
   const bool pointwise = is_pointwise();
-  // About 1 MB of patches per chunk: large enough for an efficient GEMM, small enough for L2.
-  const std::size_t chunk = std::max<std::size_t>(1, (std::size_t(1) << 18) / (g_.positions() * row_len));
-  const std::size_t chunk_rows = std::min(chunk, batch) * g_.positions();
-  float* patches = pointwise || !x ? nullptr : sized(patches_, chunk_rows * row_len);
-  float* dpatches = pointwise || !dx ? nullptr : sized(dpatches_, chunk_rows * row_len);
-  if (dkernel && batch == 0) std::fill_n(dkernel, kg * g_.out_c, 0.f);
-  for (std::size_t n0 = 0; n0 < batch; n0 += chunk) {
-    const std::size_t images = std::min(chunk, batch - n0), m = images * g_.positions();
+  float* scratch = source_ == PatchSource::scratch ? scratch_.data() + std::size_t(chunk) * step_floats_ : nullptr;
+  float* dpatches = pass.dx && !pointwise ? dscratch_.data() + std::size_t(chunk) * step_floats_ : nullptr;
+  for (std::size_t n0 = begin; n0 < end; n0 += cache_images_) {
+    const std::size_t images = std::min(cache_images_, end - n0), m = images * g_.positions();
     const float* p = nullptr;
-    if (x) {
-      if (pointwise) p = x + n0 * in_image;
-      else im2col(x + n0 * in_image, images, patches), p = patches;
+    switch (source_) {
+      case PatchSource::none: break;
+      case PatchSource::input: p = pass.x + n0 * in_image; break;
+      case PatchSource::read_kept: p = kept_.data() + n0 * patch_image; break;
+      case PatchSource::write_kept:
+      case PatchSource::scratch: {
+        float* into = source_ == PatchSource::write_kept ? kept_.data() + n0 * patch_image : scratch;
+        im2col(pass.x + n0 * in_image, images, into);
+        p = into;
+        break;
+      }
     }
-    const float* dy_chunk = dy ? dy + n0 * out_image : nullptr;
+    const float* dy = pass.dy ? pass.dy + n0 * out_image : nullptr;
+    const float beta = n0 == begin ? 0.f : 1.f;
     for (std::size_t group = 0; group < g_.groups; ++group) {
-      if (y)
-        sgemm(false, false, m, fg, kg, p + group * kg, row_len, kernel + group * fg, g_.out_c, 0.f,
-              y + n0 * out_image + group * fg, g_.out_c);
+      if (pass.y)
+        sgemm(false, false, m, fg, kg, p + group * kg, row_len, pass.kernel + group * fg, g_.out_c, 0.f,
+              pass.y + n0 * out_image + group * fg, g_.out_c);
       if (dkernel)
-        sgemm(true, false, kg, fg, m, p + group * kg, row_len, dy_chunk + group * fg, g_.out_c, n0 == 0 ? 0.f : 1.f,
-              dkernel + group * fg, g_.out_c);
-      if (dx)
-        sgemm(false, true, m, kg, fg, dy_chunk + group * fg, g_.out_c, kernel + group * fg, g_.out_c, 0.f,
-              (pointwise ? dx + n0 * in_image : dpatches) + group * kg, row_len);
+        sgemm(true, false, kg, fg, m, p + group * kg, row_len, dy + group * fg, g_.out_c, beta, dkernel + group * fg,
+              g_.out_c);
+      if (pass.dx)
+        sgemm(false, true, m, kg, fg, dy + group * fg, g_.out_c, pass.kernel + group * fg, g_.out_c, 0.f,
+              (pointwise ? pass.dx + n0 * in_image : dpatches) + group * kg, row_len);
     }
-    if (dx && !pointwise) col2im(dpatches, images, dx + n0 * in_image);
+    if (pass.dx && !pointwise) col2im(dpatches, images, pass.dx + n0 * in_image);
   }
 }
 

@@ -55,44 +55,70 @@ struct ConvSpatialOptions {
   Shape shape_of(std::size_t h, std::size_t w, std::size_t c) const;
 };
 
-// Works through the batch a few images at a time, so the patches stay in cache and the
-// buffers stay small; the backward pass rebuilds the patches of x rather than keeping them.
+// Splits the batch over plugfit's threads (parallel.hpp), each chunk of samples worked through a
+// few images at a time so the patches stay in cache. A training forward (keep_patches) writes
+// the patches of the whole batch into a buffer that the next backward reads instead of
+// rebuilding them (when they fit in kKeepLimit floats); otherwise each thread rebuilds its
+// patches in its own cache-sized scratch. Buffers grow to the largest batch seen, never shrink.
+// Determinism: outputs (y, dx) are written by one chunk per sample, so they do not depend on the
+// thread count; dkernel is each chunk's partial sum added in chunk order, equal bit for bit for a
+// fixed thread count but only to rounding across thread counts.
 class ConvEngine {
  public:
+  static constexpr std::size_t kKeepLimit = std::size_t(1) << 24;  // 64 MB of kept patches
+
   void configure(const ConvGeometry& geometry) { g_ = geometry; }
   const ConvGeometry& geometry() const { return g_; }
 
   // y (batch * out_h * out_w, out_c) = patches(x) * kernel; x (batch, in_h, in_w, in_c).
-  void forward(const float* x, std::size_t batch, const float* kernel, float* y) {
-    run(x, nullptr, batch, kernel, y, nullptr, nullptr);
+  // keep_patches: a training step, whose backward follows with the same x.
+  void forward(const float* x, std::size_t batch, const float* kernel, float* y, bool keep_patches = false) {
+    run({x, nullptr, kernel, y, nullptr, nullptr}, batch, keep_patches);
   }
   // For y = forward(x) and dy = d(loss)/dy: dkernel = patches(x)^T * dy (overwritten) and,
   // unless dx is null, dx = col2im(dy * kernel^T) (overwritten).
   void backward(const float* x, const float* dy, std::size_t batch, const float* kernel, float* dkernel, float* dx) {
-    run(x, dy, batch, kernel, nullptr, dkernel, dx);
+    run({x, dy, kernel, nullptr, dkernel, dx}, batch, false);
   }
   // The transposed convolution (the adjoint of forward): y = col2im(x * kernel^T), y shaped as
   // this geometry's input.
   void transposed_forward(const float* x, std::size_t batch, const float* kernel, float* y) {
-    run(nullptr, x, batch, kernel, nullptr, nullptr, y);
+    run({nullptr, x, kernel, nullptr, nullptr, y}, batch, false);
   }
   // Its backward: dx = forward(dy) unless dx is null, dkernel = patches(dy)^T * x (overwritten).
   void transposed_backward(const float* x, const float* dy, std::size_t batch, const float* kernel, float* dkernel,
                            float* dx) {
-    run(dy, x, batch, kernel, dx, dkernel, nullptr);
+    run({dy, x, kernel, dx, dkernel, nullptr}, batch, false);
   }
 
  private:
-  // Per chunk of images: P = patches(x) when x; y = P * kernel when y; dkernel (+)= P^T * dy
-  // when dkernel; dx = col2im(dy * kernel^T) when dx.
-  void run(const float* x, const float* dy, std::size_t batch, const float* kernel, float* y, float* dkernel,
-           float* dx);
+  // P = patches(x) when x; y = P * kernel when y; dkernel = P^T * dy when dkernel;
+  // dx = col2im(dy * kernel^T) when dx.
+  struct Pass {
+    const float* x;
+    const float* dy;
+    const float* kernel;
+    float* y;
+    float* dkernel;
+    float* dx;
+  };
+  void run(const Pass& pass, std::size_t batch, bool keep_patches);
+  // Samples [begin, end) of the batch on thread chunk `chunk`; dkernel is this chunk's own.
+  void run_samples(const Pass& pass, std::size_t begin, std::size_t end, int chunk, float* dkernel);
   bool is_pointwise() const;  // 1x1, stride 1, one group: the patches are x itself
   void im2col(const float* x, std::size_t images, float* patches) const;
   void col2im(const float* dpatches, std::size_t images, float* dx) const;
 
   ConvGeometry g_;
-  std::vector<float> patches_, dpatches_;
+  // Where this pass's patches come from: none (no x), x itself (pointwise), im2col into the
+  // thread's scratch, im2col into kept_ (a training forward), or kept_ as the forward left it.
+  enum class PatchSource { none, input, scratch, write_kept, read_kept };
+  PatchSource source_ = PatchSource::none;
+  std::size_t cache_images_ = 1;   // images per GEMM step of one thread
+  std::size_t step_floats_ = 0;    // one thread's scratch: patches of cache_images_ images
+  const float* kept_x_ = nullptr;  // the input whose patches kept_ holds (batch kept_batch_)
+  std::size_t kept_batch_ = 0;
+  std::vector<float> kept_, scratch_, dscratch_, partials_;
 };
 
 // Copies between (N, C, H, W) and (N, H, W, C); `to` holds n * c * h * w floats.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "keras_options.hpp"
+#include "util/parallel.hpp"
 
 namespace plugfit {
 
@@ -93,35 +94,39 @@ const Tensor& Pooling2D::forward(const Tensor& x, bool) {
   out_batch_shape_[0] = batch;
   y_.resize(out_batch_shape_);
   if (kind_ == PoolKind::max) argmax_.resize(batch * out_.size());
-  for (std::size_t n = 0; n < batch; ++n) {
-    const float* xs = x.data() + n * in_.size();
-    float* ys = y_.data() + n * out_.size();
-    std::uint32_t* args = kind_ == PoolKind::max ? argmax_.data() + n * out_.size() : nullptr;
-    for (std::size_t oh = 0; oh < out_.h; ++oh)
-      for (std::size_t ow = 0; ow < out_.w; ++ow) {
-        const Span r = rows_of(oh), c = cols_of(ow);
-        const std::size_t out_at = oh * out_.h_stride + ow * out_.w_stride;
-        const std::size_t first = r.begin * in_.h_stride + c.begin * in_.w_stride;
-        for (std::size_t ch = 0; ch < in_.c; ++ch) {
-          ys[out_at + ch * out_.c_stride] = xs[first + ch * in_.c_stride];
-          if (args) args[out_at + ch * out_.c_stride] = static_cast<std::uint32_t>(first + ch * in_.c_stride);
-        }
-        // Window positions in row-major order; a strict comparison keeps the first maximum.
-        for (std::size_t ih = r.begin; ih < r.end; ++ih)
-          for (std::size_t iw = c.begin; iw < c.end; ++iw) {
-            const std::size_t at = ih * in_.h_stride + iw * in_.w_stride;
-            if (at == first) continue;
-            if (args)
-              max_into(xs + at, ys + out_at, args + out_at, static_cast<std::uint32_t>(at));
-            else
-              add_into(xs + at, ys + out_at);
+  // Samples split over the threads: each writes only its own outputs, so any thread count
+  // gives the same bits.
+  parallel_for(batch, [&](std::size_t begin, std::size_t end, int) {
+    for (std::size_t n = begin; n < end; ++n) {
+      const float* xs = x.data() + n * in_.size();
+      float* ys = y_.data() + n * out_.size();
+      std::uint32_t* args = kind_ == PoolKind::max ? argmax_.data() + n * out_.size() : nullptr;
+      for (std::size_t oh = 0; oh < out_.h; ++oh)
+        for (std::size_t ow = 0; ow < out_.w; ++ow) {
+          const Span r = rows_of(oh), c = cols_of(ow);
+          const std::size_t out_at = oh * out_.h_stride + ow * out_.w_stride;
+          const std::size_t first = r.begin * in_.h_stride + c.begin * in_.w_stride;
+          for (std::size_t ch = 0; ch < in_.c; ++ch) {
+            ys[out_at + ch * out_.c_stride] = xs[first + ch * in_.c_stride];
+            if (args) args[out_at + ch * out_.c_stride] = static_cast<std::uint32_t>(first + ch * in_.c_stride);
           }
-        if (!args) {
-          const float inverse = inverse_counts_[oh * out_.w + ow];
-          for (std::size_t ch = 0; ch < in_.c; ++ch) ys[out_at + ch * out_.c_stride] *= inverse;
+          // Window positions in row-major order; a strict comparison keeps the first maximum.
+          for (std::size_t ih = r.begin; ih < r.end; ++ih)
+            for (std::size_t iw = c.begin; iw < c.end; ++iw) {
+              const std::size_t at = ih * in_.h_stride + iw * in_.w_stride;
+              if (at == first) continue;
+              if (args)
+                max_into(xs + at, ys + out_at, args + out_at, static_cast<std::uint32_t>(at));
+              else
+                add_into(xs + at, ys + out_at);
+            }
+          if (!args) {
+            const float inverse = inverse_counts_[oh * out_.w + ow];
+            for (std::size_t ch = 0; ch < in_.c; ++ch) ys[out_at + ch * out_.c_stride] *= inverse;
+          }
         }
-      }
-  }
+    }
+  });
   return y_;
 }
 
@@ -129,28 +134,30 @@ const Tensor& Pooling2D::backward(const Tensor& dy) {
   const std::size_t batch = dy.shape()[0];
   in_batch_shape_[0] = batch;
   dx_.resize(in_batch_shape_);
-  std::fill(dx_.begin(), dx_.end(), 0.f);
-  for (std::size_t n = 0; n < batch; ++n) {
-    const float* dys = dy.data() + n * out_.size();
-    float* dxs = dx_.data() + n * in_.size();
-    if (kind_ == PoolKind::max) {
-      const std::uint32_t* args = argmax_.data() + n * out_.size();
-      for (std::size_t i = 0; i < out_.size(); ++i) dxs[args[i]] += dys[i];
-      continue;
-    }
-    for (std::size_t oh = 0; oh < out_.h; ++oh)
-      for (std::size_t ow = 0; ow < out_.w; ++ow) {
-        const Span r = rows_of(oh), c = cols_of(ow);
-        const std::size_t out_at = oh * out_.h_stride + ow * out_.w_stride;
-        const float inverse = inverse_counts_[oh * out_.w + ow];
-        for (std::size_t ih = r.begin; ih < r.end; ++ih)
-          for (std::size_t iw = c.begin; iw < c.end; ++iw) {
-            const std::size_t at = ih * in_.h_stride + iw * in_.w_stride;
-            for (std::size_t ch = 0; ch < in_.c; ++ch)
-              dxs[at + ch * in_.c_stride] += dys[out_at + ch * out_.c_stride] * inverse;
-          }
+  parallel_for(batch, [&](std::size_t begin, std::size_t end, int) {
+    std::fill(dx_.data() + begin * in_.size(), dx_.data() + end * in_.size(), 0.f);
+    for (std::size_t n = begin; n < end; ++n) {
+      const float* dys = dy.data() + n * out_.size();
+      float* dxs = dx_.data() + n * in_.size();
+      if (kind_ == PoolKind::max) {
+        const std::uint32_t* args = argmax_.data() + n * out_.size();
+        for (std::size_t i = 0; i < out_.size(); ++i) dxs[args[i]] += dys[i];
+        continue;
       }
-  }
+      for (std::size_t oh = 0; oh < out_.h; ++oh)
+        for (std::size_t ow = 0; ow < out_.w; ++ow) {
+          const Span r = rows_of(oh), c = cols_of(ow);
+          const std::size_t out_at = oh * out_.h_stride + ow * out_.w_stride;
+          const float inverse = inverse_counts_[oh * out_.w + ow];
+          for (std::size_t ih = r.begin; ih < r.end; ++ih)
+            for (std::size_t iw = c.begin; iw < c.end; ++iw) {
+              const std::size_t at = ih * in_.h_stride + iw * in_.w_stride;
+              for (std::size_t ch = 0; ch < in_.c; ++ch)
+                dxs[at + ch * in_.c_stride] += dys[out_at + ch * out_.c_stride] * inverse;
+            }
+        }
+    }
+  });
   return dx_;
 }
 

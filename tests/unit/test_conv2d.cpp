@@ -6,11 +6,13 @@
 #include <cmath>
 #include <deque>
 #include <string>
+#include <tuple>
 
 #include <plugfit/registry.hpp>
 #include <plugfit/testing.hpp>
 
 #include "layers/build_context.hpp"
+#include "util/parallel.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
@@ -462,5 +464,91 @@ TEST_CASE("a batch computed a few images at a time equals each image computed al
       scale = std::max(scale, std::fabs(summed[i]));
     }
     CHECK(worst < 1e-5 * scale);
+  }
+}
+
+namespace {
+
+// Sets plugfit's thread count for a scope, back to one thread after.
+struct ThreadsFor {
+  explicit ThreadsFor(int n) { set_threads(n); }
+  ~ThreadsFor() { set_threads(1); }
+  ThreadsFor(const ThreadsFor&) = delete;
+  ThreadsFor& operator=(const ThreadsFor&) = delete;
+};
+
+struct StepResult {
+  std::vector<float> y, dx, grads;
+};
+
+// One training step (forward then backward) of a fresh layer with the same weights.
+StepResult step_with_threads(int threads, const std::string& class_name, const Json& config, const Shape& input,
+                             std::size_t batch) {
+  ThreadsFor scope(threads);
+  BuiltLayer built(class_name, config, input);
+  built.layer->set_needs_input_gradient(true);
+  Shape x_shape{batch}, y_shape{batch};
+  x_shape.insert(x_shape.end(), input.begin(), input.end());
+  y_shape.insert(y_shape.end(), built.output_shape.begin(), built.output_shape.end());
+  const Tensor x = random_tensor(x_shape, 21), dy = random_tensor(y_shape, 22);
+  StepResult r;
+  const Tensor& y = built.layer->forward(x, true);
+  r.y.assign(y.begin(), y.end());
+  const Tensor& dx = built.layer->backward(dy);
+  r.dx.assign(dx.begin(), dx.end());
+  r.grads = built.grads;
+  return r;
+}
+
+double worst_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+  return worst;
+}
+
+const std::vector<std::tuple<std::string, Json, Shape>>& threaded_cases() {
+  static const std::vector<std::tuple<std::string, Json, Shape>> cases = {
+      {"Conv2D", {{"filters", 8}, {"kernel_size", 3}, {"activation", "relu"}}, {9, 9, 4}},
+      // One image per GEMM step: each thread works through its samples in several steps.
+      {"Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"padding", "same"}}, {40, 40, 16}},
+      {"Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"data_format", "channels_first"}, {"activation", "tanh"}}, {2, 6, 5}},
+      {"DepthwiseConv2D", {{"kernel_size", 2}, {"depth_multiplier", 2}}, {6, 5, 3}},
+      {"SeparableConv2D", {{"filters", 3}, {"kernel_size", 3}, {"activation", "relu"}}, {7, 7, 4}},
+      {"Conv2DTranspose", {{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}, {5, 4, 2}},
+  };
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("two threads split the batch: the same bits every run, y and dx as one thread's, gradients within 1e-5") {
+  for (const auto& [class_name, config, input] : threaded_cases()) {
+    CAPTURE(class_name);
+    CAPTURE(config.dump());
+    for (const std::size_t batch : {std::size_t(1), std::size_t(5)}) {
+      CAPTURE(batch);
+      const StepResult one = step_with_threads(1, class_name, config, input, batch);
+      const StepResult two = step_with_threads(2, class_name, config, input, batch);
+      const StepResult again = step_with_threads(2, class_name, config, input, batch);
+      CHECK(two.y == again.y);
+      CHECK(two.dx == again.dx);
+      CHECK(two.grads == again.grads);
+      // Each sample's outputs are computed by one thread alone, in the same order.
+      CHECK(two.y == one.y);
+      CHECK(two.dx == one.dx);
+      double scale = 1.0;
+      for (float g : one.grads) scale = std::max(scale, double(std::fabs(g)));
+      CHECK(worst_difference(two.grads, one.grads) <= 1e-5 * scale);
+    }
+  }
+}
+
+TEST_CASE("convolutions pass the gradient check under two threads") {
+  ThreadsFor scope(2);
+  for (const auto& [class_name, config, input] : threaded_cases()) {
+    CAPTURE(class_name);
+    CAPTURE(config.dump());
+    if (shape_size(input) < 1000) check_gradients(class_name, config, input);
   }
 }
