@@ -8,6 +8,7 @@
 #include "../layers/normalization.hpp"
 #include "../layers/preprocessing.hpp"
 #include "../layers/random_affine.hpp"
+#include "../layers/recurrent.hpp"
 #include "../layers/pooling.hpp"
 #include "../layers/reshaping.hpp"
 #include "../losses/losses.hpp"
@@ -54,6 +55,9 @@ void register_builtins(Registry& types) {
   registry.add_layer<Cropping2D>("Cropping2D");
   registry.add_layer<UpSampling2D>("UpSampling2D");
   registry.add_layer<SpatialDropout2D>("SpatialDropout2D");
+  registry.add_layer<SimpleRNN>("SimpleRNN");
+  registry.add_layer<LSTM>("LSTM");
+  registry.add_layer<GRU>("GRU");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);
