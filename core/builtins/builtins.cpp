@@ -10,6 +10,7 @@
 #include "../layers/normalization.hpp"
 #include "../layers/preprocessing.hpp"
 #include "../layers/random_affine.hpp"
+#include "../layers/recurrent.hpp"
 #include "../layers/pooling.hpp"
 #include "../layers/pooling1d.hpp"
 #include "../layers/reshaping.hpp"
@@ -68,6 +69,9 @@ void register_builtins(Registry& types) {
   registry.add_layer<LayerNormalization>("LayerNormalization");
   registry.add_layer<RepeatVector>("RepeatVector");
   registry.add_layer<TimeDistributed>("TimeDistributed");
+  registry.add_layer<SimpleRNN>("SimpleRNN");
+  registry.add_layer<LSTM>("LSTM");
+  registry.add_layer<GRU>("GRU");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

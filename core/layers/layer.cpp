@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <vector>
 
 namespace plugfit {
 
@@ -29,6 +30,7 @@ const std::map<std::string, std::string>& initializer_aliases() {
       {"Zeros", "zeros"},                  {"Ones", "ones"},
       {"Constant", "constant"},            {"RandomNormal", "random_normal"},
       {"RandomUniform", "random_uniform"}, {"VarianceScaling", "variance_scaling"},
+      {"Orthogonal", "orthogonal"},
   };
   return aliases;
 }
@@ -57,6 +59,34 @@ double truncated_normal(Rng& rng, double stddev) {
   return z * stddev / 0.87962566103423978;
 }
 
+// Keras's Orthogonal: a normal (max(r, c), min(r, c)) matrix for r = prod(shape[:-1]) rows and
+// c = shape[-1] columns, Q of its QR with Q's columns multiplied by sign(diag(R)), transposed when
+// r < c. Q with a positive diag(R) is what Gram-Schmidt gives, so this orthonormalizes the
+// columns directly (modified Gram-Schmidt, in double).
+void fill_orthogonal(float* values, const Shape& shape, double gain, Rng& rng) {
+  const std::size_t n = shape_size(shape);
+  if (n == 0) return;
+  const std::size_t cols = shape.empty() ? 1 : shape.back();
+  const std::size_t rows = n / cols;
+  const std::size_t m = std::max(rows, cols), k = std::min(rows, cols);
+  std::vector<double> a(m * k);  // row major (m, k)
+  for (double& v : a) v = rng.normal();
+  for (std::size_t j = 0; j < k; ++j) {
+    for (std::size_t p = 0; p < j; ++p) {
+      double dot = 0.0;
+      for (std::size_t i = 0; i < m; ++i) dot += a[i * k + p] * a[i * k + j];
+      for (std::size_t i = 0; i < m; ++i) a[i * k + j] -= dot * a[i * k + p];
+    }
+    double norm = 0.0;
+    for (std::size_t i = 0; i < m; ++i) norm += a[i * k + j] * a[i * k + j];
+    norm = std::sqrt(norm);
+    for (std::size_t i = 0; i < m; ++i) a[i * k + j] = norm > 0.0 ? a[i * k + j] / norm : 0.0;
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      values[r * cols + c] = static_cast<float>(gain * (rows >= cols ? a[r * k + c] : a[c * k + r]));
+}
+
 }  // namespace
 
 Initializer Initializer::from_json(const Json& spec) {
@@ -79,6 +109,7 @@ Initializer Initializer::from_json(const Json& spec) {
   init.stddev_ = config.value("stddev", 0.05);
   init.minval_ = config.value("minval", -0.05);
   init.maxval_ = config.value("maxval", 0.05);
+  init.gain_ = config.value("gain", 1.0);
   if (init.name_ == "variance_scaling") {
     init.scale_ = config.value("scale", 1.0);
     init.mode_ = config.value("mode", std::string("fan_in"));
@@ -101,13 +132,29 @@ Json Initializer::to_json() const {
   if (name_ == "random_normal") return {{"class_name", "RandomNormal"}, {"config", {{"stddev", stddev_}}}};
   if (name_ == "random_uniform")
     return {{"class_name", "RandomUniform"}, {"config", {{"minval", minval_}, {"maxval", maxval_}}}};
+  if (name_ == "orthogonal") return {{"class_name", "Orthogonal"}, {"config", {{"gain", gain_}}}};
   if (name_ == "variance_scaling")
     return {{"class_name", "VarianceScaling"},
             {"config", {{"scale", scale_}, {"mode", mode_}, {"distribution", distribution_}}}};
   return name_;
 }
 
+Initializer Initializer::with_unit_forget_bias(std::size_t units) const {
+  Initializer init = *this;
+  init.forget_bias_units_ = units;
+  return init;
+}
+
 void Initializer::fill(float* values, const Shape& shape, Rng& rng) const {
+  if (forget_bias_units_ > 0) {  // keras/src/layers/rnn/lstm.py: init(u), ones(u), init(2u)
+    const std::size_t u = forget_bias_units_;
+    Initializer plain = *this;
+    plain.forget_bias_units_ = 0;
+    plain.fill(values, {u}, rng);
+    std::fill(values + u, values + 2 * u, 1.f);
+    plain.fill(values + 2 * u, {2 * u}, rng);
+    return;
+  }
   const std::size_t n = shape_size(shape);
   const auto [fan_in, fan_out] = fans(shape);
   auto uniform = [&](double lo, double hi) {
@@ -134,6 +181,8 @@ void Initializer::fill(float* values, const Shape& shape, Rng& rng) const {
   } else if (name_ == "lecun_uniform") {
     const double limit = std::sqrt(3.0 / fan_in);
     uniform(-limit, limit);
+  } else if (name_ == "orthogonal") {
+    fill_orthogonal(values, shape, gain_, rng);
   } else if (name_ == "random_normal") {
     for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(rng.normal() * stddev_);
   } else if (name_ == "random_uniform") {

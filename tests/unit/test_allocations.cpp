@@ -361,6 +361,31 @@ TEST_CASE("the sequence layers allocate nothing per batch, masks included") {
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
 }
 
+TEST_CASE("the recurrent layers allocate nothing per batch (dropout, go_backwards, both GRU resets)") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  const Json layers = Json::array({
+      layer("LSTM", {{"units", 6}, {"return_sequences", true}, {"dropout", 0.2}, {"recurrent_dropout", 0.2}}),
+      layer("GRU", {{"units", 5}, {"return_sequences", true}, {"go_backwards", true}}),
+      layer("GRU", {{"units", 4}, {"return_sequences", true}, {"reset_after", false}, {"recurrent_dropout", 0.3}}),
+      layer("SimpleRNN", {{"units", 4}}),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  Rng rng(2);
+  Tensor x = Tensor::from_shape({32, 7, 3});
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({32});
+  for (std::size_t i = 0; i < 32; ++i) y(i) = static_cast<float>(i % 3);
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({7, 3}, 3);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", std::move(metrics));
+  Tensor dy;
+  step_allocations(*model, x, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+}
+
 TEST_CASE("with 2 threads a training step allocates nothing after the first batch, the split loops included") {
   // Large enough that Dense's GEMMs and the optimizer's update are split across the threads.
   Json layers = Json::array();
@@ -380,3 +405,5 @@ TEST_CASE("with 2 threads a training step allocates nothing after the first batc
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
   set_threads(1);
 }
+}
+

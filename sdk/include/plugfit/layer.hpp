@@ -29,7 +29,9 @@ namespace plugfit {
 // How a weight gets its initial values: Keras's names ("glorot_uniform", "he_normal", "zeros",
 // "ones", ...) or their {"class_name": "GlorotUniform", "config": {...}} form, and Keras's
 // {"class_name": "VarianceScaling", "config": {"scale", "mode", "distribution"}} (how Keras 2.0-2.3
-// serialize glorot_uniform and the others), drawn exactly as Keras defines it.
+// serialize glorot_uniform and the others), drawn exactly as Keras defines it; "orthogonal"
+// ({"class_name": "Orthogonal", "config": {"gain"}}) as Keras draws it: Q of the QR of a normal
+// matrix, signs fixed by diag(R).
 class PLUGFIT_API Initializer {
  public:
   // Throws InputError naming the initializer and listing the known ones.
@@ -41,6 +43,9 @@ class PLUGFIT_API Initializer {
   Json to_json() const;
   // Fills values (of the given shape: fans as Keras computes them) drawing from rng.
   void fill(float* values, const Shape& shape, Rng& rng) const;
+  // The same initializer for an LSTM bias of 4 * units with Keras's unit_forget_bias: the
+  // forget gate's block (the second) is ones, the others are drawn as Keras draws them.
+  Initializer with_unit_forget_bias(std::size_t units) const;
 
  private:
   std::string name_ = "glorot_uniform";
@@ -51,6 +56,8 @@ class PLUGFIT_API Initializer {
   double scale_ = 1.0;                         // VarianceScaling
   std::string mode_ = "fan_in";                // fan_in, fan_out or fan_avg
   std::string distribution_ = "truncated_normal";  // truncated_normal, untruncated_normal or uniform
+  double gain_ = 1.0;                          // Orthogonal
+  std::size_t forget_bias_units_ = 0;          // with_unit_forget_bias
 };
 
 // A named weight in the model's flat buffers: "dense_1/kernel".
