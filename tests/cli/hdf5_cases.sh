@@ -569,7 +569,7 @@ PY
     # Dense, BatchNormalization) predict as numpy computes them from the files' own weights
     # (tests/cli/keras_image_reference.py, within 1e-4); w13's grayscale inputs are fed as Keras
     # users feed them, (n, 130, 13) to its (130, 13, 1) input. Then one --resume step of w11 from
-    # its own Adam state.
+    # its own Adam state, checked against PyTorch and Keras's Adam (keras_image_reference.py).
     reference="$root/tests/cli/keras_image_reference.py"
     for spec in w11_23csu404_cnn_model.h5:hdf5: w13_BaduBlogger_cnn_model.h5:hdf5:squeeze w05_123Cryptic_model.keras::; do
       IFS=: read -r file scheme squeeze <<<"$spec"
@@ -613,6 +613,13 @@ print("global steps:", steps)
 assert steps.pop("keras") == iterations, steps
 assert steps and sorted(steps.values()) == [iterations + i for i in range(1, len(steps) + 1)], steps
 PY
+    # The numbers: the step's weights, momentum and velocity are those PyTorch's gradient of the
+    # batch and Keras 3's Adam update make from the file's own weights and state (one batch is
+    # the whole data set, so the order of its samples cannot matter), within 1e-5 relative.
+    py -c 'import torch' 2>/dev/null || fail "Debian's python3-torch is needed (scripts/setup python3-torch installs it)"
+    "$plugfit" convert "hdf5:$w11" stepped.h5 --only latest >/dev/null || fail "convert the resumed step to stepped.h5"
+    py "$reference" adam_step "$keras_files/$w11" "X_$w11.npy" Y.npy stepped.h5 ||
+      fail "the resumed step is not Keras's Adam step on PyTorch's gradient"
     ;;
   hdf5_keras_image_round_trip)
     # (i) A model of the image layers, trained on grayscale images (n, 12, 12) fed to its
