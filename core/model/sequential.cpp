@@ -16,10 +16,7 @@
 
 namespace plugfit {
 
-namespace {
-
-// "Dense" -> "dense", "acme>MyScale" -> "my_scale", as Keras names layers.
-std::string snake_case(const std::string& class_name) {
+std::string keras_snake_case(const std::string& class_name) {
   const auto pos = class_name.find('>');
   const std::string bare = pos == std::string::npos ? class_name : class_name.substr(pos + 1);
   std::string out;
@@ -36,6 +33,8 @@ std::string snake_case(const std::string& class_name) {
   }
   return out;
 }
+
+namespace {
 
 // Keras's "trainable" layer option: absent or true trains the layer, false freezes it.
 bool layer_trainable(const Json& layer_config, const std::string& name, const std::string& class_name) {
@@ -131,7 +130,7 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
     if (layer_config.is_object() && layer_config.contains("name") && layer_config["name"].is_string()) {
       name = layer_config["name"].get<std::string>();
     } else if (registry.find(TypeKind::layer, class_name) != nullptr) {
-      const std::string base = snake_case(registry.resolve(TypeKind::layer, class_name).name);
+      const std::string base = keras_snake_case(registry.resolve(TypeKind::layer, class_name).name);
       const int n = seen[base]++;
       name = n == 0 ? base : base + "_" + std::to_string(n);
     }
