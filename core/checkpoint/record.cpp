@@ -12,6 +12,7 @@
 #include <plugfit/version.hpp>
 
 #include "../metrics/metrics.hpp"
+#include "../model/sequential.hpp"
 #include "keras_record_checks.hpp"
 #include "../plugin_loading/loader.hpp"
 
@@ -109,13 +110,35 @@ void restore_weights_by_position(Sequential& model, const CheckpointRecord& reco
     if (!names.empty()) saved.emplace_back(layer.value("name", std::string()), std::move(names));
   }
   std::vector<std::pair<std::string, std::vector<Weight*>>> layers;
+  std::vector<std::string> class_paths;  // Keras 3's name of each layer with weights in a .weights.h5
+  std::map<std::string, int> class_counts;
   for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    std::string path;
+    if (model.layer_class(i) != "InputLayer") {  // Keras's Sequential keeps no InputLayer
+      const std::string base = keras_snake_case(model.layer_class(i));
+      const int n = class_counts[base]++;
+      path = n == 0 ? base : base + "_" + std::to_string(n);
+    }
     std::vector<Weight*> own;
     for (Weight* w : model.weights())
       if (w->name.rfind(model.layer(i).name() + "/", 0) == 0) own.push_back(w);
     // Keras lists a layer's trainable weights, then its non-trainable ones.
     std::stable_partition(own.begin(), own.end(), [](const Weight* w) { return w->trainable; });
-    if (!own.empty()) layers.emplace_back(model.layer(i).name(), std::move(own));
+    if (!own.empty()) {
+      layers.emplace_back(model.layer(i).name(), std::move(own));
+      class_paths.push_back(path);
+    }
+  }
+  // A Keras 3 .weights.h5 names its layers by class in model order: put them in the model's
+  // order when every one is found so (otherwise by position, with Keras's messages below).
+  if (record.info["keras"].value("layers_named_by_class", false) && saved.size() == class_paths.size()) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> ordered;
+    for (const auto& path : class_paths) {
+      const auto it = std::find_if(saved.begin(), saved.end(), [&](const auto& s) { return s.first == path; });
+      if (it == saved.end()) break;
+      ordered.push_back(*it);
+    }
+    if (ordered.size() == saved.size()) saved = std::move(ordered);
   }
   if (layers.size() != saved.size())
     throw InputError("Layer count mismatch when loading weights from file. Model expected " +

@@ -87,7 +87,7 @@ bool Activation::fuse_softmax_backward() {
 Json Activation::get_config() const { return {{"name", name()}, {"activation", activation_name(kind_)}}; }
 
 Dropout::Dropout(Config& config) : rate_(config.require<float>("rate")) {
-  if (!(rate_ >= 0.f && rate_ < 1.f)) throw InputError("Dropout: \"rate\" must be in [0, 1), got " + std::to_string(rate_));
+  if (!(rate_ >= 0.f && rate_ < 1.f)) throw InputError("Dropout: \"rate\" must be in [0, 1), got " + config.raw("rate").dump());
   accept_keras_layer_options(config);
   reject_keras_extras(config, {"noise_shape"});
   if (config.has("seed"))

@@ -24,7 +24,7 @@ Shape Pooling2D::build(const Shape& input_shape, BuildContext&) {
   const std::array<std::size_t, 2> in{in_.h, in_.w};
   for (int d = 0; d < 2; ++d) {
     if (!same_padding_ && pool_[d] > in[d])
-      throw InputError(where + ": pool_size " + shape_str({pool_[0], pool_[1]}) + " is larger than its input " +
+      throw InputError(where + ": pool_size " + full_shape_str({pool_[0], pool_[1]}) + " is larger than its input " +
                        shape_str(input_shape) + " with padding \"valid\"; use padding \"same\" or a smaller pool");
     const WindowSteps steps = window_steps(in[d], pool_[d], strides_[d], same_padding_);
     out[d] = steps.out;

@@ -16,10 +16,7 @@
 
 namespace plugfit {
 
-namespace {
-
-// "Dense" -> "dense", "acme>MyScale" -> "my_scale", as Keras names layers.
-std::string snake_case(const std::string& class_name) {
+std::string keras_snake_case(const std::string& class_name) {
   const auto pos = class_name.find('>');
   const std::string bare = pos == std::string::npos ? class_name : class_name.substr(pos + 1);
   std::string out;
@@ -36,6 +33,8 @@ std::string snake_case(const std::string& class_name) {
   }
   return out;
 }
+
+namespace {
 
 // Keras's "trainable" layer option: absent or true trains the layer, false freezes it.
 bool layer_trainable(const Json& layer_config, const std::string& name, const std::string& class_name) {
@@ -128,11 +127,24 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
         if (!(embedding && std::string(key) == "input_dim")) own_config.erase(key);
       for (const char* key : kKerasPrecisionKeys) own_config.erase(key);
     }
+    // The layer's name, as its config gives it or Keras would (dense, dense_1, ...); an unknown
+    // class has none (creating it refuses it below).
+    std::string name;
+    if (layer_config.is_object() && layer_config.contains("name") && layer_config["name"].is_string()) {
+      name = layer_config["name"].get<std::string>();
+    } else if (registry.find(TypeKind::layer, class_name) != nullptr) {
+      const std::string base = keras_snake_case(registry.resolve(TypeKind::layer, class_name).name);
+      const int n = seen[base]++;
+      name = n == 0 ? base : base + "_" + std::to_string(n);
+    }
     std::unique_ptr<Layer> layer;
     try {
       layer = registry.create_layer(class_name, own_config);
     } catch (const InputError& e) {
-      throw InputError(where + " (" + class_name + "): " + e.what());
+      // A constructor names its class for direct callers ("Conv2D: ..."): said once here.
+      std::string what = e.what();
+      if (what.rfind(class_name + ": ", 0) == 0) what.erase(0, class_name.size() + 2);
+      throw InputError((name.empty() ? where : "layer \"" + name + "\"") + " (" + class_name + "): " + what);
     }
     if (i == 0) {
       Json shape_keys = layer_config;
@@ -146,14 +158,6 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
     if (auto* input = dynamic_cast<InputLayer*>(layer.get())) {
       if (i != 0) throw InputError(where + ": an InputLayer may only come first");
       model->impl_->declared_input_shape_ = input->shape();
-    }
-    std::string name;
-    if (layer_config.is_object() && layer_config.contains("name") && layer_config["name"].is_string()) {
-      name = layer_config["name"].get<std::string>();
-    } else {
-      const std::string base = snake_case(registry.resolve(TypeKind::layer, class_name).name);
-      const int n = seen[base]++;
-      name = n == 0 ? base : base + "_" + std::to_string(n);
     }
     if (names_taken[name]) throw InputError(where + ": the layer name \"" + name + "\" is used twice");
     names_taken[name] = true;

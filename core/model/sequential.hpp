@@ -19,6 +19,10 @@
 
 namespace plugfit {
 
+// "Dense" -> "dense", "UpSampling2D" -> "up_sampling2d", "acme>MyScale" -> "my_scale": the base
+// of the names Keras gives layers (and Keras 3's .weights.h5 groups) by their class.
+std::string keras_snake_case(const std::string& class_name);
+
 struct Sequential::Impl {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> class_names_;

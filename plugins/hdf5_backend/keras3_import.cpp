@@ -292,6 +292,10 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
   KerasParts parts;
   parts.model_config = model_config;
   parts.training_config = training_config;
+  // Without a config its groups are known by their names only, which Keras 3's saving_lib gives
+  // by class in model order (conv2d, dense, dense_1, ...): Keras's load_weights matches them to
+  // the model by those names (restore_weights), not by the order the names sort in.
+  if (model_config.is_null()) parts.keras["layers_named_by_class"] = true;
   std::vector<bool> trainable;
   for (const LayerSpec& layer : layers_of(file, model_config)) {
     const std::string& path = layer.group;

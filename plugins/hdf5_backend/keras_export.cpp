@@ -66,7 +66,7 @@ void write_legacy_layout(hid_t file, const StoredCheckpoint& checkpoint, const K
     std::vector<std::string> names;
     for (const auto* w : layer.weights) {
       // Keras 3 names a weight by its path, "<model>/<layer>/<weight>", and h5py nests it.
-      const std::string path = layout.model_name + "/" + layer.name + "/" + weight_short_name(*w);
+      const std::string path = layout.model_name + "/" + layer.name + "/" + keras3_weight_name(layer, *w);
       write_floats(group, path, w->shape, w->values);
       datasets[w->name] = "/model_weights/" + layer.name + "/" + path;
       names.push_back(path);

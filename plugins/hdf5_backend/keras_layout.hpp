@@ -15,6 +15,7 @@ namespace plugfit_hdf5 {
 struct KerasLayerWeights {
   std::string name;                                // the Keras layer's name
   std::string weights_group;                       // its group in .weights.h5 (KerasLayerName)
+  std::string class_name;                          // plugfit's class ("" when no model is known)
   std::vector<const plugfit::NamedTensor*> weights;  // "weights/<name>/<weight>", record order
 };
 
@@ -41,6 +42,10 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record);
 
 // "kernel" for "weights/dense/kernel".
 std::string weight_short_name(const plugfit::NamedTensor& weight);
+// The name Keras 3 gives the weight: weight_short_name, but DepthwiseConv2D's "depthwise_kernel"
+// is "kernel" (Keras 3's BaseDepthwiseConv.build: add_weight(name="kernel"); tf.keras 2 and
+// SeparableConv2D in both eras say "depthwise_kernel").
+std::string keras3_weight_name(const KerasLayerWeights& layer, const plugfit::NamedTensor& weight);
 
 // The attribute and dataset encodings Keras's writers leave (h5py's for bytes, str and empty lists).
 enum class StringCset { ascii, utf8 };  // h5py writes a Python bytes as ASCII, a str as UTF-8

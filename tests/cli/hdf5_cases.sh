@@ -569,7 +569,7 @@ PY
     # Dense, BatchNormalization) predict as numpy computes them from the files' own weights
     # (tests/cli/keras_image_reference.py, within 1e-4); w13's grayscale inputs are fed as Keras
     # users feed them, (n, 130, 13) to its (130, 13, 1) input. Then one --resume step of w11 from
-    # its own Adam state.
+    # its own Adam state, checked against PyTorch and Keras's Adam (keras_image_reference.py).
     reference="$root/tests/cli/keras_image_reference.py"
     for spec in w11_23csu404_cnn_model.h5:hdf5: w13_BaduBlogger_cnn_model.h5:hdf5:squeeze w05_123Cryptic_model.keras::; do
       IFS=: read -r file scheme squeeze <<<"$spec"
@@ -613,6 +613,13 @@ print("global steps:", steps)
 assert steps.pop("keras") == iterations, steps
 assert steps and sorted(steps.values()) == [iterations + i for i in range(1, len(steps) + 1)], steps
 PY
+    # The numbers: the step's weights, momentum and velocity are those PyTorch's gradient of the
+    # batch and Keras 3's Adam update make from the file's own weights and state (one batch is
+    # the whole data set, so the order of its samples cannot matter), within 1e-5 relative.
+    py -c 'import torch' 2>/dev/null || fail "Debian's python3-torch is needed (scripts/setup python3-torch installs it)"
+    "$plugfit" convert "hdf5:$w11" stepped.h5 --only latest >/dev/null || fail "convert the resumed step to stepped.h5"
+    py "$reference" adam_step "$keras_files/$w11" "X_$w11.npy" Y.npy stepped.h5 ||
+      fail "the resumed step is not Keras's Adam step on PyTorch's gradient"
     ;;
   hdf5_keras_image_round_trip)
     # (i) A model of the image layers, trained on grayscale images (n, 12, 12) fed to its
@@ -661,6 +668,151 @@ assert f["layers/depthwise_conv2d/vars/0"].shape == (3, 3, 4, 2)
 # iterations, learning rate, then m and v of 11 trainable weights (BatchNormalization: gamma, beta).
 assert len(f["optimizer/vars"]) == 2 + 2 * 11, len(f["optimizer/vars"])
 PY
+    ;;
+  hdf5_image_backends_round_trip)
+    # (j) Every layer with weights or state (Normalization, Conv2D, BatchNormalization,
+    # DepthwiseConv2D, Conv2DTranspose, SeparableConv2D, Dense) among the shaping ones
+    # (ZeroPadding2D, Cropping2D, AveragePooling2D, bilinear UpSampling2D, GlobalMaxPooling2D),
+    # trained, then copied into every backend and Keras format and back into a fresh dir:: each
+    # keeps weights, Adam's slots, the moving statistics and the record bit for bit, predicts bit
+    # for bit, and one more epoch resumed from it equals a run that never stopped. Keras's own
+    # parts of the files (the /plugfit group removed) keep the same weights and slots, and a
+    # .weights.h5 loads into the run file's model (its groups matched by Keras 3's class names).
+    py -c '
+import numpy as np
+r = np.random.default_rng(0)
+np.save("X.npy", r.uniform(0, 255, size=(64, 12, 12)).astype(np.uint8))
+np.save("Y.npy", (np.arange(64) % 3).astype(np.float32))'
+    cat >run.json <<'JSON'
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 12, 12, 1]}},
+  {"class_name": "Normalization", "config": {}},
+  {"class_name": "ZeroPadding2D", "config": {"padding": 1}},
+  {"class_name": "Conv2D", "config": {"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}},
+  {"class_name": "BatchNormalization", "config": {}},
+  {"class_name": "Cropping2D", "config": {"cropping": [[1, 1], [1, 1]]}},
+  {"class_name": "AveragePooling2D", "config": {"pool_size": 2}},
+  {"class_name": "DepthwiseConv2D", "config": {"kernel_size": 3, "depth_multiplier": 2}},
+  {"class_name": "Conv2DTranspose", "config": {"filters": 3, "kernel_size": 3, "strides": 2, "activation": "relu"}},
+  {"class_name": "UpSampling2D", "config": {"size": 2, "interpolation": "bilinear"}},
+  {"class_name": "SeparableConv2D", "config": {"filters": 3, "kernel_size": 2}},
+  {"class_name": "GlobalMaxPooling2D", "config": {}},
+  {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+ "data": {"train": "npy:X.npy,Y.npy"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 16, "seed": 3, "verbose": 0}}
+JSON
+    "$plugfit" train run.json --checkpoint dir:ck || fail "training the image model"
+    "$plugfit" train run.json --epochs 3 --checkpoint dir:straight || fail "the straight three-epoch run"
+    "$plugfit" predict dir:ck --input X.npy --output run.npy >/dev/null || fail "predict from dir:ck"
+    same_bytes() { cmp -s <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$1") \
+                          <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$2"); }
+    locations="sqlite:s.db hdf5:s.h5 dir:d m.keras m.h5 m.weights.h5"
+    for location in $locations; do
+      n=$(tr ':.' '__' <<<"$location")
+      "$plugfit" convert dir:ck "$location" --only latest >/dev/null || fail "convert dir:ck into $location"
+      "$plugfit" convert "$location" "dir:back_$n" >/dev/null || fail "convert $location back into dir:back_$n"
+      "$plugfit" predict "$location" --input X.npy --output "pred_$n.npy" >/dev/null || fail "predict from $location"
+      same_bytes run.npy "pred_$n.npy" || fail "$location predicts otherwise than the run"
+    done
+    # Keras's parts alone: each file without plugfit's /plugfit group (what Keras reads).
+    py - <<'PY' || fail "removing /plugfit from the Keras files"
+import io, shutil, zipfile, h5py
+for src, dst in [("m.h5", "k.h5"), ("m.weights.h5", "k.weights.h5")]:
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        del f["plugfit"]
+archive = zipfile.ZipFile("m.keras")
+with zipfile.ZipFile("k.keras", "w") as out:
+    for member in archive.infolist():
+        data = archive.read(member.filename)
+        if member.filename == "model.weights.h5":
+            buffer = io.BytesIO(data)
+            with h5py.File(buffer, "a") as f:
+                del f["plugfit"]
+            data = buffer.getvalue()
+        out.writestr(member, data)
+PY
+    for file in k.h5 k.keras; do
+      "$plugfit" convert $file "dir:keras_$file" >/dev/null || fail "reading $file (Keras's parts only)"
+      "$plugfit" predict $file --input X.npy --output pred_$file.npy >/dev/null || fail "predict from $file"
+      same_bytes run.npy pred_$file.npy || fail "$file predicts otherwise than the run"
+    done
+    # k.weights.h5 into the run file's model, then one epoch: as from dir:ck's own weights.
+    for from in k.weights.h5 dir:ck#latest; do
+      py - "$from" <<'PY' || fail "writing the load_weights run file"
+import json, sys
+r = json.load(open("run.json"))
+r["load_weights"], r["fit"]["epochs"] = sys.argv[1], 1
+json.dump(r, open("load.json", "w"))
+PY
+      "$plugfit" train load.json --checkpoint "dir:loaded_${from%%:*}" >/dev/null || fail "one epoch after load_weights $from"
+    done
+    py - <<'PY' || fail "a copy read back differs from the run's checkpoint"
+import json, os, numpy as np
+def only(folder):
+    names = [n for n in os.listdir(folder) if n != "index.json"]
+    assert len(names) == 1, (folder, names)
+    return os.path.join(folder, names[0])
+def tensors(checkpoint):
+    root = os.path.join(checkpoint, "tensors")
+    return {os.path.relpath(os.path.join(d, f), root)[:-4]: np.load(os.path.join(d, f))
+            for d, _, files in os.walk(root) for f in files if f.endswith(".npy")}
+def same(got, want, keys, what):
+    assert sorted(k for k in got if k in keys or not keys) == sorted(keys), (what, sorted(got))
+    for k in keys:
+        assert got[k].shape == want[k].shape and got[k].tobytes() == want[k].tobytes(), (what, k)
+want = tensors("ck/ckpt-0002")
+info = json.load(open("ck/ckpt-0002/info.json"))
+stats = ["weights/normalization/mean", "weights/normalization/variance", "weights/normalization/count",
+         "weights/batch_normalization/moving_mean", "weights/batch_normalization/moving_variance"]
+assert all(k in want for k in stats), sorted(want)
+trainable = [k[len("optimizer/m/"):] for k in want if k.startswith("optimizer/m/")]
+assert len(trainable) == 13 and all("weights/" + k in want and "optimizer/v/" + k in want for k in trainable), trainable
+for n in ["sqlite_s_db", "hdf5_s_h5", "dir_d", "m_keras", "m_h5", "m_weights_h5"]:
+    checkpoint = only("back_" + n)
+    same(tensors(checkpoint), want, sorted(want), n)
+    assert json.load(open(os.path.join(checkpoint, "info.json"))) == info, n + ": the record's info differs"
+    print(n, "bit for bit:", len(want), "tensors and the info")
+for n in ["k.h5", "k.keras"]:
+    got = tensors(only("keras_" + n))
+    keys = sorted(k for k in want if k.startswith("weights/") or k.startswith("optimizer/"))
+    same({k: v for k, v in got.items() if k in keys}, want, keys, n)
+    print(n, "(Keras's parts) bit for bit:", len(keys), "weights and slots")
+loaded, direct = tensors(only("loaded_k.weights.h5")), tensors(only("loaded_dir"))
+same(loaded, direct, sorted(direct), "k.weights.h5")
+print("an epoch from k.weights.h5 (Keras's load_weights by its class names) equals one from dir:ck:", len(direct), "tensors")
+PY
+    # Keras 3's names (keras/src/layers/convolutional/base_depthwise_conv.py: DepthwiseConv2D's
+    # kernel is "kernel"; base_separable_conv.py: "depthwise_kernel", "pointwise_kernel").
+    py - <<'PY' || fail "m.h5 does not name the depthwise kernels as Keras 3 does"
+import h5py
+f = h5py.File("m.h5", "r")
+text = lambda n: n.decode() if isinstance(n, bytes) else n
+names = lambda layer: [text(n) for n in f["model_weights"][layer].attrs["weight_names"]]
+assert names("depthwise_conv2d") == ["sequential/depthwise_conv2d/kernel", "sequential/depthwise_conv2d/bias"], names("depthwise_conv2d")
+assert names("separable_conv2d") == ["sequential/separable_conv2d/depthwise_kernel", "sequential/separable_conv2d/pointwise_kernel",
+                                     "sequential/separable_conv2d/bias"], names("separable_conv2d")
+slots = [text(n) for n in f["optimizer_weights"].attrs["weight_names"]]
+assert "adam/sequential_depthwise_conv2d_kernel_momentum" in slots, slots
+assert "adam/sequential_separable_conv2d_depthwise_kernel_velocity" in slots, slots
+print("Keras 3 names:", names("depthwise_conv2d"), names("separable_conv2d"))
+PY
+    # One more epoch resumed from each location equals the straight run's third.
+    for location in $locations; do
+      n=$(tr ':.' '__' <<<"$location")
+      "$plugfit" train run.json --epochs 3 --resume --checkpoint "$location" >/dev/null || fail "resume from $location"
+      "$plugfit" convert "$location" "dir:resumed_$n" --only latest >/dev/null || fail "convert $location's resumed epoch"
+      py - "resumed_$n" <<'PY' || fail "the epoch resumed from $location differs from the straight run's"
+import os, sys, numpy as np
+def tensors(checkpoint):
+    root = os.path.join(checkpoint, "tensors")
+    return {os.path.relpath(os.path.join(d, f), root): open(os.path.join(d, f), "rb").read()
+            for d, _, files in os.walk(root) for f in files if f.endswith(".npy")}
+want, got = tensors("straight/ckpt-0003"), tensors(os.path.join(sys.argv[1], "ckpt-0003"))
+assert sorted(got) == sorted(want) and all(got[k] == want[k] for k in want), [k for k in want if got.get(k) != want[k]]
+print(sys.argv[1], "equals the straight run's epoch 3:", len(want), "tensors")
+PY
+    done
     ;;
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and

@@ -15,6 +15,16 @@ layers/<snake_case class>[_<n>]/vars/<i> in the order Keras creates them.
       one-unit sigmoid, points whose outputs spread over (0.05, 0.95)
   keras_image_reference.py labels FILE X.npy Y.npy        -- one-hot labels for X (FILE's classes)
   keras_image_reference.py predict FILE X.npy PRED.npy    -- exit 1 unless PRED is within 1e-4
+  keras_image_reference.py adam_step FILE X.npy Y.npy NEW.h5 -- exit 1 unless NEW.h5 (a legacy
+      .h5) holds FILE's weights after one full-batch Adam step on (X, Y), within 1e-5 relative
+
+adam_step's reference is PyTorch's autograd (Debian's torch, float64) on the network rebuilt
+from FILE's weights (channels_last kernels (kh, kw, in, out) as NCHW (out, in, kh, kw); Flatten
+of the NHWC tensor), Keras 3's categorical_crossentropy (probabilities renormalized, clipped to
+[1e-7, 1 - 1e-7], the batch's mean), and Keras 3's Adam update (keras/src/optimizers/adam.py)
+applied by hand from FILE's own momentum, velocity and iteration count: t = iterations + 1,
+alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), m += (g - m)(1 - beta_1),
+v += (g^2 - v)(1 - beta_2), w -= alpha * m / (sqrt(v) + epsilon).
 """
 import io, json, re, sys, zipfile
 import h5py, numpy as np
@@ -120,6 +130,73 @@ def forward(layers, x):
             raise SystemExit("no reference for a Keras " + cls)
     return x
 
+def torch_forward(torch, layers, x, params):
+    """x (n, h, w, c) through layers in NCHW with params[i] {name: tensor} (Keras's layouts)."""
+    F = torch.nn.functional
+    act = {"linear": lambda t: t, "relu": torch.relu, "softmax": lambda t: torch.softmax(t, -1)}
+    x = x.permute(0, 3, 1, 2)
+    for (cls, cfg, _), w in zip(layers, params):
+        if cls == "Conv2D":
+            assert cfg["padding"] == "valid" and cfg.get("groups", 1) == 1, cfg
+            assert list(cfg.get("dilation_rate", [1, 1])) == [1, 1], cfg
+            x = F.conv2d(x, w["kernel"].permute(3, 2, 0, 1), w.get("bias"), stride=tuple(cfg["strides"]))
+            x = act[cfg["activation"]](x)
+        elif cls == "MaxPooling2D":
+            assert cfg["padding"] == "valid", cfg
+            x = F.max_pool2d(x, tuple(cfg["pool_size"]), tuple(cfg["strides"] or cfg["pool_size"]))
+        elif cls == "Flatten":
+            x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # Keras flattens channels_last
+        elif cls == "Dense":
+            x = act[cfg["activation"]](x @ w["kernel"] + (w["bias"] if "bias" in w else 0))
+        elif cls != "Dropout":
+            raise SystemExit("no PyTorch reference for a Keras " + cls)
+    return x
+
+def adam_step(path, x_path, y_path, new_path):
+    import torch
+    f = h5py.File(path, "r")
+    training = json.loads(text(f.attrs["training_config"]))
+    opt = training["optimizer_config"]
+    assert opt["class_name"] == "Adam" and training["loss"] == "categorical_crossentropy", training
+    c = opt["config"]
+    assert not c.get("amsgrad") and c.get("weight_decay") is None and c.get("clipnorm") is None, c
+    ow = f["optimizer_weights"]["adam"]
+    iterations, lr = int(ow["iteration"][()]), float(ow["learning_rate"][()])
+    model = json.loads(text(f.attrs["model_config"]))["config"]["name"]
+    params = [{n: torch.tensor(a, requires_grad=True) for n, a in w.items()} for _, _, w in layers]
+    x = torch.tensor(np.load(x_path).astype(np.float64).reshape(-1, *input_shape))
+    y = torch.tensor(np.load(y_path).astype(np.float64))
+    p = torch_forward(torch, layers, x, params)
+    p = torch.clamp(p / p.sum(-1, keepdim=True), 1e-7, 1 - 1e-7)
+    loss = -(y * torch.log(p)).sum(-1).mean()
+    loss.backward()
+    t = iterations + 1
+    b1, b2, eps = c["beta_1"], c["beta_2"], c["epsilon"]
+    alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    new, _ = open_model(new_path)
+    g_new = h5py.File(new_path, "r")["optimizer_weights"]["adam"]
+    assert int(g_new["iteration"][()]) == t, (int(g_new["iteration"][()]), t)
+    worst = 0.0
+    for (_, cfg, _), w, (_, _, got) in zip(layers, params, new):
+        for name, var in w.items():
+            slot = "%s_%s_%s" % (model, cfg["name"], name)
+            m = np.asarray(ow[slot + "_momentum"], np.float64)
+            v = np.asarray(ow[slot + "_velocity"], np.float64)
+            g = var.grad.numpy()
+            m = m + (g - m) * (1 - b1)
+            v = v + (g * g - v) * (1 - b2)
+            ref = var.detach().numpy() - alpha * m / (np.sqrt(v) + eps)
+            for what, want, have in [("", ref, got[name]), (" momentum", m, g_new[slot + "_momentum"]),
+                                     (" velocity", v, g_new[slot + "_velocity"])]:
+                have = np.asarray(have, np.float64)
+                assert have.shape == want.shape, (cfg["name"], name, have.shape, want.shape)
+                d = float(np.abs(have - want).max() / max(np.abs(want).max(), 1e-30))
+                worst = max(worst, d)
+                print("%s/%s%s: largest difference %.3g relative" % (cfg["name"], name, what, d))
+            print("%s/%s: the step moved it by up to %.3g" % (cfg["name"], name, float(np.abs(ref - var.detach().numpy()).max())))
+    print("loss on the batch: %.6f; iteration %d -> %d; worst relative difference %.3g" % (loss.item(), iterations, t, worst))
+    sys.exit(0 if worst <= 1e-5 else 1)
+
 mode, path = sys.argv[1], sys.argv[2]
 layers, input_shape = open_model(path)
 def spread_inputs(rng, n):
@@ -161,5 +238,7 @@ elif mode == "predict":
     d = float(np.abs(got - ref).max())
     print(path, "predictions", ref.shape, "in [%.3g, %.3g]," % (ref.min(), ref.max()), "largest difference from numpy:", d)
     sys.exit(0 if d <= 1e-4 else 1)
+elif mode == "adam_step":
+    adam_step(path, sys.argv[3], sys.argv[4], sys.argv[5])
 else:
     raise SystemExit("unknown mode " + mode)

@@ -161,7 +161,7 @@ TEST_CASE("global pooling passes the gradient check") {
 
 TEST_CASE("pooling's bad input is one sentence naming the layer and the shapes") {
   CHECK_THROWS_WITH_AS(BuiltLayer("MaxPooling2D", {{"pool_size", 3}}, {2, 5, 1}),
-                       "layer \"layer_under_test\" (MaxPooling2D): pool_size (None, 3, 3) is larger than its input "
+                       "layer \"layer_under_test\" (MaxPooling2D): pool_size (3, 3) is larger than its input "
                        "(None, 2, 5, 1) with padding \"valid\"; use padding \"same\" or a smaller pool",
                        InputError);
   CHECK_NOTHROW(BuiltLayer("MaxPooling2D", {{"pool_size", 3}, {"padding", "same"}}, {2, 5, 1}));

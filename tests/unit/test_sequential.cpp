@@ -94,9 +94,9 @@ TEST_CASE("a shape mismatch names the layer and both shapes") {
                        InputError);
 }
 
-TEST_CASE("config errors name the layer index and the problem") {
+TEST_CASE("config errors name the layer (its index when its class is unknown) and the problem") {
   CHECK_THROWS_WITH_AS(Sequential::from_config({{"layers", {{{"class_name", "Dense"}}}}}, builtins()),
-                       "layer 0 (Dense): Dense: the option \"units\" is required", InputError);
+                       "layer \"dense\" (Dense): the option \"units\" is required", InputError);
   CHECK_THROWS_WITH_AS(Sequential::from_config({{"layers", {{{"class_name", "Conv9D"}}}}}, builtins()),
                        doctest::Contains("layer 0 (Conv9D): unknown layer \"Conv9D\" (known: Activation, "),
                        InputError);

@@ -157,7 +157,7 @@ TEST_CASE("bad options are InputErrors naming the field") {
   CHECK(error_of([&] { model.compile({.optimizer = 3, .loss = "mse"}); }).find("\"optimizer\"") != std::string::npos);
   CHECK(error_of([&] { model.compile({.optimizer = "adam", .loss = "no_such_loss"}); }).find("no_such_loss") !=
         std::string::npos);
-  CHECK(error_of([] { plugfit::Sequential({plugfit::layer("Dense")}); }).find("layer 0 (Dense)") != std::string::npos);
+  CHECK(error_of([] { plugfit::Sequential({plugfit::layer("Dense")}); }).find("layer \"dense\" (Dense)") != std::string::npos);
   CHECK(error_of([] { plugfit::callbacks::EarlyStopping({.mode = "sideways"}); }).find("sideways") !=
         std::string::npos);
   CHECK(error_of([] { plugfit::Context().create_callback("CSVLogger", {{"filenam", "x"}}); }).find("filenam") !=
