@@ -405,5 +405,4 @@ TEST_CASE("with 2 threads a training step allocates nothing after the first batc
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
   set_threads(1);
 }
-}
 
