@@ -1,4 +1,5 @@
-// A layer built alone, with weights drawn from a normal distribution: for the sequence layers' tests.
+// A layer built alone, with weights drawn from a normal distribution, and the checks the layers'
+// tests share (reference comparison, gradient check, build errors).
 #pragma once
 
 #include <deque>
@@ -37,9 +38,14 @@ struct BuiltLayer {
       offset += w.size;
     }
   }
-  const Weight& weight(const std::string& name) const {
+  // nullptr when the layer has no such weight (a bias with use_bias false).
+  const Weight* find_weight(const std::string& name) const {
     for (const auto& w : weights)
-      if (w.name == "l/" + name) return w;
+      if (w.name == "l/" + name) return &w;
+    return nullptr;
+  }
+  const Weight& weight(const std::string& name) const {
+    if (const Weight* w = find_weight(name)) return *w;
     FAIL("no weight " << name);
     return weights.front();
   }

@@ -13,49 +13,13 @@
 
 #include "layers/build_context.hpp"
 #include "util/parallel.hpp"
+#include "layer_fixture.hpp"
 #include "test_support.hpp"
 
 using namespace plugfit;
 using namespace plugfit::test;
 
 namespace {
-
-// A layer built alone on input_shape with weights drawn from a normal distribution.
-struct BuiltLayer {
-  std::unique_ptr<Layer> layer;
-  std::deque<Weight> weights;
-  std::vector<float> values, grads;
-  Rng rng{11};
-  Shape output_shape;
-
-  BuiltLayer(const std::string& class_name, const Json& config, const Shape& input_shape) {
-    layer = builtins().create_layer(class_name, config);
-    layer->set_name("c");
-    WeightCollector ctx(weights, "c", rng);
-    output_shape = layer->build(input_shape, ctx);
-    std::size_t total = 0;
-    for (auto& w : weights) total += w.size;
-    values.resize(total), grads.resize(total);
-    std::size_t offset = 0;
-    for (auto& w : weights) {
-      w.bind(values.data() + offset, grads.data() + offset);
-      for (std::size_t i = 0; i < w.size; ++i) w.value_data[i] = static_cast<float>(rng.normal());
-      offset += w.size;
-    }
-  }
-  const Weight* weight(const std::string& name) const {
-    for (const auto& w : weights)
-      if (w.name == "c/" + name) return &w;
-    return nullptr;
-  }
-};
-
-Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
-  Rng rng(seed);
-  Tensor t = Tensor::from_shape(shape);
-  for (auto& v : t) v = static_cast<float>(rng.normal());
-  return t;
-}
 
 // TensorFlow's padding rule, written out: out = ceil(in / s) for same, and the total padding
 // (out - 1) * s + k_eff - in split with the odd one at the end.
@@ -108,29 +72,6 @@ Tensor naive_conv(const Tensor& x, const Spec& s, const float* kernel, const flo
   return y;
 }
 
-void check_close(const Tensor& got, const Tensor& want, double tolerance = 1e-4) {
-  REQUIRE(shape_of(got) == shape_of(want));
-  double worst = 0.0;
-  for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, double(std::fabs(got.data()[i] - want.data()[i])));
-  CHECK(worst < tolerance);
-}
-
-void check_gradients(const std::string& class_name, const Json& config, const Shape& input_shape) {
-  auto layer = builtins().create_layer(class_name, config);
-  const auto result = testing::check_layer_gradients(*layer, input_shape);
-  INFO(class_name << " " << config.dump() << "\n" << result.report);
-  CHECK(result.passed);
-}
-
-std::string error_of(const std::string& class_name, const Json& config, const Shape& input_shape) {
-  try {
-    BuiltLayer built(class_name, config, input_shape);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 Spec spec_of(const Json& c) {
   Spec s;
   auto pair = [&](const char* key, long& a, long& b) {
@@ -171,8 +112,8 @@ TEST_CASE("Conv2D's inference equals a naive convolution") {
     Shape x_shape{2};
     x_shape.insert(x_shape.end(), input.begin(), input.end());
     const Tensor x = random_tensor(x_shape, 3);
-    const Weight* bias = built.weight("bias");
-    Tensor want = naive_conv(x, spec_of(config), built.weight("kernel")->value_data, bias ? bias->value_data : nullptr,
+    const Weight* bias = built.find_weight("bias");
+    Tensor want = naive_conv(x, spec_of(config), built.find_weight("kernel")->value_data, bias ? bias->value_data : nullptr,
                              config["filters"], config.value("groups", 1));
     if (config.value("activation", std::string()) == "tanh") want = xt::tanh(want);
     const Tensor& y = built.layer->forward(x, false);
@@ -194,9 +135,9 @@ TEST_CASE("Conv2D with TensorFlow's same padding at stride 2 matches PyTorch on 
   BuiltLayer built("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}, {5, 6, 2});
   Tensor x = Tensor::from_shape({1, 5, 6, 2});
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.37f * float(i));
-  float* k = built.weight("kernel")->value_data;
+  float* k = built.find_weight("kernel")->value_data;
   for (std::size_t i = 0; i < 54; ++i) k[i] = std::cos(0.11f * float(i));
-  float* b = built.weight("bias")->value_data;
+  float* b = built.find_weight("bias")->value_data;
   b[0] = 0.1f, b[1] = -0.2f, b[2] = 0.3f;
   const std::vector<float> torch = {-2.6443467f, -3.3209565f, -3.1598408f, -0.5434038f, -0.8398881f, -0.3286376f, 0.4831567f,
                                     0.5820423f,  1.4714747f,  -0.8240053f, -0.5698451f, 0.4887858f,  2.5067910f,  2.1051801f,
@@ -224,30 +165,30 @@ TEST_CASE("convolutions name the layer and the shape at fault") {
     INFO(message);
     CHECK(message.find(part) != std::string::npos);
   };
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 5}}, {3, 3, 1}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 5}}, {3, 3, 1}),
       "layer \"c\" (Conv2D): the kernel (5, 5) with its dilation is larger than the input image (3, 3)");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"dilation_rate", 2}}, {4, 9, 1}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"dilation_rate", 2}}, {4, 9, 1}),
       "the kernel (5, 5) with its dilation is larger than the input image (4, 9)");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}}, {784}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}}, {784}),
       "layer \"c\" (Conv2D) expects input of shape (None, height, width, channels), got (None, 784)");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "channels_first"}}, {4, 4}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "channels_first"}}, {4, 4}),
       "expects input of shape (None, channels, height, width)");
-  has(error_of("Conv2D", {{"filters", 0}, {"kernel_size", 3}}, {4, 4, 1}), "Conv2D: \"filters\" must be a positive integer");
-  has(error_of("Conv2D", {{"name", "c1"}, {"filters", 2}, {"kernel_size", {3, 0}}}, {4, 4, 1}),
+  has(build_error("Conv2D", {{"filters", 0}, {"kernel_size", 3}}, {4, 4, 1}), "Conv2D: \"filters\" must be a positive integer");
+  has(build_error("Conv2D", {{"name", "c1"}, {"filters", 2}, {"kernel_size", {3, 0}}}, {4, 4, 1}),
       "layer \"c1\" (Conv2D): kernel_size must hold integers of at least 1, got [3,0]");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", -1}}, {4, 4, 1}), "strides must hold integers of at least 1, got -1");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}}, {4, 4, 1}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", -1}}, {4, 4, 1}), "strides must hold integers of at least 1, got -1");
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}}, {4, 4, 1}),
       "padding must be \"valid\" or \"same\", got \"causal\"");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "nhwc"}}, {4, 4, 1}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "nhwc"}}, {4, 4, 1}),
       "data_format must be \"channels_last\" or \"channels_first\", got \"nhwc\"");
-  has(error_of("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 2}),
+  has(build_error("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 2}),
       "\"filters\" (3) must be divisible by \"groups\" (2)");
-  has(error_of("Conv2D", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 3}),
+  has(build_error("Conv2D", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 3}),
       "layer \"c\" (Conv2D): the input's 3 channels are not divisible by \"groups\" (2)");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"dilation_rate", 2}}, {9, 9, 1}),
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"dilation_rate", 2}}, {9, 9, 1}),
       "strides > 1 are not supported together with dilation_rate > 1");
-  has(error_of("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"kernel_regularizer", "l2"}}, {4, 4, 1}), "kernel_regularizer");
-  has(error_of("Conv2D", {{"filters", 2}}, {4, 4, 1}), "kernel_size is required");
+  has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"kernel_regularizer", "l2"}}, {4, 4, 1}), "kernel_regularizer");
+  has(build_error("Conv2D", {{"filters", 2}}, {4, 4, 1}), "kernel_size is required");
 }
 
 TEST_CASE("convolutions round-trip through get_config") {
@@ -343,9 +284,9 @@ TEST_CASE("DepthwiseConv2D equals a naive depthwise convolution and passes the g
     CAPTURE(config.dump());
     BuiltLayer built("DepthwiseConv2D", config, input);
     const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 5);
-    Tensor want = naive_depthwise(x, spec_of(config), built.weight("depthwise_kernel")->value_data,
+    Tensor want = naive_depthwise(x, spec_of(config), built.find_weight("depthwise_kernel")->value_data,
                                   config.value("depth_multiplier", 1));
-    add_bias(want, built.weight("bias"));
+    add_bias(want, built.find_weight("bias"));
     check_close(built.layer->forward(x, false), want);
     check_gradients("DepthwiseConv2D", config, input);
   }
@@ -364,11 +305,11 @@ TEST_CASE("SeparableConv2D is a depthwise then a pointwise convolution and passe
     const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 6);
     const long multiplier = config.value("depth_multiplier", 1), filters = config["filters"];
     const Tensor middle =
-        naive_depthwise(x, spec_of(config), built.weight("depthwise_kernel")->value_data, multiplier);
+        naive_depthwise(x, spec_of(config), built.find_weight("depthwise_kernel")->value_data, multiplier);
     Spec pointwise;
     pointwise.kh = pointwise.kw = 1;
-    Tensor want = naive_conv(middle, pointwise, built.weight("pointwise_kernel")->value_data,
-                             built.weight("bias")->value_data, filters, 1);
+    Tensor want = naive_conv(middle, pointwise, built.find_weight("pointwise_kernel")->value_data,
+                             built.find_weight("bias")->value_data, filters, 1);
     if (config.contains("activation")) want = xt::maximum(want, 0.f);
     check_close(built.layer->forward(x, false), want);
     check_gradients("SeparableConv2D", config, input);
@@ -387,8 +328,8 @@ TEST_CASE("Conv2DTranspose follows Keras's output size, equals a naive scatter a
     CAPTURE(config.dump());
     BuiltLayer built("Conv2DTranspose", config, input);
     const Tensor x = random_tensor({2, input[0], input[1], input[2]}, 8);
-    Tensor want = naive_transpose(x, spec_of(config), built.weight("kernel")->value_data, config["filters"]);
-    add_bias(want, built.weight("bias"));
+    Tensor want = naive_transpose(x, spec_of(config), built.find_weight("kernel")->value_data, config["filters"]);
+    add_bias(want, built.find_weight("bias"));
     check_close(built.layer->forward(x, false), want);
     check_gradients("Conv2DTranspose", config, input);
   }
@@ -396,7 +337,7 @@ TEST_CASE("Conv2DTranspose follows Keras's output size, equals a naive scatter a
                   {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"data_format", "channels_first"}}, {2, 3, 3});
   CHECK(BuiltLayer("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}}, {5, 4, 1}).output_shape ==
         Shape{11, 9, 2});
-  CHECK(error_of("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"output_padding", 1}}, {4, 4, 1})
+  CHECK(build_error("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"output_padding", 1}}, {4, 4, 1})
             .find("output_padding") != std::string::npos);
 }
 
@@ -407,7 +348,7 @@ TEST_CASE("Conv2DTranspose with same padding at stride 2 matches PyTorch's conv_
                                        {"use_bias", false}}, {3, 2, 2});
   Tensor x = Tensor::from_shape({1, 3, 2, 2});
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.37f * float(i));
-  float* k = built.weight("kernel")->value_data;
+  float* k = built.find_weight("kernel")->value_data;
   for (std::size_t i = 0; i < 54; ++i) k[i] = std::cos(0.11f * float(i));
   const std::vector<float> torch = {
       0.3594299f,  0.3421035f,  0.3082860f,  0.2596076f,  0.1984147f,  0.1276573f,  1.6153192f,  1.4767934f,
