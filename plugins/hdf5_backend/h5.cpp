@@ -300,32 +300,6 @@ Handle write_floats(hid_t loc, const std::string& path, const Shape& shape, cons
   return dataset;
 }
 
-void write_string_dataset(hid_t loc, const std::string& path, const std::string& value) {
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "cannot make a string type");
-  check(H5Tset_size(type, H5T_VARIABLE), "cannot make a string type");
-  check(H5Tset_cset(type, H5T_CSET_UTF8), "cannot make a string type");
-  const Handle space = scalar_space();
-  const Handle lcpl = link_create();
-  Handle dataset(H5Dcreate2(loc, path.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
-                 "cannot create the dataset \"" + path + "\"");
-  const char* data = value.c_str();
-  check(H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &data), "cannot write the dataset \"" + path + "\"");
-  dataset.close("cannot write the dataset \"" + path + "\"");
-}
-
-std::string read_string_dataset(hid_t loc, const std::string& path) {
-  const Handle dataset = open_dataset(loc, path);
-  Handle type(H5Dget_type(dataset), H5Tclose, "cannot read the type of \"" + path + "\"");
-  const Handle space = scalar_space();
-  if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0)
-    throw H5Failure("the dataset \"" + path + "\" is not a variable-length string");
-  char* data = nullptr;
-  check(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &data), "cannot read the dataset \"" + path + "\"");
-  std::string value = data != nullptr ? data : "";
-  H5Dvlen_reclaim(type, space, H5P_DEFAULT, &data);
-  return value;
-}
-
 std::vector<std::string> link_names(hid_t group) {
   std::vector<std::string> names;
   hsize_t index = 0;

@@ -88,10 +88,6 @@ double read_scalar_double(hid_t dataset, const std::string& what);
 // A new float32 dataset at path (intermediate groups created) holding values.
 Handle write_floats(hid_t loc, const std::string& path, const Shape& shape, const std::vector<float>& values);
 
-// A scalar variable-length UTF-8 string dataset (plugfit's index).
-void write_string_dataset(hid_t loc, const std::string& path, const std::string& value);
-std::string read_string_dataset(hid_t loc, const std::string& path);
-
 // The names of the links in a group, in name order.
 std::vector<std::string> link_names(hid_t group);
 
