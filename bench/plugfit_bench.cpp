@@ -110,9 +110,10 @@ int main(int argc, char** argv) {
       owned.push_back(registry.create_callback("bench_callbacks>EpochOnly", Json::object()));
     for (auto& c : owned) callbacks.push_back(c.get());
 
+    // fit() applies the setting (set_threads); resolved here so the JSON line names the count used.
     const int threads = resolve_threads(parse_threads(threads_setting, "--threads"), *model, batch);
-    set_threads(threads);
     FitOptions options;
+    options.threads = threads;
     options.epochs = epochs;
     options.batch_size = batch;
     options.verbose = 0;

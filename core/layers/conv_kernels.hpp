@@ -60,9 +60,10 @@ struct ConvSpatialOptions {
 // the patches of the whole batch into a buffer that the next backward reads instead of
 // rebuilding them (when they fit in kKeepLimit floats); otherwise each thread rebuilds its
 // patches in its own cache-sized scratch. Buffers grow to the largest batch seen, never shrink.
-// Determinism: outputs (y, dx) are written by one chunk per sample, so they do not depend on the
-// thread count; dkernel is each chunk's partial sum added in chunk order, equal bit for bit for a
-// fixed thread count but only to rounding across thread counts.
+// Determinism: outputs (y, dx) are written by one chunk per sample and dkernel is each chunk's
+// partial sum added in chunk order: equal bit for bit for a fixed thread count, but only to
+// rounding across thread counts (a chunk's GEMMs have fewer rows, which OpenBLAS may sum
+// differently, and dkernel's chunks are summed apart).
 class ConvEngine {
  public:
   static constexpr std::size_t kKeepLimit = std::size_t(1) << 24;  // 64 MB of kept patches

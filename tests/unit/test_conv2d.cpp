@@ -166,11 +166,11 @@ TEST_CASE("convolutions name the layer and the shape at fault") {
     CHECK(message.find(part) != std::string::npos);
   };
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 5}}, {3, 3, 1}),
-      "layer \"c\" (Conv2D): the kernel (5, 5) with its dilation is larger than the input image (3, 3)");
+      "layer \"l\" (Conv2D): the kernel (5, 5) with its dilation is larger than the input image (3, 3)");
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"dilation_rate", 2}}, {4, 9, 1}),
       "the kernel (5, 5) with its dilation is larger than the input image (4, 9)");
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}}, {784}),
-      "layer \"c\" (Conv2D) expects input of shape (None, height, width, channels), got (None, 784)");
+      "layer \"l\" (Conv2D) expects input of shape (None, height, width, channels), got (None, 784)");
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"data_format", "channels_first"}}, {4, 4}),
       "expects input of shape (None, channels, height, width)");
   has(build_error("Conv2D", {{"filters", 0}, {"kernel_size", 3}}, {4, 4, 1}), "Conv2D: \"filters\" must be a positive integer");
@@ -184,7 +184,7 @@ TEST_CASE("convolutions name the layer and the shape at fault") {
   has(build_error("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 2}),
       "\"filters\" (3) must be divisible by \"groups\" (2)");
   has(build_error("Conv2D", {{"filters", 4}, {"kernel_size", 3}, {"groups", 2}}, {4, 4, 3}),
-      "layer \"c\" (Conv2D): the input's 3 channels are not divisible by \"groups\" (2)");
+      "layer \"l\" (Conv2D): the input's 3 channels are not divisible by \"groups\" (2)");
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"dilation_rate", 2}}, {9, 9, 1}),
       "strides > 1 are not supported together with dilation_rate > 1");
   has(build_error("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"kernel_regularizer", "l2"}}, {4, 4, 1}), "kernel_regularizer");
@@ -463,7 +463,7 @@ const std::vector<std::tuple<std::string, Json, Shape>>& threaded_cases() {
 
 }  // namespace
 
-TEST_CASE("two threads split the batch: the same bits every run, y and dx as one thread's, gradients within 1e-5") {
+TEST_CASE("two threads split the batch: the same bits every run, y, dx and gradients within 1e-5 of one thread's") {
   for (const auto& [class_name, config, input] : threaded_cases()) {
     CAPTURE(class_name);
     CAPTURE(config.dump());
@@ -475,9 +475,10 @@ TEST_CASE("two threads split the batch: the same bits every run, y and dx as one
       CHECK(two.y == again.y);
       CHECK(two.dx == again.dx);
       CHECK(two.grads == again.grads);
-      // Each sample's outputs are computed by one thread alone, in the same order.
-      CHECK(two.y == one.y);
-      CHECK(two.dx == one.dx);
+      // Each sample's outputs are computed by one thread alone, but in a GEMM of fewer rows, which
+      // OpenBLAS may sum in another order: equal to rounding.
+      CHECK(worst_difference(two.y, one.y) < 1e-5);
+      CHECK(worst_difference(two.dx, one.dx) < 1e-5);
       double scale = 1.0;
       for (float g : one.grads) scale = std::max(scale, double(std::fabs(g)));
       CHECK(worst_difference(two.grads, one.grads) <= 1e-5 * scale);
