@@ -17,6 +17,7 @@ const char* kind_name(TypeKind kind) {
     case TypeKind::metric: return "metric";
     case TypeKind::checkpoint_backend: return "checkpoint backend";
     case TypeKind::schedule: return "schedule";
+    case TypeKind::communicator: return "communicator";
   }
   return "type";
 }
@@ -147,6 +148,7 @@ void* Registry::create(TypeKind kind, std::string_view name, const Json& config,
       case TypeKind::metric: delete static_cast<Metric*>(made); break;
       case TypeKind::checkpoint_backend: delete static_cast<CheckpointBackend*>(made); break;
       case TypeKind::schedule: delete static_cast<LearningRateSchedule*>(made); break;
+      case TypeKind::communicator: delete static_cast<Communicator*>(made); break;
     }
     throw;
   }
@@ -195,6 +197,12 @@ std::unique_ptr<LearningRateSchedule> Registry::create_schedule(std::string_view
       static_cast<LearningRateSchedule*>(create(TypeKind::schedule, name, config, &e)));
 }
 
+std::unique_ptr<Communicator> Registry::create_communicator(std::string_view name, const Json& config) const {
+  const TypeEntry* e;
+  return std::unique_ptr<Communicator>(static_cast<Communicator*>(create(TypeKind::communicator, name, config, &e)));
+}
+
 LearningRateSchedule::~LearningRateSchedule() = default;
+Communicator::~Communicator() = default;
 
 }  // namespace plugfit

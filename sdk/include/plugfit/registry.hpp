@@ -1,4 +1,5 @@
-// The registry of types by name: layers, callbacks, optimizers, losses and metrics.
+// The registry of types by name: layers, callbacks, optimizers, losses, metrics, checkpoint
+// backends, schedules and communicators.
 //
 // Built-in types have bare names ("Dense", "Adam", "ModelCheckpoint"); a plugin's types are
 // qualified by the plugin's name ("acme>Scale"), stamped by the host's Registrar, and a short
@@ -17,6 +18,7 @@
 
 #include "callback.hpp"
 #include "checkpoint.hpp"
+#include "communicator.hpp"
 #include "config.hpp"
 #include "export.hpp"
 #include "layer.hpp"
@@ -26,7 +28,7 @@
 
 namespace plugfit {
 
-enum class TypeKind { layer, callback, optimizer, loss, metric, checkpoint_backend, schedule };
+enum class TypeKind { layer, callback, optimizer, loss, metric, checkpoint_backend, schedule, communicator };
 PLUGFIT_API const char* kind_name(TypeKind kind);
 
 struct TypeEntry {
@@ -65,6 +67,10 @@ class PLUGFIT_API Registrar {
   template <class T> void add_metric(std::string_view name) { add<Metric, T>(TypeKind::metric, name); }
   template <class T> void add_schedule(std::string_view name) {
     add<LearningRateSchedule, T>(TypeKind::schedule, name);
+  }
+  // A transport for `--distributed NAME` (communicator.hpp); at most one is made per process.
+  template <class T> void add_communicator(std::string_view name) {
+    add<Communicator, T>(TypeKind::communicator, name);
   }
   // A backend for URIs "scheme:LOCATION"; its constructor reads the location as config "path".
   template <class T> void add_checkpoint_backend(std::string_view scheme) {
@@ -117,6 +123,7 @@ class PLUGFIT_API Registry {
   std::unique_ptr<Metric> create_metric(std::string_view name, const Json& config) const;
   std::unique_ptr<CheckpointBackend> create_checkpoint_backend(std::string_view scheme, const Json& config) const;
   std::unique_ptr<LearningRateSchedule> create_schedule(std::string_view name, const Json& config) const;
+  std::unique_ptr<Communicator> create_communicator(std::string_view name, const Json& config) const;
 
   // The entry for name (qualified, or a short name provided exactly once), or nullptr.
   const TypeEntry* find(TypeKind kind, std::string_view name) const;

@@ -10,6 +10,7 @@
 #include "callback.hpp"
 #include "checkpoint.hpp"
 #include "checkpoint_index.hpp"
+#include "communicator.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "layer.hpp"
