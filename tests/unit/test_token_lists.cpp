@@ -63,20 +63,21 @@ TEST_CASE("tokens: bad files and options are named") {
     }
     return std::string("no error");
   };
-  CHECK(error("tokens:" + path) == "token file " + path + ": line 2, item 3 holds \"x4\", which is not an integer");
+  CHECK(error("tokens:" + path) ==
+        "token file " + path + ": line 2, item 3 holds \"x4\", which is not an integer");
   CHECK(error("tokens:" + dir.file("none.txt")) == "token file " + dir.file("none.txt") + " does not exist");
   CHECK(error("tokens:") == "data spec \"tokens:\" names no token file (use tokens:PATH[,maxlen=N][,padding=pre|post]"
                             "[,truncating=pre|post][,value=V][,label=first|none])");
   write_file(path, "0 1 2\n");
-  CHECK(error("tokens:" + path + ",maxlen=0") == "token spec for " + path + " has maxlen=0, which is not a positive integer");
-  CHECK(error("tokens:" + path + ",padding=both") == "token spec for " + path + " has padding=both (use padding=pre or padding=post)");
-  CHECK(error("tokens:" + path + ",value=0.5") ==
-        "token spec for " + path + " has value=0.5, which is not an integer (the padding token id)");
-  CHECK(error("tokens:" + path + ",label=last") == "token spec for " + path + " has label=last (use label=first or label=none)");
-  CHECK(error("tokens:" + path + ",dtype=int32") ==
-        "token spec for " + path + " has the unknown option \"dtype\" (known: maxlen, padding, truncating, value, label)");
+  const std::string spec = "tokens:" + path, at = "token spec for " + path;
+  CHECK(error(spec + ",maxlen=0") == at + " has maxlen=0, which is not a positive integer");
+  CHECK(error(spec + ",padding=both") == at + " has padding=both (use padding=pre or padding=post)");
+  CHECK(error(spec + ",value=0.5") == at + " has value=0.5, which is not an integer (the padding token id)");
+  CHECK(error(spec + ",label=last") == at + " has label=last (use label=first or label=none)");
+  CHECK(error(spec + ",dtype=int32") ==
+        at + " has the unknown option \"dtype\" (known: maxlen, padding, truncating, value, label)");
   write_file(path, "\n\n");
-  CHECK(error("tokens:" + path) == "token file " + path + " has no samples");
+  CHECK(error(spec) == "token file " + path + " has no samples");
   write_file(path, "1\n2\n");
-  CHECK(error("tokens:" + path) == "token file " + path + " holds no tokens, only labels (give maxlen=N for lists of padding)");
+  CHECK(error(spec) == "token file " + path + " holds no tokens, only labels (give maxlen=N for lists of padding)");
 }
