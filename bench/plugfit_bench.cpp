@@ -1,8 +1,11 @@
 // Training throughput of plugfit on Fashion-MNIST, printed as one JSON line like the peers in
 // ../shared/bench (samples/s over the timed epochs, seconds per epoch, test accuracy, peak RSS).
 //
-//   plugfit_bench [--model mlp|cnn|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]] [--optimizer adam]
-//                 [--idle-callbacks N] [--epoch-callbacks N] [--threads T|auto] [--seed S]
+//   plugfit_bench [--model mlp|cnn|lstm|gru|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]]
+//                 [--optimizer adam] [--idle-callbacks N] [--epoch-callbacks N] [--threads T|auto] [--seed S]
+//
+// lstm and gru read Fashion-MNIST's 28 rows as 28 steps of 28 features: LSTM(hidden) or
+// GRU(hidden) (Keras's defaults: GRU reset_after) -> Dense(10), as torch_peer.py --model lstm.
 //
 // --idle-callbacks adds N callbacks overriding every hook with an empty body (the per-batch
 // dispatch cost); --epoch-callbacks adds N that override only epoch hooks (must cost nothing).
@@ -76,6 +79,16 @@ int main(int argc, char** argv) {
         {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
         {"class_name": "Flatten", "config": {}},
         {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}])");
+    } else if (model_kind == "lstm" || model_kind == "gru") {
+      const int units = std::stoi(hidden);
+      // Multiply-adds of one sample's forward: per step, every gate's input and recurrent
+      // projections (4 gates for LSTM, 3 for GRU), then Dense units -> 10.
+      const double gates = model_kind == "lstm" ? 4.0 : 3.0;
+      flops_per_sample = 2.0 * (28.0 * gates * units * (28 + units) + units * 10.0);
+      layers = Json::array({
+          {{"class_name", "InputLayer"}, {"config", {{"batch_shape", {nullptr, 28, 28}}}}},
+          {{"class_name", model_kind == "lstm" ? "LSTM" : "GRU"}, {"config", {{"units", units}}}},
+          {{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}}});
     } else if (model_kind.size() > 5 && model_kind.compare(model_kind.size() - 5, 5, ".json") == 0) {
       // A Keras-shaped model file (sample_models/fashion_cnn.json), as a run file names it.
       std::ifstream in(model_kind);
@@ -89,7 +102,7 @@ int main(int argc, char** argv) {
         layers.push_back({{"class_name", "Dense"}, {"config", {{"units", std::stoi(u)}, {"activation", "relu"}}}});
       layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 10}, {"activation", "softmax"}}}});
     } else {
-      throw InputError("--model must be mlp, cnn or a model .json file, got \"" + model_kind + "\"");
+      throw InputError("--model must be mlp, cnn, lstm, gru or a model .json file, got \"" + model_kind + "\"");
     }
 
     const Dataset train = load_dataset("fashion-mnist:train");

@@ -1,5 +1,5 @@
 // load_dataset: the data specs of the command line and run files, dispatched on the kind before
-// the first ':' to the readers in idx.cpp, npy.cpp, csv.cpp and synthetic.cpp.
+// the first ':' to the readers in idx.cpp, npy.cpp, csv.cpp, synthetic.cpp and token_lists.cpp.
 #include "dataset.hpp"
 
 #include <cstdlib>
@@ -16,11 +16,12 @@ namespace plugfit {
 namespace detail {
 Tensor read_idx_data(const std::string& path, bool scale_u8);                     // idx.cpp
 Dataset make_synthetic(const std::string& spec, const std::string& options);    // synthetic.cpp
+Dataset read_token_lists(const std::string& spec, const std::string& rest);      // token_lists.cpp
 }  // namespace detail
 
 namespace {
 
-constexpr const char* kKinds = "fashion-mnist, idx, csv, npy, synthetic";
+constexpr const char* kKinds = "fashion-mnist, idx, csv, npy, synthetic, tokens";
 constexpr const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -119,6 +120,7 @@ Dataset load_dataset(const std::string& spec) {
   if (kind == "csv") return load_csv(spec, rest);
   if (kind == "npy") return load_npy(spec, rest);
   if (kind == "synthetic") return detail::make_synthetic(spec, rest);
+  if (kind == "tokens") return detail::read_token_lists(spec, rest);
   throw InputError("data spec " + quoted(spec) + " has the unknown kind " + quoted(kind) + " (known: " + kKinds +
                    "; write KIND:ARGUMENTS)");
 }

@@ -5,11 +5,19 @@
 //   csv:PATH[,label=COLUMN|none][,header=auto|yes|no]   last column is the label by default
 //   npy:X.npy[,Y.npy]                           NumPy arrays (float32/64, int, uint8)
 //   synthetic:samples=N,features=F,classes=C[,seed=S][,labels=random|linear]
+//   tokens:PATH[,maxlen=N][,padding=pre|post][,truncating=pre|post][,value=V][,label=first|none]
+//                                               token lists, padded as Keras's pad_sequences
 //
 // uint8 inputs (IDX, Fashion-MNIST, npy images) are scaled to [0, 1] by 1/255; labels and other
 // dtypes never are. Inputs are float32 (n, ...) and labels
 // float32 (n,) class indices (or (n, k) targets from npy). Every error is an InputError
 // naming the file and what is wrong (for a missing Fashion-MNIST, the path and the package).
+//
+// Sequences need no kind of their own: token ids (n, steps) from an int32/int64 npy or a CSV
+// become float32 exactly (every integer below 2^24, the most an Embedding's input_dim may be);
+// float sequences are npy (n, steps, features); Fashion-MNIST's (n, 28, 28) images are 28 steps
+// of 28 features to a model declared on (28, 28). How samples meet the model's input shape is
+// fit.cpp's one rule (feeds_input_shape).
 #pragma once
 
 #include <cstddef>

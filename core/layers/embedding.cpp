@@ -24,6 +24,10 @@ Initializer embeddings_initializer(Config& config) {
   return Initializer::from_json(spec);
 }
 
+// Token ids travel as float32, exact for every integer below 2^24; no larger vocabulary is taken,
+// so an id is never rounded onto another row.
+constexpr std::size_t kMaxInputDim = std::size_t{1} << 24;
+
 }  // namespace
 
 Embedding::Embedding(Config& config)
@@ -33,6 +37,9 @@ Embedding::Embedding(Config& config)
       mask_zero_(config.get<bool>("mask_zero", false)) {
   const std::string at = layer_label(config, "Embedding") + ": ";
   if (input_dim_ == 0) throw InputError(at + "\"input_dim\" must be a positive integer");
+  if (input_dim_ > kMaxInputDim)
+    throw InputError(at + "\"input_dim\" " + std::to_string(input_dim_) + " is above 16777216 (2^24), the most " +
+                     "token ids float32 inputs hold exactly");
   if (output_dim_ == 0) throw InputError(at + "\"output_dim\" must be a positive integer");
   if (config.has("input_length") && !config.raw("input_length").is_null())
     input_length_ = config.require<std::size_t>("input_length");
@@ -53,15 +60,30 @@ Shape Embedding::build(const Shape& input_shape, BuildContext& ctx) {
   return {steps_, output_dim_};
 }
 
+bool Embedding::takes_id(float v) const {
+  return v >= 0.f && v == std::floor(v) && v < static_cast<float>(input_dim_);
+}
+
+void Embedding::check_ids(const Tensor& x, const std::string& data) const {
+  const std::size_t row = x.shape()[0] == 0 ? 0 : x.size() / x.shape()[0];
+  const float* in = x.data();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!takes_id(in[i]))
+      throw InputError(data + ": sample " + std::to_string(i / row) + " holds token id " + number_str(in[i]) +
+                       " at step " + std::to_string(i % row) + ", outside input_dim " + std::to_string(input_dim_) +
+                       " of " + layer_label(name(), "Embedding"));
+}
+
 const Tensor& Embedding::forward(const Tensor& x, bool /*training*/) {
   const std::size_t batch = x.shape()[0], n = batch * steps_;
   ids_.resize(n);
   const float* in = x.data();
   for (std::size_t i = 0; i < n; ++i) {
     const float v = in[i];
-    if (!(v >= 0.f) || v != std::floor(v) || v >= static_cast<float>(input_dim_))
+    if (!takes_id(v))
       throw InputError(layer_label(name(), "Embedding") + ": sample " + std::to_string(i / steps_) +
-                       " holds token id " + number_str(v) + ", outside input_dim " + std::to_string(input_dim_));
+                       " of the batch holds token id " + number_str(v) + ", outside input_dim " +
+                       std::to_string(input_dim_));
     ids_[i] = static_cast<std::uint32_t>(v);
   }
   y_.resize({batch, steps_, output_dim_});

@@ -5,7 +5,10 @@
 // "uniform"). mask_zero: output_mask() is 1 where the id is not 0. input_length (Keras 2) is
 // accepted and must equal the input's steps.
 // requires: every id an integer in [0, input_dim); else forward() throws InputError naming the
-// layer, the sample (row of the batch) and the id.
+// layer, the sample (row of the batch) and the id. input_dim at most 2^24: ids are float32,
+// exact below 2^24 (an int32/int64 npy or a CSV converts exactly, a larger id never passes).
+// check_ids(x, data) checks a whole data set (n, steps) before training, so that a bad id is
+// named by its sample and step in the data, not by its row in a shuffled batch.
 // ensures: backward() scatters dy into the rows the batch used and zeroes only the rows the
 // previous batch used (the whole gradient the first time); ids get no input gradient.
 //
@@ -28,8 +31,11 @@ class Embedding final : public Layer {
   Json get_config() const override;
   MaskSupport mask_support() const override { return MaskSupport::propagate; }
   const Tensor* output_mask() const override { return mask_zero_ ? &mask_ : input_mask(); }
+  // InputError "DATA: sample S holds token id V at step T, outside input_dim D of layer ...".
+  void check_ids(const Tensor& x, const std::string& data) const;
 
  private:
+  bool takes_id(float v) const;
   std::size_t input_dim_, output_dim_;
   Initializer init_;
   bool mask_zero_;

@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "../checkpoint/record.hpp"
+#include "../layers/basic_layers.hpp"
+#include "../layers/embedding.hpp"
 #include "callback_list.hpp"
 #include "interrupt.hpp"
 #include "progbar.hpp"
@@ -83,6 +85,18 @@ bool feeds_input_shape(const Shape& sample, const Shape& input) {
   return input.size() == sample.size() + 1 && input.back() == 1 && std::equal(sample.begin(), sample.end(), input.begin());
 }
 
+// A model reading token ids (an Embedding first, after any InputLayer) has every id of the data
+// checked once, before any batch: a bad one is named by its sample in the data, not by its row
+// in a shuffled batch.
+void check_token_ids(Sequential& model, const Dataset& data, const std::string& what) {
+  for (std::size_t i = 0; i < model.num_layers(); ++i) {
+    const Layer& layer = model.layer(i);
+    if (dynamic_cast<const InputLayer*>(&layer) != nullptr) continue;
+    if (const auto* embedding = dynamic_cast<const Embedding*>(&layer)) embedding->check_ids(data.x, what);
+    return;
+  }
+}
+
 void check_data(Sequential& model, const Dataset& data, const char* role) {
   if (data.size() == 0) throw InputError(std::string("the ") + role + " data " + data.spec + " holds no samples");
   if (!data.has_labels()) throw InputError(std::string("the ") + role + " data " + data.spec + " has no labels");
@@ -93,6 +107,7 @@ void check_data(Sequential& model, const Dataset& data, const char* role) {
     throw InputError(std::string("the ") + role + " data " + data.spec + " has samples of shape " +
                      shape_str(data.sample_shape()) + " but the model's first layer \"" +
                      model.layer(0).name() + "\" expects " + shape_str(model.input_shape()));
+  if (model.built()) check_token_ids(model, data, std::string("the ") + role + " data " + data.spec);
 }
 
 void write_metrics(Sequential& model, double loss, Logs& logs, const char* prefix) {
@@ -300,6 +315,7 @@ Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, s
   if (!feeds_input_shape(data.sample_shape(), model.input_shape()))
     throw InputError("the input " + data.spec + " has samples of shape " + shape_str(data.sample_shape()) +
                      " but the model expects " + shape_str(model.input_shape()));
+  check_token_ids(model, data, "the input " + data.spec);
   const std::size_t n = data.size();
   Shape out_shape{n};
   out_shape.insert(out_shape.end(), model.output_shape().begin(), model.output_shape().end());

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "layer_fixture.hpp"
+#include "layers/embedding.hpp"
 
 using namespace plugfit;
 using namespace plugfit::test;
@@ -64,14 +65,35 @@ TEST_CASE("Embedding names the sample and the id it cannot look up") {
     ids(3, 1) = bad;
     return error_of([&] { built.layer->forward(ids, false); });
   };
-  CHECK(error(1200.f) == "layer \"embedding\" (Embedding): sample 3 holds token id 1200, outside input_dim 1000");
-  CHECK(error(-1.f) == "layer \"embedding\" (Embedding): sample 3 holds token id -1, outside input_dim 1000");
-  CHECK(error(2.5f) == "layer \"embedding\" (Embedding): sample 3 holds token id 2.5, outside input_dim 1000");
+  CHECK(error(1200.f) == "layer \"embedding\" (Embedding): sample 3 of the batch holds token id 1200, outside input_dim 1000");
+  CHECK(error(-1.f) == "layer \"embedding\" (Embedding): sample 3 of the batch holds token id -1, outside input_dim 1000");
+  CHECK(error(2.5f) == "layer \"embedding\" (Embedding): sample 3 of the batch holds token id 2.5, outside input_dim 1000");
   CHECK(error(std::nanf("")).find("holds token id nan") != std::string::npos);
   CHECK(build_error("Embedding", {{"input_dim", 10}, {"output_dim", 4}}, {2, 3}) ==
         "layer \"l\" (Embedding) expects input of shape (None, steps) of token ids, got (None, 2, 3)");
   CHECK(build_error("Embedding", {{"input_dim", 10}, {"output_dim", 4}, {"input_length", 5}}, {3}) ==
         "layer \"l\" (Embedding): \"input_length\" is 5 but the input has 3 steps");
+}
+
+TEST_CASE("Embedding checks a whole data set's ids, naming the sample and step in the data") {
+  BuiltLayer built("Embedding", {{"input_dim", 1000}, {"output_dim", 4}}, {3});
+  built.layer->set_name("embedding");
+  const auto& embedding = dynamic_cast<const Embedding&>(*built.layer);
+  Tensor ids = xt::zeros<float>({6, 3});
+  ids(4, 2) = 999.f;  // the largest id it takes
+  embedding.check_ids(ids, "the training data npy:x.npy");
+  ids(5, 1) = 1000.f;
+  CHECK(error_of([&] { embedding.check_ids(ids, "the training data npy:x.npy"); }) ==
+        "the training data npy:x.npy: sample 5 holds token id 1000 at step 1, outside input_dim 1000 of layer "
+        "\"embedding\" (Embedding)");
+  ids(5, 1) = 0.5f;
+  CHECK(error_of([&] { embedding.check_ids(ids, "data"); }) ==
+        "data: sample 5 holds token id 0.5 at step 1, outside input_dim 1000 of layer \"embedding\" (Embedding)");
+  // Above 2^24 float32 ids would round onto their neighbours: refused when the layer is made.
+  const Json huge = {{"name", "embedding"}, {"input_dim", 16777217}, {"output_dim", 1}};
+  CHECK(error_of([&] { builtins().create_layer("Embedding", huge); }) ==
+        "layer \"embedding\" (Embedding): \"input_dim\" 16777217 is above 16777216 (2^24), the most token ids "
+        "float32 inputs hold exactly");
 }
 
 TEST_CASE("Embedding's defaults, config round trip and place in a model") {
@@ -101,7 +123,7 @@ TEST_CASE("Embedding's defaults, config round trip and place in a model") {
   // A bad id in a model is bad input (InputError), not a runtime failure.
   const Tensor bad = {{1.f, 2.f, 10.f}};
   CHECK(error_of([&] { model->forward(bad, false); }) ==
-        "layer \"embedding\" (Embedding): sample 0 holds token id 10, outside input_dim 10");
+        "layer \"embedding\" (Embedding): sample 0 of the batch holds token id 10, outside input_dim 10");
 }
 
 TEST_CASE("a model refuses Embedding(mask_zero) -> Flatten with one sentence naming both layers") {
