@@ -76,9 +76,11 @@ struct CheckpointSource {
   }
   std::pair<std::string, CheckpointRecord> load() const { return load_named(*backend, uri); }
   // The compiled model of a record; errors name the checkpoint.
-  std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record) {
+  // sample_shape: the data's, for a Keras model whose input shape leaves a length open.
+  std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record,
+                                    const Shape* sample_shape = nullptr) {
     try {
-      return model_from_record(record, registry, loader);
+      return model_from_record(record, registry, loader, sample_shape);
     } catch (const InputError& e) {
       if (is_keras_record(record)) throw;  // its messages name the Keras file already
       throw InputError("checkpoint " + name + " in " + backend->uri() + ": " + e.what());
@@ -255,8 +257,19 @@ int cmd_predict(const Args& args) {
   check_predictions_path(*output);
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
-  auto model = source.model(name, record);
-  const Dataset data = load_inputs(*input);
+  // A Keras model whose input shape leaves a length open is built for the data's samples.
+  const Json keras = record.info.value("keras", Json::object());
+  const bool open_shape = !record.info.contains("input_shape") && keras.is_object() && keras.contains("input_batch_shape");
+  std::unique_ptr<Sequential> model;
+  Dataset data;
+  if (open_shape) {
+    data = load_inputs(*input);
+    const Shape sample = data.sample_shape();
+    model = source.model(name, record, &sample);
+  } else {
+    model = source.model(name, record);
+    data = load_inputs(*input);
+  }
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_threads(resolve_threads(threads_setting, *model, batch));
