@@ -132,8 +132,8 @@ PY
     ;;
   keras_seq_round_trip)
     # A model of the sequence layers, trained by plugfit, saved as .keras, .h5 and .weights.h5:
-    # each loaded back predicts bit for bit as the run's checkpoint does; the files carry Keras
-    # 3's layout (a recurrent layer's weights in its cell, TimeDistributed's in its layer) and
+    # each loaded back (also without plugfit's own group) predicts bit for bit as the run's
+    # checkpoint does; the files carry Keras 3's layout (a recurrent layer's weights in its cell, TimeDistributed's in its layer) and
     # config.json Keras 3's get_config keys per class.
     py -c '
 import numpy as np
@@ -168,6 +168,31 @@ JSON
       "$plugfit" convert dir:ck $file --only latest >/dev/null || fail "convert into $file"
       "$plugfit" predict $file --input X.npy --output pred.npy >/dev/null 2>err.txt || fail "predict from $file: $(cat err.txt)"
       same_bytes run.npy pred.npy || fail "$file predicts otherwise than the run's checkpoint"
+    done
+    # The files as Keras alone would have them (no /plugfit group): read from Keras's config and
+    # layout only, they predict bit for bit too.
+    py - <<'PY' || fail "writing the files without their plugfit group"
+import io, zipfile, h5py
+def copy_without_plugfit(src, dst):
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    for name in src:
+        if name != "plugfit":
+            src.copy(name, dst)
+with h5py.File("m.h5", "r") as src, h5py.File("k.h5", "w") as dst:
+    copy_without_plugfit(src, dst)
+z = zipfile.ZipFile("m.keras")
+image = io.BytesIO()
+with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as src, h5py.File(image, "w") as dst:
+    copy_without_plugfit(src, dst)
+with zipfile.ZipFile("k.keras", "w") as out:
+    for member in ("metadata.json", "config.json"):
+        out.writestr(member, z.read(member))
+    out.writestr("model.weights.h5", image.getvalue())
+PY
+    for file in k.h5 k.keras; do
+      "$plugfit" predict $file --input X.npy --output pred.npy >/dev/null 2>err.txt || fail "predict from $file: $(cat err.txt)"
+      same_bytes run.npy pred.npy || fail "$file (Keras's layout only) predicts otherwise than the run's checkpoint"
     done
     py -c 'import zipfile; open("config.json", "wb").write(zipfile.ZipFile("m.keras").read("config.json"))'
     py "$reference" keys config.json || fail "m.keras's config.json lacks Keras 3's keys"
