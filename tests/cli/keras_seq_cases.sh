@@ -189,11 +189,24 @@ with zipfile.ZipFile("k.keras", "w") as out:
     for member in ("metadata.json", "config.json"):
         out.writestr(member, z.read(member))
     out.writestr("model.weights.h5", image.getvalue())
+with h5py.File("m.weights.h5", "r") as src, h5py.File("k.weights.h5", "w") as dst:
+    copy_without_plugfit(src, dst)
 PY
     for file in k.h5 k.keras; do
       "$plugfit" predict $file --input X.npy --output pred.npy >/dev/null 2>err.txt || fail "predict from $file: $(cat err.txt)"
       same_bytes run.npy pred.npy || fail "$file (Keras's layout only) predicts otherwise than the run's checkpoint"
     done
+    # k.weights.h5 loads by Keras's layer groups into the run's model (SGD at rate 0 keeps them).
+    py -c '
+import json
+r = json.load(open("run.json"))
+r["load_weights"] = "k.weights.h5"
+r["compile"]["optimizer"] = {"class_name": "SGD", "config": {"learning_rate": 0.0}}
+r["fit"]["epochs"] = 1
+json.dump(r, open("loaded.json", "w"))'
+    "$plugfit" train loaded.json --checkpoint dir:loaded >/dev/null || fail "training with load_weights k.weights.h5"
+    "$plugfit" predict dir:loaded --input X.npy --output pred.npy >/dev/null || fail "predict after load_weights"
+    same_bytes run.npy pred.npy || fail "k.weights.h5 (Keras's layout only) loads other weights"
     py -c 'import zipfile; open("config.json", "wb").write(zipfile.ZipFile("m.keras").read("config.json"))'
     py "$reference" keys config.json || fail "m.keras's config.json lacks Keras 3's keys"
     py - <<'PY' || fail "the files are not laid out as Keras 3 lays out these layers"
