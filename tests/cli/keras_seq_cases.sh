@@ -240,6 +240,58 @@ slots = [text(n) for n in h5["optimizer_weights"].attrs["weight_names"]]
 assert "adam/sequential_lstm_lstm_cell_recurrent_kernel_velocity" in slots, slots
 print("layouts as Keras 3's:", len(slots), "optimizer variables")
 PY
+    # Masking and GlobalAveragePooling1D (float steps, the masked ones all zero) the same way.
+    py -c '
+import numpy as np
+r = np.random.default_rng(1)
+x = r.normal(size=(32, 7, 3)).astype(np.float32)
+for i in range(32):
+    x[i, 7 - i % 4:] = 0.0
+np.save("F.npy", x)
+np.save("G.npy", x.sum(axis=(1, 2)).astype(np.float32))'
+    cat >masked.json <<'JSON'
+{"model": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 7, 3]}},
+  {"class_name": "Masking", "config": {"mask_value": 0.0}},
+  {"class_name": "LSTM", "config": {"units": 4, "return_sequences": true, "go_backwards": true}},
+  {"class_name": "GlobalAveragePooling1D", "config": {}},
+  {"class_name": "Dense", "config": {"units": 1}}]},
+ "data": {"train": "npy:F.npy,G.npy"},
+ "compile": {"optimizer": "adam", "loss": "mse"},
+ "fit": {"epochs": 2, "batch_size": 8, "seed": 5, "verbose": 0}}
+JSON
+    "$plugfit" train masked.json --checkpoint dir:masked >/dev/null || fail "training the masked model"
+    "$plugfit" predict dir:masked --input F.npy --output run.npy >/dev/null || fail "predict from dir:masked"
+    for file in masked.keras masked.h5; do
+      "$plugfit" convert dir:masked $file --only latest >/dev/null || fail "convert into $file"
+      py - $file <<'PY' || fail "writing $file without its plugfit group"
+import io, sys, zipfile, h5py
+path = sys.argv[1]
+def copy_without_plugfit(src, dst):
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    for name in src:
+        if name != "plugfit":
+            src.copy(name, dst)
+if path.endswith(".h5"):
+    with h5py.File(path, "r") as src, h5py.File("k_" + path, "w") as dst:
+        copy_without_plugfit(src, dst)
+else:
+    z = zipfile.ZipFile(path)
+    image = io.BytesIO()
+    with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as src, h5py.File(image, "w") as dst:
+        copy_without_plugfit(src, dst)
+    with zipfile.ZipFile("k_" + path, "w") as out:
+        for member in ("metadata.json", "config.json"):
+            out.writestr(member, z.read(member))
+        out.writestr("model.weights.h5", image.getvalue())
+PY
+      for each in $file k_$file; do
+        "$plugfit" predict $each --input F.npy --output pred.npy >/dev/null 2>err.txt || fail "predict from $each: $(cat err.txt)"
+        same_bytes run.npy pred.npy || fail "$each predicts otherwise than the run's checkpoint"
+      done
+    done
+    py -c 'import zipfile; open("config.json", "wb").write(zipfile.ZipFile("masked.keras").read("config.json"))'
+    py "$reference" keys config.json || fail "masked.keras's config.json lacks Keras 3's keys"
     ;;
   *)
     fail "unknown case $case_name"
