@@ -310,7 +310,7 @@ Json with_data_input_shape(Json info, const Shape* sample_shape, const std::stri
   if (info.contains("input_shape") || !open.is_array() || open.empty()) return info;
   if (sample_shape == nullptr)
     throw InputError(file + ": the model's input shape " + open.dump() +
-                     " leaves a length open; plugfit builds such a model for the inputs given to predict");
+                     " leaves a length open; plugfit builds such a model for the data given to predict or evaluate");
   const Shape& sample = *sample_shape;
   bool fits = sample.size() + 1 == open.size();
   for (std::size_t i = 1; fits && i < open.size(); ++i)

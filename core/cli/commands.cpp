@@ -88,6 +88,13 @@ struct CheckpointSource {
   }
 };
 
+// Whether a record is a Keras model whose input shape leaves a length open: it is built for the
+// data's samples, so the data is read first.
+bool builds_from_data(const CheckpointRecord& record) {
+  const Json keras = record.info.value("keras", Json::object());
+  return !record.info.contains("input_shape") && keras.is_object() && keras.contains("input_batch_shape");
+}
+
 // --plugin and --plugin-path, as every command that builds types reads them.
 ArgParser& plugin_options(ArgParser& parser) {
   return parser.repeated_option("--plugin", "NAME", "load the plugin NAME (searched on the plugin path) first")
@@ -222,12 +229,22 @@ int cmd_evaluate(const Args& args) {
   const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
-  auto model = source.model(name, record);
-  if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
   std::string spec = parser.get("--data").value_or("");
   if (spec.empty()) spec = record.info.value("data", Json::object()).value("test", std::string());
-  if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
-  const Dataset data = load_dataset(spec);
+  std::unique_ptr<Sequential> model;
+  Dataset data;
+  if (builds_from_data(record)) {
+    if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
+    data = load_dataset(spec);
+    const Shape sample = data.sample_shape();
+    model = source.model(name, record, &sample);
+    if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
+  } else {
+    model = source.model(name, record);
+    if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
+    if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
+    data = load_dataset(spec);
+  }
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_threads(resolve_threads(threads_setting, *model, batch));
@@ -257,12 +274,9 @@ int cmd_predict(const Args& args) {
   check_predictions_path(*output);
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
-  // A Keras model whose input shape leaves a length open is built for the data's samples.
-  const Json keras = record.info.value("keras", Json::object());
-  const bool open_shape = !record.info.contains("input_shape") && keras.is_object() && keras.contains("input_batch_shape");
   std::unique_ptr<Sequential> model;
   Dataset data;
-  if (open_shape) {
+  if (builds_from_data(record)) {
     data = load_inputs(*input);
     const Shape sample = data.sample_shape();
     model = source.model(name, record, &sample);

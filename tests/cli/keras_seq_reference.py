@@ -11,6 +11,7 @@ pooling (valid, same; average over the window's real steps), core/embedding.py.
   inputs FILE OUT N          seeded random inputs of the file's input shape (token ids for an Embedding)
   labels FILE X OUT          seeded random targets of the model's output shape
   predict FILE X PRED        PRED (plugfit's) equals numpy's within 1e-4
+  logits_loss FILE X Y LOSS  LOSS (plugfit's) is Keras's binary cross-entropy from logits of numpy's outputs
   keys CONFIG_JSON           every layer of a .keras config.json carries Keras 3's get_config keys in order
 """
 import io
@@ -275,6 +276,15 @@ def main():
         d = float(np.abs(got - want).max())
         print(sys.argv[2], "largest difference from numpy:", d)
         sys.exit(0 if d <= 1e-4 else 1)
+    elif cmd == "logits_loss":
+        # keras/src/backend/numpy/nn.py binary_crossentropy(from_logits=True): the stable form.
+        x = np.load(sys.argv[3])
+        z = forward(layers, x if x.dtype.kind in "iu" else x.astype(np.float64))[:, 0]
+        y = np.load(sys.argv[4]).astype(np.float64).reshape(-1)
+        want = float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+        got = float(sys.argv[5])
+        print(sys.argv[2], "loss", got, "numpy", want)
+        sys.exit(0 if abs(got - want) <= 1e-4 * max(1.0, abs(want)) else 1)
     else:
         raise SystemExit(__doc__)
 
