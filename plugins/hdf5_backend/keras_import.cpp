@@ -190,8 +190,11 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
     if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label, unfixed, open);
   if (!input && first.contains("input_shape") && first["input_shape"].is_array())
     input = shape_from(first["input_shape"], false, file_label, unfixed, open);
-  if (!input && first.contains("input_dim") && first["input_dim"].is_number_integer())
-    input = shape_from(Json::array({first["input_dim"]}), false, file_label, unfixed, open);
+  // Embedding's input_dim is its vocabulary, not Keras 2's input-shape shortcut: its input_length is.
+  const bool embedding = layers[0].value("class_name", std::string()) == "Embedding";
+  const char* const length_key = embedding ? "input_length" : "input_dim";
+  if (!input && first.contains(length_key) && first[length_key].is_number_integer())
+    input = shape_from(Json::array({first[length_key]}), false, file_label, unfixed, open);
   if (!input && body.is_object() && body.contains("build_input_shape") && body["build_input_shape"].is_array())
     input = shape_from(body["build_input_shape"], true, file_label, unfixed, open);
   Json model = {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
