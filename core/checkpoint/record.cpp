@@ -301,13 +301,43 @@ void compile_from_config(Sequential& model, const Json& compile_config, const Re
                 registry.create_loss(loss_name, config_of(loss_spec)), loss_name, std::move(metrics));
 }
 
+namespace {
+
+// info with the open lengths of a Keras file's input shape set from the data's sample shape.
+Json with_data_input_shape(Json info, const Shape* sample_shape, const std::string& file) {
+  const Json keras = info.value("keras", Json::object());
+  const Json open = keras.is_object() ? keras.value("input_batch_shape", Json()) : Json();
+  if (info.contains("input_shape") || !open.is_array() || open.empty()) return info;
+  if (sample_shape == nullptr)
+    throw InputError(file + ": the model's input shape " + open.dump() +
+                     " leaves a length open; plugfit builds such a model for the data given to predict or evaluate");
+  const Shape& sample = *sample_shape;
+  bool fits = sample.size() + 1 == open.size();
+  for (std::size_t i = 1; fits && i < open.size(); ++i)
+    fits = open[i].is_null() || (open[i].is_number_integer() && open[i].get<long long>() == static_cast<long long>(sample[i - 1]));
+  if (!fits)
+    throw InputError(file + ": the data's samples have shape " + shape_str(sample) + ", which the model's input shape " +
+                     open.dump() + " does not take");
+  Json batch = Json::array({nullptr});
+  for (const std::size_t d : sample) batch.push_back(d);
+  info["input_shape"] = sample;
+  Json& layers = info["model"]["config"]["layers"];
+  if (layers.is_array() && !layers.empty() && layers[0].contains("config") && layers[0]["config"].is_object())
+    for (const char* key : {"batch_shape", "batch_input_shape"})
+      if (layers[0]["config"].contains(key)) layers[0]["config"][key] = batch;
+  return info;
+}
+
+}  // namespace
+
 std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, const Registry& registry,
-                                              PluginLoader& loader) {
+                                              PluginLoader& loader, const Shape* sample_shape) {
   refuse_keras_layers_plugfit_lacks(record);  // before any word about what a model it cannot build ignores
   // A file Keras saved may name training-only options plugfit cannot use: said once, then left out.
   std::vector<std::string> ignored;
   const Json info = is_keras_record(record) && record.info.contains("model")
-                        ? keras_inference_info(record.info, registry, ignored)
+                        ? with_data_input_shape(keras_inference_info(record.info, registry, ignored), sample_shape,
+                                                keras_file_of(record))
                         : record.info;
   if (!ignored.empty()) {
     std::string list;

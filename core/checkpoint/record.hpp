@@ -49,9 +49,12 @@ TrainingPosition restore_position(Sequential& model, const CheckpointRecord& rec
 
 // A compiled model rebuilt from a full record's config, weights and optimizer state in a fresh
 // process; the plugins its types name are loaded by name through loader. A missing plugin is an
-// error naming the type, the plugin, its version and the paths searched.
+// error naming the type, the plugin, its version and the paths searched. A Keras file whose input
+// shape leaves a length open (info["keras"]["input_batch_shape"] with nulls, no "input_shape":
+// Keras builds such a model when it first sees data) is built for sample_shape, the data's, which
+// must have the file's rank and its fixed dimensions; without one it is an InputError.
 std::unique_ptr<Sequential> model_from_record(const CheckpointRecord& record, const Registry& registry,
-                                              PluginLoader& loader);
+                                              PluginLoader& loader, const Shape* sample_shape = nullptr);
 
 // Compiles model from {"optimizer": spec, "loss": spec, "metrics": [spec...]}.
 void compile_from_config(Sequential& model, const Json& compile_config, const Registry& registry);

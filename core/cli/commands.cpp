@@ -76,15 +76,24 @@ struct CheckpointSource {
   }
   std::pair<std::string, CheckpointRecord> load() const { return load_named(*backend, uri); }
   // The compiled model of a record; errors name the checkpoint.
-  std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record) {
+  // sample_shape: the data's, for a Keras model whose input shape leaves a length open.
+  std::unique_ptr<Sequential> model(const std::string& name, const CheckpointRecord& record,
+                                    const Shape* sample_shape = nullptr) {
     try {
-      return model_from_record(record, registry, loader);
+      return model_from_record(record, registry, loader, sample_shape);
     } catch (const InputError& e) {
       if (is_keras_record(record)) throw;  // its messages name the Keras file already
       throw InputError("checkpoint " + name + " in " + backend->uri() + ": " + e.what());
     }
   }
 };
+
+// Whether a record is a Keras model whose input shape leaves a length open: it is built for the
+// data's samples, so the data is read first.
+bool builds_from_data(const CheckpointRecord& record) {
+  const Json keras = record.info.value("keras", Json::object());
+  return !record.info.contains("input_shape") && keras.is_object() && keras.contains("input_batch_shape");
+}
 
 // --plugin and --plugin-path, as every command that builds types reads them.
 ArgParser& plugin_options(ArgParser& parser) {
@@ -220,12 +229,22 @@ int cmd_evaluate(const Args& args) {
   const int threads_setting = parse_threads(parser.get("--threads").value_or("auto"), "--threads");
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
-  auto model = source.model(name, record);
-  if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
   std::string spec = parser.get("--data").value_or("");
   if (spec.empty()) spec = record.info.value("data", Json::object()).value("test", std::string());
-  if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
-  const Dataset data = load_dataset(spec);
+  std::unique_ptr<Sequential> model;
+  Dataset data;
+  if (builds_from_data(record)) {
+    if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
+    data = load_dataset(spec);
+    const Shape sample = data.sample_shape();
+    model = source.model(name, record, &sample);
+    if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
+  } else {
+    model = source.model(name, record);
+    if (!model->compiled()) throw InputError("checkpoint " + name + " records no loss to evaluate with");
+    if (spec.empty()) throw InputError("give the data to evaluate on with --data SPEC (the checkpoint names no test data)");
+    data = load_dataset(spec);
+  }
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_threads(resolve_threads(threads_setting, *model, batch));
@@ -255,8 +274,16 @@ int cmd_predict(const Args& args) {
   check_predictions_path(*output);
   CheckpointSource source(parser.positionals().at(0), parser);
   const auto [name, record] = source.load();
-  auto model = source.model(name, record);
-  const Dataset data = load_inputs(*input);
+  std::unique_ptr<Sequential> model;
+  Dataset data;
+  if (builds_from_data(record)) {
+    data = load_inputs(*input);
+    const Shape sample = data.sample_shape();
+    model = source.model(name, record, &sample);
+  } else {
+    model = source.model(name, record);
+    data = load_inputs(*input);
+  }
   const auto batch = static_cast<std::size_t>(parser.get_int("--batch-size").value_or(256));
   if (batch == 0) throw InputError("--batch-size must be positive");
   set_threads(resolve_threads(threads_setting, *model, batch));

@@ -2,16 +2,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <regex>
 #include <set>
 
+#include "keras_config_keys.hpp"
+
 namespace plugfit_hdf5 {
 
-namespace {
+using namespace keras_keys;
 
-using plugfit::Json;
-using KJson = KerasJson;
+namespace {
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -45,6 +47,10 @@ std::string spec_class(const Json& spec) {
   return spec.is_object() ? spec.value("class_name", std::string()) : std::string();
 }
 
+}  // namespace
+
+namespace keras_keys {
+
 KJson dtype_policy() {
   return {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "float32"}}}, {"registered_name", nullptr}};
 }
@@ -54,11 +60,18 @@ KJson keras_initializer(const Json& spec) {
   static const std::map<std::string, std::string> classes = {
       {"glorot_uniform", "GlorotUniform"}, {"glorot_normal", "GlorotNormal"}, {"he_uniform", "HeUniform"},
       {"he_normal", "HeNormal"},           {"lecun_uniform", "LecunUniform"}, {"lecun_normal", "LecunNormal"},
-      {"zeros", "Zeros"},                  {"ones", "Ones"},                  {"orthogonal", "Orthogonal"}};
+      {"zeros", "Zeros"},                  {"ones", "Ones"},                  {"orthogonal", "Orthogonal"},
+      {"random_uniform", "RandomUniform"}, {"random_normal", "RandomNormal"}, {"constant", "Constant"},
+      {"variance_scaling", "VarianceScaling"}};
   std::string cls = spec_class(spec);
   KJson config = KJson(spec_config(spec));
   if (const auto it = classes.find(cls); it != classes.end()) cls = it->second;
-  if (cls != "Zeros" && cls != "Ones" && cls != "Constant" && !config.contains("seed")) config["seed"] = nullptr;
+  // Keras 3's random initializers put their base class's seed first ({"seed": null, "gain": 1.0}).
+  if (cls != "Zeros" && cls != "Ones" && cls != "Constant" && !config.contains("seed")) {
+    KJson seeded = {{"seed", nullptr}};
+    seeded.update(config);
+    config = std::move(seeded);
+  }
   return {{"module", "keras.initializers"}, {"class_name", cls}, {"config", config}, {"registered_name", nullptr}};
 }
 
@@ -70,8 +83,6 @@ KJson keras_activation(const Json& activation) {
   if (!activation.is_string()) return activation;
   return activation.get<std::string>() == "None" ? KJson("linear") : KJson(activation);
 }
-
-using Dims = std::optional<std::vector<KJson>>;  // a batch shape, [null, d1, ...]; nullopt when unknown
 
 // ---- The image layers (issue 12): Keras 3.10's get_config keys, in its order, with its defaults.
 
@@ -93,13 +104,14 @@ long long int_at(const KJson& pair, std::size_t i, long long fallback) {
   return pair.is_array() && i < pair.size() && pair[i].is_number_integer() ? pair[i].get<long long>() : fallback;
 }
 
-// A key's value as Keras writes it: what plugfit's config holds, else Keras's default.
-enum class Kind { plain, pair, sides, initializer, activation };
-struct Key {
-  const char* name;
-  Json fallback;
-  Kind kind = Kind::plain;
-};
+// The shortest decimal the float32 v reads back as, as a double: Keras writes Python's 0.2.
+double float_as_written(double v) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, static_cast<float>(v)).ptr;
+  double out = v;
+  std::from_chars(text, end, out);
+  return out;
+}
 
 void add_keys(KJson& out, const Json& config, std::initializer_list<Key> keys) {
   for (const Key& key : keys) {
@@ -110,6 +122,8 @@ void add_keys(KJson& out, const Json& config, std::initializer_list<Key> keys) {
       case Kind::sides: out[key.name] = sides_of(value); break;
       case Kind::initializer: out[key.name] = keras_initializer(value); break;
       case Kind::activation: out[key.name] = keras_activation(value); break;
+      case Kind::single: out[key.name] = value.is_number_integer() ? KJson::array({value}) : KJson(value); break;
+      case Kind::rate: out[key.name] = value.is_number_float() ? KJson(float_as_written(value.get<double>())) : KJson(value); break;
     }
   }
 }
@@ -132,6 +146,10 @@ KJson window_length(const KJson& in, long long kernel, long long stride, long lo
   const long long span = dilation * (kernel - 1) + 1;
   return n >= span ? (n - span) / stride + 1 : 0;
 }
+
+}  // namespace keras_keys
+
+namespace {
 
 // Keras's compute_conv_transpose_output_shape for one spatial length.
 KJson transpose_length(const KJson& in, long long kernel, long long stride, long long dilation,
@@ -354,6 +372,10 @@ bool image_layer_config(const std::string& cls, const Json& config, KJson& out, 
   return true;
 }
 
+}  // namespace
+
+namespace keras_keys {
+
 // Keras 3's full config of one layer, and the shape it outputs.
 KJson keras_layer_config(const std::string& cls, Json config, const std::string& name, const Dims& input, Dims& output) {
   KJson out = {{"name", name}, {"trainable", config.value("trainable", true)}, {"dtype", dtype_policy()}};
@@ -381,8 +403,8 @@ KJson keras_layer_config(const std::string& cls, Json config, const std::string&
     }
   } else if (cls == "Activation") {
     out["activation"] = keras_activation(config.value("activation", Json("linear")));
-  } else if (image_layer_config(cls, config, out, output)) {
-    // written by image_layer_config
+  } else if (image_layer_config(cls, config, out, output) || sequence_layer_config(cls, config, out, output)) {
+    // written by image_layer_config or sequence_layer_config
   } else {
     // A plugin layer or one plugfit knows Keras lacks: its config as plugfit has it.
     for (const auto& [key, value] : config.items())
@@ -391,6 +413,10 @@ KJson keras_layer_config(const std::string& cls, Json config, const std::string&
   }
   return out;
 }
+
+}  // namespace keras_keys
+
+namespace {
 
 std::vector<KJson> batch_of(const Json& input_shape) {
   std::vector<KJson> dims{nullptr};
@@ -447,7 +473,7 @@ std::vector<KerasLayerName> keras_layer_names(const Json& info) {
     const std::string base = snake_case(bare_class(cls));
     const std::string name = config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>()
                                                                                     : next_name(default_names, base);
-    out.push_back({name, cls, next_name(groups, base)});
+    out.push_back({name, cls, next_name(groups, base), keras_nesting(bare_class(cls), config)});
   }
   return out;
 }
@@ -473,11 +499,14 @@ KJson keras_model_config(const Json& info, KerasJsonStyle style) {
     if (archive) {
       layer["registered_name"] = registered;
       // Keras 3.10 builds Dropout (w16's config.json has no build_config for it), SpatialDropout2D
-      // (a Dropout) and the pooling layers when they are made (_build_at_init): no build_config.
+      // (a Dropout) and the pooling layers (1-D ones too: the same base classes) when they are made
+      // (_build_at_init): no build_config.
       static const std::set<std::string> built_at_init = {"InputLayer",       "Dropout",
                                                           "SpatialDropout2D", "MaxPooling2D",
                                                           "AveragePooling2D", "GlobalAveragePooling2D",
-                                                          "GlobalMaxPooling2D"};
+                                                          "GlobalMaxPooling2D", "MaxPooling1D",
+                                                          "AveragePooling1D", "GlobalAveragePooling1D",
+                                                          "GlobalMaxPooling1D"};
       if (built && built_at_init.count(cls) == 0) layer["build_config"] = {{"input_shape", *built}};
     }
     layers.push_back(std::move(layer));

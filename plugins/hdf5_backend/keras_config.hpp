@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "keras_sequence.hpp"
+
 namespace plugfit_hdf5 {
 
 // Which writer's JSON: Keras 3.10's saving_lib (config.json: module, registered_name and
@@ -30,6 +32,7 @@ struct KerasLayerName {
   // The layer's group in a .weights.h5 file: Keras 3's saving_lib names a container's layers by
   // class, not by name (names are not reproducible): dense, dense_1, dropout, ... in model order.
   std::string weights_group;
+  KerasNesting nesting;  // where Keras 3 keeps its variables below its own (a recurrent layer's cell)
 };
 
 // The model name Keras would give (plugfit's models have none): "sequential".

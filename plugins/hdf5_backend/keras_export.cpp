@@ -66,7 +66,7 @@ void write_legacy_layout(hid_t file, const StoredCheckpoint& checkpoint, const K
     std::vector<std::string> names;
     for (const auto* w : layer.weights) {
       // Keras 3 names a weight by its path, "<model>/<layer>/<weight>", and h5py nests it.
-      const std::string path = layout.model_name + "/" + layer.name + "/" + keras3_weight_name(layer, *w);
+      const std::string path = layout.model_name + "/" + layer.name + "/" + keras3_weight_path(layer, *w);
       write_floats(group, path, w->shape, w->values);
       datasets[w->name] = "/model_weights/" + layer.name + "/" + path;
       names.push_back(path);
@@ -100,8 +100,15 @@ Handle create_vars(hid_t file, const std::string& path, const std::string& name)
 void write_weights_layout(hid_t file, const KerasLayout& layout, Datasets& datasets) {
   create_group(file, "layers");
   for (const auto& layer : layout.layers) {
-    const std::string path = "layers/" + layer.weights_group + "/vars";
-    const Handle vars = create_vars(file, path, layer.name);
+    // A recurrent layer's variables are its cell's (layers/lstm/cell/vars), its own vars empty.
+    std::string path = "layers/" + layer.weights_group + "/vars";
+    std::string vars_name = layer.name;
+    if (!layer.nesting.attribute.empty()) {
+      create_vars(file, path, layer.name);
+      path = "layers/" + layer.weights_group + "/" + layer.nesting.attribute + "/vars";
+      vars_name = layer.nesting.scope;
+    }
+    const Handle vars = create_vars(file, path, vars_name);
     for (std::size_t i = 0; i < layer.weights.size(); ++i) {
       write_floats(vars, std::to_string(i), layer.weights[i]->shape, layer.weights[i]->values);
       datasets[layer.weights[i]->name] = "/" + path + "/" + std::to_string(i);

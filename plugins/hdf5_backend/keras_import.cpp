@@ -10,6 +10,8 @@
 #include <optional>
 #include <set>
 
+#include "keras_sequence.hpp"
+
 namespace plugfit_hdf5 {
 
 namespace {
@@ -36,7 +38,12 @@ const std::set<std::string>& plugfit_equivalents() {
       "RandomFlip",       "RandomRotation",
       "RandomZoom",       "RandomTranslation",
       "RandomContrast"};
-  return names;
+  static const std::set<std::string> with_sequences = [] {
+    std::set<std::string> all = names;
+    all.insert(keras_sequence_classes().begin(), keras_sequence_classes().end());
+    return all;
+  }();
+  return with_sequences;
 }
 
 // "sequential_2/dense_6/kernel" -> "kernel"; "dense_1/kernel:0" -> "kernel" (TensorFlow's
@@ -110,18 +117,28 @@ KerasWeights read_weights(hid_t group) {
   return out;
 }
 
-// The shape dims declare; nothing when a dimension is not fixed (null: a sequence of any length),
-// with the reason in unfixed.
-std::optional<Shape> shape_from(const Json& dims, bool has_batch, const std::string& file_label, std::string& unfixed) {
+// The shape dims declare; nothing when a dimension is not fixed, with the reason in unfixed and,
+// when every such dimension is null (a sequence of any length: Keras builds the model when it
+// first sees data), the batch shape in open.
+std::optional<Shape> shape_from(const Json& dims, bool has_batch, const std::string& file_label, std::string& unfixed,
+                                Json& open) {
   Shape shape;
+  bool any_length = true;
   for (std::size_t i = has_batch ? 1 : 0; i < dims.size(); ++i) {
     if (!dims[i].is_number_integer() || dims[i].get<long long>() <= 0) {
       unfixed = file_label + ": the model's input shape " + dims.dump() + " has a dimension that is not fixed";
-      return std::nullopt;
+      any_length = any_length && dims[i].is_null();
+      continue;
     }
     shape.push_back(dims[i].get<std::size_t>());
   }
-  return shape;
+  if (shape.size() + (has_batch ? 1 : 0) == dims.size()) return shape;
+  if (any_length && open.is_null()) {
+    open = Json::array();
+    if (!has_batch) open.push_back(nullptr);
+    for (const auto& d : dims) open.push_back(d);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -146,6 +163,12 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
       Json& axis = spec["config"]["axis"];
       if (axis.is_array() && axis.size() == 1 && axis[0].is_number_integer()) axis = Json(axis[0]);
     }
+    if (spec.contains("config") && spec["config"].is_object()) {
+      const Json name = spec["config"].value("name", Json());
+      sequence_config_from_keras(cls, spec["config"],
+                                 file_label + ": layer " + std::to_string(i) +
+                                     (name.is_string() ? " \"" + name.get<std::string>() + "\"" : std::string()));
+    }
     const Json registered = spec.value("registered_name", Json());
     if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos &&
         registered.get<std::string>() != cls) {
@@ -162,18 +185,26 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
   const Json first = layers[0].value("config", Json::object());
   std::optional<Shape> input;
   std::string unfixed;
+  Json open;
   for (const char* key : {"batch_shape", "batch_input_shape"})
-    if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label, unfixed);
+    if (!input && first.contains(key) && first[key].is_array()) input = shape_from(first[key], true, file_label, unfixed, open);
   if (!input && first.contains("input_shape") && first["input_shape"].is_array())
-    input = shape_from(first["input_shape"], false, file_label, unfixed);
-  if (!input && first.contains("input_dim") && first["input_dim"].is_number_integer())
-    input = shape_from(Json::array({first["input_dim"]}), false, file_label, unfixed);
+    input = shape_from(first["input_shape"], false, file_label, unfixed, open);
+  // Embedding's input_dim is its vocabulary, not Keras 2's input-shape shortcut: its input_length is.
+  const bool embedding = layers[0].value("class_name", std::string()) == "Embedding";
+  const char* const length_key = embedding ? "input_length" : "input_dim";
+  if (!input && first.contains(length_key) && first[length_key].is_number_integer())
+    input = shape_from(Json::array({first[length_key]}), false, file_label, unfixed, open);
   if (!input && body.is_object() && body.contains("build_input_shape") && body["build_input_shape"].is_array())
-    input = shape_from(body["build_input_shape"], true, file_label, unfixed);
+    input = shape_from(body["build_input_shape"], true, file_label, unfixed, open);
   Json model = {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
   if (!lacking.empty()) {
     model["keras_layers_plugfit_lacks"] = {{"file", file_label}, {"layers", lacking}};
     return {model, input};  // refused by name when built; inspect lists it whatever its input
+  }
+  if (!input && open.is_array()) {
+    model["keras_input_batch_shape"] = open;  // built from the data's shape (predict, evaluate)
+    return {model, input};
   }
   if (!input)
     throw InputError(unfixed.empty() ? file_label + ": the Keras model declares no input shape" : unfixed);
@@ -411,6 +442,10 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
     auto [model, input_shape] = keras_model_to_plugfit(parts.model_config, file_label);
     const Json version = parts.keras.value("keras_version", Json(""));
     plugfit::apply_keras_era(model["config"]["layers"], version.is_string() ? version.get<std::string>() : "");
+    if (model.contains("keras_input_batch_shape")) {
+      keras["input_batch_shape"] = model["keras_input_batch_shape"];
+      model.erase("keras_input_batch_shape");
+    }
     if (model.contains("keras_layers_plugfit_lacks")) {
       keras["layers_plugfit_lacks"] = model["keras_layers_plugfit_lacks"];
       model.erase("keras_layers_plugfit_lacks");

@@ -38,6 +38,13 @@ void write_scalar(hid_t loc, const std::string& path, hid_t file_type, hid_t mem
   check(H5Dwrite(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value), "cannot write the dataset \"" + path + "\"");
 }
 
+// Keras 3's optimizer names a slot after its variable's path, "/" made "_".
+std::string slot_path(std::string path) {
+  for (char& c : path)
+    if (c == '/') c = '_';
+  return path;
+}
+
 }  // namespace
 
 std::string weight_short_name(const NamedTensor& weight) { return weight.name.substr(weight.name.rfind('/') + 1); }
@@ -45,6 +52,11 @@ std::string weight_short_name(const NamedTensor& weight) { return weight.name.su
 std::string keras3_weight_name(const KerasLayerWeights& layer, const NamedTensor& weight) {
   const std::string name = weight_short_name(weight);
   return layer.class_name == "DepthwiseConv2D" && name == "depthwise_kernel" ? "kernel" : name;
+}
+
+std::string keras3_weight_path(const KerasLayerWeights& layer, const NamedTensor& weight) {
+  const std::string name = keras3_weight_name(layer, weight);
+  return layer.nesting.scope.empty() ? name : layer.nesting.scope + "/" + name;
 }
 
 KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
@@ -57,14 +69,18 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
   auto one_component = [](const std::string& name) {
     return !name.empty() && name != "." && name != ".." && name.find_first_of(std::string("/\0", 2)) == std::string::npos;
   };
-  auto add_layer = [&](const std::string& name, const std::string& group, const std::string& cls) {
+  auto add_layer = [&](const std::string& name, const std::string& group, const std::string& cls,
+                       const KerasNesting& nesting) {
     if (!one_component(name) || !one_component(group)) return;
     if (layer_index.count(name) == 0) {
       layer_index[name] = layout.layers.size();
-      layout.layers.push_back({name, group, cls, {}});
+      // A nested scope that is not one link name (a wrapped layer's odd name) stays unnested.
+      const bool nested = one_component(nesting.scope) && one_component(nesting.attribute);
+      layout.layers.push_back({name, group, cls, nested ? nesting : KerasNesting{}, {}});
     }
   };
-  for (const auto& layer : keras_layer_names(info)) add_layer(layer.name, layer.weights_group, layer.class_name);
+  for (const auto& layer : keras_layer_names(info))
+    add_layer(layer.name, layer.weights_group, layer.class_name, layer.nesting);
   // A record without a model (weights Keras saved alone): its layers as the tensors name them.
   const bool from_tensors = layout.layers.empty();
   std::map<std::string, const NamedTensor*> by_name;
@@ -75,7 +91,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
     const auto slash = rest.rfind('/');
     if (slash == std::string::npos || slash == 0) continue;
     const std::string layer = rest.substr(0, slash);
-    if (from_tensors) add_layer(layer, layer, "");  // no classes known: the names as the file had them
+    if (from_tensors) add_layer(layer, layer, "", {});  // no classes known: the names as the file had them
     if (const auto it = layer_index.find(layer); it != layer_index.end()) layout.layers[it->second].weights.push_back(&t);
   }
 
@@ -95,7 +111,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
         std::vector<KerasSlotVariable> own;
         for (const auto& slot : run)
           if (const auto it = by_name.find("optimizer/" + slot + "/" + suffix); it != by_name.end())
-            own.push_back({layout.model_name + "_" + layer.name + "_" + keras3_weight_name(layer, *w) + "_" +
+            own.push_back({layout.model_name + "_" + layer.name + "_" + slot_path(keras3_weight_path(layer, *w)) + "_" +
                                keras_slot_name(*keras_class, slot),
                            it->second});
         if (own.empty()) continue;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "h5.hpp"
+#include "keras_sequence.hpp"
 
 namespace plugfit_hdf5 {
 
@@ -16,6 +17,7 @@ struct KerasLayerWeights {
   std::string name;                                // the Keras layer's name
   std::string weights_group;                       // its group in .weights.h5 (KerasLayerName)
   std::string class_name;                          // plugfit's class ("" when no model is known)
+  KerasNesting nesting;                            // where Keras 3 keeps the variables below the layer's
   std::vector<const plugfit::NamedTensor*> weights;  // "weights/<name>/<weight>", record order
 };
 
@@ -39,6 +41,11 @@ struct KerasLayout {
 
 // requires: the record's tensor names are unique.
 KerasLayout keras_layout(const plugfit::CheckpointRecord& record);
+
+// The weight's name below its layer as Keras 3 paths it: "lstm_cell/kernel" in an LSTM (its
+// cell's), "kernel" in a Dense. The legacy .h5 writer nests it as "<model>/<layer>/<this>", the
+// optimizer names its slots "<model>_<layer>_<this with _ for />_<slot>".
+std::string keras3_weight_path(const KerasLayerWeights& layer, const plugfit::NamedTensor& weight);
 
 // "kernel" for "weights/dense/kernel".
 std::string weight_short_name(const plugfit::NamedTensor& weight);

@@ -161,3 +161,41 @@ TEST_CASE("the random augmentation layers and Normalization carry Keras's keys i
   const KerasJson archive = layers_of(info, KerasJsonStyle::archive);
   CHECK(archive[8]["config"]["name"] == "global_max_pooling2d");
 }
+
+TEST_CASE("an LSTM is written as Keras 3.10 wrote w16's, key for key and in order; shapes follow through time") {
+  // The LSTM as plugfit's get_config gives it (the implementation option Keras 3 leaves out).
+  const Json info = info_of(R"([
+      {"class_name": "LSTM", "config": {"name": "lstm", "units": 100, "activation": "tanh", "use_bias": true,
+        "return_sequences": false, "return_state": false, "go_backwards": false, "stateful": false, "unroll": false,
+        "kernel_initializer": "glorot_uniform", "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0}},
+        "bias_initializer": "zeros", "dropout": 0.0, "recurrent_dropout": 0.0, "recurrent_activation": "sigmoid",
+        "implementation": 2, "unit_forget_bias": true}},
+      {"class_name": "Dense", "config": {"name": "dense", "units": 1}}])",
+                            {1, 7});
+  const KerasJson layers = layers_of(info, KerasJsonStyle::archive);
+  const std::string lstm = with_dtype(
+      R"({"name": "lstm", "trainable": true, DTYPE, "return_sequences": false, "return_state": false, "go_backwards": false, "stateful": false, "unroll": false, "zero_output_for_mask": false, "units": 100, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}, "recurrent_initializer": {"module": "keras.initializers", "class_name": "Orthogonal", "config": {"seed": null, "gain": 1.0}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "unit_forget_bias": true, "kernel_regularizer": null, "recurrent_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "recurrent_constraint": null, "bias_constraint": null, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": null})");
+  CHECK(python_json_text(layers[1]["config"]) == lstm);
+  CHECK(layers[1]["build_config"]["input_shape"] == KerasJson::parse("[null, 1, 7]"));
+  CHECK(layers[2]["build_config"]["input_shape"] == KerasJson::parse("[null, 100]"));  // w16's Dense kernel (100, 1)
+}
+
+TEST_CASE("the sequence layers' shapes follow Keras's rules; a float32 rate is written as Python's decimal") {
+  const Json info = info_of(R"([
+      {"class_name": "Embedding", "config": {"input_dim": 10, "output_dim": 4, "mask_zero": true}},
+      {"class_name": "Conv1D", "config": {"filters": 3, "kernel_size": [3], "padding": "causal", "strides": [2]}},
+      {"class_name": "GRU", "config": {"units": 5, "return_sequences": true, "dropout": 0.20000000298023224}},
+      {"class_name": "AveragePooling1D", "config": {"pool_size": [2], "strides": [2], "padding": "valid"}},
+      {"class_name": "TimeDistributed", "config": {"layer": {"class_name": "Dense", "config": {"name": "dense", "units": 6}}}},
+      {"class_name": "GlobalAveragePooling1D", "config": {"keepdims": true}},
+      {"class_name": "Dense", "config": {"units": 2}}])",
+                            {9});
+  const KerasJson layers = layers_of(info, KerasJsonStyle::archive);
+  CHECK(layers[2]["build_config"]["input_shape"] == KerasJson::parse("[null, 9, 4]"));
+  CHECK(layers[3]["build_config"]["input_shape"] == KerasJson::parse("[null, 5, 3]"));  // causal: ceil(9 / 2)
+  CHECK(layers[3]["config"]["dropout"].get<double>() == 0.2);
+  CHECK(layers[5]["build_config"]["input_shape"] == KerasJson::parse("[null, 2, 5]"));
+  CHECK(layers[5]["config"]["layer"]["build_config"]["input_shape"] == KerasJson::parse("[null, 5]"));
+  CHECK(layers[7]["build_config"]["input_shape"] == KerasJson::parse("[null, 1, 6]"));
+  CHECK_FALSE(layers[4].contains("build_config"));  // pooling layers are built when made
+}

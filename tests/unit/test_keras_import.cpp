@@ -65,13 +65,13 @@ TEST_CASE("Keras <= 2.3's RMSprop (not tf.keras's, not Keras 3's) takes epsilon 
 }
 
 TEST_CASE("a Keras layer plugfit lacks is kept with its Keras config and listed, not refused") {
-  const CheckpointRecord record = record_of(sequential("relu", "LSTM"), "3.10.0");
-  CHECK(record.info["model"]["config"]["layers"][0]["class_name"] == "LSTM");
+  const CheckpointRecord record = record_of(sequential("relu", "ConvLSTM2D"), "3.10.0");
+  CHECK(record.info["model"]["config"]["layers"][0]["class_name"] == "ConvLSTM2D");
   CHECK(record.info["model"]["config"]["layers"][0]["config"]["units"] == 2);
   CHECK_FALSE(record.info["model"].contains("keras_layers_plugfit_lacks"));
   const Json lacks = record.info["keras"]["layers_plugfit_lacks"];
   CHECK(lacks["file"] == "m.h5");
-  CHECK(lacks["layers"] == Json::array({{{"index", 0}, {"name", "d"}, {"class_name", "LSTM"}}}));
+  CHECK(lacks["layers"] == Json::array({{{"index", 0}, {"name", "d"}, {"class_name", "ConvLSTM2D"}}}));
 }
 
 TEST_CASE("Sequential::from_config reads Keras's model.to_json() with the importer's normalisation") {
@@ -96,4 +96,35 @@ TEST_CASE("Sequential::from_config reads Keras's model.to_json() with the import
   const Json own = {{"layers", {{{"class_name", "Dense"}, {"config", {{"units", 2}, {"activation", "hard_sigmoid"}}}}}}};
   CHECK(Sequential::from_config(own, test::builtins())->get_config()["config"]["layers"][0]["config"]["activation"] ==
         "hard_sigmoid");
+}
+
+TEST_CASE("a Keras model whose sequence length is open keeps its batch shape for the data to fill") {
+  Json embedding = {{"class_name", "Embedding"},
+                    {"config", {{"name", "e"}, {"input_dim", 5}, {"output_dim", 2}, {"batch_input_shape", {nullptr, nullptr}}}}};
+  const Json model = {{"class_name", "Sequential"}, {"config", {{"layers", {embedding}}}}};
+  const CheckpointRecord record = record_of(model, "2.11.0");
+  CHECK_FALSE(record.info.contains("input_shape"));
+  CHECK(record.info["keras"]["input_batch_shape"] == Json::array({nullptr, nullptr}));
+  CHECK_FALSE(record.info["model"].contains("keras_input_batch_shape"));
+  // A dimension that is not a length (zero) is no open shape: refused as before.
+  embedding["config"]["batch_input_shape"] = {nullptr, 0};
+  const Json zero = {{"class_name", "Sequential"}, {"config", {{"layers", {embedding}}}}};
+  CHECK_THROWS_WITH_AS(plugfit_hdf5::keras_model_to_plugfit(zero, "m.h5"),
+                       "m.h5: the model's input shape [null,0] has a dimension that is not fixed", InputError);
+}
+
+TEST_CASE("a recurrent layer's Keras-only options: zero_output_for_mask false dropped, true refused; Keras 3.5's OrthogonalInitializer read") {
+  const auto lstm = [](const Json& zero_output) {
+    Json config = {{"name", "l"}, {"units", 2}, {"batch_input_shape", {nullptr, 3, 4}},
+                   {"recurrent_initializer", {{"class_name", "OrthogonalInitializer"}, {"config", {{"gain", 1.0}}}}}};
+    if (!zero_output.is_null()) config["zero_output_for_mask"] = zero_output;
+    return Json{{"class_name", "Sequential"}, {"config", {{"layers", {{{"class_name", "LSTM"}, {"config", config}}}}}}};
+  };
+  const Json read = plugfit_hdf5::keras_model_to_plugfit(lstm(false), "m.h5").first["config"]["layers"][0]["config"];
+  CHECK_FALSE(read.contains("zero_output_for_mask"));
+  CHECK(read["recurrent_initializer"]["class_name"] == "Orthogonal");
+  CHECK_THROWS_WITH_AS(plugfit_hdf5::keras_model_to_plugfit(lstm(true), "m.h5"),
+                       "m.h5: layer 0 \"l\" has zero_output_for_mask true, which plugfit's LSTM does not support (a "
+                       "masked step repeats the previous output, Keras's default)",
+                       InputError);
 }
