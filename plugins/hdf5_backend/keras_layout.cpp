@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "keras_bidirectional.hpp"
 #include "keras_config.hpp"
 
 namespace plugfit_hdf5 {
@@ -43,6 +44,7 @@ void write_scalar(hid_t loc, const std::string& path, hid_t file_type, hid_t mem
 std::string weight_short_name(const NamedTensor& weight) { return weight.name.substr(weight.name.rfind('/') + 1); }
 
 std::string keras3_weight_name(const KerasLayerWeights& layer, const NamedTensor& weight) {
+  if (auto path = keras_bidirectional_weight_path(layer, weight)) return *path;
   const std::string name = weight_short_name(weight);
   return layer.class_name == "DepthwiseConv2D" && name == "depthwise_kernel" ? "kernel" : name;
 }
@@ -74,7 +76,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
     const std::string rest = t.name.substr(kWeights.size());
     const auto slash = rest.rfind('/');
     if (slash == std::string::npos || slash == 0) continue;
-    const std::string layer = rest.substr(0, slash);
+    const std::string layer = rest.substr(0, from_tensors ? slash : rest.find('/'));  // a wrapper's inner layers are its own
     if (from_tensors) add_layer(layer, layer, "");  // no classes known: the names as the file had them
     if (const auto it = layer_index.find(layer); it != layer_index.end()) layout.layers[it->second].weights.push_back(&t);
   }
@@ -95,7 +97,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
         std::vector<KerasSlotVariable> own;
         for (const auto& slot : run)
           if (const auto it = by_name.find("optimizer/" + slot + "/" + suffix); it != by_name.end())
-            own.push_back({layout.model_name + "_" + layer.name + "_" + keras3_weight_name(layer, *w) + "_" +
+            own.push_back({layout.model_name + "_" + layer.name + "_" + keras_path_as_name(keras3_weight_name(layer, *w)) + "_" +
                                keras_slot_name(*keras_class, slot),
                            it->second});
         if (own.empty()) continue;
