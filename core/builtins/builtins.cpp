@@ -27,6 +27,7 @@
 #include "../training/callbacks/terminate_on_nan.hpp"
 #include "../training/callbacks/backup_and_restore.hpp"
 #include "../training/model_checkpoint.hpp"
+#include "../layers/bidirectional.hpp"
 
 namespace plugfit {
 
@@ -72,6 +73,7 @@ void register_builtins(Registry& types) {
   registry.add_layer<SimpleRNN>("SimpleRNN");
   registry.add_layer<LSTM>("LSTM");
   registry.add_layer<GRU>("GRU");
+  registry.add_layer<Bidirectional>("Bidirectional");
   register_builtin_losses(registry);
   register_builtin_metrics(registry);
   register_builtin_optimizers(registry);

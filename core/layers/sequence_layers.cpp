@@ -1,14 +1,13 @@
 #include "sequence_layers.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 
 #include <plugfit/keras_config.hpp>
-#include <plugfit/registry.hpp>
 
 #include "keras_options.hpp"
 #include "spatial_options.hpp"
+#include "wrapped_layer.hpp"
 
 namespace plugfit {
 
@@ -18,39 +17,6 @@ Initializer initializer_or(Config& config, const char* key, const char* fallback
   const Json spec = config.has(key) ? config.raw(key) : Json();
   return Initializer::from_json(spec.is_null() ? Json(fallback) : spec);
 }
-
-// "Dense" -> "dense", "acme>MyScale" -> "my_scale": Keras's default layer names.
-std::string default_name(const std::string& class_name) {
-  const auto pos = class_name.find('>');
-  const std::string bare = pos == std::string::npos ? class_name : class_name.substr(pos + 1);
-  std::string out;
-  for (std::size_t i = 0; i < bare.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(bare[i]);
-    if (std::isupper(c)) {
-      if (i > 0 && (std::islower(static_cast<unsigned char>(bare[i - 1])) ||
-                    (i + 1 < bare.size() && std::islower(static_cast<unsigned char>(bare[i + 1])))))
-        out += '_';
-      out += static_cast<char>(std::tolower(c));
-    } else {
-      out += bare[i];
-    }
-  }
-  return out;
-}
-
-// The inner layer's weights, declared under the wrapper's name; frozen when the inner layer is.
-class InnerBuildContext final : public BuildContext {
- public:
-  InnerBuildContext(BuildContext& outer, bool trainable) : outer_(outer), trainable_(trainable) {}
-  Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init, bool trainable) override {
-    return outer_.add_weight(name, shape, init, trainable && trainable_);
-  }
-  Rng& rng() override { return outer_.rng(); }
-
- private:
-  BuildContext& outer_;
-  bool trainable_;
-};
 
 }  // namespace
 
@@ -196,31 +162,10 @@ Json RepeatVector::get_config() const { return {{"name", name()}, {"n", n_}}; }
 TimeDistributed::TimeDistributed(Config& config) {
   const std::string at = layer_label(config, "TimeDistributed") + ": ";
   if (config.raw("layer").is_null()) throw InputError(at + "needs \"layer\", the layer to apply to every step");
-  const Json spec = keras_layer_spec(config.raw("layer"));
-  if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string())
-    throw InputError(at + "\"layer\" must be {\"class_name\": ..., \"config\": {...}}, got " + spec.dump());
-  if (!config.registry()) throw InputError(at + "needs a registry to build its inner layer");
-  const std::string class_name = spec["class_name"].get<std::string>();
-  const Json inner_config = spec.value("config", Json::object());
-  // As the model does for its own layers: the base Layer's options are the wrapper's business.
-  Json own = inner_config;
-  if (own.is_object()) {
-    for (const char* key : {"name", "trainable", "input_shape", "batch_input_shape", "batch_shape", "input_dim"})
-      own.erase(key);
-    for (const char* key : kKerasPrecisionKeys) own.erase(key);
-  }
-  try {
-    inner_ = config.registry()->create_layer(class_name, own);
-  } catch (const InputError& e) {
-    throw InputError(at + "its layer (" + class_name + "): " + e.what());
-  }
-  inner_class_ = config.registry()->resolve(TypeKind::layer, class_name).name;
-  const std::string inner_name = inner_config.is_object() && inner_config.contains("name") && inner_config["name"].is_string()
-                                     ? inner_config["name"].get<std::string>()
-                                     : default_name(inner_class_);
-  inner_->set_name(inner_name);
-  check_keras_precision_options(inner_config, inner_name, inner_class_);
-  inner_trainable_ = !(inner_config.is_object() && inner_config.value("trainable", Json(true)) == Json(false));
+  InnerLayer inner = make_inner_layer(config, keras_layer_spec(config.raw("layer")), at, "layer");
+  inner_ = std::move(inner.layer);
+  inner_class_ = std::move(inner.class_name);
+  inner_trainable_ = inner.trainable;
   accept_keras_layer_options(config);
 }
 

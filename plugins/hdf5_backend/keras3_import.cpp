@@ -7,6 +7,7 @@
 #include <map>
 #include <regex>
 
+#include "keras_bidirectional.hpp"
 #include "plugfit_extras.hpp"
 #include "zip_reader.hpp"
 
@@ -306,6 +307,7 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
                        ")");
     }
     read_layer_group(open_group(file, path), layer, "", parts.weights, entry["weights"], trainable, path);
+    order_keras_bidirectional_weights(parts.weights.tensors, entry["weights"], trainable);
     parts.weights.layers.push_back(std::move(entry));
   }
   std::string optimizer;

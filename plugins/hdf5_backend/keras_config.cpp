@@ -1,4 +1,5 @@
 #include "keras_config.hpp"
+#include "keras_bidirectional.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -405,6 +406,7 @@ KJson keras_layer_config(const std::string& cls, Json config, const std::string&
     out["activation"] = keras_activation(config.value("activation", Json("linear")));
   } else if (image_layer_config(cls, config, out, output) || sequence_layer_config(cls, config, out, output)) {
     // written by image_layer_config or sequence_layer_config
+  } else if (keras_bidirectional_config(cls, config, out, input, output, keras_layer_config)) {  // written there
   } else {
     // A plugin layer or one plugfit knows Keras lacks: its config as plugfit has it.
     for (const auto& [key, value] : config.items())

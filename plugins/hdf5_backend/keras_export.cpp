@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "keras_bidirectional.hpp"
 #include "keras_config.hpp"
 #include "keras_file.hpp"
 #include "keras_layout.hpp"
@@ -100,6 +101,7 @@ Handle create_vars(hid_t file, const std::string& path, const std::string& name)
 void write_weights_layout(hid_t file, const KerasLayout& layout, Datasets& datasets) {
   create_group(file, "layers");
   for (const auto& layer : layout.layers) {
+    if (write_keras_bidirectional_weights(file, layer, datasets)) continue;
     // A recurrent layer's variables are its cell's (layers/lstm/cell/vars), its own vars empty.
     std::string path = "layers/" + layer.weights_group + "/vars";
     std::string vars_name = layer.name;

@@ -1,4 +1,5 @@
 #include "keras_import.hpp"
+#include "keras_bidirectional.hpp"
 
 #include <plugfit/keras_config.hpp>
 
@@ -26,7 +27,7 @@ const std::set<std::string>& plugfit_equivalents() {
   static const std::set<std::string> names = {
       "Activation",       "Dense",
       "Dropout",          "Flatten",
-      "InputLayer",       "Conv2D",
+      "InputLayer",       "Conv2D",           "Bidirectional",
       "DepthwiseConv2D",  "SeparableConv2D",
       "Conv2DTranspose",  "MaxPooling2D",
       "AveragePooling2D", "GlobalAveragePooling2D",
@@ -104,7 +105,7 @@ KerasWeights read_weights(hid_t group) {
       const std::string what = "the weight \"" + layer + "/" + weight + "\"";
       const Handle dataset = open_dataset(g, weight);
       NamedTensor t;
-      t.name = "weights/" + layer + "/" + strip_output_index(last_component(weight));
+      t.name = "weights/" + layer + "/" + keras_bidirectional_h5_weight(layer, weight).value_or(strip_output_index(last_component(weight)));
       t.shape = dataset_shape(dataset);
       t.values = read_floats(dataset, t.shape, what);
       for (const auto& other : out.tensors)
@@ -156,6 +157,7 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
   Json lacking = Json::array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Json spec = plugfit::keras_layer_spec(specs[i]);
+    normalize_keras_bidirectional(spec);
     const std::string cls = spec.value("class_name", std::string());
     // tf.keras 2 writes BatchNormalization's axis as a list ([3]); Keras 3's is the one integer.
     if (cls == "BatchNormalization" && spec.contains("config") && spec["config"].is_object() &&

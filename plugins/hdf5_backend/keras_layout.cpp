@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "keras_bidirectional.hpp"
 #include "keras_config.hpp"
 
 namespace plugfit_hdf5 {
@@ -50,6 +51,7 @@ std::string slot_path(std::string path) {
 std::string weight_short_name(const NamedTensor& weight) { return weight.name.substr(weight.name.rfind('/') + 1); }
 
 std::string keras3_weight_name(const KerasLayerWeights& layer, const NamedTensor& weight) {
+  if (auto path = keras_bidirectional_weight_path(layer, weight)) return *path;
   const std::string name = weight_short_name(weight);
   return layer.class_name == "DepthwiseConv2D" && name == "depthwise_kernel" ? "kernel" : name;
 }
@@ -90,7 +92,7 @@ KerasLayout keras_layout(const plugfit::CheckpointRecord& record) {
     const std::string rest = t.name.substr(kWeights.size());
     const auto slash = rest.rfind('/');
     if (slash == std::string::npos || slash == 0) continue;
-    const std::string layer = rest.substr(0, slash);
+    const std::string layer = rest.substr(0, from_tensors ? slash : rest.find('/'));  // a wrapper's inner layers are its own
     if (from_tensors) add_layer(layer, layer, "", {});  // no classes known: the names as the file had them
     if (const auto it = layer_index.find(layer); it != layer_index.end()) layout.layers[it->second].weights.push_back(&t);
   }

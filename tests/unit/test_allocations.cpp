@@ -407,3 +407,30 @@ TEST_CASE("with 2 threads a training step allocates nothing after the first batc
   set_threads(1);
 }
 
+
+TEST_CASE("Bidirectional allocates nothing per batch (masks, dropout, every merge mode)") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  auto bidirectional = [&](const char* merge, const char* cell, Json inner) {
+    return layer("Bidirectional", {{"merge_mode", merge}, {"layer", {{"class_name", cell}, {"config", inner}}}});
+  };
+  const Json layers = Json::array({
+      layer("Embedding", {{"input_dim", 20}, {"output_dim", 4}, {"mask_zero", true}}),
+      bidirectional("concat", "LSTM", {{"units", 5}, {"return_sequences", true}, {"dropout", 0.2}, {"recurrent_dropout", 0.2}}),
+      bidirectional("mul", "GRU", {{"units", 3}, {"return_sequences", true}}),
+      bidirectional("ave", "SimpleRNN", {{"units", 3}, {"return_sequences", true}}),
+      bidirectional("sum", "LSTM", {{"units", 4}}),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  Tensor ids = Tensor::from_shape({16, 8});
+  for (std::size_t i = 0; i < ids.size(); ++i) ids.data()[i] = float((i * 7) % 20);
+  Tensor y = Tensor::from_shape({16});
+  for (std::size_t i = 0; i < 16; ++i) y(i) = static_cast<float>(i % 3);
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({8}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  Tensor dy;
+  step_allocations(*model, ids, y, dy);
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, ids, y, dy) == 0);
+}
