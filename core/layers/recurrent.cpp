@@ -2,12 +2,14 @@
 // (recurrent_cells.cpp). One GEMM projects the inputs of all steps; the weights' gradients are one
 // GEMM each over all steps at the end. With threads, each thread owns a range of batch rows
 // through the whole sequence (rows never interact), and the weight gradients split by columns.
+// The products run on recurrent_step_gemm.hpp's kernel, which sums every element in one order:
+// results are then the same bits for any thread count (OpenBLAS's fallback may differ by rounding).
 #include "recurrent.hpp"
 
 #include <algorithm>
 
 #include "keras_options.hpp"
-#include "recurrent_gemm.hpp"
+#include "recurrent_step_gemm.hpp"
 #include "spatial_options.hpp"
 #include "util/parallel.hpp"
 
@@ -205,8 +207,8 @@ const Tensor& Recurrent::run_sequence(const Tensor& x, const Tensor* mask, bool 
   maybe_parallel(split, T * N, [&](std::size_t r0, std::size_t r1, int) {
     if (use_bias_)
       for (std::size_t r = r0; r < r1; ++r) std::copy_n(bias_->value_data, GU, pre + r * GU);
-    sgemm(false, false, r1 - r0, GU, F, xs_.data() + r0 * F, F, kernel_->value_data, GU, use_bias_ ? 1.f : 0.f,
-          pre + r0 * GU, GU);
+    step_gemm(r1 - r0, GU, F, xs_.data() + r0 * F, F, kernel_->value_data, GU, use_bias_ ? 1.f : 0.f, pre + r0 * GU,
+              GU);
   });
   // Then each thread carries its batch rows through all the steps.
   maybe_parallel(split, N, [&](std::size_t b, std::size_t e, int) { run_rows(b, e); });
@@ -247,14 +249,14 @@ void Recurrent::weight_gradient_columns(std::size_t c0, std::size_t c1) {
   const float* dpre = dpre_.data();
   const float* drec = reset_after_ ? drec_.data() : dpre;
   const float* states = state_dropped_ ? hd_.data() : h_.data();  // h_[0..T-1]: the steps' inputs
-  sgemm(true, false, F, c1 - c0, rows, xs_.data(), F, dpre + c0, GU, 0.f, kernel_->grad_data + c0, GU);
+  step_gemm(true, F, c1 - c0, rows, xs_.data(), F, dpre + c0, GU, 0.f, kernel_->grad_data + c0, GU);
   float* dR = recurrent_->grad_data;
   if (cell_ == Cell::gru && !reset_after_) {  // the candidate's columns multiply r * h, not h
     const std::size_t mid = std::clamp(2 * U, c0, c1);
-    if (mid > c0) sgemm(true, false, U, mid - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
-    if (c1 > mid) sgemm(true, false, U, c1 - mid, rows, rh_.data(), U, drec + mid, GU, 0.f, dR + mid, GU);
+    if (mid > c0) step_gemm(true, U, mid - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
+    if (c1 > mid) step_gemm(true, U, c1 - mid, rows, rh_.data(), U, drec + mid, GU, 0.f, dR + mid, GU);
   } else {
-    sgemm(true, false, U, c1 - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
+    step_gemm(true, U, c1 - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
   }
   if (use_bias_) {
     float* gb = bias_->grad_data;
@@ -288,9 +290,13 @@ const Tensor& Recurrent::backprop_sequence(const Tensor& dy) {
     for (std::size_t c = 0; c < GU; ++c) rt_.data()[c * U + u] = R[u * GU + c];
   const bool split = split_rows();
   maybe_parallel(split, N, [&](std::size_t b, std::size_t e, int) { backprop_rows(dy, b, e); });
-  // The weights' gradients over all steps at once, split by columns: each column's sum runs over
-  // the same rows in the same order whatever the split.
-  maybe_parallel(split, GU, [&](std::size_t c0, std::size_t c1, int) { weight_gradient_columns(c0, c1); });
+  // The weights' gradients over all steps at once, split by columns, in blocks of the step
+  // kernel's 64 when the width allows: each column's sum then runs over the same rows in the same
+  // order whatever the split.
+  const std::size_t block = GU % 64 == 0 ? 64 : 1;
+  maybe_parallel(split, GU / block, [&](std::size_t c0, std::size_t c1, int) {
+    weight_gradient_columns(c0 * block, c1 * block);
+  });
   if (needs_input_gradient()) {
     dxs_.resize({T, N, F});
     maybe_parallel(split, T * N, [&](std::size_t r0, std::size_t r1, int) {
