@@ -1,13 +1,17 @@
 // The recurrent layers' options, weights and the sequence loop around the per-step cells
 // (recurrent_cells.cpp). One GEMM projects the inputs of all steps; the weights' gradients are one
-// GEMM each over all steps at the end.
+// GEMM each over all steps at the end. With threads, each thread owns a range of batch rows
+// through the whole sequence (rows never interact), and the weight gradients split by columns.
+// The products run on recurrent_step_gemm.hpp's kernel, which sums every element in one order:
+// results are then the same bits for any thread count (OpenBLAS's fallback may differ by rounding).
 #include "recurrent.hpp"
 
 #include <algorithm>
 
 #include "keras_options.hpp"
-#include "recurrent_gemm.hpp"
+#include "recurrent_step_gemm.hpp"
 #include "spatial_options.hpp"
+#include "util/parallel.hpp"
 
 namespace plugfit {
 
@@ -108,15 +112,49 @@ void Recurrent::draw_dropout_masks(std::size_t batch) {
   if (state_dropped_) draw(state_mask_drop_, units_, recurrent_dropout_);
 }
 
-const float* Recurrent::state_in(std::size_t s, std::size_t batch) const {
-  return (state_dropped_ ? hd_.data() : h_.data()) + s * batch * units_;
+const float* Recurrent::state_in(std::size_t s) const {
+  return (state_dropped_ ? hd_.data() : h_.data()) + s * batch_ * units_;
 }
+
+bool Recurrent::split_rows() const {
+  // A thread's share is a whole sequence of rows, so one dispatch pays for many GEMMs; below
+  // about 2^18 multiply-adds per batch it does not pay at all.
+  return threads() > 1 && batch_ > 1 && batch_ * steps_ * units_ * gates() * units_ >= (std::size_t{1} << 18);
+}
+
+namespace {
+
+// body(begin, end, chunk) over [0, n): split across the threads or in one piece.
+template <class Body>
+void maybe_parallel(bool split, std::size_t n, Body&& body) {
+  if (split) parallel_for(n, body);
+  else body(0, n, 0);
+}
+
+}  // namespace
 
 const Tensor& Recurrent::forward(const Tensor& x, bool training) {
   return run_sequence(x, input_mask(), training, go_backwards_);
 }
 
 const Tensor& Recurrent::backward(const Tensor& dy) { return backprop_sequence(dy); }
+
+void Recurrent::run_rows(std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_;
+  for (std::size_t s = 0; s < steps_; ++s) {
+    if (state_dropped_) {
+      const float* h = h_.data() + (s * N + b) * U;
+      float* hd = hd_.data() + (s * N + b) * U;
+      const float* m = state_mask_drop_.data() + b * U;
+      for (std::size_t i = 0; i < (e - b) * U; ++i) hd[i] = h[i] * m[i];
+    }
+    switch (cell_) {
+      case Cell::simple: step_simple(s, b, e); break;
+      case Cell::lstm: step_lstm(s, b, e); break;
+      case Cell::gru: step_gru(s, b, e); break;
+    }
+  }
+}
 
 const Tensor& Recurrent::run_sequence(const Tensor& x, const Tensor* mask, bool training, bool reversed) {
   if (x.dimension() != 3 || x.shape()[1] != steps_ || x.shape()[2] != features_)
@@ -163,25 +201,17 @@ const Tensor& Recurrent::run_sequence(const Tensor& x, const Tensor* mask, bool 
   if (cell_ == Cell::gru) rec_.resize({T, N, GU});
   if (cell_ == Cell::gru && !reset_after_) rh_.resize({T, N, U});
 
-  // The input projection of every step at once: pre = xs @ kernel + input bias.
+  // The input projection of every step at once: pre = xs @ kernel + input bias, split by rows.
+  const bool split = split_rows();
   float* pre = pre_.data();
-  if (use_bias_)
-    for (std::size_t r = 0; r < T * N; ++r) std::copy_n(bias_->value_data, GU, pre + r * GU);
-  sgemm(false, false, T * N, GU, F, xs_.data(), F, kernel_->value_data, GU, use_bias_ ? 1.f : 0.f, pre, GU);
-
-  for (std::size_t s = 0; s < T; ++s) {
-    if (state_dropped_) {
-      const float* h = h_.data() + s * N * U;
-      float* hd = hd_.data() + s * N * U;
-      const float* m = state_mask_drop_.data();
-      for (std::size_t i = 0; i < N * U; ++i) hd[i] = h[i] * m[i];
-    }
-    switch (cell_) {
-      case Cell::simple: step_simple(s, N); break;
-      case Cell::lstm: step_lstm(s, N); break;
-      case Cell::gru: step_gru(s, N); break;
-    }
-  }
+  maybe_parallel(split, T * N, [&](std::size_t r0, std::size_t r1, int) {
+    if (use_bias_)
+      for (std::size_t r = r0; r < r1; ++r) std::copy_n(bias_->value_data, GU, pre + r * GU);
+    step_gemm(r1 - r0, GU, F, xs_.data() + r0 * F, F, kernel_->value_data, GU, use_bias_ ? 1.f : 0.f, pre + r0 * GU,
+              GU);
+  });
+  // Then each thread carries its batch rows through all the steps.
+  maybe_parallel(split, N, [&](std::size_t b, std::size_t e, int) { run_rows(b, e); });
   if (return_sequences_) {
     y_.resize({N, T, U});
     for (std::size_t s = 0; s < T; ++s)
@@ -192,6 +222,53 @@ const Tensor& Recurrent::run_sequence(const Tensor& x, const Tensor* mask, bool 
     std::copy_n(h_.data() + T * N * U, N * U, y_.data());
   }
   return y_;
+}
+
+void Recurrent::backprop_rows(const Tensor& dy, std::size_t b, std::size_t e) {
+  const std::size_t T = steps_, U = units_;
+  float* dh = dh_.data();
+  for (std::size_t s = T; s-- > 0;) {
+    if (return_sequences_) {
+      for (std::size_t n = b; n < e; ++n) {
+        const float* d = dy.data() + (n * T + s) * U;
+        for (std::size_t j = 0; j < U; ++j) dh[n * U + j] += d[j];
+      }
+    } else if (s == T - 1) {
+      std::copy_n(dy.data() + b * U, (e - b) * U, dh + b * U);
+    }
+    switch (cell_) {
+      case Cell::simple: back_simple(s, b, e); break;
+      case Cell::lstm: back_lstm(s, b, e); break;
+      case Cell::gru: back_gru(s, b, e); break;
+    }
+  }
+}
+
+void Recurrent::weight_gradient_columns(std::size_t c0, std::size_t c1) {
+  const std::size_t rows = steps_ * batch_, F = features_, U = units_, GU = gates() * U;
+  const float* dpre = dpre_.data();
+  const float* drec = reset_after_ ? drec_.data() : dpre;
+  const float* states = state_dropped_ ? hd_.data() : h_.data();  // h_[0..T-1]: the steps' inputs
+  step_gemm(true, F, c1 - c0, rows, xs_.data(), F, dpre + c0, GU, 0.f, kernel_->grad_data + c0, GU);
+  float* dR = recurrent_->grad_data;
+  if (cell_ == Cell::gru && !reset_after_) {  // the candidate's columns multiply r * h, not h
+    const std::size_t mid = std::clamp(2 * U, c0, c1);
+    if (mid > c0) step_gemm(true, U, mid - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
+    if (c1 > mid) step_gemm(true, U, c1 - mid, rows, rh_.data(), U, drec + mid, GU, 0.f, dR + mid, GU);
+  } else {
+    step_gemm(true, U, c1 - c0, rows, states, U, drec + c0, GU, 0.f, dR + c0, GU);
+  }
+  if (use_bias_) {
+    float* gb = bias_->grad_data;
+    std::fill(gb + c0, gb + c1, 0.f);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = c0; c < c1; ++c) gb[c] += dpre[r * GU + c];
+    if (reset_after_) {
+      std::fill(gb + GU + c0, gb + GU + c1, 0.f);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = c0; c < c1; ++c) gb[GU + c] += drec[r * GU + c];
+    }
+  }
 }
 
 const Tensor& Recurrent::backprop_sequence(const Tensor& dy) {
@@ -207,47 +284,25 @@ const Tensor& Recurrent::backprop_sequence(const Tensor& dy) {
     std::fill(dc_.begin(), dc_.end(), 0.f);
   }
   if (reset_after_) drec_.resize({T, N, GU});
-  for (std::size_t s = T; s-- > 0;) {
-    float* dh = dh_.data();
-    if (return_sequences_) {
-      for (std::size_t n = 0; n < N; ++n) {
-        const float* d = dy.data() + (n * T + s) * U;
-        for (std::size_t j = 0; j < U; ++j) dh[n * U + j] += d[j];
-      }
-    } else if (s == T - 1) {
-      std::copy_n(dy.data(), N * U, dh);
-    }
-    switch (cell_) {
-      case Cell::simple: back_simple(s, N); break;
-      case Cell::lstm: back_lstm(s, N); break;
-      case Cell::gru: back_gru(s, N); break;
-    }
-  }
-
-  // The weights' gradients over all steps at once.
-  const float* dpre = dpre_.data();
-  const float* drec = reset_after_ ? drec_.data() : dpre;
-  const float* states = state_dropped_ ? hd_.data() : h_.data();  // h_[0..T-1]: the steps' inputs
-  sgemm(true, false, F, GU, T * N, xs_.data(), F, dpre, GU, 0.f, kernel_->grad_data, GU);
-  float* dR = recurrent_->grad_data;
-  if (cell_ == Cell::gru && !reset_after_) {
-    sgemm(true, false, U, 2 * U, T * N, states, U, drec, GU, 0.f, dR, GU);
-    sgemm(true, false, U, U, T * N, rh_.data(), U, drec + 2 * U, GU, 0.f, dR + 2 * U, GU);
-  } else {
-    sgemm(true, false, U, GU, T * N, states, U, drec, GU, 0.f, dR, GU);
-  }
-  if (use_bias_) {
-    float* gb = bias_->grad_data;
-    std::fill_n(gb, bias_->size, 0.f);
-    for (std::size_t r = 0; r < T * N; ++r)
-      for (std::size_t c = 0; c < GU; ++c) gb[c] += dpre[r * GU + c];
-    if (reset_after_)
-      for (std::size_t r = 0; r < T * N; ++r)
-        for (std::size_t c = 0; c < GU; ++c) gb[GU + c] += drec[r * GU + c];
-  }
+  rt_.resize({GU, U});  // the backward steps multiply by R^T: laid out once, not packed per step
+  const float* R = recurrent_->value_data;
+  for (std::size_t u = 0; u < U; ++u)
+    for (std::size_t c = 0; c < GU; ++c) rt_.data()[c * U + u] = R[u * GU + c];
+  const bool split = split_rows();
+  maybe_parallel(split, N, [&](std::size_t b, std::size_t e, int) { backprop_rows(dy, b, e); });
+  // The weights' gradients over all steps at once, split by columns, in blocks of the step
+  // kernel's 64 when the width allows: each column's sum then runs over the same rows in the same
+  // order whatever the split.
+  const std::size_t block = GU % 64 == 0 ? 64 : 1;
+  maybe_parallel(split, GU / block, [&](std::size_t c0, std::size_t c1, int) {
+    weight_gradient_columns(c0 * block, c1 * block);
+  });
   if (needs_input_gradient()) {
     dxs_.resize({T, N, F});
-    sgemm(false, true, T * N, F, GU, dpre, GU, kernel_->value_data, GU, 0.f, dxs_.data(), F);
+    maybe_parallel(split, T * N, [&](std::size_t r0, std::size_t r1, int) {
+      sgemm(false, true, r1 - r0, F, GU, dpre_.data() + r0 * GU, GU, kernel_->value_data, GU, 0.f,
+            dxs_.data() + r0 * F, F);
+    });
     dx_.resize({N, T, F});
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = reversed_ ? T - 1 - s : s;

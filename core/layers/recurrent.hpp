@@ -48,15 +48,24 @@ class Recurrent : public Layer {
   std::size_t gates() const { return cell_ == Cell::lstm ? 4 : cell_ == Cell::gru ? 3 : 1; }
   std::string label() const;
   void draw_dropout_masks(std::size_t batch);
-  // One step s of the processing order (forward) and its gradient (backward), per cell.
-  void step_simple(std::size_t s, std::size_t batch);
-  void step_lstm(std::size_t s, std::size_t batch);
-  void step_gru(std::size_t s, std::size_t batch);
-  void back_simple(std::size_t s, std::size_t batch);
-  void back_lstm(std::size_t s, std::size_t batch);
-  void back_gru(std::size_t s, std::size_t batch);
+  // One step s of the processing order (forward) and its gradient (backward), per cell, on the
+  // batch rows [b, e) (recurrent_cells.cpp).
+  void step_simple(std::size_t s, std::size_t b, std::size_t e);
+  void step_lstm(std::size_t s, std::size_t b, std::size_t e);
+  void step_gru(std::size_t s, std::size_t b, std::size_t e);
+  void back_simple(std::size_t s, std::size_t b, std::size_t e);
+  void back_lstm(std::size_t s, std::size_t b, std::size_t e);
+  void back_gru(std::size_t s, std::size_t b, std::size_t e);
+  void add_state_gradient(std::size_t b, std::size_t e);
+  // The whole sequence of the rows [b, e), forward and backward.
+  void run_rows(std::size_t b, std::size_t e);
+  void backprop_rows(const Tensor& dy, std::size_t b, std::size_t e);
+  // The weights' gradients of the columns [c0, c1) of the gate width, summed over steps and rows.
+  void weight_gradient_columns(std::size_t c0, std::size_t c1);
+  // Whether the batch is worth splitting across threads (a split gives each thread whole rows).
+  bool split_rows() const;
   // h_{s} as the recurrent GEMM sees it: with recurrent dropout, times the state mask.
-  const float* state_in(std::size_t s, std::size_t batch) const;
+  const float* state_in(std::size_t s) const;
   float mask_at(std::size_t s, std::size_t n) const { return has_mask_ ? step_mask_.data()[s * batch_ + n] : 1.f; }
 
   Cell cell_;
@@ -91,6 +100,7 @@ class Recurrent : public Layer {
   Tensor dpre_, drec_;   // (T, N, G*U): d/d(pre-activations), input side and state side
   Tensor dh_, dc_, dhd_, dtmp_;  // (N, U): d/dh and d/dc carried back, GEMM output, scratch
   Tensor dgate_;                 // (N, G*U): d/d(gate activations) of one step
+  Tensor rt_;                    // (G*U, U): recurrent_kernel transposed once per batch, for d h
   Tensor dxs_, dx_;
 };
 

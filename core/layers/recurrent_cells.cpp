@@ -1,248 +1,240 @@
-// One step of each recurrent cell, forward and backward, on the time-major buffers of
-// recurrent.hpp. Step s reads h_[s] (c_[s]) and writes h_[s+1] (c_[s+1]); a masked row carries
-// the state over. Backward, dh_ (dc_) hold d(loss)/d h_[s+1] on entry and d h_[s] on exit.
+// One step of each recurrent cell, forward and backward, on the batch rows [b, e) of the
+// time-major buffers of recurrent.hpp (rows are independent through time, so a thread owns a
+// row range for the whole sequence). Step s reads h_[s] (c_[s]) and writes h_[s+1] (c_[s+1]); a
+// masked row carries the state over. Backward, dh_ (dc_) hold d(loss)/d h_[s+1] on entry and
+// d h_[s] on exit. Each row's gates are activated and combined in one pass while in cache.
 #include <algorithm>
 
 #include "recurrent.hpp"
-#include "recurrent_gemm.hpp"
+#include "recurrent_gates.hpp"
+#include "recurrent_step_gemm.hpp"
 
 namespace plugfit {
 
-namespace {
+namespace gate = recurrent_gates;  // not Recurrent::gates(), the gate count
 
-// f over `width` columns from `offset` in each of `rows` rows of a (rows, stride) buffer.
-void activate_block(ActivationKind kind, float* buffer, std::size_t rows, std::size_t stride, std::size_t offset,
-                    std::size_t width) {
-  for (std::size_t n = 0; n < rows; ++n) activation_forward(kind, buffer + n * stride + offset, 1, width);
-}
-
-// dpre = dact * f'(pre) over the same block.
-void derive_block(ActivationKind kind, const float* pre, const float* act, const float* dact, float* dpre,
-                  std::size_t rows, std::size_t stride, std::size_t offset, std::size_t width) {
-  for (std::size_t n = 0; n < rows; ++n) {
-    const std::size_t o = n * stride + offset;
-    activation_backward(kind, pre + o, act + o, dact + o, dpre + o, 1, width);
+// d h_[s] += d(state in, dhd_) times the state dropout mask; dh_ holds what reaches h_[s] past
+// the recurrent GEMM (a masked row's carried gradient, GRU's z * dh).
+void Recurrent::add_state_gradient(std::size_t b, std::size_t e) {
+  const std::size_t U = units_;
+  float* dh = dh_.data() + b * U;
+  const float* dhd = dhd_.data() + b * U;
+  const std::size_t n = (e - b) * U;
+  if (state_dropped_) {
+    const float* m = state_mask_drop_.data() + b * U;
+    for (std::size_t i = 0; i < n; ++i) dh[i] += dhd[i] * m[i];
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dh[i] += dhd[i];
   }
 }
 
-}  // namespace
-
-void Recurrent::step_simple(std::size_t s, std::size_t N) {
-  const std::size_t U = units_;
-  float* pre = pre_.data() + s * N * U;
-  float* act = act_.data() + s * N * U;
-  sgemm(false, false, N, U, U, state_in(s, N), U, recurrent_->value_data, U, 1.f, pre, U);
-  std::copy_n(pre, N * U, act);
-  activation_forward(activation_, act, N, U);
-  const float* h_prev = h_.data() + s * N * U;
-  float* h_next = h_.data() + (s + 1) * N * U;
-  for (std::size_t n = 0; n < N; ++n) {
-    const float* from = mask_at(s, n) > 0.f ? act + n * U : h_prev + n * U;
+void Recurrent::step_simple(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, at = s * N + b;
+  float* pre = pre_.data() + at * U;
+  float* act = act_.data() + at * U;
+  step_gemm(e - b, U, U, state_in(s) + b * U, U, recurrent_->value_data, U, 1.f, pre, U);
+  gate::forward(activation_, pre, act, (e - b) * U);
+  const float* h_prev = h_.data() + at * U;
+  float* h_next = h_.data() + (at + N) * U;
+  for (std::size_t n = 0; n < e - b; ++n) {
+    const float* from = mask_at(s, b + n) > 0.f ? act + n * U : h_prev + n * U;
     std::copy_n(from, U, h_next + n * U);
   }
 }
 
-void Recurrent::back_simple(std::size_t s, std::size_t N) {
-  const std::size_t U = units_;
-  float* dh = dh_.data();
-  float* da = dgate_.data();
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
-    for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      da[i] = real ? dh[i] : 0.f;
-      if (real) dh[i] = 0.f;  // a masked step passes d h_[s+1] to h_[s] unchanged
+void Recurrent::back_simple(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, at = s * N + b;
+  float* dh = dh_.data() + b * U;
+  const float* pre = pre_.data() + at * U;
+  const float* act = act_.data() + at * U;
+  float* dp = dpre_.data() + at * U;
+  for (std::size_t n = 0; n < e - b; ++n) {
+    float* d = dh + n * U;
+    if (mask_at(s, b + n) > 0.f) {
+      gate::backward(activation_, pre + n * U, act + n * U, d, dp + n * U, U);
+      std::fill_n(d, U, 0.f);
+    } else {
+      std::fill_n(dp + n * U, U, 0.f);  // a masked step passes d h_[s+1] to h_[s] unchanged
     }
   }
-  float* dp = dpre_.data() + s * N * U;
-  activation_backward(activation_, pre_.data() + s * N * U, act_.data() + s * N * U, da, dp, N, U);
-  sgemm(false, true, N, U, U, dp, U, recurrent_->value_data, U, 0.f, dhd_.data(), U);
-  float* dhd = dhd_.data();
-  const float* m = state_dropped_ ? state_mask_drop_.data() : nullptr;
-  for (std::size_t i = 0; i < N * U; ++i) dh[i] += m ? dhd[i] * m[i] : dhd[i];
+  step_gemm(e - b, U, U, dp, U, rt_.data(), U, 0.f, dhd_.data() + b * U, U);
+  add_state_gradient(b, e);
 }
 
-void Recurrent::step_lstm(std::size_t s, std::size_t N) {
-  const std::size_t U = units_, GU = 4 * U;
-  float* pre = pre_.data() + s * N * GU;
-  float* act = act_.data() + s * N * GU;
-  sgemm(false, false, N, GU, U, state_in(s, N), U, recurrent_->value_data, GU, 1.f, pre, GU);
-  std::copy_n(pre, N * GU, act);
-  activate_block(recurrent_activation_, act, N, GU, 0, 2 * U);  // i, f
-  activate_block(activation_, act, N, GU, 2 * U, U);            // c
-  activate_block(recurrent_activation_, act, N, GU, 3 * U, U);  // o
-  const float* c_prev = c_.data() + s * N * U;
-  const float* h_prev = h_.data() + s * N * U;
-  float* c_next = c_.data() + (s + 1) * N * U;
-  float* h_next = h_.data() + (s + 1) * N * U;
-  float* cc = cc_.data() + s * N * U;
-  float* ac = ac_.data() + s * N * U;
-  for (std::size_t n = 0; n < N; ++n) {
-    const float* g = act + n * GU;
-    for (std::size_t j = 0; j < U; ++j) cc[n * U + j] = g[U + j] * c_prev[n * U + j] + g[j] * g[2 * U + j];
-  }
-  std::copy_n(cc, N * U, ac);
-  activation_forward(activation_, ac, N, U);
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
-    const float* o = act + n * GU + 3 * U;
-    for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      h_next[i] = real ? o[j] * ac[i] : h_prev[i];
-      c_next[i] = real ? cc[i] : c_prev[i];
+void Recurrent::step_lstm(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, GU = 4 * U, at = s * N + b;
+  float* pre = pre_.data() + at * GU;
+  float* act = act_.data() + at * GU;
+  step_gemm(e - b, GU, U, state_in(s) + b * U, U, recurrent_->value_data, GU, 1.f, pre, GU);
+  const float* c_prev = c_.data() + at * U;
+  const float* h_prev = h_.data() + at * U;
+  float* c_next = c_.data() + (at + N) * U;
+  float* h_next = h_.data() + (at + N) * U;
+  float* cc = cc_.data() + at * U;
+  float* ac = ac_.data() + at * U;
+  for (std::size_t n = 0; n < e - b; ++n) {
+    const float* p = pre + n * GU;
+    float* g = act + n * GU;
+    gate::forward(recurrent_activation_, p, g, 2 * U);                // i, f
+    gate::forward(activation_, p + 2 * U, g + 2 * U, U);              // candidate
+    gate::forward(recurrent_activation_, p + 3 * U, g + 3 * U, U);    // o
+    const std::size_t r = n * U;
+    for (std::size_t j = 0; j < U; ++j) cc[r + j] = g[U + j] * c_prev[r + j] + g[j] * g[2 * U + j];
+    gate::forward(activation_, cc + r, ac + r, U);
+    if (mask_at(s, b + n) > 0.f) {
+      for (std::size_t j = 0; j < U; ++j) h_next[r + j] = g[3 * U + j] * ac[r + j];
+      std::copy_n(cc + r, U, c_next + r);
+    } else {
+      std::copy_n(h_prev + r, U, h_next + r);
+      std::copy_n(c_prev + r, U, c_next + r);
     }
   }
 }
 
-void Recurrent::back_lstm(std::size_t s, std::size_t N) {
-  const std::size_t U = units_, GU = 4 * U;
-  const float* act = act_.data() + s * N * GU;
-  const float* c_prev = c_.data() + s * N * U;
-  const float* cc = cc_.data() + s * N * U;
-  const float* ac = ac_.data() + s * N * U;
-  float* dh = dh_.data();
-  float* dc = dc_.data();
-  float* da = dgate_.data();
-  float* dac = dtmp_.data();
-  // h = o * f(c): d o and d f(c); a masked row's gradients stay on the carried state.
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
-    const float* o = act + n * GU + 3 * U;
-    float* da_o = da + n * GU + 3 * U;
-    for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      da_o[j] = real ? dh[i] * ac[i] : 0.f;
-      dac[i] = real ? dh[i] * o[j] : 0.f;
-      if (real) dh[i] = 0.f;
+void Recurrent::back_lstm(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, GU = 4 * U, at = s * N + b;
+  const float* pre = pre_.data() + at * GU;
+  const float* act = act_.data() + at * GU;
+  const float* c_prev = c_.data() + at * U;
+  const float* cc = cc_.data() + at * U;
+  const float* ac = ac_.data() + at * U;
+  float* dh = dh_.data() + b * U;
+  float* dc = dc_.data() + b * U;
+  float* dac = dtmp_.data() + b * U;
+  float* dcc = dhd_.data() + b * U;  // scratch until the GEMM below
+  float* dp = dpre_.data() + at * GU;
+  for (std::size_t n = 0; n < e - b; ++n) {
+    const std::size_t r = n * U;
+    float* dpn = dp + n * GU;
+    if (!(mask_at(s, b + n) > 0.f)) {  // the gradients stay on the carried state
+      std::fill_n(dpn, GU, 0.f);
+      continue;
     }
-  }
-  float* dcc = dhd_.data();  // scratch until the GEMM below
-  activation_backward(activation_, cc, ac, dac, dcc, N, U);
-  // c = f * c_prev + i * g.
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
     const float* g = act + n * GU;
-    float* d = da + n * GU;
+    float* d = dgate_.data() + (b + n) * GU;  // d/d(gate activations)
+    // h = o * f(c): d o and d f(c).
     for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      if (!real) {
-        d[j] = d[U + j] = d[2 * U + j] = 0.f;
-        continue;
-      }
-      const float dct = dc[i] + dcc[i];
+      d[3 * U + j] = dh[r + j] * ac[r + j];
+      dac[r + j] = dh[r + j] * g[3 * U + j];
+      dh[r + j] = 0.f;
+    }
+    gate::backward(activation_, cc + r, ac + r, dac + r, dcc + r, U);
+    // c = f * c_prev + i * g.
+    for (std::size_t j = 0; j < U; ++j) {
+      const float dct = dc[r + j] + dcc[r + j];
       d[j] = dct * g[2 * U + j];
-      d[U + j] = dct * c_prev[i];
+      d[U + j] = dct * c_prev[r + j];
       d[2 * U + j] = dct * g[j];
-      dc[i] = dct * g[U + j];
+      dc[r + j] = dct * g[U + j];
     }
+    const float* p = pre + n * GU;
+    gate::backward(recurrent_activation_, p, g, d, dpn, 2 * U);
+    gate::backward(activation_, p + 2 * U, g + 2 * U, d + 2 * U, dpn + 2 * U, U);
+    gate::backward(recurrent_activation_, p + 3 * U, g + 3 * U, d + 3 * U, dpn + 3 * U, U);
   }
-  const float* pre = pre_.data() + s * N * GU;
-  float* dp = dpre_.data() + s * N * GU;
-  derive_block(recurrent_activation_, pre, act, da, dp, N, GU, 0, 2 * U);
-  derive_block(activation_, pre, act, da, dp, N, GU, 2 * U, U);
-  derive_block(recurrent_activation_, pre, act, da, dp, N, GU, 3 * U, U);
-  sgemm(false, true, N, U, GU, dp, GU, recurrent_->value_data, GU, 0.f, dhd_.data(), U);
-  const float* dhd = dhd_.data();
-  const float* m = state_dropped_ ? state_mask_drop_.data() : nullptr;
-  for (std::size_t i = 0; i < N * U; ++i) dh[i] += m ? dhd[i] * m[i] : dhd[i];
+  step_gemm(e - b, U, GU, dp, GU, rt_.data(), U, 0.f, dhd_.data() + b * U, U);
+  add_state_gradient(b, e);
 }
 
 // Keras's GRU: z, r = ra(x W + h R + b); hh = a(x W_h + r * (h R_h + b_rh)) with reset_after, or
 // a(x W_h + (r * h) R_h + b_h) without; h' = z * h + (1 - z) * hh.
-void Recurrent::step_gru(std::size_t s, std::size_t N) {
-  const std::size_t U = units_, GU = 3 * U;
-  float* pre = pre_.data() + s * N * GU;
-  float* act = act_.data() + s * N * GU;
-  float* rec = rec_.data() + s * N * GU;
-  const float* h_in = state_in(s, N);
+void Recurrent::step_gru(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, GU = 3 * U, at = s * N + b, rows = e - b;
+  float* pre = pre_.data() + at * GU;
+  float* act = act_.data() + at * GU;
+  float* rec = rec_.data() + at * GU;
+  const float* h_in = state_in(s) + b * U;
   const float* R = recurrent_->value_data;
   if (reset_after_) {
     if (use_bias_)
-      for (std::size_t n = 0; n < N; ++n) std::copy_n(bias_->value_data + GU, GU, rec + n * GU);
-    sgemm(false, false, N, GU, U, h_in, U, R, GU, use_bias_ ? 1.f : 0.f, rec, GU);
+      for (std::size_t n = 0; n < rows; ++n) std::copy_n(bias_->value_data + GU, GU, rec + n * GU);
+    step_gemm(rows, GU, U, h_in, U, R, GU, use_bias_ ? 1.f : 0.f, rec, GU);
   } else {
-    sgemm(false, false, N, 2 * U, U, h_in, U, R, GU, 0.f, rec, GU);
+    step_gemm(rows, 2 * U, U, h_in, U, R, GU, 0.f, rec, GU);
   }
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t j = 0; j < 2 * U; ++j) {
-      pre[n * GU + j] += rec[n * GU + j];
-      act[n * GU + j] = pre[n * GU + j];
-    }
-  activate_block(recurrent_activation_, act, N, GU, 0, 2 * U);
+  for (std::size_t n = 0; n < rows; ++n) {
+    float* p = pre + n * GU;
+    const float* q = rec + n * GU;
+    for (std::size_t j = 0; j < 2 * U; ++j) p[j] += q[j];
+    gate::forward(recurrent_activation_, p, act + n * GU, 2 * U);  // z, r
+  }
   if (!reset_after_) {
-    float* rh = rh_.data() + s * N * U;
-    for (std::size_t n = 0; n < N; ++n)
+    float* rh = rh_.data() + at * U;
+    for (std::size_t n = 0; n < rows; ++n)
       for (std::size_t j = 0; j < U; ++j) rh[n * U + j] = act[n * GU + U + j] * h_in[n * U + j];
-    sgemm(false, false, N, U, U, rh, U, R + 2 * U, GU, 0.f, rec + 2 * U, GU);
+    step_gemm(rows, U, U, rh, U, R + 2 * U, GU, 0.f, rec + 2 * U, GU);
   }
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t k = n * GU + 2 * U + j;
-      pre[k] += reset_after_ ? act[n * GU + U + j] * rec[k] : rec[k];
-      act[k] = pre[k];
-    }
-  activate_block(activation_, act, N, GU, 2 * U, U);
-  const float* h_prev = h_.data() + s * N * U;
-  float* h_next = h_.data() + (s + 1) * N * U;
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
-    for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      const float z = act[n * GU + j], hh = act[n * GU + 2 * U + j];
-      h_next[i] = real ? z * h_prev[i] + (1.f - z) * hh : h_prev[i];
-    }
+  const float* h_prev = h_.data() + at * U;
+  float* h_next = h_.data() + (at + N) * U;
+  for (std::size_t n = 0; n < rows; ++n) {
+    float* p = pre + n * GU + 2 * U;
+    float* g = act + n * GU;
+    const float* q = rec + n * GU + 2 * U;
+    if (reset_after_)
+      for (std::size_t j = 0; j < U; ++j) p[j] += g[U + j] * q[j];
+    else
+      for (std::size_t j = 0; j < U; ++j) p[j] += q[j];
+    gate::forward(activation_, p, g + 2 * U, U);
+    const std::size_t r = n * U;
+    if (mask_at(s, b + n) > 0.f)
+      for (std::size_t j = 0; j < U; ++j) h_next[r + j] = g[j] * h_prev[r + j] + (1.f - g[j]) * g[2 * U + j];
+    else
+      std::copy_n(h_prev + r, U, h_next + r);
   }
 }
 
-void Recurrent::back_gru(std::size_t s, std::size_t N) {
-  const std::size_t U = units_, GU = 3 * U;
-  const float* pre = pre_.data() + s * N * GU;
-  const float* act = act_.data() + s * N * GU;
-  const float* rec = rec_.data() + s * N * GU;
-  const float* h_prev = h_.data() + s * N * U;
-  const float* h_in = state_in(s, N);
-  const float* R = recurrent_->value_data;
-  float* dh = dh_.data();
-  float* da = dgate_.data();
-  float* dp = dpre_.data() + s * N * GU;
-  float* dhd = dhd_.data();
-  for (std::size_t n = 0; n < N; ++n) {
-    const bool real = mask_at(s, n) > 0.f;
+void Recurrent::back_gru(std::size_t s, std::size_t b, std::size_t e) {
+  const std::size_t N = batch_, U = units_, GU = 3 * U, at = s * N + b, rows = e - b;
+  const float* pre = pre_.data() + at * GU;
+  const float* act = act_.data() + at * GU;
+  const float* rec = rec_.data() + at * GU;
+  const float* h_prev = h_.data() + at * U;
+  const float* h_in = state_in(s) + b * U;
+  const float* RT = rt_.data();
+  float* dh = dh_.data() + b * U;
+  float* da = dgate_.data() + b * GU;
+  float* dp = dpre_.data() + at * GU;
+  float* dhd = dhd_.data() + b * U;
+  for (std::size_t n = 0; n < rows; ++n) {
+    const bool real = mask_at(s, b + n) > 0.f;
+    const float* g = act + n * GU;
+    float* d = da + n * GU;
+    const std::size_t r = n * U;
     for (std::size_t j = 0; j < U; ++j) {
-      const std::size_t i = n * U + j;
-      const float z = act[n * GU + j], hh = act[n * GU + 2 * U + j];
-      const float d = real ? dh[i] : 0.f;
-      da[n * GU + j] = d * (h_prev[i] - hh);
-      da[n * GU + 2 * U + j] = d * (1.f - z);
-      if (real) dh[i] = d * z;
+      const float dn = real ? dh[r + j] : 0.f;
+      d[j] = dn * (h_prev[r + j] - g[2 * U + j]);
+      d[2 * U + j] = dn * (1.f - g[j]);
+      if (real) dh[r + j] = dn * g[j];
     }
+    gate::backward(activation_, pre + n * GU + 2 * U, g + 2 * U, d + 2 * U, dp + n * GU + 2 * U, U);
   }
-  derive_block(activation_, pre, act, da, dp, N, GU, 2 * U, U);
   if (reset_after_) {
-    float* drec = drec_.data() + s * N * GU;
-    for (std::size_t n = 0; n < N; ++n)
+    float* drec = drec_.data() + at * GU;
+    for (std::size_t n = 0; n < rows; ++n) {
+      const std::size_t o = n * GU;
       for (std::size_t j = 0; j < U; ++j) {
-        const std::size_t k = n * GU + 2 * U + j;
-        drec[k] = dp[k] * act[n * GU + U + j];
-        da[n * GU + U + j] = dp[k] * rec[k];
+        const std::size_t k = o + 2 * U + j;
+        drec[k] = dp[k] * act[o + U + j];
+        da[o + U + j] = dp[k] * rec[k];
       }
-    derive_block(recurrent_activation_, pre, act, da, dp, N, GU, 0, 2 * U);
-    for (std::size_t n = 0; n < N; ++n) std::copy_n(dp + n * GU, 2 * U, drec + n * GU);
-    sgemm(false, true, N, U, GU, drec, GU, R, GU, 0.f, dhd, U);
+      gate::backward(recurrent_activation_, pre + o, act + o, da + o, dp + o, 2 * U);
+      std::copy_n(dp + o, 2 * U, drec + o);
+    }
+    step_gemm(rows, U, GU, drec, GU, RT, U, 0.f, dhd, U);
   } else {
-    float* drh = dtmp_.data();  // d(loss)/d(r * h)
-    sgemm(false, true, N, U, U, dp + 2 * U, GU, R + 2 * U, GU, 0.f, drh, U);
-    for (std::size_t n = 0; n < N; ++n)
+    float* drh = dtmp_.data() + b * U;  // d(loss)/d(r * h)
+    step_gemm(rows, U, U, dp + 2 * U, GU, RT + 2 * U * U, U, 0.f, drh, U);
+    for (std::size_t n = 0; n < rows; ++n) {
+      const std::size_t o = n * GU, r = n * U;
       for (std::size_t j = 0; j < U; ++j) {
-        const std::size_t i = n * U + j;
-        da[n * GU + U + j] = drh[i] * h_in[i];
-        dhd[i] = drh[i] * act[n * GU + U + j];
+        da[o + U + j] = drh[r + j] * h_in[r + j];
+        dhd[r + j] = drh[r + j] * act[o + U + j];
       }
-    derive_block(recurrent_activation_, pre, act, da, dp, N, GU, 0, 2 * U);
-    sgemm(false, true, N, U, 2 * U, dp, GU, R, GU, 1.f, dhd, U);
+      gate::backward(recurrent_activation_, pre + o, act + o, da + o, dp + o, 2 * U);
+    }
+    step_gemm(rows, U, 2 * U, dp, GU, RT, U, 1.f, dhd, U);
   }
-  const float* m = state_dropped_ ? state_mask_drop_.data() : nullptr;
-  for (std::size_t i = 0; i < N * U; ++i) dh[i] += m ? dhd[i] * m[i] : dhd[i];
+  add_state_gradient(b, e);
 }
 
 }  // namespace plugfit

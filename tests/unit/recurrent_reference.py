@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # References for tests/unit/test_recurrent.cpp: LSTM and GRU (reset_after) through torch.nn with
 # Keras's weights mapped across; GRU reset_after=False and SimpleRNN by numpy loops. Weights and
-# inputs are the formulas fill_weights() and input_of() in the test. Prints C++ initializers.
+# inputs are the formulas fill_weights() and input_of() in the test; LSTM with swish's gradients
+# through float64 autograd. Prints C++ initializers.
 import numpy as np
 import torch
 
@@ -65,6 +66,27 @@ def numpy_simple_rnn():
     return np.stack(out, 1)
 
 
+def torch_lstm_swish_gradients():
+    """Keras's LSTM with activation swish, written out step by step in float64 autograd: the
+    gradients of sum(y * g), g[i] = cos(0.9 i), y the (N, T, U) outputs."""
+    k, r, b = (torch.tensor(a, requires_grad=True) for a in weights(4, 1))
+    xin = torch.tensor(x, requires_grad=True)
+    swish = lambda v: v * torch.sigmoid(v)
+    h = torch.zeros(N, U, dtype=torch.float64); c = torch.zeros(N, U, dtype=torch.float64); out = []
+    for t in range(T):
+        z = xin[:, t] @ k + h @ r + b[0]
+        i, f = torch.sigmoid(z[:, :U]), torch.sigmoid(z[:, U:2 * U])
+        cand, o = swish(z[:, 2 * U:3 * U]), torch.sigmoid(z[:, 3 * U:])
+        c = f * c + i * cand; h = o * swish(c); out.append(h)
+    y = torch.stack(out, 1)
+    g = torch.tensor([np.cos(0.9 * i) for i in range(N * T * U)]).reshape(N, T, U)
+    (y * g).sum().backward()
+    return [("kSwishKernelGrad", k.grad.numpy()), ("kSwishRecurrentGrad", r.grad.numpy()),
+            ("kSwishBiasGrad", b.grad.numpy()), ("kSwishInputGrad", xin.grad.numpy())]
+
+
 for name, y in [("kLstm", torch_lstm(False)), ("kLstmBackwards", torch_lstm(True)), ("kGru", torch_gru()),
-                ("kGruResetBefore", numpy_gru_reset_before()), ("kSimpleRnn", numpy_simple_rnn())]:
-    print("const std::vector<float> %s = {%s};" % (name, ", ".join("%.8ff" % v for v in y.reshape(-1))))
+                ("kGruResetBefore", numpy_gru_reset_before()), ("kSimpleRnn", numpy_simple_rnn())] + \
+        torch_lstm_swish_gradients():
+    form = "%.9ef" if name.startswith("kSwish") else "%.8ff"  # the gradients are as small as 1e-6
+    print("const std::vector<float> %s = {%s};" % (name, ", ".join(form % v for v in y.reshape(-1))))

@@ -434,3 +434,29 @@ TEST_CASE("Bidirectional allocates nothing per batch (masks, dropout, every merg
   step_allocations(*model, ids, y, dy);
   for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, ids, y, dy) == 0);
 }
+
+TEST_CASE("with 2 threads the recurrent layers allocate nothing per batch, the row split included") {
+  auto layer = [](const char* class_name, Json config) { return Json{{"class_name", class_name}, {"config", config}}; };
+  // Large enough that recurrent.cpp splits the batch rows and the gradient columns.
+  const Json layers = Json::array({
+      layer("LSTM", {{"units", 32}, {"return_sequences", true}, {"recurrent_dropout", 0.2}}),
+      layer("GRU", {{"units", 24}, {"return_sequences", true}, {"reset_after", false}}),
+      layer("GRU", {{"units", 24}}),
+      layer("Dense", {{"units", 3}, {"activation", "softmax"}}),
+  });
+  Rng rng(4);
+  Tensor x = Tensor::from_shape({32, 7, 3});
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  Tensor y = Tensor::from_shape({32});
+  for (std::size_t i = 0; i < 32; ++i) y(i) = static_cast<float>(i % 3);
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({7, 3}, 3);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  set_threads(2);
+  Tensor dy;
+  step_allocations(*model, x, y, dy);  // sizes the buffers
+  for (int batch = 1; batch < 5; ++batch) CHECK(step_allocations(*model, x, y, dy) == 0);
+  set_threads(1);
+}
