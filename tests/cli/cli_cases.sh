@@ -23,18 +23,6 @@ write_mlp_run() {
 JSON
 }
 
-# same_tensors A B [PREFIX]: the .npy files of two dir: checkpoints are byte-identical.
-same_tensors() {
-  local a=$1 b=$2 prefix=${3:-}
-  local files
-  files=$(cd "$a/tensors" && find "./$prefix" -name '*.npy' | sort)
-  [ -n "$files" ] || { echo "no tensors in $a"; return 1; }
-  for f in $files; do
-    cmp -s "$a/tensors/$f" "$b/tensors/$f" || { echo "differs: $f"; return 1; }
-  done
-  echo "identical: $(echo "$files" | wc -l) tensors of $a and $b"
-}
-
 small_model='{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}}'
 
 # test accuracy of `plugfit train RUN` as printed on its "Test:" line
@@ -164,7 +152,7 @@ PY
   plugin_refusals_listed)
     "$plugfit" plugins --plugin-path "$test_plugins" >list.txt || fail "plugfit plugins"
     cat list.txt
-    grep -q "^faulty 0.0.1 (SDK ABI 3.0) $test_plugins/faulty.so" list.txt || fail "faulty not listed"
+    grep -q "^faulty 0.0.1 (SDK ABI 3\.[0-9]*) $test_plugins/faulty.so" list.txt || fail "faulty not listed"
     grep -q "^custom_layers 0.1.0" list.txt || fail "custom_layers not listed"
     for reason in "bad_abi_major.so: .*was built for SDK ABI 4.0" "bad_abi_minor.so: .*newer than this plugfit" \
                   "bad_toolchain.so: .*toolchain" "bad_no_descriptor.so: .*is not a plugfit plugin" \
@@ -184,7 +172,7 @@ PY
     "$plugfit" plugins --json --plugin-path "$test_plugins" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert any(p["name"] == "faulty" and p["abi"] == "3.0" for p in d["plugins"]), d
+assert any(p["name"] == "faulty" and p["abi"].startswith("3.") for p in d["plugins"]), d
 assert len(d["refused"]) >= 7, d["refused"]' || fail "plugins --json"
     ;;
   plugin_callback_throws)

@@ -16,15 +16,6 @@ write_run() {
 JSON
 }
 
-# same_tensors A B: the .npy files (weights and optimizer state) of two dir: checkpoints are byte-identical.
-same_tensors() {
-  local files
-  files=$(cd "$1/tensors" && find . -name '*.npy' | sort)
-  [ -n "$files" ] || { echo "no tensors in $1"; return 1; }
-  for f in $files; do cmp -s "$1/tensors/$f" "$2/tensors/$f" || { echo "differs: $f"; return 1; }; done
-  echo "identical: $(echo "$files" | wc -l) tensors of $1 and $2"
-}
-
 # wait_for_rows N PID: until log.csv holds N epoch rows (the header excluded), at most 60 s.
 wait_for_rows() {
   for _ in $(seq 1 1200); do

@@ -54,3 +54,16 @@ wait_until() {
 # saved_since PATH STAMP: a checkpoint manifest at or under PATH was written after STAMP was
 # touched (a dir: save writes manifest.json last, then renames the folder into place).
 saved_since() { [ -n "$(find "$1" -name manifest.json -newer "$2" -print -quit 2>/dev/null)" ]; }
+
+# same_tensors A B [PREFIX]: the .npy files (weights and optimizer state; those under PREFIX only)
+# of two dir: checkpoints are byte-identical.
+same_tensors() {
+  local a=$1 b=$2 prefix=${3:-}
+  local files
+  files=$(cd "$a/tensors" && find "./$prefix" -name '*.npy' | sort)
+  [ -n "$files" ] || { echo "no tensors in $a"; return 1; }
+  for f in $files; do
+    cmp -s "$a/tensors/$f" "$b/tensors/$f" || { echo "differs: $f"; return 1; }
+  done
+  echo "identical: $(echo "$files" | wc -l) tensors of $a and $b"
+}

@@ -32,15 +32,6 @@ print(info["optimizer"]["iterations"], sum(float(np.abs(np.load(f)).sum()) for f
 PY
 }
 
-# same_tensors A B: every .npy file of dir: checkpoint A is byte-identical in B.
-same_tensors() {
-  local files
-  files=$(cd "$1/tensors" && find . -name '*.npy' | sort)
-  [ -n "$files" ] || { echo "no tensors in $1"; return 1; }
-  for f in $files; do cmp -s "$1/tensors/$f" "$2/tensors/$f" || { echo "differs: $f"; return 1; }; done
-  echo "identical: $(echo "$files" | wc -l) tensors of $1 and $2"
-}
-
 case "$case_name" in
   accumulation_resume_exact)
     # 2 epochs then 2 resumed equal 4 straight, bit for bit: epoch 2 ends at batch 26, two

@@ -7,15 +7,6 @@ source "$(dirname "$0")/lib.sh"
 
 py -c 'import numpy' 2>/dev/null || fail "Debian's python3-numpy is needed (scripts/setup installs it)"
 
-# same_tensors A B: the .npy files (weights and optimizer state) of two dir: checkpoints are byte-identical.
-same_tensors() {
-  local files
-  files=$(cd "$1/tensors" && find . -name '*.npy' | sort)
-  [ -n "$files" ] || { echo "no tensors in $1"; return 1; }
-  for f in $files; do cmp -s "$1/tensors/$f" "$2/tensors/$f" || { echo "differs: $f"; return 1; }; done
-  echo "identical: $(echo "$files" | wc -l) tensors of $1 and $2"
-}
-
 # Token sequences (int32, 0 the padding after each sequence's length) and 3 classes that depend
 # on the tokens' order, so that the recurrent layers have something to learn.
 write_tokens() {

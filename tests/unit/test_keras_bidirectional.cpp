@@ -19,8 +19,6 @@ TEST_CASE("legacy .h5 weight paths of a Bidirectional keep the inner layer's nam
   // A layer that only happens to be named forward_...: no cell below, or not right under the layer.
   CHECK_FALSE(keras_bidirectional_h5_weight("forward_dense", "sequential/forward_dense/kernel"));
   CHECK_FALSE(keras_bidirectional_h5_weight("forward_lstm", "sequential/forward_lstm/lstm_cell/kernel"));
-  CHECK(plugfit_hdf5::keras_path_as_name("sequential_bi_forward_lstm/lstm_cell/kernel_m") ==
-        "sequential_bi_forward_lstm_lstm_cell_kernel_m");
 }
 
 TEST_CASE("Keras 3's .weights.h5 groups of a Bidirectional come back forward layer first") {

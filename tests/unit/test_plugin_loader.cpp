@@ -12,6 +12,7 @@
 
 #include <plugfit/registry.hpp>
 #include <plugfit/testing.hpp>
+#include <plugfit/version.hpp>
 
 #include "plugin_loading/loader.hpp"
 #include "builtins/builtins.hpp"
@@ -70,17 +71,20 @@ TEST_CASE("the custom layers pass the SDK's gradient check") {
   }
 }
 
+// This SDK's ABI as the loader prints it ("3.1").
+const std::string kAbi = std::to_string(PLUGFIT_SDK_ABI_MAJOR) + "." + std::to_string(PLUGFIT_SDK_ABI_MINOR);
+
 TEST_CASE("each malformed plugin is refused with a clear sentence") {
   CHECK(refusal("bad_no_descriptor", test_plugin("bad_no_descriptor")) ==
         test_plugin("bad_no_descriptor") +
             " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
   CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
         "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
-            ") was built for SDK ABI 4.0, but this plugfit has ABI 3.0; rebuild it against this SDK");
+            ") was built for SDK ABI 4.0, but this plugfit has ABI " + kAbi + "; rebuild it against this SDK");
   CHECK(refusal("bad_abi_minor", test_plugin("bad_abi_minor")) ==
         "plugin \"bad_abi_minor\" 9.9.9 (" + test_plugin("bad_abi_minor") +
-            ") was built for SDK ABI 3.1, newer than this plugfit's 3.0; upgrade plugfit or rebuild the plugin "
-            "against this SDK");
+            ") was built for SDK ABI 3." + std::to_string(PLUGFIT_SDK_ABI_MINOR + 1) + ", newer than this plugfit's " +
+            kAbi + "; upgrade plugfit or rebuild the plugin against this SDK");
   CHECK(refusal("bad_toolchain", test_plugin("bad_toolchain"))
             .find("was built with toolchain \"gcc-4;gxx-abi-1002\", but this plugfit needs \"gcc-") != std::string::npos);
   CHECK(refusal("bad_register_throws", test_plugin("bad_register_throws")) ==
