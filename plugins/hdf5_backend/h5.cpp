@@ -1,5 +1,7 @@
 #include "h5.hpp"
 
+#include <H5PLpublic.h>
+
 #include <algorithm>
 
 namespace plugfit_hdf5 {
@@ -133,6 +135,13 @@ void Handle::reset() noexcept {
 }
 
 Handle file_access() {
+  // A dataset's filter id must never make libhdf5 dlopen a filter plugin (HDF5_PLUGIN_PATH or its
+  // default folder): a library opened because a data file asked, outside plugfit's checks.
+  static const bool no_filter_plugins = [] {
+    check(H5PLset_loading_state(0), "cannot turn off HDF5's filter plugins");
+    return true;
+  }();
+  (void)no_filter_plugins;
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make file properties");
   // The 1.8 format: checksummed object headers (so damaged metadata is detected), and
   // attributes over 64 KiB (model_config, plugfit_info); HDF5 1.8 and later, h5py and Keras read it.
@@ -151,10 +160,59 @@ Handle link_create() {
   return lcpl;
 }
 
+namespace {
+
+// An external link (to another file) is never followed: a file's data stays inside it.
+herr_t refuse_external_link(const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) { return -1; }
+
+// kind: H5P_LINK_ACCESS, or H5P_DATASET_ACCESS / H5P_GROUP_ACCESS (which derive from it).
+Handle link_access(hid_t kind) {
+  Handle lapl(H5Pcreate(kind), H5Pclose, "cannot make link properties");
+  check(H5Pset_elink_cb(lapl, refuse_external_link, nullptr), "cannot set link properties");
+  return lapl;
+}
+
+// Names the first link of path that points into another file (the callback above would only
+// make the open fail with HDF5's "traversal operator failed").
+void refuse_external_links(hid_t loc, const std::string& path, const Handle& lapl) {
+  for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string prefix = path.substr(0, end);
+    H5L_info_t info{};
+    if (!prefix.empty() && prefix != "/" && H5Lexists(loc, prefix.c_str(), lapl) > 0 &&
+        H5Lget_info(loc, prefix.c_str(), &info, lapl) >= 0 && info.type == H5L_TYPE_EXTERNAL)
+      throw H5Failure("\"" + prefix + "\" is an external link to another file, which plugfit does not follow");
+    if (end == std::string::npos) return;
+  }
+}
+
+// Only data stored in the file itself, raw or with the filters libhdf5 builds in: no external
+// raw storage (a kernel that reads /etc/passwd), no virtual datasets (other files' data), no
+// filter but deflate, shuffle and fletcher32 (anything else would load a plugin).
+void check_storage(hid_t dataset, const std::string& path) {
+  const Handle dcpl(H5Dget_create_plist(dataset), H5Pclose, "cannot read the storage of \"" + path + "\"");
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_VIRTUAL)
+    throw H5Failure("the dataset \"" + path + "\" is a virtual dataset (data from other files), which plugfit does not read");
+  if (H5Pget_external_count(dcpl) > 0)
+    throw H5Failure("the dataset \"" + path + "\" keeps its data in external files, which plugfit does not read");
+  const int filters = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t count = 0;
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &count, nullptr, 0, nullptr, &config);
+    if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32)
+      throw H5Failure("the dataset \"" + path + "\" uses the HDF5 filter " + std::to_string(id) +
+                      " (plugfit reads only deflate, shuffle and fletcher32)");
+  }
+}
+
+}  // namespace
+
 bool path_exists(hid_t loc, const std::string& path) {
+  const Handle lapl = link_access(H5P_LINK_ACCESS);
   for (std::size_t end = path.find('/');; end = path.find('/', end + 1)) {
     const std::string prefix = path.substr(0, end);
-    const htri_t found = H5Lexists(loc, prefix.c_str(), H5P_DEFAULT);
+    const htri_t found = H5Lexists(loc, prefix.c_str(), lapl);
     if (found < 0) fail("cannot look up \"" + prefix + "\"");
     if (found == 0) return false;
     if (end == std::string::npos) return true;
@@ -162,7 +220,9 @@ bool path_exists(hid_t loc, const std::string& path) {
 }
 
 Handle open_group(hid_t loc, const std::string& path) {
-  return Handle(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), H5Gclose, "cannot open the group \"" + path + "\"");
+  const Handle lapl = link_access(H5P_GROUP_ACCESS);
+  refuse_external_links(loc, path, lapl);
+  return Handle(H5Gopen2(loc, path.c_str(), lapl), H5Gclose, "cannot open the group \"" + path + "\"");
 }
 
 Handle create_group(hid_t loc, const std::string& path) {
@@ -172,7 +232,11 @@ Handle create_group(hid_t loc, const std::string& path) {
 }
 
 Handle open_dataset(hid_t loc, const std::string& path) {
-  return Handle(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose, "cannot open the dataset \"" + path + "\"");
+  const Handle lapl = link_access(H5P_DATASET_ACCESS);
+  refuse_external_links(loc, path, lapl);
+  Handle dataset(H5Dopen2(loc, path.c_str(), lapl), H5Dclose, "cannot open the dataset \"" + path + "\"");
+  check_storage(dataset, path);
+  return dataset;
 }
 
 bool has_attr(hid_t obj, const std::string& name) {

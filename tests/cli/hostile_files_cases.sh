@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Hostile HDF5 files (issue 15): a Keras-layout .h5 whose kernel is stored outside the file, asks
+# for a filter plugin, links into another file or is a virtual dataset is refused in one
+# sentence naming the file and the dataset (exit 2), and nothing outside the file is opened.
+# Usage: hostile_files_cases.sh PLUGFIT SOURCE_ROOT CASE
+source "$(dirname "$0")/lib.sh"
+
+# A plugfit-trained model as a legacy .h5, and an input for predict.
+cat >run.json <<'JSON'
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 4, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=64,features=5,classes=3"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+ "fit": {"epochs": 1, "batch_size": 16, "seed": 3, "verbose": 0}}
+JSON
+"$plugfit" train run.json --checkpoint hdf5:m.h5 >/dev/null || fail "training the model"
+
+# craft KIND: hostile.h5, m.h5 with plugfit's own group removed (Keras's layout alone) and its
+# first kernel replaced as KIND says.
+craft() {
+  py - "$1" <<'PY' || fail "h5py could not write the crafted file"
+import h5py, numpy as np, shutil, sys
+kind = sys.argv[1]
+shutil.copy("m.h5", "hostile.h5")
+with h5py.File("hostile.h5", "r+") as f:
+    for key in list(f.keys()):
+        if key not in ("model_weights", "optimizer_weights"):
+            del f[key]
+    path = "model_weights/dense/sequential/dense/kernel"
+    shape = f[path].shape
+    del f[path]
+    if kind == "external":
+        f.create_dataset(path, shape, dtype="<f4", external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
+    elif kind == "filter":  # LZF: h5py's own filter, a plugin to libhdf5
+        f.create_dataset(path, data=np.ones(shape, "f4"), compression="lzf", chunks=shape)
+    elif kind == "link":
+        with h5py.File("other.h5", "w") as other:
+            other["k"] = np.ones(shape, "f4")
+        f[path] = h5py.ExternalLink("other.h5", "/k")
+    elif kind == "virtual":
+        with h5py.File("other.h5", "w") as other:
+            other["k"] = np.ones(shape, "f4")
+        layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+        layout[:] = h5py.VirtualSource("other.h5", "k", shape=shape)
+        f.create_virtual_dataset(path, layout)
+np.save("X.npy", np.ones((2, 5), "f4"))
+PY
+}
+
+# refused KIND PATTERN: predict on the crafted file fails with PATTERN and opens nothing but the
+# file, its input and plugfit's own libraries and plugins (strace).
+refused() {
+  craft "$1"
+  expect_error 2 "^plugfit: error: $PWD/hostile.h5 cannot be read: $2$" \
+    "$plugfit" predict hostile.h5 --input X.npy --output y.npy
+  command -v strace >/dev/null || skip "strace is not installed (scripts/setup installs it)"
+  strace -f -e trace=open,openat -o opens.txt "$plugfit" predict hostile.h5 --input X.npy --output y.npy 2>/dev/null
+  ! grep -E '"(/etc/passwd|[^"]*other\.h5)"' opens.txt || fail "plugfit opened a file outside the crafted one"
+  ! grep -E 'HDF5_PLUGIN|hdf5/lib/plugin|libh5' opens.txt || fail "libhdf5 looked for a filter plugin"
+  echo "nothing outside hostile.h5 was opened"
+}
+
+case "$case_name" in
+  hostile_hdf5_external_storage)
+    refused external 'the dataset "sequential/dense/kernel" keeps its data in external files, which plugfit does not read'
+    ;;
+  hostile_hdf5_filter_plugin)
+    refused filter 'the dataset "sequential/dense/kernel" uses the HDF5 filter 32000 \(plugfit reads only deflate, shuffle and fletcher32\)'
+    ;;
+  hostile_hdf5_external_link)
+    refused link '"sequential/dense/kernel" is an external link to another file, which plugfit does not follow'
+    ;;
+  hostile_hdf5_virtual_dataset)
+    refused virtual 'the dataset "sequential/dense/kernel" is a virtual dataset \(data from other files\), which plugfit does not read'
+    ;;
+  *) fail "unknown case $case_name" ;;
+esac
