@@ -100,15 +100,23 @@ void fsync_dir(const fs::path& dir) {
 }
 
 // A file below an open folder (AT_FDCWD: any path), or nullopt when it is gone (a concurrent
-// save replaced the folder).
-std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, const std::string& what) {
-  const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
+// save replaced the folder). Only a regular file is read: the open does not wait (O_NONBLOCK: a
+// FIFO cannot hang a load) and a last component that is a symlink is refused (O_NOFOLLOW).
+// shown: how messages name the file (rel by default).
+std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, const std::string& what,
+                                        const std::string& shown = "") {
+  const std::string& name = shown.empty() ? rel : shown;
+  const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    throw CheckpointCorrupt(what + ": cannot read " + rel + " (" + std::strerror(errno) + ")");
+    if (errno == ELOOP) throw CheckpointCorrupt(what + ": " + name + " is a symbolic link, not a file of the checkpoint");
+    throw CheckpointCorrupt(what + ": cannot read " + name + " (" + std::strerror(errno) + ")");
   }
   struct stat st {};
-  ::fstat(fd, &st);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw CheckpointCorrupt(what + ": " + name + " is not a regular file");
+  }
   std::string data(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t got = 0;
   while (got < data.size()) {
@@ -120,6 +128,40 @@ std::optional<std::string> read_file_at(int dir_fd, const std::string& rel, cons
   ::close(fd);
   data.resize(got);
   return data;
+}
+
+// A file the manifest names: a relative path inside the checkpoint's folder, each folder on the
+// way opened without following symlinks, so nothing the manifest says reaches outside it.
+std::optional<std::string> read_manifest_file(int folder_fd, const std::string& rel, const std::string& what) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0; start <= rel.size();) {
+    const std::size_t end = std::min(rel.find('/', start), rel.size());
+    parts.push_back(rel.substr(start, end - start));
+    start = end + 1;
+  }
+  for (const auto& part : parts)
+    if (part.empty() || part == "." || part == "..")
+      throw CheckpointCorrupt(what + " is corrupt: its manifest names \"" + rel + "\", a path outside its folder");
+  int dir = folder_fd;
+  std::vector<int> opened;
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{opened};
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    dir = ::openat(dir, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) {
+      if (errno == ENOENT) return std::nullopt;
+      throw CheckpointCorrupt(what + ": cannot read " + rel + " (" + parts[i] + ": " +
+                              (errno == ELOOP || errno == ENOTDIR ? std::string("not a folder of the checkpoint")
+                                                                  : std::string(std::strerror(errno))) +
+                              ")");
+    }
+    opened.push_back(dir);
+  }
+  return read_file_at(dir, parts.back(), what, rel);
 }
 
 std::string read_file(const fs::path& path, const std::string& what) {
@@ -317,7 +359,7 @@ std::optional<CheckpointRecord> DirBackend::load_generation(int folder_fd, const
   std::map<std::string, std::string> contents;
   for (const auto& f : manifest.at("files")) {
     const std::string rel = f.at("path").get<std::string>();
-    auto bytes = read_file_at(folder_fd, rel, what);
+    auto bytes = read_manifest_file(folder_fd, rel, what);
     if (!bytes) return std::nullopt;
     if (bytes->size() != f.at("size").get<std::size_t>())
       throw CheckpointCorrupt(what + " is corrupt: " + rel + " has " + std::to_string(bytes->size()) +

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Hostile HDF5 files (issue 15): a Keras-layout .h5 whose kernel is stored outside the file, asks
-# for a filter plugin, links into another file or is a virtual dataset is refused in one
-# sentence naming the file and the dataset (exit 2), and nothing outside the file is opened.
+# Hostile files (issue 15): a Keras-layout .h5 whose kernel is stored outside the file, asks for
+# a filter plugin, links into another file or is a virtual dataset, and a dir: checkpoint whose
+# manifest names a file outside its folder (absolute, "..", a symlink) or a FIFO, are refused in
+# one sentence naming the file (exit 2), and nothing outside the file is read.
 # Usage: hostile_files_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
@@ -60,7 +61,65 @@ refused() {
   echo "nothing outside hostile.h5 was opened"
 }
 
+# dir_manifest KIND: ck/ckpt-0001's manifest (checksum recomputed, as an attacker would) names
+# its first tensor file as KIND says: absolute, with "..", a FIFO or a symlink out of the folder.
+dir_manifest() {
+  "$plugfit" train run.json --checkpoint dir:ck >/dev/null || fail "training into dir:ck"
+  py - "$1" <<'PY' || fail "could not craft the manifest"
+import json, os, sys, zlib
+kind, folder = sys.argv[1], "ck/ckpt-0001"
+manifest = json.load(open(folder + "/manifest.json"))
+entry = next(f for f in manifest["files"] if f["path"].startswith("tensors/"))
+secret = os.path.abspath("secret.npy")
+with open(secret, "wb") as out:
+    out.write(open(folder + "/" + entry["path"], "rb").read())
+if kind == "absolute":
+    new = secret
+elif kind == "dotdot":
+    new = "tensors/../../../secret.npy"
+elif kind == "fifo":
+    new = "tensors/fifo.npy"
+    os.mkfifo(folder + "/" + new)
+elif kind == "symlink":
+    new = "tensors/link.npy"
+    os.symlink(secret, folder + "/" + new)
+for t in manifest["tensors"]:
+    if t["path"] == entry["path"]:
+        t["path"] = new
+entry["path"] = new
+body = {k: v for k, v in manifest.items() if k != "manifest_crc32"}
+manifest["manifest_crc32"] = zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+json.dump(manifest, open(folder + "/manifest.json", "w"), indent=1)
+PY
+}
+
+# dir_refused KIND PATTERN: predict refuses with PATTERN and inspect ends, both bounded in time
+# (a FIFO must not hang them); the outside file's size never appears in the message.
+dir_refused() {
+  dir_manifest "$1"
+  py -c 'import numpy as np; np.save("X.npy", np.ones((2, 5), "f4"))'
+  # Exit 1, as for every corrupt checkpoint (cli_checkpoint_corruption): the manifest fails as data.
+  expect_error 1 "$2" timeout 20 "$plugfit" predict dir:ck --input X.npy --output y.npy
+  ! grep -q "$(stat -c %s secret.npy) bytes" stderr.txt || fail "the message tells the outside file's size"
+  timeout 20 "$plugfit" inspect dir:ck >inspect.txt 2>&1
+  local code=$?
+  [ $code -ne 124 ] || fail "inspect hung"
+  cat inspect.txt
+}
+
 case "$case_name" in
+  hostile_dir_absolute_path)
+    dir_refused absolute 'its manifest names "/[^"]*secret.npy", a path outside its folder$'
+    ;;
+  hostile_dir_dotdot_path)
+    dir_refused dotdot 'its manifest names "tensors/\.\./\.\./\.\./secret.npy", a path outside its folder$'
+    ;;
+  hostile_dir_fifo)
+    dir_refused fifo ': tensors/fifo.npy is not a regular file$'
+    ;;
+  hostile_dir_symlink)
+    dir_refused symlink ': tensors/link.npy is a symbolic link, not a file of the checkpoint$'
+    ;;
   hostile_hdf5_external_storage)
     refused external 'the dataset "sequential/dense/kernel" keeps its data in external files, which plugfit does not read'
     ;;
