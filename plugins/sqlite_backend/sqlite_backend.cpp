@@ -627,6 +627,10 @@ class SqliteBackend final : public CheckpointBackend {
       if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(db, 1);
         sqlite3_busy_timeout(db, kBusyTimeoutMs);
+        // A database file is input: no writes to the schema behind SQLite's back, and no SQL
+        // functions or virtual tables run from what a file's schema says (views, triggers).
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
         sqlite3_wal_autocheckpoint(db, 0);  // BackgroundCheckpointer's thread checkpoints instead
         // FULL: the WAL is fsynced at every commit, so a save that returned survives a power cut.
         // secure_delete off: Debian turns it on, which would zero every page a replaced record frees.
@@ -650,6 +654,7 @@ class SqliteBackend final : public CheckpointBackend {
       create_schema();
     } else {
       check_header(header);
+      check_schema();
     }
     schema_ready_ = true;
     return true;
@@ -682,6 +687,26 @@ class SqliteBackend final : public CheckpointBackend {
       throw InputError(uri() + " has checkpoint schema version " + std::to_string(header.version) +
                        ", newer than this plugin's " + std::to_string(kSchemaVersion) +
                        "; upgrade the sqlite_backend plugin to read it");
+  }
+
+  // The file's schema is plugfit's three tables and their primary-key indexes, nothing else: a
+  // "checkpoints" that is a view (over an endless recursive query, say) or a trigger would run
+  // the file's own SQL inside every load.
+  void check_schema() const {
+    static const std::set<std::string> tables = {"checkpoints", "tensors", "meta"};
+    Statement rows(db_, "SELECT type, name, tbl_name FROM sqlite_schema");
+    std::set<std::string> seen;
+    while (rows.step()) {
+      const std::string type = rows.text(0), name = rows.text(1), table = rows.text(2);
+      const bool ours = type == "table" ? tables.count(name) != 0
+                                        : type == "index" && tables.count(table) != 0 &&
+                                              name.rfind("sqlite_autoindex_" + table + "_", 0) == 0;
+      if (!ours)
+        throw InputError(uri() + " is not a plugfit checkpoint database: its schema has the " + type + " \"" + name +
+                         "\", which plugfit does not make");
+      if (type == "table") seen.insert(name);
+    }
+    if (seen != tables) throw InputError(uri() + " is not a plugfit checkpoint database: tables are missing from its schema");
   }
 
   void create_schema() const {

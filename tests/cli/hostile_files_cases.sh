@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Hostile files (issue 15): a Keras-layout .h5 whose kernel is stored outside the file, asks for
 # a filter plugin, links into another file or is a virtual dataset, and a dir: checkpoint whose
-# manifest names a file outside its folder (absolute, "..", a symlink) or a FIFO, are refused in
-# one sentence naming the file (exit 2), and nothing outside the file is read.
+# manifest names a file outside its folder (absolute, "..", a symlink) or a FIFO, and an SQLite
+# database whose schema runs its own SQL (a view, a trigger), are refused in one sentence naming
+# the file, and nothing outside the file is read.
 # Usage: hostile_files_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
@@ -107,7 +108,40 @@ dir_refused() {
   cat inspect.txt
 }
 
+# sqlite_schema KIND: evil.db, plugfit's application id and schema version over a schema that
+# runs its own SQL: "checkpoints" a view over an endless recursive query, or a trigger.
+sqlite_schema() {
+  py - "$1" <<'PY' || fail "could not write evil.db"
+import sqlite3, sys
+tensors = ("CREATE TABLE tensors(checkpoint TEXT NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,"
+           " shape TEXT NOT NULL, crc INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(checkpoint, position));")
+meta = "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+checkpoints = ("CREATE TABLE checkpoints(name TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, saved_ns INTEGER NOT NULL,"
+               " info TEXT NOT NULL, info_crc INTEGER NOT NULL, tensor_count INTEGER NOT NULL);")
+if sys.argv[1] == "view":
+    checkpoints = ("CREATE VIEW checkpoints AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                   " SELECT 'n' || x AS name, x AS seq, 0 AS saved_ns, '{}' AS info, 0 AS info_crc, 0 AS tensor_count FROM c;")
+extra = ("CREATE TRIGGER spin AFTER INSERT ON checkpoints BEGIN"
+         " WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c; END;"
+         if sys.argv[1] == "trigger" else "")
+db = sqlite3.connect("evil.db")
+db.executescript(tensors + meta + checkpoints + extra +
+                 "PRAGMA application_id = %d; PRAGMA user_version = 1;" % 0x504C4654)
+db.commit()
+PY
+}
+
 case "$case_name" in
+  hostile_sqlite_view)
+    sqlite_schema view
+    expect_error 2 "^plugfit: error: sqlite:$PWD/evil.db is not a plugfit checkpoint database: its schema has the view \"checkpoints\", which plugfit does not make$" \
+      timeout 20 "$plugfit" inspect sqlite:evil.db
+    ;;
+  hostile_sqlite_trigger)
+    sqlite_schema trigger
+    expect_error 2 "^plugfit: error: sqlite:$PWD/evil.db is not a plugfit checkpoint database: its schema has the trigger \"spin\", which plugfit does not make$" \
+      timeout 20 "$plugfit" train run.json --checkpoint sqlite:evil.db
+    ;;
   hostile_dir_absolute_path)
     dir_refused absolute 'its manifest names "/[^"]*secret.npy", a path outside its folder$'
     ;;
