@@ -49,9 +49,23 @@ std::string abi_text(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
-bool world_writable(const std::string& dir) {
-  struct stat st {};
-  return ::stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) != 0;
+// Why a plugin folder or file cannot be trusted, or "" when it can: it, a folder above it, or
+// (through symlinks) its real location or a folder above that is writable by everyone, so anyone
+// could put a library there or swap one in. A sticky folder (/tmp) only lets owners rename its
+// entries, so it does not count.
+std::string writable_by_everyone(const fs::path& path) {
+  std::error_code ec;
+  for (const fs::path& start : {fs::absolute(path, ec).lexically_normal(), fs::canonical(path, ec)}) {
+    if (start.empty()) continue;
+    for (fs::path p = start;; p = p.parent_path()) {
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && (st.st_mode & S_IWOTH) != 0 &&
+          !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0))
+        return p == start ? "writable by everyone" : p.string() + " is writable by everyone";
+      if (p == p.root_path() || p.parent_path() == p) break;
+    }
+  }
+  return {};
 }
 
 bool inside_build_tree() {
@@ -125,8 +139,8 @@ std::vector<std::string> plugin_search_path(const std::vector<std::string>& extr
   std::set<std::string> seen;
   for (const auto& dir : candidates) {
     if (!seen.insert(same_folder_key(dir)).second) continue;
-    if (world_writable(dir)) {
-      if (skipped != nullptr) skipped->push_back(dir + " (writable by everyone)");
+    if (const std::string why = writable_by_everyone(dir); !why.empty()) {
+      if (skipped != nullptr) skipped->push_back(dir + " (" + why + ")");
       continue;
     }
     path.push_back(dir);
@@ -151,7 +165,12 @@ std::string PluginLoader::find(const std::string& name) const {
   for (const auto& dir : search_path_) {
     for (const fs::path& candidate : {fs::path(dir) / (name + ".so"), fs::path(dir) / name / (name + ".so")}) {
       std::error_code ec;
-      if (fs::is_regular_file(candidate, ec)) return candidate.string();
+      if (!fs::is_regular_file(candidate, ec)) continue;
+      // The folder was checked; the file, its subfolder and a symlink's target are checked here.
+      if (const std::string why = writable_by_everyone(candidate); !why.empty())
+        throw PluginError("plugin \"" + name + "\" (" + candidate.string() + ") is refused: " +
+                          (why == "writable by everyone" ? "the file is writable by everyone" : why));
+      return candidate.string();
     }
   }
   throw PluginError("plugin \"" + name + "\" was not found (looked for " + name + ".so in: " + search_path_text() + ")");
@@ -269,6 +288,10 @@ PluginLoader::Scan PluginLoader::scan() const {
       const std::string stem = file.stem().string();
       if (auto it = seen.find(stem); it != seen.end()) {
         result.refused.push_back({file.string(), "shadowed by " + it->second + " earlier on the search path"});
+        continue;
+      }
+      if (const std::string why = writable_by_everyone(file); !why.empty()) {
+        result.refused.push_back({file.string(), why == "writable by everyone" ? "the file is writable by everyone" : why});
         continue;
       }
       try {

@@ -141,6 +141,61 @@ TEST_CASE("directories writable by everyone are not searched") {
   CHECK(loader2.load("faulty").name == "faulty");
 }
 
+TEST_CASE("a plugin is refused when anyone could have written it: the file, its subfolder, a parent, a symlink's target") {
+  auto refused_with = [](const fs::path& search_dir, const std::string& part) {
+    Registry registry;
+    PluginLoader loader(registry, {search_dir.string()});
+    try {
+      loader.load("faulty");
+      FAIL("faulty loaded from " << search_dir);
+    } catch (const PluginError& e) {
+      INFO(e.what());
+      CHECK(std::string(e.what()).find(part) != std::string::npos);
+    }
+  };
+  {  // the library itself 0666
+    TempDir dir;
+    fs::copy_file(test_plugin("faulty"), dir.path / "faulty.so");
+    ::chmod((dir.path / "faulty.so").c_str(), 0666);
+    refused_with(dir.path, "is refused: the file is writable by everyone");
+  }
+  {  // its own subfolder (dir/faulty/faulty.so) writable by everyone
+    TempDir dir;
+    fs::create_directory(dir.path / "faulty");
+    fs::copy_file(test_plugin("faulty"), dir.path / "faulty" / "faulty.so");
+    ::chmod((dir.path / "faulty").c_str(), 0777);
+    refused_with(dir.path, (dir.path / "faulty").string() + " is writable by everyone");
+  }
+  {  // a folder above the search path entry writable by everyone (not sticky)
+    TempDir dir;
+    fs::create_directories(dir.path / "shared" / "plugins");
+    fs::copy_file(test_plugin("faulty"), dir.path / "shared" / "plugins" / "faulty.so");
+    ::chmod((dir.path / "shared").c_str(), 0777);
+    Registry registry;
+    PluginLoader loader(registry, {(dir.path / "shared" / "plugins").string()});
+    CHECK(loader.search_path_text().find((dir.path / "shared").string() + " is writable by everyone") != std::string::npos);
+    CHECK_THROWS_AS(loader.load("faulty"), PluginError);
+  }
+  {  // a symlink from a safe folder into a writable one
+    TempDir dir;
+    fs::create_directories(dir.path / "safe");
+    fs::create_directories(dir.path / "open");
+    fs::copy_file(test_plugin("faulty"), dir.path / "open" / "faulty.so");
+    ::chmod((dir.path / "open").c_str(), 0777);
+    fs::create_symlink(dir.path / "open" / "faulty.so", dir.path / "safe" / "faulty.so");
+    refused_with(dir.path / "safe", (dir.path / "open").string() + " is writable by everyone");
+  }
+  {  // a sticky world-writable folder above (as /tmp) does not count: owners alone rename in it
+    TempDir dir;
+    fs::create_directories(dir.path / "sticky" / "plugins");
+    fs::copy_file(test_plugin("faulty"), dir.path / "sticky" / "plugins" / "faulty.so");
+    ::chmod((dir.path / "sticky").c_str(), 01777);
+    Registry registry;
+    PluginLoader loader(registry, {(dir.path / "sticky" / "plugins").string()});
+    CHECK(loader.load("faulty").name == "faulty");
+  }
+}
+
 TEST_CASE("scan lists good plugins and says why each other file was refused") {
   Registry registry;
   const PluginLoader loader(registry, {kTestPlugins});
