@@ -112,7 +112,15 @@ std::optional<std::pair<std::string, CheckpointRecord>> load_latest_good(
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     try {
       CheckpointRecord record = backend.load(*it);
-      if (full_only && record.info.value("kind", "") != "full") continue;
+      const Json kind = record.info.is_object() ? record.info.value("kind", Json()) : Json();
+      if (full_only && kind != "full") {
+        // A weights-only checkpoint is skipped quietly (the caller may use it); anything else
+        // that loads but says no kind plugfit writes is damaged, and says so.
+        if (kind != "weights")
+          warn(backend.uri() + "/" + *it + " is not a checkpoint plugfit can resume (its info has " +
+               (kind.is_null() ? std::string("no \"kind\"") : "the kind " + kind.dump()) + ")");
+        continue;
+      }
       return std::make_pair(*it, std::move(record));
     } catch (const CheckpointCorrupt& e) {
       warn(e.what());

@@ -142,6 +142,29 @@ case "$case_name" in
     expect_error 2 "^plugfit: error: sqlite:$PWD/evil.db is not a plugfit checkpoint database: its schema has the trigger \"spin\", which plugfit does not make$" \
       timeout 20 "$plugfit" train run.json --checkpoint sqlite:evil.db
     ;;
+  hostile_dir_checksummed_nonsense)
+    # Valid checksums over an info.json that is no checkpoint's: --resume says so and falls back.
+    py -c 'import json; r = json.load(open("run.json")); r["fit"]["epochs"] = 3; json.dump(r, open("run3.json", "w"))'
+    "$plugfit" train run3.json --checkpoint dir:ck >/dev/null || fail "training into dir:ck"
+    py - <<'PY' || fail "could not rewrite ckpt-0003"
+import json, zlib
+folder = "ck/ckpt-0003"
+manifest = json.load(open(folder + "/manifest.json"))
+info = b'{"hello": 1}'
+open(folder + "/info.json", "wb").write(info)
+for f in manifest["files"]:
+    if f["path"] == "info.json":
+        f["size"], f["crc32"] = len(info), zlib.crc32(info)
+body = {k: v for k, v in manifest.items() if k != "manifest_crc32"}
+manifest["manifest_crc32"] = zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+json.dump(manifest, open(folder + "/manifest.json", "w"), indent=1)
+PY
+    "$plugfit" train run3.json --checkpoint dir:ck --resume --epochs 4 --verbose 1 >out.txt 2>err.txt || fail "resume: $(cat err.txt)"
+    cat err.txt
+    grep -q "^plugfit: warning: dir:$PWD/ck/ckpt-0003 is not a checkpoint plugfit can resume (its info has no \"kind\"); falling back to the previous checkpoint$" err.txt ||
+      fail "no warning naming ckpt-0003"
+    grep -q "^Resuming from dir:$PWD/ck/ckpt-0002 after epoch 2" out.txt || fail "did not fall back to ckpt-0002"
+    ;;
   hostile_dir_absolute_path)
     dir_refused absolute 'its manifest names "/[^"]*secret.npy", a path outside its folder$'
     ;;
