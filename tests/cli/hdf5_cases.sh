@@ -693,8 +693,6 @@ JSON
     "$plugfit" train run.json --checkpoint dir:ck || fail "training the image model"
     "$plugfit" train run.json --epochs 3 --checkpoint dir:straight || fail "the straight three-epoch run"
     "$plugfit" predict dir:ck --input X.npy --output run.npy >/dev/null || fail "predict from dir:ck"
-    same_bytes() { cmp -s <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$1") \
-                          <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$2"); }
     locations="sqlite:s.db hdf5:s.h5 dir:d m.keras m.h5 m.weights.h5"
     for location in $locations; do
       n=$(tr ':.' '__' <<<"$location")
@@ -704,23 +702,7 @@ JSON
       same_bytes run.npy "pred_$n.npy" || fail "$location predicts otherwise than the run"
     done
     # Keras's parts alone: each file without plugfit's /plugfit group (what Keras reads).
-    py - <<'PY' || fail "removing /plugfit from the Keras files"
-import io, shutil, zipfile, h5py
-for src, dst in [("m.h5", "k.h5"), ("m.weights.h5", "k.weights.h5")]:
-    shutil.copy(src, dst)
-    with h5py.File(dst, "a") as f:
-        del f["plugfit"]
-archive = zipfile.ZipFile("m.keras")
-with zipfile.ZipFile("k.keras", "w") as out:
-    for member in archive.infolist():
-        data = archive.read(member.filename)
-        if member.filename == "model.weights.h5":
-            buffer = io.BytesIO(data)
-            with h5py.File(buffer, "a") as f:
-                del f["plugfit"]
-            data = buffer.getvalue()
-        out.writestr(member, data)
-PY
+    keras_parts_only
     for file in k.h5 k.keras; do
       "$plugfit" convert $file "dir:keras_$file" >/dev/null || fail "reading $file (Keras's parts only)"
       "$plugfit" predict $file --input X.npy --output pred_$file.npy >/dev/null || fail "predict from $file"

@@ -12,9 +12,6 @@ copy_keras() {
   [ -f "$keras_files/$1" ] || fail "the Keras sample $keras_files/$1 is missing"
   cp "$keras_files/$1" "$1" && chmod u+w "$1"
 }
-same_bytes() {  # same_bytes A.npy B.npy: the two arrays are bit for bit the same
-  py -c 'import sys, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); sys.exit(0 if a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes() else 1)' "$1" "$2"
-}
 
 case "$case_name" in
   keras_seq_real_files)

@@ -67,3 +67,30 @@ same_tensors() {
   done
   echo "identical: $(echo "$files" | wc -l) tensors of $a and $b"
 }
+
+# same_bytes A.npy B.npy: the two arrays are bit for bit the same (dtype, shape and bytes).
+same_bytes() {
+  py -c 'import sys, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); sys.exit(0 if a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes() else 1)' "$1" "$2"
+}
+
+# keras_parts_only: k.h5, k.weights.h5 and k.keras, copies of m.h5, m.weights.h5 and m.keras
+# without plugfit's /plugfit group: what Keras itself reads.
+keras_parts_only() {
+  py - <<'PY' || fail "removing /plugfit from the Keras files"
+import io, shutil, zipfile, h5py
+for src, dst in [("m.h5", "k.h5"), ("m.weights.h5", "k.weights.h5")]:
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        del f["plugfit"]
+archive = zipfile.ZipFile("m.keras")
+with zipfile.ZipFile("k.keras", "w") as out:
+    for member in archive.infolist():
+        data = archive.read(member.filename)
+        if member.filename == "model.weights.h5":
+            buffer = io.BytesIO(data)
+            with h5py.File(buffer, "a") as f:
+                del f["plugfit"]
+            data = buffer.getvalue()
+        out.writestr(member, data)
+PY
+}

@@ -24,11 +24,6 @@ np.save("Y.npy", y)
 PY
 }
 
-same_bytes() {
-  cmp -s <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$1") \
-         <(py -c "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.shape, a.tobytes().hex())" "$2")
-}
-
 # compare_back CHECKPOINT_DIR NAMES...: each back_<name> folder holds one checkpoint equal to
 # CHECKPOINT_DIR (every tensor byte for byte, and the record's info).
 compare_back() {
@@ -204,23 +199,7 @@ assert inner["build_config"] == {"input_shape": [None, 10, 4]}, inner
 assert bi["build_config"] == {"input_shape": [None, 10, 4]}, bi
 print(".keras: Bidirectional of", inner["config"]["name"], "and", back["config"]["name"])
 PY
-    py - <<'PY' || fail "removing /plugfit from the Keras files"
-import io, shutil, zipfile, h5py
-for src, dst in [("m.h5", "k.h5"), ("m.weights.h5", "k.weights.h5")]:
-    shutil.copy(src, dst)
-    with h5py.File(dst, "a") as f:
-        del f["plugfit"]
-archive = zipfile.ZipFile("m.keras")
-with zipfile.ZipFile("k.keras", "w") as out:
-    for member in archive.infolist():
-        data = archive.read(member.filename)
-        if member.filename == "model.weights.h5":
-            buffer = io.BytesIO(data)
-            with h5py.File(buffer, "a") as f:
-                del f["plugfit"]
-            data = buffer.getvalue()
-        out.writestr(member, data)
-PY
+    keras_parts_only
     for file in k.h5 k.keras; do
       "$plugfit" predict $file --input X.npy --output "pred_$file.npy" >/dev/null || fail "predict from $file (Keras's parts only)"
       same_bytes run.npy "pred_$file.npy" || fail "$file (Keras's parts only) predicts otherwise than the run"
