@@ -362,30 +362,7 @@ PY
 JSON
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     [ ! -e backup/backup ] || fail "the backup was not deleted after a successful run"
-    # Each run is killed only after it wrote a new backup (a progress marker, not a sleep: under
-    # load a run may take seconds to reach its first save), then at a random batch a little later.
-    kills=0
-    for attempt in $(seq 1 60); do
-      touch stamp
-      "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 &
-      pid=$!
-      wait_until $pid saved_since backup/backup stamp || { wait $pid || fail "a resumed run failed"; fail "training finished after only $kills kills; make the run longer"; }
-      sleep "0.0$(( RANDOM % 10 ))"
-      if kill -9 $pid 2>/dev/null; then
-        wait $pid 2>/dev/null
-        kills=$((kills + 1))
-        [ $kills -ge 10 ] && break
-      else
-        wait $pid || fail "a resumed run failed"
-        fail "training finished after only $kills kills; make the run longer"
-      fi
-    done
-    [ $kills -ge 10 ] || fail "only $kills kills"
-    "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 || fail "the final resumed run failed"
-    grep "^Restored the backup" log.txt | tail -3
-    echo "killed $kills times; restored $(grep -c '^Restored the backup' log.txt) times"
-    [ "$(grep -c '^Restored the backup' log.txt)" -ge 10 ] || fail "too few restores"
-    grep -q "resuming at epoch [0-9]*, batch [1-9]" log.txt || fail "never resumed mid-epoch"
+    kill_and_restore 10
     same_tensors straight/ckpt-0006 killed/ckpt-0006 || fail "the final weights differ from the uninterrupted run's"
     ;;
   backends_convert_resume)

@@ -709,15 +709,7 @@ JSON
       same_bytes run.npy pred_$file.npy || fail "$file predicts otherwise than the run"
     done
     # k.weights.h5 into the run file's model, then one epoch: as from dir:ck's own weights.
-    for from in k.weights.h5 dir:ck#latest; do
-      py - "$from" <<'PY' || fail "writing the load_weights run file"
-import json, sys
-r = json.load(open("run.json"))
-r["load_weights"], r["fit"]["epochs"] = sys.argv[1], 1
-json.dump(r, open("load.json", "w"))
-PY
-      "$plugfit" train load.json --checkpoint "dir:loaded_${from%%:*}" >/dev/null || fail "one epoch after load_weights $from"
-    done
+    one_epoch_after_load k.weights.h5 dir:ck#latest
     py - <<'PY' || fail "a copy read back differs from the run's checkpoint"
 import json, os, numpy as np
 def only(folder):

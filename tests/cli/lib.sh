@@ -94,3 +94,47 @@ with zipfile.ZipFile("k.keras", "w") as out:
         out.writestr(member, data)
 PY
 }
+
+# kill_and_restore KILLS: trains run.json into dir:killed, SIGKILLs it at a random batch soon
+# after each new BackupAndRestore backup (a progress marker, not a sleep: under load a run may
+# take seconds to reach its first save), KILLS times, then lets a last run finish; checks that
+# every kill was restored and that a restore landed mid-epoch. The runs' output is in log.txt.
+kill_and_restore() {
+  local wanted=$1 kills=0 pid
+  for _ in $(seq 1 60); do
+    touch stamp
+    "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 &
+    pid=$!
+    wait_until $pid saved_since backup/backup stamp || { wait $pid || fail "a resumed run failed"; fail "training finished after only $kills kills; make the run longer"; }
+    sleep "0.0$(( RANDOM % 10 ))"
+    if kill -9 $pid 2>/dev/null; then
+      wait $pid 2>/dev/null
+      kills=$((kills + 1))
+      [ $kills -ge "$wanted" ] && break
+    else
+      wait $pid || fail "a resumed run failed"
+      fail "training finished after only $kills kills; make the run longer"
+    fi
+  done
+  [ $kills -ge "$wanted" ] || fail "only $kills kills"
+  "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 || fail "the final resumed run failed"
+  grep "^Restored the backup" log.txt | tail -3
+  echo "killed $kills times; restored $(grep -c '^Restored the backup' log.txt) times"
+  [ "$(grep -c '^Restored the backup' log.txt)" -ge "$wanted" ] || fail "too few restores"
+  grep -q "resuming at epoch [0-9]*, batch [1-9]" log.txt || fail "never resumed mid-epoch"
+}
+
+# one_epoch_after_load FROM...: for each FROM, one epoch of run.json after "load_weights": FROM,
+# into dir:loaded_<FROM's scheme or file name>.
+one_epoch_after_load() {
+  local from
+  for from in "$@"; do
+    py - "$from" <<'PY' || fail "writing the load_weights run file"
+import json, sys
+r = json.load(open("run.json"))
+r["load_weights"], r["fit"]["epochs"] = sys.argv[1], 1
+json.dump(r, open("load.json", "w"))
+PY
+    "$plugfit" train load.json --checkpoint "dir:loaded_${from%%:*}" >/dev/null || fail "one epoch after load_weights $from"
+  done
+}

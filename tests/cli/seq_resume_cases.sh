@@ -97,27 +97,7 @@ case "$case_name" in
 JSON
     "$plugfit" train run.json --checkpoint dir:straight || fail "uninterrupted run"
     [ ! -e backup/backup ] || fail "the backup was not deleted after a successful run"
-    kills=0
-    for attempt in $(seq 1 60); do
-      touch stamp
-      "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 &
-      pid=$!
-      wait_until $pid saved_since backup/backup stamp || { wait $pid || fail "a resumed run failed"; fail "training finished after only $kills kills; make the run longer"; }
-      sleep "0.0$(( RANDOM % 10 ))"
-      if kill -9 $pid 2>/dev/null; then
-        wait $pid 2>/dev/null
-        kills=$((kills + 1))
-        [ $kills -ge 8 ] && break
-      else
-        wait $pid || fail "a resumed run failed"
-        fail "training finished after only $kills kills; make the run longer"
-      fi
-    done
-    [ $kills -ge 8 ] || fail "only $kills kills"
-    "$plugfit" train run.json --checkpoint dir:killed --verbose 1 >>log.txt 2>&1 || fail "the final resumed run failed"
-    echo "killed $kills times; restored $(grep -c '^Restored the backup' log.txt) times"
-    [ "$(grep -c '^Restored the backup' log.txt)" -ge 8 ] || fail "too few restores"
-    grep -q "resuming at epoch [0-9]*, batch [1-9]" log.txt || fail "never resumed mid-epoch"
+    kill_and_restore 8
     same_tensors straight/ckpt-0003 killed/ckpt-0003 || fail "the final weights differ from the uninterrupted run's"
     ;;
   seq_backends_round_trip)
@@ -206,15 +186,7 @@ PY
     done
     # k.weights.h5 into the run file's model (Keras's order: forward_layer's weights first), then
     # one epoch: as from dir:ck's own weights.
-    for from in k.weights.h5 dir:ck#latest; do
-      py - "$from" <<'PY' || fail "writing the load_weights run file"
-import json, sys
-r = json.load(open("run.json"))
-r["load_weights"], r["fit"]["epochs"] = sys.argv[1], 1
-json.dump(r, open("load.json", "w"))
-PY
-      "$plugfit" train load.json --checkpoint "dir:loaded_${from%%:*}" >/dev/null || fail "one epoch after load_weights $from"
-    done
+    one_epoch_after_load k.weights.h5 dir:ck#latest
     same_tensors "$(ls -d loaded_k.weights.h5/ckpt-*)" "$(ls -d loaded_dir/ckpt-*)" ||
       fail "an epoch from k.weights.h5 differs from one from dir:ck"
     echo "Keras's parts alone (k.h5, k.keras) predict bit for bit; k.weights.h5 loads as dir:ck's weights"
