@@ -14,6 +14,19 @@ Context::Impl::Impl(const std::vector<std::string>& plugin_path)
 
 Context::Context(const ContextOptions& options) : impl_(std::make_shared<Impl>(options.plugin_path)) {
   for (const auto& name : options.plugins) impl_->loader.load(name);
+  if (!(options.collective_timeout_seconds >= 0.0))
+    throw InputError("ContextOptions: \"collective_timeout_seconds\" must be non-negative (0: no timeout)");
+  if (!options.distributed.empty()) {
+    // "mpi" is the plugin "mpi" and its "mpi>Communicator", as a backend scheme names its plugin.
+    const std::string& name = options.distributed;
+    const std::string type = name + ">Communicator";
+    if (impl_->registry.find(TypeKind::communicator, type) == nullptr) impl_->loader.load(name);
+    if (impl_->registry.find(TypeKind::communicator, type) == nullptr)
+      throw InputError("--distributed " + name + ": the plugin \"" + name + "\" registers no \"" + type + "\"");
+    impl_->communicator = impl_->registry.create_communicator(type, Json::object());
+    impl_->collective_timeout = options.collective_timeout_seconds;
+    impl_->distributed_backend = name;
+  }
 }
 Context::~Context() = default;
 Context::Context(const Context&) = default;
@@ -46,5 +59,7 @@ std::unique_ptr<Callback> Context::create_callback(const std::string& name, cons
 }
 
 const Registry& Context::registry() const { return impl_->registry; }
+
+Communicator* Context::communicator() const { return impl_->communicator.get(); }
 
 }  // namespace plugfit

@@ -155,9 +155,15 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
 
   std::vector<Callback*> callbacks;
   for (const CallbackRef& ref : options.callbacks) callbacks.push_back(ref.get());
+  // Data-parallel: rank 0 alone reads and writes the checkpoint location; fit() hands its run
+  // to the other ranks at the start of training.
+  Communicator* communicator = impl_->context_ ? impl_->context_->communicator() : nullptr;
+  const bool writer = communicator == nullptr || communicator->rank() == 0;
+  FitSession session(*this, registry, loader, impl_->compile_config_, options.seed, communicator,
+                     impl_->context_ ? ContextAccess::collective_timeout(*impl_->context_) : 0.0);
   std::unique_ptr<CheckpointManager> manager;
   std::unique_ptr<ManagerCallback> manager_callback;
-  if (!options.checkpoint.empty()) {
+  if (!options.checkpoint.empty() && writer) {
     context_of(*impl_, "FitOptions.checkpoint");
     manager = std::make_unique<CheckpointManager>(open_backend(parse_checkpoint_uri(options.checkpoint), registry, loader),
                                                   manager_options(options.checkpoint_options));
@@ -172,11 +178,15 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
     manager_callback = std::make_unique<ManagerCallback>(*manager);
     callbacks.push_back(manager_callback.get());
   }
-  FitSession session(*this, registry, loader, impl_->compile_config_, options.seed);
-  session.set_extra_info(options.checkpoint_info);
+  Json info = options.checkpoint_info;
+  // A checkpoint says how many ranks wrote it; it resumes on any number (the same global batches).
+  if (communicator != nullptr)
+    info["distributed"] = {{"world_size", communicator->size()},
+                           {"backend", ContextAccess::distributed_backend(*impl_->context_)}};
+  session.set_extra_info(std::move(info));
   session.set_callbacks(callbacks);
   ResumePoint resume;
-  if (options.resume) {
+  if (options.resume && writer) {
     const auto fall_back = [](const std::string& why) { warn(why + "; falling back to the previous checkpoint"); };
     const auto found = manager->restore_or_initialize(fall_back);
     // A location with weights but no resumable state (a Keras file without readable optimizer

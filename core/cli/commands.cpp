@@ -24,39 +24,12 @@
 #include "../training/thread_policy.hpp"
 #include "../util/parallel.hpp"
 #include "arg_parser.hpp"
+#include "command_support.hpp"
 #include "run_file.hpp"
 
 namespace plugfit {
 
 namespace {
-
-std::string format_logs(const Logs& logs) {
-  std::string out;
-  for (const auto& [key, value] : logs) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.4f", value);
-    out += (out.empty() ? "" : " - ") + key + ": " + buf;
-  }
-  return out;
-}
-
-Json type_spec_json(const TypeSpec& spec) { return {{"class_name", spec.class_name}, {"config", spec.config}}; }
-
-CheckpointManagerOptions manager_options(const Json& spec, const std::string& where) {
-  CheckpointManagerOptions options;
-  if (!spec.is_object()) return options;
-  Config c(spec, where);
-  c.accept({"uri"});
-  if (c.has("max_to_keep")) options.max_to_keep = c.get<std::size_t>("max_to_keep", 5);
-  else if (c.json().contains("max_to_keep")) options.max_to_keep.reset();  // null keeps all
-  if (c.has("keep_every_n_epochs")) options.keep_every_n_epochs = c.get<int>("keep_every_n_epochs", 1);
-  options.monitor = c.get<std::string>("monitor", options.monitor);
-  options.mode = c.get<std::string>("mode", options.mode);
-  options.async = c.get<bool>("async", options.async);
-  c.check_all_used();
-  return options;
-}
-
 
 // What evaluate, predict and inspect share: the types (built-in and plugins by name) and the
 // backend a checkpoint URI opens.
@@ -95,126 +68,7 @@ bool builds_from_data(const CheckpointRecord& record) {
   return !record.info.contains("input_shape") && keras.is_object() && keras.contains("input_batch_shape");
 }
 
-// --plugin and --plugin-path, as every command that builds types reads them.
-ArgParser& plugin_options(ArgParser& parser) {
-  return parser.repeated_option("--plugin", "NAME", "load the plugin NAME (searched on the plugin path) first")
-      .repeated_option("--plugin-path", "DIR", "search DIR for plugins before PLUGFIT_PLUGIN_PATH and the defaults");
-}
-
 }  // namespace
-
-int cmd_train(const Args& args) {
-  ArgParser parser("plugfit train", "Train the model a run file describes (Keras's fit).");
-  parser.positional("RUN.json", "the run file: model, data, compile, fit, callbacks, checkpoint");
-  parser.option("--epochs", "N", "the total number of epochs; on --resume training continues up to epoch N "
-                                 "(Keras's epochs with initial_epoch)")
-      .option("--batch-size", "N", "samples per gradient step")
-      .option("--verbose", "0|1|2", "0 silent, 1 a progress bar, 2 one line per epoch")
-      .option("--seed", "N", "the seed that fixes initialization, shuffling and dropout")
-      .option("--threads", "N|auto", "threads for each batch's work (default: the run file's, else auto: the cores "
-                                     "when the batch is large enough to gain)")
-      .option("--checkpoint", "URI", "save a full checkpoint every epoch at URI (dir:PATH, sqlite:FILE, hdf5:FILE)")
-      .flag("--resume", "continue from the latest good checkpoint at the checkpoint location")
-      .flag("--overwrite", "remove the checkpoints and index already at the checkpoint location, then train");
-  plugin_options(parser);
-  if (!parser.parse(args)) return 0;
-
-  RunSpec run = read_run_file(parser.positionals().at(0));
-  if (auto v = parser.get_int("--epochs")) run.epochs = static_cast<int>(*v);
-  if (auto v = parser.get_int("--batch-size")) run.batch_size = static_cast<std::size_t>(*v);
-  if (auto v = parser.get_int("--verbose")) run.verbose = static_cast<int>(*v);
-  if (auto v = parser.get_int("--seed")) run.seed = static_cast<std::uint64_t>(*v);
-  if (auto v = parser.get("--checkpoint")) run.checkpoint = *v;
-  if (auto v = parser.get("--threads")) run.threads = parse_threads(*v, "--threads");
-  if (run.batch_size == 0) throw InputError("--batch-size must be positive");
-  const std::string checkpoint_uri =
-      run.checkpoint.is_string() ? run.checkpoint.get<std::string>()
-                                 : run.checkpoint.is_object() ? run.checkpoint.value("uri", std::string()) : "";
-  if (parser.has_flag("--resume") && checkpoint_uri.empty())
-    throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
-  if (parser.has_flag("--overwrite") && (checkpoint_uri.empty() || parser.has_flag("--resume")))
-    throw InputError(checkpoint_uri.empty() ? "--overwrite needs a checkpoint location to clear: --checkpoint URI or "
-                                              "\"checkpoint\" in the run file"
-                                            : "--overwrite and --resume contradict each other: resume the run, or "
-                                              "overwrite it");
-
-  // The CLI is a client of the public API (plugfit/sequential.hpp).
-  Context context({parser.get_all("--plugin-path"), parser.get_all("--plugin")});
-  for (const auto& name : run.plugins) context.load_plugin(name);
-  // Qualified type names ("acme>Scale") load their plugin by name, as a saved model does.
-  context.load_plugins_named_in(run.model);
-  for (const auto* specs : {&run.callbacks, &run.metrics})
-    for (const auto& spec : *specs) context.load_plugins_named_in({{"class_name", spec.class_name}});
-  context.load_plugins_named_in({{"class_name", run.optimizer.class_name}});
-  context.load_plugins_named_in({{"class_name", run.loss.class_name}});
-
-  const Dataset train = load_dataset(run.train_data);
-  std::unique_ptr<Dataset> validation, test;
-  if (!run.validation_data.empty()) validation = std::make_unique<Dataset>(load_dataset(run.validation_data));
-  if (!run.test_data.empty()) test = std::make_unique<Dataset>(load_dataset(run.test_data));
-
-  Sequential model = Sequential::from_config(run.model, context);
-  const std::uint64_t seed = run.seed.value_or(std::random_device{}());
-  model.build(model.declared_input_shape().value_or(train.sample_shape()), seed);
-  CompileOptions compile{type_spec_json(run.optimizer), type_spec_json(run.loss), {}};
-  for (const auto& m : run.metrics) compile.metrics.push_back(type_spec_json(m));
-  model.compile(compile);
-  if (!run.load_weights.empty()) {
-    const CheckpointLocation loaded = model.load_weights(run.load_weights);
-    if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", loaded.uri.c_str(), loaded.name.c_str());
-  }
-
-  std::vector<std::unique_ptr<Callback>> owned;
-  FitOptions options;
-  for (const auto& spec : run.callbacks) {
-    owned.push_back(context.create_callback(spec.class_name, spec.config));
-    options.callbacks.emplace_back(owned.back().get());
-  }
-  options.checkpoint = checkpoint_uri;
-  if (!checkpoint_uri.empty()) options.checkpoint_options = manager_options(run.checkpoint, run.path + ": \"checkpoint\"");
-  options.resume = parser.has_flag("--resume");
-  options.overwrite = parser.has_flag("--overwrite");
-  options.checkpoint_info = {{"data", {{"train", run.train_data}, {"validation", run.validation_data},
-                                       {"test", run.test_data}}}};
-  options.epochs = run.epochs;
-  options.batch_size = run.batch_size;
-  options.shuffle = run.shuffle;
-  options.validation_split = run.validation_split;
-  options.validation_data = validation.get();
-  options.verbose = run.verbose;
-  options.seed = seed;
-  options.threads = run.threads;
-  try {
-    model.fit(train, options);
-  } catch (const TrainingInterrupted& stop) {
-    // One line, then 128 + the signal, as a shell reports a process the signal ended.
-    const std::string manager_uri =
-        checkpoint_uri.empty() ? std::string()
-                               : open_backend(parse_checkpoint_uri(checkpoint_uri), context.registry(), &ContextAccess::loader(context))->uri();
-    std::string saved;
-    bool manager_saved = false;
-    for (const auto& location : stop.saved()) {
-      saved += (saved.empty() ? "saved " : ", ") + location;
-      manager_saved = manager_saved || (!manager_uri.empty() && location.rfind(manager_uri + "#", 0) == 0);
-    }
-    const char* next = manager_saved ? "resume with --resume"
-                       : saved.empty() ? "nothing saved (no --checkpoint, no BackupAndRestore)"
-                                       : "run again to resume";
-    std::fflush(stdout);
-    std::fprintf(stderr, "plugfit: %s; %s%s%s\n", stop.where().c_str(), saved.c_str(), saved.empty() ? "" : "; ", next);
-    return stop.exit_code();
-  }
-  // A run that ended on NaN is no success for scripts.
-  for (const auto& callback : owned)
-    if (const auto* nan = dynamic_cast<const TerminateOnNaN*>(callback.get()); nan && !nan->stop_reason().empty())
-      throw RuntimeFailure(nan->stop_reason());
-
-  if (test) {
-    const Logs logs = model.evaluate(*test, std::max<std::size_t>(run.batch_size, 256), 0);
-    std::printf("Test: %s\n", format_logs(logs).c_str());
-  }
-  return 0;
-}
 
 int cmd_evaluate(const Args& args) {
   ArgParser parser("plugfit evaluate", "The loss and metrics of a checkpoint's model on a data set.");

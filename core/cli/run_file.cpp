@@ -79,6 +79,20 @@ RunSpec read_run_file(const std::string& path) {
         !(run.checkpoint.is_object() && run.checkpoint.contains("uri") && run.checkpoint["uri"].is_string()))
       throw InputError(in("\"checkpoint\"") + " must be a URI or {\"uri\": ..., \"max_to_keep\": ...}");
     run.load_weights = top.get<std::string>("load_weights", "");
+    const Json distributed = top.get<Json>("distributed", Json());
+    if (distributed.is_string()) {
+      run.distributed = distributed.get<std::string>();
+    } else if (distributed.is_object()) {
+      Config d(distributed, in("\"distributed\""));
+      run.distributed = d.require<std::string>("backend");
+      run.collective_timeout = d.get<double>("collective_timeout", 0.0);
+      if (!(run.collective_timeout >= 0.0))
+        throw InputError(in("distributed.collective_timeout") + " must be a non-negative number of seconds (0: none)");
+      d.check_all_used();
+    } else if (!distributed.is_null()) {
+      throw InputError(in("\"distributed\"") + " must be a communicator name (\"mpi\") or {\"backend\": \"mpi\", "
+                       "\"collective_timeout\": SECONDS}");
+    }
     top.check_all_used();
   } catch (const InputError& e) {
     const std::string what = e.what();

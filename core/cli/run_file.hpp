@@ -10,7 +10,9 @@
 //   "plugins": [],
 //   "callbacks": [{"class_name": "...", "config": {...}}],
 //   "checkpoint": "dir:checkpoints",
-//   "load_weights": "dir:best#best"           start from these weights (strict: names and shapes)
+//   "load_weights": "dir:best#best",          start from these weights (strict: names and shapes)
+//   "distributed": "mpi"                      data-parallel under mpirun, or {"backend": "mpi",
+//                                             "collective_timeout": SECONDS}
 // }
 #pragma once
 
@@ -48,6 +50,8 @@ struct RunSpec {
   std::vector<TypeSpec> callbacks;
   Json checkpoint;  // a URI, or {"uri": ..., "max_to_keep": ..., ...}
   std::string load_weights;  // a checkpoint URI whose weights the model starts from (Keras's load_weights)
+  std::string distributed;   // a communicator plugin ("mpi"), or empty: one process
+  double collective_timeout = 0.0;  // seconds; 0: none
 };
 
 // Throws InputError naming the file and the field.

@@ -96,7 +96,7 @@ Dropout::Dropout(Config& config) : rate_(config.require<float>("rate")) {
 }
 
 Shape Dropout::build(const Shape& input_shape, BuildContext& ctx) {
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   return input_shape;
 }
 
@@ -109,9 +109,14 @@ const Tensor& Dropout::forward(const Tensor& x, bool training) {
   float* m = mask_.data();
   float* y = y_.data();
   const float* in = x.data();
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    m[i] = rng_->uniform() >= rate_ ? keep_scale : 0.f;
-    y[i] = in[i] * m[i];
+  const std::size_t rows = x.shape()[0], row_size = rows == 0 ? 0 : x.size() / rows;
+  const SampleStreams::Batch draws = samples_->next_batch();
+  for (std::size_t r = 0; r < rows; ++r) {
+    Rng rng = draws.row(r);
+    for (std::size_t i = r * row_size; i < (r + 1) * row_size; ++i) {
+      m[i] = rng.uniform() >= rate_ ? keep_scale : 0.f;
+      y[i] = in[i] * m[i];
+    }
   }
   return y_;
 }

@@ -53,7 +53,7 @@ class Dropout final : public Layer {
 
  private:
   float rate_;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
   bool applied_ = false;
   Tensor mask_, y_, dx_;
 };

@@ -12,8 +12,9 @@ namespace plugfit {
 class WeightCollector final : public BuildContext {
  public:
   // layer_trainable false: the layer is frozen, so every weight it declares is non-trainable.
-  WeightCollector(std::deque<Weight>& store, std::string layer, Rng& rng, bool layer_trainable = true)
-      : store_(store), layer_(std::move(layer)), rng_(rng), layer_trainable_(layer_trainable) {}
+  WeightCollector(std::deque<Weight>& store, std::string layer, Rng& rng, SampleStreams& samples,
+                  bool layer_trainable = true)
+      : store_(store), layer_(std::move(layer)), rng_(rng), samples_(samples), layer_trainable_(layer_trainable) {}
   Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init,
                      bool trainable = true) override {
     Weight& w = store_.emplace_back();
@@ -25,11 +26,13 @@ class WeightCollector final : public BuildContext {
     return w;
   }
   Rng& rng() override { return rng_; }
+  SampleStreams& sample_streams() override { return samples_; }
 
  private:
   std::deque<Weight>& store_;
   std::string layer_;
   Rng& rng_;
+  SampleStreams& samples_;
   bool layer_trainable_;
 };
 

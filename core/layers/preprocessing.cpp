@@ -291,7 +291,7 @@ RandomFlip::RandomFlip(Config& config)
 
 Shape RandomFlip::build(const Shape& input_shape, BuildContext& ctx) {
   image_ = image_layout(input_shape, data_format_, layer_label(name(), "RandomFlip"));
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   return input_shape;
 }
 
@@ -316,9 +316,11 @@ const Tensor& RandomFlip::forward(const Tensor& x, bool training) {
   const std::size_t batch = batch_of(x, image_);
   flip_rows_.resize(batch);
   flip_cols_.resize(batch);
+  const SampleStreams::Batch draws = samples_->next_batch();
   for (std::size_t n = 0; n < batch; ++n) {  // horizontal then vertical, as Keras draws them
-    flip_cols_[n] = horizontal_ && rng_->uniform() < 0.5f;
-    flip_rows_[n] = vertical_ && rng_->uniform() < 0.5f;
+    Rng rng = draws.row(n);
+    flip_cols_[n] = horizontal_ && rng.uniform() < 0.5f;
+    flip_rows_[n] = vertical_ && rng.uniform() < 0.5f;
   }
   return apply(x, y_);
 }
@@ -359,7 +361,7 @@ RandomContrast::RandomContrast(Config& config) : factor_config_(config.require<J
 
 Shape RandomContrast::build(const Shape& input_shape, BuildContext& ctx) {
   image_ = image_layout(input_shape, data_format_, layer_label(name(), "RandomContrast"));
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   return input_shape;
 }
 
@@ -371,8 +373,9 @@ const Tensor& RandomContrast::forward(const Tensor& x, bool training) {
   factors_.resize(batch);
   y_.resize(x.shape());
   const float low = float(value_min_), high = float(value_max_);
+  const SampleStreams::Batch draws = samples_->next_batch();
   for (std::size_t n = 0; n < batch; ++n) {
-    const float f = float((1.0 - lower_) + (lower_ + upper_) * double(rng_->uniform()));
+    const float f = float((1.0 - lower_) + (lower_ + upper_) * double(draws.row(n).uniform()));
     factors_[n] = f;
     const float* src = x.data() + n * g.size();
     float* dst = y_.data() + n * g.size();

@@ -98,7 +98,7 @@ class RandomFlip final : public Layer {
   DataFormat data_format_;
   bool horizontal_, vertical_;
   ImageLayout image_;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
   bool applied_ = false;
   std::vector<unsigned char> flip_rows_, flip_cols_;  // per image of the last batch
   Tensor y_, dx_;
@@ -120,7 +120,7 @@ class RandomContrast final : public Layer {
   double value_min_ = 0.0, value_max_ = 255.0;
   DataFormat data_format_;
   ImageLayout image_;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
   bool applied_ = false;
   std::vector<float> factors_;
   Tensor y_, dx_;

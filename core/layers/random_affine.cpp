@@ -55,7 +55,7 @@ RandomAffine::RandomAffine(Config& config, const char* class_name)
 
 Shape RandomAffine::build(const Shape& input_shape, BuildContext& ctx) {
   image_ = image_layout(input_shape, data_format_, layer_label(name(), class_name_));
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   return input_shape;
 }
 
@@ -99,7 +99,11 @@ const Tensor& RandomAffine::forward(const Tensor& x, bool training) {
   const ImageLayout& g = image_;
   const std::size_t batch = x.size() / g.size();
   transforms_.resize(batch);
-  for (auto& t : transforms_) t = draw(*rng_, float(g.h), float(g.w));
+  const SampleStreams::Batch draws = samples_->next_batch();
+  for (std::size_t n = 0; n < batch; ++n) {
+    Rng rng = draws.row(n);
+    transforms_[n] = draw(rng, float(g.h), float(g.w));
+  }
   y_.resize(x.shape());
   // A channel's stride inside an image: taps point at channel 0.
   const std::size_t channel_stride = g.c_stride;

@@ -45,7 +45,7 @@ class RandomAffine : public Layer {
   bool bilinear_ = true;
   double fill_value_;
   ImageLayout image_;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
   bool applied_ = false;
   std::vector<Transform> transforms_;  // per image of the last batch
   Tensor y_, dx_;

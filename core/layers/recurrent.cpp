@@ -97,19 +97,25 @@ Shape Recurrent::build(const Shape& input_shape, BuildContext& ctx) {
     else if (unit_forget_bias_) bias_ = &ctx.add_weight("bias", {width}, bias_init_.with_unit_forget_bias(units_));
     else bias_ = &ctx.add_weight("bias", {width}, bias_init_);
   }
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   if (return_sequences_) return {steps_, units_};
   return {units_};
 }
 
 void Recurrent::draw_dropout_masks(std::size_t batch) {
-  auto draw = [&](Tensor& mask, std::size_t cols, float rate) {
-    mask.resize({batch, cols});
+  // A sample's stream draws its input mask, then its state mask.
+  auto draw_row = [](Rng& rng, float* mask, std::size_t cols, float rate) {
     const float keep_scale = 1.f / (1.f - rate);
-    for (float& m : mask) m = rng_->uniform() >= rate ? keep_scale : 0.f;
+    for (std::size_t i = 0; i < cols; ++i) mask[i] = rng.uniform() >= rate ? keep_scale : 0.f;
   };
-  if (input_dropped_) draw(input_mask_drop_, features_, dropout_);
-  if (state_dropped_) draw(state_mask_drop_, units_, recurrent_dropout_);
+  if (input_dropped_) input_mask_drop_.resize({batch, features_});
+  if (state_dropped_) state_mask_drop_.resize({batch, units_});
+  const SampleStreams::Batch draws = samples_->next_batch();
+  for (std::size_t n = 0; n < batch; ++n) {
+    Rng rng = draws.row(n);
+    if (input_dropped_) draw_row(rng, input_mask_drop_.data() + n * features_, features_, dropout_);
+    if (state_dropped_) draw_row(rng, state_mask_drop_.data() + n * units_, units_, recurrent_dropout_);
+  }
 }
 
 const float* Recurrent::state_in(std::size_t s) const {

@@ -81,7 +81,7 @@ class Recurrent : public Layer {
   Weight* kernel_ = nullptr;
   Weight* recurrent_ = nullptr;
   Weight* bias_ = nullptr;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
 
   // Time-major buffers in processing order, so a step's (N, ...) slice is contiguous.
   bool has_mask_ = false, input_dropped_ = false, state_dropped_ = false, reversed_ = false;

@@ -294,7 +294,7 @@ SpatialDropout2D::SpatialDropout2D(Config& config)
 
 Shape SpatialDropout2D::build(const Shape& input_shape, BuildContext& ctx) {
   in_ = image_layout(input_shape, format_, layer_label(name(), "SpatialDropout2D"));
-  rng_ = &ctx.rng();
+  samples_ = &ctx.sample_streams();
   in_batch_shape_ = batch_shape_of(input_shape);
   return input_shape;
 }
@@ -314,7 +314,11 @@ const Tensor& SpatialDropout2D::forward(const Tensor& x, bool training) {
   const std::size_t batch = x.shape()[0];
   mask_.resize(batch * in_.c);
   const float keep_scale = 1.f / (1.f - rate_);
-  for (float& m : mask_) m = rng_->uniform() >= rate_ ? keep_scale : 0.f;
+  const SampleStreams::Batch draws = samples_->next_batch();
+  for (std::size_t n = 0; n < batch; ++n) {
+    Rng rng = draws.row(n);
+    for (std::size_t ch = 0; ch < in_.c; ++ch) mask_[n * in_.c + ch] = rng.uniform() >= rate_ ? keep_scale : 0.f;
+  }
   in_batch_shape_[0] = batch;
   y_.resize(in_batch_shape_);
   apply_mask(x.data(), y_.data(), batch);

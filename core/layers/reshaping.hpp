@@ -109,7 +109,7 @@ class SpatialDropout2D final : public Layer {
   float rate_;
   DataFormat format_;
   ImageLayout in_;
-  Rng* rng_ = nullptr;
+  SampleStreams* samples_ = nullptr;
   bool applied_ = false;
   std::vector<float> mask_;  // per (sample, channel): 0 or 1 / (1 - rate)
   Shape in_batch_shape_;

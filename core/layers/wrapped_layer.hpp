@@ -32,6 +32,7 @@ class InnerBuildContext final : public BuildContext {
     return outer_.add_weight(prefix_ + name, shape, init, trainable && trainable_);
   }
   Rng& rng() override { return outer_.rng(); }
+  SampleStreams& sample_streams() override { return outer_.sample_streams(); }
 
  private:
   BuildContext& outer_;

@@ -1,6 +1,7 @@
 #include "confusion_metrics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ class ThresholdCounts {
     }
     if (config.has("class_id")) class_id_ = static_cast<long long>(config.get<std::size_t>("class_id", 0));
   }
-  void reset() { tp_ = fp_ = fn_ = 0.0; }
+  void reset() { counts_ = {0.0, 0.0, 0.0}; }
   void update(const std::string& metric, const Tensor& y_pred, const Tensor& y_true) {
     if (y_true.size() != y_pred.size() || y_pred.size() == 0)
       throw InputError(metric + ": targets of shape " + full_shape_str(shape_of(y_true)) +
@@ -47,15 +48,17 @@ class ThresholdCounts {
       for (std::size_t c = first; c < last; ++c) {
         const bool predicted = y_pred.data()[r * cols + c] > threshold_;
         const bool actual = y_true.data()[r * cols + c] != 0.f;
-        tp_ += predicted && actual ? 1.0 : 0.0;
-        fp_ += predicted && !actual ? 1.0 : 0.0;
-        fn_ += !predicted && actual ? 1.0 : 0.0;
+        counts_[kTruePositives] += predicted && actual ? 1.0 : 0.0;
+        counts_[kFalsePositives] += predicted && !actual ? 1.0 : 0.0;
+        counts_[kFalseNegatives] += !predicted && actual ? 1.0 : 0.0;
       }
   }
   static double ratio(double num, double den) { return den == 0.0 ? 0.0 : num / den; }
-  double tp_ = 0.0, fp_ = 0.0, fn_ = 0.0;
+  enum : std::size_t { kTruePositives, kFalsePositives, kFalseNegatives };
+  std::span<const double> totals() const { return counts_; }
 
  private:
+  std::array<double, 3> counts_{};
   float threshold_ = 0.5f;
   long long class_id_ = -1;
 };
@@ -65,7 +68,10 @@ class Precision final : public Metric {
   explicit Precision(Config& config) : counts_(config), type_(config.type_name()) {}
   void reset() override { counts_.reset(); }
   void update(const Tensor& y_pred, const Tensor& y_true) override { counts_.update(type_, y_pred, y_true); }
-  double result() const override { return ThresholdCounts::ratio(counts_.tp_, counts_.tp_ + counts_.fp_); }
+  std::span<const double> totals() const override { return counts_.totals(); }
+  double result_of(std::span<const double> t) const override {
+    return ThresholdCounts::ratio(t[ThresholdCounts::kTruePositives], t[ThresholdCounts::kTruePositives] + t[ThresholdCounts::kFalsePositives]);
+  }
 
  private:
   ThresholdCounts counts_;
@@ -77,7 +83,10 @@ class Recall final : public Metric {
   explicit Recall(Config& config) : counts_(config), type_(config.type_name()) {}
   void reset() override { counts_.reset(); }
   void update(const Tensor& y_pred, const Tensor& y_true) override { counts_.update(type_, y_pred, y_true); }
-  double result() const override { return ThresholdCounts::ratio(counts_.tp_, counts_.tp_ + counts_.fn_); }
+  std::span<const double> totals() const override { return counts_.totals(); }
+  double result_of(std::span<const double> t) const override {
+    return ThresholdCounts::ratio(t[ThresholdCounts::kTruePositives], t[ThresholdCounts::kTruePositives] + t[ThresholdCounts::kFalseNegatives]);
+  }
 
  private:
   ThresholdCounts counts_;
@@ -97,14 +106,10 @@ class AUC final : public Metric {
     refuse_set(config, "thresholds", "is not supported (AUC uses num_thresholds evenly spaced thresholds)");
     refuse_set(config, "label_weights", "is not supported");
     if (config.get<bool>("multi_label", false)) throw InputError(type_ + ": \"multi_label\" true is not supported");
-    positives_.assign(thresholds_, 0.0);
-    negatives_.assign(thresholds_, 0.0);
+    buckets_.assign(2 * thresholds_, 0.0);
   }
 
-  void reset() override {
-    std::fill(positives_.begin(), positives_.end(), 0.0);
-    std::fill(negatives_.begin(), negatives_.end(), 0.0);
-  }
+  void reset() override { std::fill(buckets_.begin(), buckets_.end(), 0.0); }
 
   // Each prediction lands in the bucket of the last threshold it exceeds; tp at threshold i is
   // then the number of positives in buckets >= i.
@@ -118,18 +123,21 @@ class AUC final : public Metric {
       float p = y_pred.data()[i];
       if (from_logits_) p = 1.f / (1.f + std::exp(-p));
       const float bucket = std::clamp(std::ceil(p * steps) - 1.f, 0.f, steps);
-      (y_true.data()[i] != 0.f ? positives_ : negatives_)[static_cast<std::size_t>(bucket)] += 1.0;
+      buckets_[(y_true.data()[i] != 0.f ? 0 : thresholds_) + static_cast<std::size_t>(bucket)] += 1.0;
     }
   }
 
-  double result() const override {
+  // The positives per bucket, then the negatives.
+  std::span<const double> totals() const override { return buckets_; }
+  double result_of(std::span<const double> buckets) const override {
+    const std::span<const double> positives = buckets.first(thresholds_), negatives = buckets.subspan(thresholds_);
     // Walk the thresholds from the highest down, keeping the counts at threshold i + 1.
     double all_positives = 0.0, all_negatives = 0.0;
-    for (std::size_t i = 0; i < thresholds_; ++i) all_positives += positives_[i], all_negatives += negatives_[i];
-    double tp_next = positives_[thresholds_ - 1], fp_next = negatives_[thresholds_ - 1];
+    for (std::size_t i = 0; i < thresholds_; ++i) all_positives += positives[i], all_negatives += negatives[i];
+    double tp_next = positives[thresholds_ - 1], fp_next = negatives[thresholds_ - 1];
     double area = 0.0;
     for (std::size_t i = thresholds_ - 1; i-- > 0;) {
-      const double tp = tp_next + positives_[i], fp = fp_next + negatives_[i];
+      const double tp = tp_next + positives[i], fp = fp_next + negatives[i];
       area += term(tp, fp, tp_next, fp_next, all_positives, all_negatives);
       tp_next = tp, fp_next = fp;
     }
@@ -180,7 +188,7 @@ class AUC final : public Metric {
   Summation summation_;
   bool from_logits_;
   std::string type_;
-  std::vector<double> positives_, negatives_;  // per bucket
+  std::vector<double> buckets_;  // per bucket: the positives, then the negatives
 };
 
 }  // namespace

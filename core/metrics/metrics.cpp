@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -19,11 +20,16 @@ namespace {
 // A running mean of per-sample scores.
 class MeanMetric : public Metric {
  public:
-  void reset() override { total_ = 0.0, count_ = 0.0; }
-  double result() const override { return count_ == 0.0 ? 0.0 : total_ / count_; }
+  void reset() override { sums_ = {0.0, 0.0}; }
+  std::span<const double> totals() const override { return sums_; }
+  double result_of(std::span<const double> totals) const override { return mean_of(totals); }
+  static double mean_of(std::span<const double> totals) { return totals[1] == 0.0 ? 0.0 : totals[0] / totals[1]; }
 
  protected:
-  double total_ = 0.0, count_ = 0.0;
+  void add(double score_total, double samples) { sums_[0] += score_total, sums_[1] += samples; }
+
+ private:
+  std::array<double, 2> sums_{};  // the scores' total, the samples' count
 };
 
 std::size_t argmax_row(const float* row, std::size_t cols) {
@@ -36,10 +42,11 @@ class SparseCategoricalAccuracy final : public MeanMetric {
  public:
   explicit SparseCategoricalAccuracy(Config& config) { accept_metric_options(config); }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     const std::size_t rows = y_pred.shape()[0], cols = y_pred.size() / rows;
     for (std::size_t r = 0; r < rows; ++r)
-      total_ += static_cast<float>(argmax_row(y_pred.data() + r * cols, cols)) == y_true.data()[r] ? 1.0 : 0.0;
-    count_ += static_cast<double>(rows);
+      total += static_cast<float>(argmax_row(y_pred.data() + r * cols, cols)) == y_true.data()[r] ? 1.0 : 0.0;
+    add(total, static_cast<double>(rows));
   }
 };
 
@@ -47,10 +54,11 @@ class CategoricalAccuracy final : public MeanMetric {
  public:
   explicit CategoricalAccuracy(Config& config) { accept_metric_options(config); }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     const std::size_t rows = y_pred.shape()[0], cols = y_pred.size() / rows;
     for (std::size_t r = 0; r < rows; ++r)
-      total_ += argmax_row(y_pred.data() + r * cols, cols) == argmax_row(y_true.data() + r * cols, cols) ? 1.0 : 0.0;
-    count_ += static_cast<double>(rows);
+      total += argmax_row(y_pred.data() + r * cols, cols) == argmax_row(y_true.data() + r * cols, cols) ? 1.0 : 0.0;
+    add(total, static_cast<double>(rows));
   }
 };
 
@@ -60,9 +68,10 @@ class BinaryAccuracy final : public MeanMetric {
     accept_metric_options(config);
   }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     for (std::size_t i = 0; i < y_pred.size(); ++i)
-      total_ += (y_pred.data()[i] > threshold_ ? 1.f : 0.f) == y_true.data()[i] ? 1.0 : 0.0;
-    count_ += static_cast<double>(y_pred.size());
+      total += (y_pred.data()[i] > threshold_ ? 1.f : 0.f) == y_true.data()[i] ? 1.0 : 0.0;
+    add(total, static_cast<double>(y_pred.size()));
   }
 
  private:
@@ -74,11 +83,12 @@ class MeanSquaredErrorMetric final : public MeanMetric {
   explicit MeanSquaredErrorMetric(Config& config) { accept_metric_options(config); }
   int direction() const override { return -1; }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     for (std::size_t i = 0; i < y_pred.size(); ++i) {
       const double d = y_pred.data()[i] - y_true.data()[i];
-      total_ += d * d;
+      total += d * d;
     }
-    count_ += static_cast<double>(y_pred.size());
+    add(total, static_cast<double>(y_pred.size()));
   }
 };
 
@@ -90,6 +100,7 @@ class SampleMeanMetric final : public MeanMetric {
   explicit SampleMeanMetric(Config& config) : formula_(config), type_(config.type_name()) { accept_metric_options(config); }
   int direction() const override { return -1; }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     const std::size_t batch = y_pred.dimension() == 0 ? 0 : y_pred.shape()[0];
     if (batch == 0 || y_true.size() != y_pred.size() || y_true.dimension() == 0 || y_true.shape()[0] != batch)
       throw InputError(type_ + ": targets of shape " + full_shape_str(shape_of(y_true)) +
@@ -98,8 +109,8 @@ class SampleMeanMetric final : public MeanMetric {
     const std::size_t c = y_pred.size() / batch;
     const bool binary = Formula::kHingeLabels && loss_formulas::all_binary(y_true.data(), y_true.size());
     for (std::size_t r = 0; r < batch; ++r)
-      total_ += formula_.sample(y_pred.data() + r * c, y_true.data() + r * c, c, nullptr, binary);
-    count_ += static_cast<double>(batch);
+      total += formula_.sample(y_pred.data() + r * c, y_true.data() + r * c, c, nullptr, binary);
+    add(total, static_cast<double>(batch));
   }
 
  private:
@@ -122,15 +133,16 @@ class TopKAccuracy final : public MeanMetric {
     }
   }
   void update(const Tensor& y_pred, const Tensor& y_true) override {
+    double total = 0.0;
     const std::size_t rows = y_pred.shape()[0], cols = y_pred.size() / rows;
     for (std::size_t r = 0; r < rows; ++r) {
       const float* row = y_pred.data() + r * cols;
       const std::size_t target = sparse ? label(y_true, r, cols) : argmax_row(y_true.data() + r * cols, cols);
       std::size_t higher = 0;
       for (std::size_t c = 0; c < cols; ++c) higher += row[c] > row[target] ? 1 : 0;
-      total_ += higher < k_ ? 1.0 : 0.0;
+      total += higher < k_ ? 1.0 : 0.0;
     }
-    count_ += static_cast<double>(rows);
+    add(total, static_cast<double>(rows));
   }
 
  private:
@@ -161,7 +173,9 @@ class ShapeResolvedAccuracy final : public Metric {
     if (!resolved_) resolved_ = resolve(y_pred, y_true);
     resolved_->update(y_pred, y_true);
   }
-  double result() const override { return resolved_ ? resolved_->result() : 0.0; }
+  // Every accuracy it resolves to is a mean: {total, count}, also before the first batch.
+  std::span<const double> totals() const override { return resolved_ ? resolved_->totals() : std::span<const double>(unresolved_); }
+  double result_of(std::span<const double> totals) const override { return MeanMetric::mean_of(totals); }
   // The metric chosen, or null before the first batch.
   const Metric* resolved() const { return resolved_.get(); }
 
@@ -176,6 +190,7 @@ class ShapeResolvedAccuracy final : public Metric {
     return std::make_unique<CategoricalAccuracy>(none);
   }
   std::unique_ptr<Metric> resolved_;
+  std::array<double, 2> unresolved_{};
 };
 
 }  // namespace

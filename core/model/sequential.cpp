@@ -185,7 +185,7 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
   bool learns_before = false;  // a layer needs an input gradient only if something before it learns
   for (std::size_t i = 0; i < impl_->layers_.size(); ++i) {
     Layer& layer = *impl_->layers_[i];
-    WeightCollector ctx(impl_->weight_store_, layer.name(), impl_->rng_, impl_->trainable_[i]);
+    WeightCollector ctx(impl_->weight_store_, layer.name(), impl_->rng_, impl_->samples_, impl_->trainable_[i]);
     try {
       shape = layer.build(shape, ctx);
     } catch (const InputError&) {

@@ -39,6 +39,7 @@ struct Sequential::Impl {
   std::vector<float> params_, grads_;
   std::size_t num_trainable_ = 0;  // floats at the front of params_ that the optimizer steps
   Rng rng_;
+  SampleStreams samples_{rng_};  // over rng_: the training draws per sample (rng.hpp)
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;
   std::string loss_name_;

@@ -33,7 +33,8 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   if (layer.name().empty()) layer.set_name("layer");
   std::deque<Weight> weights;
   Rng layer_rng(7);
-  WeightCollector ctx(weights, layer.name(), layer_rng);
+  SampleStreams layer_samples(layer_rng);
+  WeightCollector ctx(weights, layer.name(), layer_rng, layer_samples);
   const Shape output_shape = layer.build(input_shape, ctx);
   layer.set_needs_input_gradient(true);
 

@@ -9,6 +9,7 @@
 #include "../layers/basic_layers.hpp"
 #include "../layers/embedding.hpp"
 #include "callback_list.hpp"
+#include "data_parallel.hpp"
 #include "interrupt.hpp"
 #include "progbar.hpp"
 #include "thread_policy.hpp"
@@ -51,6 +52,9 @@ void History::on_epoch_end(int epoch, Logs& logs) {
 }
 
 namespace {
+
+// The generator stream of a training step's draws (dropout, augmentation): this plus the step.
+constexpr std::uint64_t kTrainingDrawsStream = std::uint64_t{1} << 40;
 
 // Copies the rows order[begin, begin + count) of src into dst, resized to (count, row_shape...):
 // src's own row shape, or the model's input shape for inputs (see feeds_input_shape).
@@ -110,21 +114,16 @@ void check_data(Sequential& model, const Dataset& data, const char* role) {
   if (model.built()) check_token_ids(model, data, std::string("the ") + role + " data " + data.spec);
 }
 
-void write_metrics(Sequential& model, double loss, Logs& logs, const char* prefix) {
-  logs[std::string(prefix) + "loss"] = loss;
-  for (auto& metric : model.metrics()) logs[prefix + metric->name()] = metric->result();
-}
-
-// Evaluates rows [begin, end) of data; test hooks go to callbacks.
+// Evaluates rows [begin, end) of data, each batch split across the ranks as training splits it;
+// test hooks go to callbacks, with the logs of every rank's rows so far.
 Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, std::size_t end,
-                   std::size_t batch_size, CallbackList& callbacks) {
+                   std::size_t batch_size, CallbackList& callbacks, DataParallel& parallel) {
   Logs logs;
   callbacks.on_test_begin(logs);
-  for (auto& metric : model.metrics()) metric->reset();
+  LogTotals totals(model, parallel);
+  totals.reset();
   const auto order = range_order(begin, end);
   Tensor xb, yb;
-  double loss_sum = 0.0;
-  std::size_t seen = 0;
   const std::size_t n = end - begin;
   const std::size_t steps = (n + batch_size - 1) / batch_size;
   Logs batch_logs;
@@ -134,20 +133,58 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
       batch_logs.clear();
       callbacks.on_batch(BatchHook::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
     }
-    gather_rows(data.x, order, step * batch_size, count, xb, &model.input_shape());
-    gather_rows(data.y, order, step * batch_size, count, yb);
-    const Tensor& out = model.forward(xb, false);
-    loss_sum += model.loss().compute(out, yb, nullptr) * double(count);
-    seen += count;
-    for (auto& metric : model.metrics()) metric->update(out, yb);
+    const auto [first, rows] = parallel.slice(count);
+    if (rows > 0) {
+      gather_rows(data.x, order, step * batch_size + first, rows, xb, &model.input_shape());
+      gather_rows(data.y, order, step * batch_size + first, rows, yb);
+      const Tensor& out = model.forward(xb, false);
+      totals.add_loss(model.loss().compute(out, yb, nullptr), rows);
+      for (auto& metric : model.metrics()) metric->update(out, yb);
+    }
+    // Every rank combines at every batch (the same collectives whatever each rank's callbacks).
+    if (parallel.distributed() || callbacks.wants(BatchHook::kTestBatchEnd)) totals.combine();
     if (callbacks.wants(BatchHook::kTestBatchEnd)) {
-      write_metrics(model, loss_sum / double(seen), batch_logs, "");
+      totals.write(batch_logs);
       callbacks.on_batch(BatchHook::kTestBatchEnd, static_cast<std::int64_t>(step), batch_logs);
     }
   }
-  write_metrics(model, seen == 0 ? 0.0 : loss_sum / double(seen), logs, "");
+  totals.combine();
+  totals.write(logs);
   callbacks.on_test_end(logs);
   return logs;
+}
+
+// What every rank must agree on before training together, each part hashed (FNV-1a).
+std::uint64_t fnv1a(const std::string& text, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h;
+}
+std::uint64_t data_hash(const Dataset& data) {
+  const std::uint32_t x = crc32_of(data.x.data(), data.x.size() * sizeof(float));
+  const std::uint32_t y = crc32_of(data.y.data(), data.y.size() * sizeof(float));
+  return fnv1a(full_shape_str(shape_of(data.x)) + full_shape_str(shape_of(data.y)), (std::uint64_t{x} << 32) | y);
+}
+std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, const Dataset& data,
+                                                             const FitOptions& options,
+                                                             const std::vector<Callback*>& callbacks,
+                                                             const FitSession& session) {
+  std::string fit = std::to_string(options.epochs) + "/" + std::to_string(options.batch_size) + "/" +
+                    std::to_string(options.shuffle) + "/" + std::to_string(options.validation_split) + "/" +
+                    session.extra_info().dump();
+  std::string callback_types;
+  for (const Callback* callback : callbacks)  // the checkpoint manager runs on rank 0 alone
+    if (callback->type_name() != "CheckpointManager") callback_types += callback->type_name() + ";";
+  std::vector<std::pair<std::string, std::uint64_t>> parts = {
+      {"its model config", fnv1a(model.get_config().dump())},
+      {"its compile config (optimizer, loss, metrics)", fnv1a(session.compile_config().dump())},
+      {"its fit options (epochs, batch_size, shuffle, validation, data specs)", fnv1a(fit)},
+      {"its callbacks", fnv1a(callback_types)},
+      {"its training data (" + data.spec + ")", data_hash(data)},
+  };
+  if (options.validation_data != nullptr)
+    parts.push_back({"its validation data (" + options.validation_data->spec + ")",
+                     data_hash(*options.validation_data)});
+  return parts;
 }
 
 }  // namespace
@@ -175,19 +212,21 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   const std::size_t steps = (n_train + batch - 1) / batch;
   set_threads(resolve_threads(options.threads, model, batch));
 
+  static const Registry no_plugins;
+  FitSession local_session(model, no_plugins, nullptr, Json::object(), options.seed);
+  if (session == nullptr) session = &local_session;
+  DataParallel& parallel = session->parallel();
+
   History history;
   ProgbarLogger progbar(options.verbose);
   std::vector<Callback*> all = std::move(user_callbacks);
   const std::vector<Callback*> outliving_fit = all;  // the caller's: the session keeps only these after fit
   all.push_back(&history);
-  if (options.verbose > 0) all.push_back(&progbar);
+  if (options.verbose > 0 && parallel.rank() == 0) all.push_back(&progbar);  // one writer
   CallbackList callbacks(all);
   callbacks.set_model(&model);
   callbacks.set_params({options.epochs, options.initial_epoch, static_cast<std::int64_t>(steps),
                         static_cast<std::int64_t>(n_train), static_cast<std::int64_t>(batch), options.verbose});
-  static const Registry no_plugins;
-  FitSession local_session(model, no_plugins, nullptr, Json::object(), options.seed);
-  if (session == nullptr) session = &local_session;
   check_state_keys(all);
   session->set_callbacks(all);
   // History and the progress bar die with this call: a capture after fit must not reach them.
@@ -209,17 +248,24 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   Logs logs, batch_logs;
   Tensor xb, yb, dy;
   Optimizer& optimizer = *model.optimizer();
+  SampleStreams& samples = SequentialAccess::impl(model).samples_;
+  LogTotals totals(model, parallel);
+  parallel.check_same_run(run_parts(model, data, options, outliving_fit, *session));
   model.stop_training = false;
   // A first SIGINT/SIGTERM stops after the batch in progress (see interrupt.hpp).
   const InterruptGuard interrupt_guard;
-  auto stop_if_interrupted = [&] {
-    if (const int signal_number = InterruptGuard::pending(); signal_number != 0) {
+  // In a distributed run a signal on any rank stops every rank after the same batch: it travels
+  // in the batch's log totals.
+  auto stop_if_interrupted = [&](int signal_number) {
+    if (signal_number != 0) {
       const TrainingPosition& at = session->position();
       throw TrainingInterrupted(signal_number, at.epoch, at.batch);
     }
   };
   try {
     callbacks.on_train_begin(logs);
+    // Rank 0 has restored whatever is restored (--resume, BackupAndRestore): its run is every rank's.
+    parallel.share_run_from_rank0(*session);
     // A callback may have restored a checkpoint in on_train_begin (BackupAndRestore): training
     // continues from the session's position, with the seed that fixed its data order.
     const TrainingPosition start = session->position();
@@ -234,9 +280,7 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
         Rng shuffle_rng(derive_seed(seed, 1000 + static_cast<std::uint64_t>(epoch)));
         for (std::size_t i = n_train - 1; i > 0; --i) std::swap(order[i], order[shuffle_rng.below(i + 1)]);
       }
-      for (auto& metric : model.metrics()) metric->reset();
-      double loss_sum = 0.0;
-      std::size_t seen = 0;
+      totals.reset();
       const std::size_t first_step =
           epoch == start.epoch ? std::min(steps, static_cast<std::size_t>(start.batch)) : 0;
       for (std::size_t step = first_step; step < steps; ++step) {
@@ -246,36 +290,46 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           callbacks.on_batch(BatchHook::kTrainBatchBegin, batch_index, batch_logs);
         }
         const std::size_t count = std::min(batch, n_train - step * batch);
-        gather_rows(data.x, order, step * batch, count, xb, &model.input_shape());
-        gather_rows(data.y, order, step * batch, count, yb);
-
-        const Tensor& out = model.forward(xb, true);
-        const double loss = model.softmax_fused() ? model.loss().compute_from_softmax(out, yb, &dy)
-                                                  : model.loss().compute(out, yb, &dy);
-        for (auto& metric : model.metrics()) metric->update(out, yb);
-        model.backward(dy);
+        const auto [first, rows] = parallel.slice(count);
+        // The step's draws (dropout, augmentation) depend on the seed, the step and each
+        // sample's place in the global batch only (rng.hpp): the same on any number of ranks.
+        model.rng().reseed(derive_seed(seed, kTrainingDrawsStream + static_cast<std::uint64_t>(global_step)));
+        samples.set_first_row(first);
+        if (rows > 0) {
+          gather_rows(data.x, order, step * batch + first, rows, xb, &model.input_shape());
+          gather_rows(data.y, order, step * batch + first, rows, yb);
+          const Tensor& out = model.forward(xb, true);
+          const double loss = model.softmax_fused() ? model.loss().compute_from_softmax(out, yb, &dy)
+                                                    : model.loss().compute(out, yb, &dy);
+          for (auto& metric : model.metrics()) metric->update(out, yb);
+          model.backward(dy);
+          totals.add_loss(loss, rows);
+        }
+        parallel.combine_gradients(model.trainable_gradients(), rows, count);
         if (callbacks.wants(BatchHook::kAfterBackward))
           callbacks.on_batch(BatchHook::kAfterBackward, batch_index, batch_logs);
         if (callbacks.wants(BatchHook::kBeforeOptimizerStep))
           callbacks.on_batch(BatchHook::kBeforeOptimizerStep, batch_index, batch_logs);
         optimizer.step(model.trainable_parameters(), model.trainable_gradients());
+        parallel.share_non_trainable(model);
 
-        loss_sum += loss * double(count);
-        seen += count;
         session->set_position({epoch, batch_index + 1, ++global_step, seed});
+        const int agreed_signal = totals.combine(InterruptGuard::pending());
         if (callbacks.wants(BatchHook::kTrainBatchEnd)) {
-          write_metrics(model, loss_sum / double(seen), batch_logs, "");
+          totals.write(batch_logs);
           callbacks.on_batch(BatchHook::kTrainBatchEnd, batch_index, batch_logs);
         }
-        stop_if_interrupted();
+        // One process stops after this batch's callbacks, whenever the signal came; ranks stop
+        // on the signal all of them have seen (one that arrives during the callbacks: next batch).
+        stop_if_interrupted(parallel.distributed() ? agreed_signal : InterruptGuard::pending());
         if (model.stop_training) break;
       }
-      write_metrics(model, loss_sum / double(std::max<std::size_t>(seen, 1)), logs, "");
+      totals.write(logs);
       if (options.validation_data != nullptr || n_train < n) {
         const Dataset& val = options.validation_data != nullptr ? *options.validation_data : data;
         const Logs val_logs = options.validation_data != nullptr
-                                  ? evaluate_rows(model, val, 0, val.size(), batch, callbacks)
-                                  : evaluate_rows(model, val, n_train, n, batch, callbacks);
+                                  ? evaluate_rows(model, val, 0, val.size(), batch, callbacks, parallel)
+                                  : evaluate_rows(model, val, n_train, n, batch, callbacks, parallel);
         for (const auto& [key, value] : val_logs) logs["val_" + key] = value;
       }
       session->set_position({epoch + 1, 0, global_step, seed});
@@ -307,7 +361,8 @@ Logs evaluate(Sequential& model, const Dataset& data, std::size_t batch_size, in
   const auto steps = static_cast<std::int64_t>((data.size() + batch_size - 1) / batch_size);
   callbacks.set_params({1, 0, steps, static_cast<std::int64_t>(data.size()), static_cast<std::int64_t>(batch_size),
                         verbose});
-  return evaluate_rows(model, data, 0, data.size(), batch_size, callbacks);
+  DataParallel one_process(nullptr);
+  return evaluate_rows(model, data, 0, data.size(), batch_size, callbacks, one_process);
 }
 
 Tensor predict(Sequential& model, const Dataset& data, std::size_t batch_size, std::vector<Callback*> user_callbacks) {

@@ -83,7 +83,7 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
 
 void ModelCheckpoint::on_train_begin(Logs&) {
   monitor_.resolve(session());
-  if (file_scheme_.empty()) backend_ = session().open_backend(folder_);
+  if (file_scheme_.empty() && session().rank() == 0) backend_ = session().open_backend(folder_);
 }
 
 void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
@@ -104,7 +104,8 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
   const std::string name = format_template(name_template_, values);
   check_checkpoint_name(name);
   const std::string where =
-      file_scheme_.empty() ? backend_->uri() + "/" + name : file_scheme_ + ":" + folder_ + "/" + name;
+      file_scheme_.empty() ? (backend_ ? backend_->uri() : folder_) + "/" + name  // no backend: not rank 0
+                           : file_scheme_ + ":" + folder_ + "/" + name;
   const double* current = logs.find(monitor_.key());
   const char* key = monitor_.key().c_str();
   auto fmt = [this](std::optional<double> v) {
@@ -130,6 +131,7 @@ void ModelCheckpoint::save(int epoch, std::optional<std::int64_t> batch, const L
     if (current != nullptr && monitor_.improves(*current, best_)) best_ = *current;
   }
   std::fflush(stdout);
+  if (session().rank() != 0) return;  // data-parallel: every rank decides as rank 0, which alone saves
 
   // Everything that touches the session or opens a backend happens here, on the training
   // thread; the job (maybe on the writer's thread) only writes, indexes and deletes.

@@ -1,14 +1,24 @@
 #include "session.hpp"
 
 #include "../checkpoint/store.hpp"
+#include "data_parallel.hpp"
 
 namespace plugfit {
 
 FitSession::FitSession(Sequential& model, const Registry& registry, PluginLoader* loader, Json compile_config,
-                       std::uint64_t seed)
-    : model_(model), registry_(registry), loader_(loader), compile_config_(std::move(compile_config)) {
+                       std::uint64_t seed, Communicator* communicator, double collective_timeout_seconds)
+    : model_(model),
+      registry_(registry),
+      loader_(loader),
+      compile_config_(std::move(compile_config)),
+      parallel_(std::make_unique<DataParallel>(communicator, collective_timeout_seconds)) {
   position_.seed = seed;
 }
+
+FitSession::~FitSession() = default;
+
+int FitSession::rank() const { return parallel_->rank(); }
+int FitSession::world_size() const { return parallel_->size(); }
 
 CheckpointRecord FitSession::capture(bool weights_only) const {
   CheckpointRecord record =

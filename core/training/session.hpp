@@ -4,17 +4,24 @@
 
 #include <plugfit/session.hpp>
 
+#include <memory>
+
 #include "../checkpoint/record.hpp"
 
 namespace plugfit {
 
 class PluginLoader;
+class DataParallel;
+class Communicator;
 
 class FitSession final : public Session {
  public:
   // compile_config is stored in full records so that a fresh process can recompile the model.
+  // communicator: the run's transport for data-parallel training (nullptr: one process);
+  // collective_timeout_seconds: see DataParallel.
   FitSession(Sequential& model, const Registry& registry, PluginLoader* loader, Json compile_config,
-             std::uint64_t seed);
+             std::uint64_t seed, Communicator* communicator = nullptr, double collective_timeout_seconds = 0.0);
+  ~FitSession() override;
 
   CheckpointRecord capture(bool weights_only) const override;
   void restore(const CheckpointRecord& record, const RestoreParts& parts) override;
@@ -23,6 +30,8 @@ class FitSession final : public Session {
   std::int64_t global_step() const override { return position_.global_step; }
   std::optional<RunPosition> resumed_at() const override { return resumed_at_; }
   std::optional<int> metric_direction(const std::string& metric_name) const override;
+  int rank() const override;
+  int world_size() const override;
 
   // Host side, kept current by fit().
   void set_callbacks(std::vector<Callback*> callbacks) { callbacks_ = std::move(callbacks); }
@@ -34,6 +43,9 @@ class FitSession final : public Session {
   void set_extra_info(Json extra) { extra_info_ = std::move(extra); }
   const TrainingPosition& position() const { return position_; }
   Sequential& model() { return model_; }
+  const Json& extra_info() const { return extra_info_; }
+  const Json& compile_config() const { return compile_config_; }
+  DataParallel& parallel() { return *parallel_; }
 
  private:
   Sequential& model_;
@@ -45,6 +57,7 @@ class FitSession final : public Session {
   std::vector<Callback*> callbacks_;
   Logs metrics_;
   Json extra_info_ = Json::object();
+  std::unique_ptr<DataParallel> parallel_;
 };
 
 }  // namespace plugfit

@@ -152,9 +152,9 @@ PY
   plugin_refusals_listed)
     "$plugfit" plugins --plugin-path "$test_plugins" >list.txt || fail "plugfit plugins"
     cat list.txt
-    grep -q "^faulty 0.0.1 (SDK ABI 3\.[0-9]*) $test_plugins/faulty.so" list.txt || fail "faulty not listed"
+    grep -q "^faulty 0.0.1 (SDK ABI 4\.[0-9]*) $test_plugins/faulty.so" list.txt || fail "faulty not listed"
     grep -q "^custom_layers 0.1.0" list.txt || fail "custom_layers not listed"
-    for reason in "bad_abi_major.so: .*was built for SDK ABI 4.0" "bad_abi_minor.so: .*newer than this plugfit" \
+    for reason in "bad_abi_major.so: .*was built for SDK ABI 5.0" "bad_abi_minor.so: .*newer than this plugfit" \
                   "bad_toolchain.so: .*toolchain" "bad_no_descriptor.so: .*is not a plugfit plugin" \
                   "bad_register_throws.so: .*failed to register its types: no licence key found" \
                   "bad_duplicate_type.so: .*registered twice" "bad_wrong_name.so: .*declares \"someone_else\"" \
@@ -172,7 +172,7 @@ PY
     "$plugfit" plugins --json --plugin-path "$test_plugins" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert any(p["name"] == "faulty" and p["abi"].startswith("3.") for p in d["plugins"]), d
+assert any(p["name"] == "faulty" and p["abi"].startswith("4.") for p in d["plugins"]), d
 assert len(d["refused"]) >= 7, d["refused"]' || fail "plugins --json"
     ;;
   plugin_callback_throws)

@@ -1,5 +1,6 @@
 // A well-formed plugin whose types fail on purpose, to test the host's boundary:
-//   faulty>Thrower    callback throwing in the hook named by "hook" (default on_epoch_end);
+//   faulty>Thrower    callback throwing in the hook named by "hook" (default on_epoch_end),
+//                     on the data-parallel rank "rank" only when given (Session::rank());
 //                     it appends each hook it sees to the file "trace" (to prove on_exception
 //                     and on_train_end ran)
 //   faulty>BadLayer   layer throwing in forward after "after" calls
@@ -18,7 +19,8 @@ using namespace plugfit;
 
 class Thrower final : public Callback {
  public:
-  explicit Thrower(Config& c) : hook_(c.get<std::string>("hook", "on_epoch_end")), trace_(c.get<std::string>("trace", "")) {}
+  explicit Thrower(Config& c)
+      : hook_(c.get<std::string>("hook", "on_epoch_end")), trace_(c.get<std::string>("trace", "")), rank_(c.get<int>("rank", -1)) {}
   void on_train_begin(Logs&) override { step("on_train_begin"); }
   void on_epoch_end(int, Logs&) override { step("on_epoch_end"); }
   void on_train_batch_end(std::int64_t, Logs&) override { step("on_train_batch_end"); }
@@ -28,12 +30,14 @@ class Thrower final : public Callback {
  private:
   void step(const std::string& hook) {
     if (hook != "on_train_batch_end") note(hook);
-    if (hook == hook_) throw std::runtime_error("deliberate failure");
+    if (hook != hook_ || (rank_ >= 0 && session().rank() != rank_)) return;
+    throw std::runtime_error(rank_ >= 0 ? "deliberate failure on rank " + std::to_string(rank_) : "deliberate failure");
   }
   void note(const std::string& line) {
     if (!trace_.empty()) std::ofstream(trace_, std::ios::app) << line << "\n";
   }
   std::string hook_, trace_;
+  int rank_;
 };
 
 class BadLayer final : public Layer {

@@ -21,12 +21,13 @@ struct BuiltLayer {
   std::unique_ptr<Layer> layer;
   std::deque<Weight> weights;
   Rng rng;
+  SampleStreams samples{rng};
   Shape output_shape;
 
   BuiltLayer(const std::string& class_name, const Json& config, const Shape& input_shape, std::uint64_t seed = 7)
       : layer(builtins().create_layer(class_name, config)), rng(seed) {
     layer->set_name("layer_under_test");
-    WeightCollector collector(weights, layer->name(), rng);
+    WeightCollector collector(weights, layer->name(), rng, samples);
     output_shape = layer->build(input_shape, collector);
   }
   const Tensor& forward(const Tensor& x, bool training = false) { return layer->forward(x, training); }

@@ -21,12 +21,13 @@ struct BuiltLayer {
   std::deque<Weight> weights;
   std::vector<float> values, grads;
   Rng rng{11};
+  SampleStreams samples{rng};
   Shape output_shape;
 
   BuiltLayer(const std::string& class_name, const Json& config, const Shape& input_shape) {
     layer = builtins().create_layer(class_name, config);
     layer->set_name("l");
-    WeightCollector ctx(weights, "l", rng);
+    WeightCollector ctx(weights, "l", rng, samples);
     output_shape = layer->build(input_shape, ctx);
     std::size_t total = 0;
     for (auto& w : weights) total += w.size;

@@ -212,7 +212,8 @@ TEST_CASE("BatchNormalization allocates nothing per batch, in a model and on (N,
   // The layer alone on images.
   std::deque<Weight> weights;
   Rng rng(1);
-  WeightCollector ctx(weights, "bn", rng);
+  SampleStreams samples(rng);
+  WeightCollector ctx(weights, "bn", rng, samples);
   auto bn = builtins().create_layer("BatchNormalization", Json::object());
   bn->build({3, 3, 2}, ctx);
   std::vector<float> values(4 * 2, 1.f), grads(4 * 2);
@@ -243,7 +244,8 @@ TEST_CASE("the preprocessing layers allocate nothing per batch, in training and 
     CAPTURE(cls);
     std::deque<Weight> weights;
     Rng rng(1);
-    WeightCollector ctx(weights, "pre", rng);
+    SampleStreams samples(rng);
+    WeightCollector ctx(weights, "pre", rng, samples);
     auto layer = builtins().create_layer(cls, spec[1]);
     layer->set_name("pre");
     layer->build({3, 4, 2}, ctx);

@@ -26,10 +26,11 @@ struct Built {
   std::deque<Weight> weights;
   std::vector<float> values, grads;
   Rng rng{3};
+  SampleStreams samples{rng};
   Built(const Json& config, const Shape& input_shape, bool frozen = false) {
     layer = builtins().create_layer("BatchNormalization", config);
     layer->set_name("bn");
-    WeightCollector ctx(weights, "bn", rng, !frozen);
+    WeightCollector ctx(weights, "bn", rng, samples, !frozen);
     layer->build(input_shape, ctx);
     std::size_t total = 0;
     for (auto& w : weights) total += w.size;

@@ -49,7 +49,7 @@ TEST_CASE("first-party plugins load by name from the build tree and register qua
   PluginLoader loader(registry);
   const PluginInfo& info = loader.load("custom_layers");
   CHECK(info.version == "0.1.0");
-  CHECK(info.abi_major == 3);
+  CHECK(info.abi_major == PLUGFIT_SDK_ABI_MAJOR);
   CHECK(fs::path(info.file).is_absolute());
   CHECK(registry.find(TypeKind::layer, "custom_layers>MyCustomLayer") != nullptr);
   CHECK(registry.find(TypeKind::layer, "MyCustomLayer")->name == "custom_layers>MyCustomLayer");
@@ -71,7 +71,7 @@ TEST_CASE("the custom layers pass the SDK's gradient check") {
   }
 }
 
-// This SDK's ABI as the loader prints it ("3.1").
+// This SDK's ABI as the loader prints it ("4.0").
 const std::string kAbi = std::to_string(PLUGFIT_SDK_ABI_MAJOR) + "." + std::to_string(PLUGFIT_SDK_ABI_MINOR);
 
 TEST_CASE("each malformed plugin is refused with a clear sentence") {
@@ -80,10 +80,10 @@ TEST_CASE("each malformed plugin is refused with a clear sentence") {
             " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
   CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
         "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
-            ") was built for SDK ABI 4.0, but this plugfit has ABI " + kAbi + "; rebuild it against this SDK");
+            ") was built for SDK ABI " + std::to_string(PLUGFIT_SDK_ABI_MAJOR + 1) + ".0, but this plugfit has ABI " + kAbi + "; rebuild it against this SDK");
   CHECK(refusal("bad_abi_minor", test_plugin("bad_abi_minor")) ==
         "plugin \"bad_abi_minor\" 9.9.9 (" + test_plugin("bad_abi_minor") +
-            ") was built for SDK ABI 3." + std::to_string(PLUGFIT_SDK_ABI_MINOR + 1) + ", newer than this plugfit's " +
+            ") was built for SDK ABI " + std::to_string(PLUGFIT_SDK_ABI_MAJOR) + "." + std::to_string(PLUGFIT_SDK_ABI_MINOR + 1) + ", newer than this plugfit's " +
             kAbi + "; upgrade plugfit or rebuild the plugin against this SDK");
   CHECK(refusal("bad_toolchain", test_plugin("bad_toolchain"))
             .find("was built with toolchain \"gcc-4;gxx-abi-1002\", but this plugfit needs \"gcc-") != std::string::npos);

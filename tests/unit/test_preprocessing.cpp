@@ -25,11 +25,12 @@ struct Built {
   std::deque<Weight> weights;
   std::vector<float> values, grads;
   Rng rng;
+  SampleStreams samples{rng};
   Shape output_shape;
   Built(const std::string& class_name, const Json& config, const Shape& input_shape, std::uint64_t seed = 3) : rng(seed) {
     layer = builtins().create_layer(class_name, config);
     layer->set_name("pre");
-    WeightCollector ctx(weights, "pre", rng);
+    WeightCollector ctx(weights, "pre", rng, samples);
     output_shape = layer->build(input_shape, ctx);
     std::size_t total = 0;
     for (auto& w : weights) total += w.size;
@@ -238,9 +239,11 @@ TEST_CASE("RandomContrast: identity in inference; (x - mean) * f + mean per imag
   CHECK(&a.layer->forward(x, false) == &x);
   const Tensor y = a.layer->forward(x, true);
   CHECK(y == b.layer->forward(x, true));
-  Rng draws(5);
+  // One uniform per image from its sample's stream (SampleStreams, rng.hpp).
+  Rng model_rng(5);
+  const std::uint64_t key = model_rng.next();
   for (std::size_t n = 0; n < 4; ++n) {
-    const double f = 0.5 + 1.0 * draws.uniform();  // uniform in [1 - 0.5, 1 + 0.5]
+    const double f = 0.5 + 1.0 * Rng(derive_seed(key, n)).uniform();  // uniform in [1 - 0.5, 1 + 0.5]
     for (std::size_t c = 0; c < 2; ++c) {
       double mean = 0;
       for (std::size_t i = 0; i < 2; ++i)

@@ -20,10 +20,11 @@ struct Built {
   std::unique_ptr<Layer> layer;
   std::deque<Weight> weights;
   Rng rng;
+  SampleStreams samples{rng};
   Built(const std::string& class_name, const Json& config, const Shape& input_shape, std::uint64_t seed = 3) : rng(seed) {
     layer = builtins().create_layer(class_name, config);
     layer->set_name("aug");
-    WeightCollector ctx(weights, "aug", rng);
+    WeightCollector ctx(weights, "aug", rng, samples);
     layer->build(input_shape, ctx);
   }
 };

@@ -32,13 +32,14 @@ struct BuiltLayer {
   std::deque<Weight> weights;
   std::vector<float> values, grads;
   Rng rng;
+  SampleStreams samples{rng};
 
   BuiltLayer(const std::string& class_name, const Json& config, const Shape& input_shape, bool formula_weights = true,
              std::uint64_t seed = 7)
       : rng(seed) {
     layer = builtins().create_layer(class_name, config);
     layer->set_name("rnn");
-    WeightCollector ctx(weights, "rnn", rng);
+    WeightCollector ctx(weights, "rnn", rng, samples);
     layer->build(input_shape, ctx);
     std::size_t total = 0;
     for (auto& w : weights) total += w.size;
@@ -393,12 +394,18 @@ TEST_CASE("threads over batch rows: bit-identical per thread count, and across c
     CHECK(two == again);
     REQUIRE(one.size() == two.size());
     double worst = 0.0;
-    for (std::size_t i = 0; i < one.size(); ++i)
-      worst = std::max(worst, std::fabs(double(one[i]) - two[i]) / (1.0 + std::fabs(double(one[i]))));
-    MESSAGE(cls << ": largest difference between 1 and 2 threads " << worst);
+    double worst_output = 0.0;  // the forward outputs: the step kernel's alone
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      const double d = std::fabs(double(one[i]) - two[i]) / (1.0 + std::fabs(double(one[i])));
+      worst = std::max(worst, d);
+      if (i < n * t * u) worst_output = std::max(worst_output, d);
+    }
+    MESSAGE(cls << ": largest difference between 1 and 2 threads " << worst << " (outputs " << worst_output << ")");
     CHECK(worst < 1e-5);
 #if defined(__AVX512F__)
-    CHECK(worst == 0.0);  // gate widths of multiples of 64: every product on the step kernel
+    // Gate widths of multiples of 64: every product of the forward pass on the step kernel. The
+    // gradients go through OpenBLAS, whose kernels may sum a smaller GEMM's rows in another order.
+    CHECK(worst_output == 0.0);
 #endif
   }
 }

@@ -119,16 +119,19 @@ TEST_CASE("SpatialDropout2D drops whole channels, scaled, drawn from the model's
   const Tensor x = distinct_tensor({4, 3, 3, 5}, 6) + 5.f;  // every input nonzero
   BuiltLayer layer("SpatialDropout2D", {{"rate", 0.4}}, {3, 3, 5}, 21);
   const Tensor y = layer.forward(x, true);
-  // The mask is one uniform per (sample, channel) drawn in that order from the generator.
-  Rng rng(21);
+  // The mask is one uniform per channel from each sample's stream (SampleStreams, rng.hpp).
+  Rng model_rng(21);
+  const std::uint64_t key = model_rng.next();
   std::size_t dropped = 0;
-  for (std::size_t n = 0; n < 4; ++n)
+  for (std::size_t n = 0; n < 4; ++n) {
+    Rng rng(derive_seed(key, n));
     for (std::size_t c = 0; c < 5; ++c) {
       const float scale = rng.uniform() >= 0.4f ? 1.f / 0.6f : 0.f;
       dropped += scale == 0.f;
       for (std::size_t h = 0; h < 3; ++h)
         for (std::size_t w = 0; w < 3; ++w) CHECK(y(n, h, w, c) == doctest::Approx(x(n, h, w, c) * scale));
     }
+  }
   CHECK(dropped > 0);
   CHECK(dropped < 20);
   // The same seed gives the same mask; another seed another.

@@ -29,8 +29,10 @@ BackupAndRestore::BackupAndRestore(Config& config)
 }
 
 void BackupAndRestore::on_train_begin(Logs&) {
-  backend_ = session().open_backend(backup_dir_);
   failed_ = false;
+  // Data-parallel: rank 0 alone restores (fit() hands its run to the others) and backs up.
+  if (session().rank() != 0) return;
+  backend_ = session().open_backend(backup_dir_);
   const auto found = load_latest_good(*backend_, true, [](const std::string& why) {
     std::fprintf(stderr, "plugfit: warning: %s; ignoring that backup\n", why.c_str());
   });
@@ -44,6 +46,7 @@ void BackupAndRestore::on_train_begin(Logs&) {
 }
 
 void BackupAndRestore::backup() {
+  if (backend_ == nullptr) return;  // not rank 0
   backend_->save(kBackup, session().capture(false));
   batches_since_save_ = 0;
 }

@@ -25,13 +25,14 @@ CSVLogger::CSVLogger(Config& config)
 }
 
 void CSVLogger::on_train_begin(Logs&) {
+  writer_ = writes_files(*this);
   if (!loaded_) keys_.reset();
   loaded_ = false;
   file_.reset();
   opened_ = false;
   // Whether this run continues the file is known only after every on_train_begin (see
   // resumed_epoch): the file is opened at the first write, here only checked.
-  check_writable(filename_, "CSVLogger");
+  if (writer_) check_writable(filename_, "CSVLogger");
 }
 
 void CSVLogger::open_file() {
@@ -69,6 +70,7 @@ void CSVLogger::write_line(const std::vector<std::string>& fields) {
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!writer_) return;  // data-parallel: rank 0 writes the file
   if (!file_ && opened_)
     throw RuntimeFailure("CSVLogger: on_epoch_end ran after on_train_end closed \"" + filename_ + "\"");
   if (!file_) open_file();
@@ -100,6 +102,7 @@ void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void CSVLogger::on_train_end(Logs&) {
+  if (!writer_) return;
   if (!opened_) open_file();  // no epoch ran: the file is still started afresh (or resumed), as in Keras
   if (file_ && std::fclose(file_.release()) != 0)
     throw RuntimeFailure("CSVLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));

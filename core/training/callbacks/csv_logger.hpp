@@ -59,6 +59,7 @@ class CSVLogger final : public Callback {
   std::optional<std::vector<std::string>> keys_;  // the columns after "epoch", fixed by the first epoch
   bool header_pending_ = false;
   bool opened_ = false;  // open_file() ran since on_train_begin (a second on_train_end must not reopen)
+  bool writer_ = true;   // not in a data-parallel run's other ranks (writes_files)
   bool loaded_ = false;  // load_state() ran since the last on_train_begin: keep the restored keys
 };
 

@@ -6,6 +6,7 @@
 
 #include "../../util/atomic_file.hpp"
 #include "../plot.hpp"
+#include "log_file.hpp"
 
 namespace plugfit {
 
@@ -57,6 +58,7 @@ std::string HistoryPlot::render() const {
 }
 
 void HistoryPlot::write(bool starting) {
+  if (!writes_files(*this)) return;  // data-parallel: rank 0 draws the plot
   const std::string why = write_file_atomically(filename_, render());
   if (why.empty()) return;
   const std::string message = "HistoryPlot: cannot write \"" + filename_ + "\": " + why;

@@ -29,12 +29,13 @@ std::string JsonLinesLogger::line(int epoch, const Logs& logs) {
 }
 
 void JsonLinesLogger::on_train_begin(Logs&) {
+  writer_ = writes_files(*this);
   if (!loaded_) last_epoch_.reset();
   loaded_ = false;
   file_.reset();
   opened_ = false;
   // As CSVLogger's: the file's fate waits for the final resume position (its first write).
-  check_writable(filename_, "JsonLinesLogger");
+  if (writer_) check_writable(filename_, "JsonLinesLogger");
 }
 
 void JsonLinesLogger::open_file() {
@@ -59,6 +60,7 @@ void JsonLinesLogger::open_file() {
 }
 
 void JsonLinesLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!writer_) return;  // data-parallel: rank 0 writes the file
   if (!file_ && opened_)
     throw RuntimeFailure("JsonLinesLogger: on_epoch_end ran after on_train_end closed \"" + filename_ + "\"");
   if (!file_) open_file();
@@ -69,6 +71,7 @@ void JsonLinesLogger::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void JsonLinesLogger::on_train_end(Logs&) {
+  if (!writer_) return;
   if (!opened_) open_file();  // no epoch ran: the file is still started afresh (or resumed)
   if (file_ && std::fclose(file_.release()) != 0)
     throw RuntimeFailure("JsonLinesLogger: cannot close \"" + filename_ + "\": " + std::strerror(errno));

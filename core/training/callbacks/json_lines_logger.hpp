@@ -51,6 +51,7 @@ class JsonLinesLogger final : public Callback {
   std::optional<int> last_epoch_;  // the last epoch written
   bool loaded_ = false;            // load_state() ran since the last on_train_begin
   bool opened_ = false;            // open_file() ran since on_train_begin
+  bool writer_ = true;             // not in a data-parallel run's other ranks (writes_files)
 };
 
 }  // namespace plugfit

@@ -46,6 +46,14 @@ std::optional<int> resumed_epoch(const Callback& callback) {
   return std::nullopt;
 }
 
+bool writes_files(const Callback& callback) {
+  try {
+    return callback.session().rank() == 0;
+  } catch (const Error&) {
+    return true;  // driven outside fit(): no session, one process
+  }
+}
+
 void check_writable(const std::string& path, const std::string& who) {
   std::FILE* file = std::fopen(path.c_str(), "ab");
   if (file == nullptr) throw InputError(who + ": cannot open \"" + path + "\" for writing: " + std::strerror(errno));

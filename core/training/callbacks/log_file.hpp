@@ -17,6 +17,10 @@ namespace plugfit {
 // write, not in on_train_begin.
 std::optional<int> resumed_epoch(const Callback& callback);
 
+// Whether callback writes its file: outside a data-parallel run always, in one only on rank 0
+// (Session::rank()).
+bool writes_files(const Callback& callback);
+
 // Throws InputError "WHO: cannot open ..." unless path can be opened for appending (it is
 // created when missing, and never truncated here).
 void check_writable(const std::string& path, const std::string& who);

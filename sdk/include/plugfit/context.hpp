@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "callback.hpp"
+#include "communicator.hpp"
 #include "config.hpp"
 #include "export.hpp"
 #include "registry.hpp"
@@ -24,6 +25,13 @@ struct ContextOptions {
   std::vector<std::string> plugin_path{};
   // Plugins to load at once, by name ("custom_layers" finds libcustom_layers.so).
   std::vector<std::string> plugins{};
+  // Data-parallel training over a Communicator plugin ("mpi": plugins/mpi, under mpirun), as
+  // Keras's MultiWorkerMirroredStrategy scope: fit() of models made from this Context splits
+  // each global batch across the ranks. Empty: one process.
+  std::string distributed{};
+  // With distributed: a collective (a step's all-reduce) that waits longer than this for the other
+  // ranks ends the job with a sentence (a rank that hangs); 0 waits forever.
+  double collective_timeout_seconds = 0.0;
 };
 
 class PLUGFIT_API Context {
@@ -50,6 +58,8 @@ class PLUGFIT_API Context {
   std::unique_ptr<Callback> create_callback(const std::string& name, const Json& config = Json::object()) const;
 
   const Registry& registry() const;
+  // The communicator ContextOptions::distributed made (shared by copies), or nullptr.
+  Communicator* communicator() const;
 
  private:
   friend struct ContextAccess;

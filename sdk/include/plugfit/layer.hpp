@@ -113,9 +113,11 @@ class PLUGFIT_API BuildContext {
   // ("trainable": false) every weight is non-trainable whatever is passed here.
   virtual Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init,
                              bool trainable = true) = 0;
-  // The model's generator for training-time randomness (dropout): seeded by the run's seed and
-  // saved in checkpoints.
+  // The model's generator: seeded by the run's seed and saved in checkpoints.
   virtual Rng& rng() = 0;
+  // Per-sample streams over rng() for training-time randomness (dropout, augmentation): draw
+  // from these, not from rng() directly, so that data-parallel ranks agree (see rng.hpp).
+  virtual SampleStreams& sample_streams() = 0;
 };
 
 class PLUGFIT_API Layer {

@@ -1,6 +1,8 @@
 // Losses: the mean over the batch of a per-sample loss, and its gradient.
 #pragma once
 
+#include <span>
+
 #include "config.hpp"
 #include "export.hpp"
 #include "tensor.hpp"
@@ -28,9 +30,16 @@ class PLUGFIT_API Metric {
  public:
   virtual ~Metric();
   virtual void reset() = 0;
-  // Accumulates the batch. The result is the mean over every sample since reset().
+  // Accumulates the batch. The result is the metric over every sample since reset().
   virtual void update(const Tensor& y_pred, const Tensor& y_true) = 0;
-  virtual double result() const = 0;
+  // The sums the result is computed from (a mean: {total, count}; AUC: its bucket counts), so
+  // that data-parallel ranks combine: result_of(the element-wise sum of every rank's totals())
+  // is the metric over all their samples, as one process would compute it.
+  //   ensures: the size is fixed from construction on (the same on every rank); the span stays
+  //            valid until the next update() or reset().
+  virtual std::span<const double> totals() const = 0;
+  virtual double result_of(std::span<const double> totals) const = 0;
+  double result() const { return result_of(totals()); }
   // +1 when larger is better (accuracy), -1 when smaller is better. Used by mode "auto".
   virtual int direction() const { return +1; }
 

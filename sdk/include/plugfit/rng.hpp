@@ -48,4 +48,31 @@ class PLUGFIT_API Rng {
 // A seed for a sub-stream, so that weights, shuffling and dropout draw independently.
 PLUGFIT_API std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream);
 
+// Training-time randomness (dropout masks, augmentation) drawn per sample of the global batch,
+// so that a sample gets the same mask however data-parallel training splits the batch across
+// ranks (N ranks then train exactly as one would, and a checkpoint resumes on another count):
+//
+//   const SampleStreams::Batch draws = samples_->next_batch();  // once per training forward()
+//   Rng row_rng = draws.row(i);                                  // row i of this forward's batch
+//
+// The host reseeds the model's generator before every training step from the run's seed and the
+// step count, so a step's draws depend on the seed, the step, the layer's place in the model and
+// the sample's index in the global batch only.
+class PLUGFIT_API SampleStreams {
+ public:
+  struct Batch {
+    std::uint64_t key = 0;
+    std::uint64_t first_row = 0;
+    Rng row(std::size_t i) const { return Rng(derive_seed(key, first_row + i)); }
+  };
+  explicit SampleStreams(Rng& rng) : rng_(&rng) {}
+  Batch next_batch() { return {rng_->next(), first_row_}; }
+  // The host's: the index in the global batch of this process's first row (0 in one process).
+  void set_first_row(std::uint64_t row) { first_row_ = row; }
+
+ private:
+  Rng* rng_;
+  std::uint64_t first_row_ = 0;
+};
+
 }  // namespace plugfit

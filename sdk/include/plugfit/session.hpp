@@ -63,6 +63,15 @@ class PLUGFIT_API Session {
   // The direction of the compiled metric named metric_name ("accuracy", no "val_" prefix):
   // +1 when higher is better, -1 when lower is; nullopt when the model compiled no such metric.
   virtual std::optional<int> metric_direction(const std::string& metric_name) const = 0;
+
+  // Data-parallel training (`--distributed mpi`): this process's rank and the number of ranks
+  // (0 and 1 in one process). Every rank runs every callback with the same (global) logs, so
+  // their decisions agree; only rank 0 writes: a callback that writes files or prints (a logger,
+  // a checkpoint, a plot) does so when rank() == 0 and skips the write elsewhere, as Keras's
+  // and Lightning's built-in callbacks do. Restores happen on rank 0 and reach the other ranks
+  // from there at the start of training, so no shared file system is needed.
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
 };
 
 }  // namespace plugfit

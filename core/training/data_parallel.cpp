@@ -1,0 +1,244 @@
+#include "data_parallel.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "../checkpoint/record.hpp"
+
+namespace plugfit {
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A record as bytes for a broadcast: the info's JSON, then each tensor's name, shape and values.
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  const auto* p = reinterpret_cast<const std::byte*>(&v);
+  out.insert(out.end(), p, p + sizeof v);
+}
+void put_bytes(std::vector<std::byte>& out, const void* data, std::size_t n) {
+  put_u64(out, n);
+  const auto* p = static_cast<const std::byte*>(data);
+  out.insert(out.end(), p, p + n);
+}
+
+std::vector<std::byte> record_bytes(const CheckpointRecord& record) {
+  std::vector<std::byte> out;
+  out.reserve(record.tensor_bytes() + 4096);
+  const std::string info = record.info.dump();
+  put_bytes(out, info.data(), info.size());
+  put_u64(out, record.tensors.size());
+  for (const NamedTensor& t : record.tensors) {
+    put_bytes(out, t.name.data(), t.name.size());
+    put_u64(out, t.shape.size());
+    for (const std::size_t d : t.shape) put_u64(out, d);
+    put_bytes(out, t.values.data(), t.values.size() * sizeof(float));
+  }
+  return out;
+}
+
+// Reads what record_bytes wrote (rank 0's bytes, of this same program: no hostile input).
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  std::uint64_t u64() {
+    std::uint64_t v = 0;
+    std::memcpy(&v, take(sizeof v), sizeof v);
+    return v;
+  }
+  std::span<const std::byte> block() {
+    const std::uint64_t n = u64();
+    return {take(n), n};
+  }
+
+ private:
+  const std::byte* take(std::uint64_t n) {
+    if (n > bytes_.size() - at_) throw RuntimeFailure("the run broadcast from rank 0 is truncated");
+    const std::byte* p = bytes_.data() + at_;
+    at_ += n;
+    return p;
+  }
+  std::span<const std::byte> bytes_;
+  std::size_t at_ = 0;
+};
+
+CheckpointRecord record_from_bytes(std::span<const std::byte> bytes) {
+  ByteReader in(bytes);
+  CheckpointRecord record;
+  const auto info = in.block();
+  record.info = Json::parse(reinterpret_cast<const char*>(info.data()), reinterpret_cast<const char*>(info.data()) + info.size());
+  record.tensors.resize(in.u64());
+  for (NamedTensor& t : record.tensors) {
+    const auto name = in.block();
+    t.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
+    t.shape.resize(in.u64());
+    for (std::size_t& d : t.shape) d = in.u64();
+    const auto values = in.block();
+    t.values.resize(values.size() / sizeof(float));
+    std::memcpy(t.values.data(), values.data(), values.size());
+  }
+  return record;
+}
+
+}  // namespace
+
+DataParallel::DataParallel(Communicator* communicator, double collective_timeout_seconds)
+    : communicator_(communicator), timeout_seconds_(collective_timeout_seconds) {
+  if (communicator_ != nullptr) {
+    rank_ = communicator_->rank();
+    size_ = communicator_->size();
+  }
+  if (distributed() && timeout_seconds_ > 0.0) watchdog_ = std::thread([this] { watch(); });
+}
+
+DataParallel::~DataParallel() {
+  stop_watchdog_ = true;
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+DataParallel::Collective::Collective(DataParallel& o, const char* what) : owner(o) {
+  owner.collective_what_ = what;
+  owner.collective_started_ns_ = now_ns();
+}
+DataParallel::Collective::~Collective() { owner.collective_started_ns_ = 0; }
+
+void DataParallel::watch() {
+  const auto limit_ns = static_cast<std::int64_t>(timeout_seconds_ * 1e9);
+  while (!stop_watchdog_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::int64_t started = collective_started_ns_;
+    if (started == 0 || now_ns() - started <= limit_ns) continue;
+    // The training thread is inside the transport: end this process, which makes mpirun end the
+    // job; MPI may not be called from this thread.
+    std::fprintf(stderr, "%splugfit: error: the %s has waited more than %g s for the other ranks (the collective "
+                 "timeout); ending the job\n", prefix().c_str(), collective_what_.load(), timeout_seconds_);
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+}
+
+std::string DataParallel::prefix() const {
+  return distributed() ? "[rank " + std::to_string(rank_) + "/" + std::to_string(size_) + "] " : std::string();
+}
+
+std::pair<std::size_t, std::size_t> DataParallel::slice(std::size_t rows) const {
+  const auto n = static_cast<std::size_t>(size_), r = static_cast<std::size_t>(rank_);
+  const std::size_t base = rows / n, extra = rows % n;
+  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
+}
+
+void DataParallel::combine_gradients(std::span<float> grads, std::size_t local, std::size_t global) {
+  if (!distributed()) return;
+  if (local == 0) {
+    std::fill(grads.begin(), grads.end(), 0.f);
+  } else if (local != global) {
+    const float share = static_cast<float>(double(local) / double(global));
+    for (float& g : grads) g *= share;
+  }
+  const Collective in_progress(*this, "all-reduce of the gradients");
+  communicator_->allreduce_sum(grads);
+}
+
+void DataParallel::sum(std::span<double> values) {
+  if (!distributed()) return;
+  const Collective in_progress(*this, "all-reduce of the logs");
+  communicator_->allreduce_sum(values);
+}
+
+void DataParallel::share_non_trainable(Sequential& model) {
+  if (!distributed()) return;
+  const std::span<float> all = model.parameters();
+  const std::span<float> state = all.subspan(model.num_trainable());
+  if (state.empty()) return;
+  const Collective in_progress(*this, "broadcast of the non-trainable weights");
+  communicator_->broadcast(std::as_writable_bytes(state), 0);
+}
+
+void DataParallel::check_same_run(const std::vector<std::pair<std::string, std::uint64_t>>& parts) {
+  if (!distributed()) return;
+  std::vector<std::uint64_t> root(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) root[i] = parts[i].second;
+  {
+    const Collective in_progress(*this, "comparison of the runs");
+    communicator_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(root)), 0);
+  }
+  // differs[r * parts + i]: rank r's part i is not rank 0's.
+  std::vector<double> differs(static_cast<std::size_t>(size_) * parts.size(), 0.0);
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    if (parts[i].second != root[i]) differs[static_cast<std::size_t>(rank_) * parts.size() + i] = 1.0;
+  sum(differs);
+  for (int r = 1; r < size_; ++r)
+    for (std::size_t i = 0; i < parts.size(); ++i)
+      if (differs[static_cast<std::size_t>(r) * parts.size() + i] != 0.0)
+        throw InputError("rank " + std::to_string(r) + " of " + std::to_string(size_) + " differs from rank 0 in " +
+                         parts[i].first + ": every rank must run the same run file, plugins and data");
+}
+
+void DataParallel::share_run_from_rank0(FitSession& session) {
+  if (!distributed()) return;
+  std::uint64_t size = 0;
+  if (rank_ == 0) {
+    bytes_ = record_bytes(session.capture(false));
+    size = bytes_.size();
+  }
+  const Collective in_progress(*this, "broadcast of rank 0's run");
+  communicator_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&size, 1)), 0);
+  bytes_.resize(size);
+  communicator_->broadcast(bytes_, 0);
+  if (rank_ != 0) session.restore(record_from_bytes(bytes_), {true, true, true, true});
+  bytes_.clear();
+  bytes_.shrink_to_fit();
+}
+
+LogTotals::LogTotals(Sequential& model, DataParallel& parallel) : model_(model), parallel_(parallel) {
+  std::size_t n = 2 + static_cast<std::size_t>(parallel.size());
+  for (const auto& metric : model.metrics()) n += metric->totals().size();
+  combined_.assign(n, 0.0);
+}
+
+void LogTotals::reset() {
+  loss_sum_ = samples_ = 0.0;
+  std::fill(combined_.begin(), combined_.end(), 0.0);
+  for (auto& metric : model_.metrics()) metric->reset();
+}
+
+void LogTotals::add_loss(double batch_mean, std::size_t rows) {
+  loss_sum_ += batch_mean * double(rows);
+  samples_ += double(rows);
+}
+
+int LogTotals::combine(int pending_signal) {
+  const auto ranks = static_cast<std::size_t>(parallel_.size());
+  std::fill(combined_.begin(), combined_.end(), 0.0);
+  combined_[0] = loss_sum_;
+  combined_[1] = samples_;
+  combined_[2 + static_cast<std::size_t>(parallel_.rank())] = pending_signal;
+  std::size_t at = 2 + ranks;
+  for (const auto& metric : model_.metrics()) {
+    const std::span<const double> totals = metric->totals();
+    std::copy(totals.begin(), totals.end(), combined_.begin() + static_cast<std::ptrdiff_t>(at));
+    at += totals.size();
+  }
+  parallel_.sum(combined_);
+  for (std::size_t r = 0; r < ranks; ++r)
+    if (combined_[2 + r] != 0.0) return static_cast<int>(combined_[2 + r]);
+  return 0;
+}
+
+std::size_t LogTotals::samples() const { return static_cast<std::size_t>(combined_[1]); }
+
+void LogTotals::write(Logs& logs, const std::string& prefix) const {
+  logs[prefix + "loss"] = combined_[1] == 0.0 ? 0.0 : combined_[0] / combined_[1];
+  std::size_t at = 2 + static_cast<std::size_t>(parallel_.size());
+  for (const auto& metric : model_.metrics()) {
+    const std::size_t n = metric->totals().size();
+    logs[prefix + metric->name()] = metric->result_of(std::span<const double>(combined_).subspan(at, n));
+    at += n;
+  }
+}
+
+}  // namespace plugfit
