@@ -1,6 +1,7 @@
 // The communicator's all-reduce time on this machine, for bench/distributed: run under
 // `mpirun -np N`, rank 0 prints one JSON line per size {"floats", "bytes", "ranks", "us"} (the
-// median of the repetitions after a warm-up). Loads the mpi plugin by name, as plugfit does.
+// median of the repetitions after a warm-up). The communicator is the one `--distributed mpi`
+// makes (plugfit::Context).
 //   allreduce_bench [FLOATS...]   default: 101770 (the 784-128-10 MLP) and 10,000,000
 #include <algorithm>
 #include <chrono>
@@ -9,16 +10,12 @@
 #include <string>
 #include <vector>
 
-#include <plugfit/sdk.hpp>
-
-#include "plugin_loading/loader.hpp"
+#include <plugfit/plugfit.hpp>
 
 int main(int argc, char** argv) {
   try {
-    plugfit::Registry registry;
-    plugfit::PluginLoader loader(registry);
-    loader.load("mpi");
-    auto comm = registry.create_communicator("mpi>Communicator", plugfit::Json::object());
+    const plugfit::Context context({.distributed = "mpi"});
+    plugfit::Communicator* comm = context.communicator();
     std::vector<std::size_t> sizes;
     for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoull(argv[i], nullptr, 10));
     if (sizes.empty()) sizes = {101770, 10000000};
