@@ -8,6 +8,7 @@
 #include "../checkpoint/record.hpp"
 #include "../layers/basic_layers.hpp"
 #include "../layers/embedding.hpp"
+#include "../plugin_loading/loader.hpp"
 #include "callback_list.hpp"
 #include "data_parallel.hpp"
 #include "interrupt.hpp"
@@ -174,7 +175,17 @@ std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, 
   std::string callback_types;
   for (const Callback* callback : callbacks)  // the checkpoint manager runs on rank 0 alone
     if (callback->type_name() != "CheckpointManager") callback_types += callback->type_name() + ";";
+  // The plugins behind the types training uses: rank 0 alone may load a checkpoint backend's.
+  std::string plugins;
+  if (session.loader() != nullptr)
+    for (const auto& [name, info] : session.loader()->loaded()) {
+      const bool backend_only = std::all_of(info.types.begin(), info.types.end(), [](const std::string& type) {
+        return type.rfind("checkpoint backend ", 0) == 0;
+      });
+      if (!backend_only) plugins += name + " " + info.version + ";";
+    }
   std::vector<std::pair<std::string, std::uint64_t>> parts = {
+      {"its plugins (names and versions)", fnv1a(plugins)},
       {"its model config", fnv1a(model.get_config().dump())},
       {"its compile config (optimizer, loss, metrics)", fnv1a(session.compile_config().dump())},
       {"its fit options (epochs, batch_size, shuffle, validation, data specs)", fnv1a(fit)},

@@ -45,6 +45,7 @@ class FitSession final : public Session {
   Sequential& model() { return model_; }
   const Json& extra_info() const { return extra_info_; }
   const Json& compile_config() const { return compile_config_; }
+  const PluginLoader* loader() const { return loader_; }
   DataParallel& parallel() { return *parallel_; }
 
  private:
