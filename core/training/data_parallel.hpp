@@ -98,6 +98,13 @@ class DataParallel {
   std::thread watchdog_;
 };
 
+// What DataParallel::check_same_run compares: each part of the run hashed (the plugins behind its
+// types, the model and compile configs, the fit options and data specs, the callbacks, the data).
+std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, const Dataset& data,
+                                                             const FitOptions& options,
+                                                             const std::vector<Callback*>& callbacks,
+                                                             const FitSession& session);
+
 // The running sums behind an epoch's (or an evaluation's) logs: the loss times the samples, the
 // samples, a signal slot per rank, and each compiled metric's totals(), summed over ranks by
 // combine() before any callback reads the logs written from them.

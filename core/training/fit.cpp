@@ -8,7 +8,6 @@
 #include "../checkpoint/record.hpp"
 #include "../layers/basic_layers.hpp"
 #include "../layers/embedding.hpp"
-#include "../plugin_loading/loader.hpp"
 #include "callback_list.hpp"
 #include "data_parallel.hpp"
 #include "interrupt.hpp"
@@ -155,49 +154,6 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
   return logs;
 }
 
-// What every rank must agree on before training together, each part hashed (FNV-1a).
-std::uint64_t fnv1a(const std::string& text, std::uint64_t h = 0xcbf29ce484222325ULL) {
-  for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return h;
-}
-std::uint64_t data_hash(const Dataset& data) {
-  const std::uint32_t x = crc32_of(data.x.data(), data.x.size() * sizeof(float));
-  const std::uint32_t y = crc32_of(data.y.data(), data.y.size() * sizeof(float));
-  return fnv1a(full_shape_str(shape_of(data.x)) + full_shape_str(shape_of(data.y)), (std::uint64_t{x} << 32) | y);
-}
-std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, const Dataset& data,
-                                                             const FitOptions& options,
-                                                             const std::vector<Callback*>& callbacks,
-                                                             const FitSession& session) {
-  std::string fit = std::to_string(options.epochs) + "/" + std::to_string(options.batch_size) + "/" +
-                    std::to_string(options.shuffle) + "/" + std::to_string(options.validation_split) + "/" +
-                    session.extra_info().dump();
-  std::string callback_types;
-  for (const Callback* callback : callbacks)  // the checkpoint manager runs on rank 0 alone
-    if (callback->type_name() != "CheckpointManager") callback_types += callback->type_name() + ";";
-  // The plugins behind the types training uses: rank 0 alone may load a checkpoint backend's.
-  std::string plugins;
-  if (session.loader() != nullptr)
-    for (const auto& [name, info] : session.loader()->loaded()) {
-      const bool backend_only = std::all_of(info.types.begin(), info.types.end(), [](const std::string& type) {
-        return type.rfind("checkpoint backend ", 0) == 0;
-      });
-      if (!backend_only) plugins += name + " " + info.version + ";";
-    }
-  std::vector<std::pair<std::string, std::uint64_t>> parts = {
-      {"its plugins (names and versions)", fnv1a(plugins)},
-      {"its model config", fnv1a(model.get_config().dump())},
-      {"its compile config (optimizer, loss, metrics)", fnv1a(session.compile_config().dump())},
-      {"its fit options (epochs, batch_size, shuffle, validation, data specs)", fnv1a(fit)},
-      {"its callbacks", fnv1a(callback_types)},
-      {"its training data (" + data.spec + ")", data_hash(data)},
-  };
-  if (options.validation_data != nullptr)
-    parts.push_back({"its validation data (" + options.validation_data->spec + ")",
-                     data_hash(*options.validation_data)});
-  return parts;
-}
-
 }  // namespace
 
 History fit(Sequential& model, const Dataset& data, const FitOptions& options, std::vector<Callback*> user_callbacks,
@@ -261,7 +217,8 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   Optimizer& optimizer = *model.optimizer();
   SampleStreams& samples = SequentialAccess::impl(model).samples_;
   LogTotals totals(model, parallel);
-  parallel.check_same_run(run_parts(model, data, options, outliving_fit, *session));
+  // Hashing the data costs a pass over it: only when there are ranks to compare with.
+  if (parallel.distributed()) parallel.check_same_run(run_parts(model, data, options, outliving_fit, *session));
   model.stop_training = false;
   // A first SIGINT/SIGTERM stops after the batch in progress (see interrupt.hpp).
   const InterruptGuard interrupt_guard;
