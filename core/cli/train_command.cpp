@@ -1,10 +1,12 @@
 // plugfit train: a run file through the public API (Sequential::fit), in one process or
 // data-parallel under mpirun.
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "../checkpoint/store.hpp"
 #include "../data/dataset.hpp"
 #include "../training/callbacks/terminate_on_nan.hpp"
+#include "../training/data_parallel.hpp"
 #include "../training/interrupt.hpp"
 #include "../training/thread_policy.hpp"
 #include "arg_parser.hpp"
@@ -63,13 +66,19 @@ void silence_stdout() {
 }
 
 // A failure on one rank of a data-parallel run: its sentence, prefixed "[rank r/N]", then every
-// rank ends (a rank that returned instead would leave the others waiting in a collective).
+// rank ends (a rank that returned instead would leave the others waiting in a collective). An
+// error every rank throws alike is rank 0's to report: the others wait for its abort.
 [[noreturn]] void end_job(Communicator& communicator, const std::exception& error) {
   const auto* known = dynamic_cast<const Error*>(&error);
+  const int exit_code = known != nullptr ? known->exit_code() : 1;
   std::fflush(stdout);
+  if (dynamic_cast<const ThrownOnEveryRank*>(&error) != nullptr && communicator.rank() != 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(30));  // rank 0's MPI_Abort ends this process first
+    communicator.abort(exit_code);
+  }
   std::fprintf(stderr, "[rank %d/%d] plugfit: error: %s\n", communicator.rank(), communicator.size(), error.what());
   std::fflush(stderr);
-  communicator.abort(known != nullptr ? known->exit_code() : 1);
+  communicator.abort(exit_code);
   std::_Exit(1);  // abort() does not return; GCC does not see [[noreturn]] through the virtual call
 }
 

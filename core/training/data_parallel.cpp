@@ -219,7 +219,7 @@ void DataParallel::check_same_run(const std::vector<std::pair<std::string, std::
   for (int r = 1; r < size_; ++r)
     for (std::size_t i = 0; i < parts.size(); ++i)
       if (differs[static_cast<std::size_t>(r) * parts.size() + i] != 0.0)
-        throw InputError("rank " + std::to_string(r) + " of " + std::to_string(size_) + " differs from rank 0 in " +
+        throw ThrownOnEveryRank("rank " + std::to_string(r) + " of " + std::to_string(size_) + " differs from rank 0 in " +
                          parts[i].first + ": every rank must run the same run file, plugins and data");
 }
 

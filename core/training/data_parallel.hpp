@@ -32,12 +32,20 @@
 
 #include <plugfit/callback.hpp>
 #include <plugfit/communicator.hpp>
+#include <plugfit/error.hpp>
 
 #include "../data/dataset.hpp"
 #include "../model/sequential.hpp"
 #include "session.hpp"
 
 namespace plugfit {
+
+// An error every rank throws alike (the run check): the job ends with rank 0's report and one
+// MPI_Abort, not N (concurrent aborts have crashed Open MPI 4.1's mpirun).
+class ThrownOnEveryRank : public InputError {
+ public:
+  using InputError::InputError;
+};
 
 class DataParallel {
  public:
@@ -65,7 +73,7 @@ class DataParallel {
   // Rank 0's values of the model's non-trainable weights on every rank.
   void share_non_trainable(Sequential& model);
 
-  // Refuses (InputError, on every rank) a run whose parts differ from rank 0's, naming the rank
+  // Refuses (ThrownOnEveryRank, on every rank) a run whose parts differ from rank 0's, naming the rank
   // and the part. parts: {what, hash} ("its model config", ...), the same list on every rank.
   void check_same_run(const std::vector<std::pair<std::string, std::uint64_t>>& parts);
 

@@ -8,7 +8,13 @@ command -v mpirun >/dev/null || { echo "skipped: mpirun is not installed (script
 # Root in CI containers; shared memory and loopback only, never another host.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader,tcp \
   OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_btl_vader_single_copy_mechanism=none
-run() { timeout -k 5 60 mpirun --oversubscribe --bind-to none -np "$@" >out.txt 2>&1; }
+# meson's MALLOC_PERTURB_ goes to the ranks (-x), not to mpirun: Open MPI 4.1's mpirun reads freed
+# memory when it logs a rank's MPI_Abort and crashes when that memory is perturbed.
+run() {
+  local perturb=()
+  [ -n "${MALLOC_PERTURB_:-}" ] && perturb=(-x "MALLOC_PERTURB_=$MALLOC_PERTURB_")
+  MALLOC_PERTURB_= timeout -k 5 60 mpirun --oversubscribe --bind-to none "${perturb[@]}" -np "$@" >out.txt 2>&1
+}
 cd "$(mktemp -d)" || exit 1
 case "$case_name" in
   np1 | np2 | np4)
