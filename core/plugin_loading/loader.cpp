@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -20,6 +21,7 @@
 #include <plugfit/registry.hpp>
 
 #include "../registry/registry_access.hpp"
+#include "plugin_note.hpp"
 
 namespace plugfit {
 
@@ -203,8 +205,41 @@ void PluginLoader::load_plugins_named_in(const Json& config) {
   }
 }
 
+namespace {
+
+// The checks on what a plugin declares, made on its note before anything in it runs.
+void check_declaration(const PluginNote& note, const std::string& path, const std::string& expected_name) {
+  const std::string label = "plugin \"" + note.name + "\" " + note.version + " (" + path + ")";
+  if (note.abi_major != PLUGFIT_SDK_ABI_MAJOR)
+    throw PluginError(label + " was built for SDK ABI " + abi_text(note.abi_major, note.abi_minor) +
+                      ", but this plugfit has ABI " + abi_text(PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR) +
+                      "; rebuild it against this SDK");
+  if (note.abi_minor > PLUGFIT_SDK_ABI_MINOR)
+    throw PluginError(label + " was built for SDK ABI " + abi_text(note.abi_major, note.abi_minor) +
+                      ", newer than this plugfit's " + abi_text(PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR) +
+                      "; upgrade plugfit or rebuild the plugin against this SDK");
+  if (note.toolchain != PLUGFIT_TOOLCHAIN_TAG)
+    throw PluginError(label + " was built with toolchain \"" + note.toolchain + "\", but this plugfit needs \"" +
+                      PLUGFIT_TOOLCHAIN_TAG + "\"; rebuild it with the same compiler and libraries");
+  if (!valid_plugin_name(note.name)) throw PluginError(path + " declares an invalid plugin name \"" + note.name + "\"");
+  if (!expected_name.empty() && note.name != expected_name)
+    throw PluginError("the file " + path + " should hold plugin \"" + expected_name + "\" but declares \"" + note.name + "\"");
+}
+
+}  // namespace
+
 PluginInfo PluginLoader::load_file(const std::string& path, const std::string& expected_name, Registry& registry) {
   if (!fs::path(path).is_absolute()) throw PluginError("plugin file " + path + " is not an absolute path");
+  const std::optional<PluginNote> note = read_plugin_note(path);
+  if (!note)
+    throw PluginError(path + " is not a plugfit plugin: it has no .note.plugfit (PLUGFIT_PLUGIN writes one; " +
+                      "rebuild it against this SDK)");
+  check_declaration(*note, path, expected_name);
+  for (const TypeEntry* e : registry.entries())
+    if (e->provider == note->name)
+      throw PluginError("plugin \"" + note->name + "\" " + note->version + " (" + path +
+                        ") is already loaded from another file (plugin names must be unique)");
+
   boost::dll::shared_library library;
   try {
     namespace mode = boost::dll::load_mode;
@@ -220,33 +255,19 @@ PluginInfo PluginLoader::load_file(const std::string& path, const std::string& e
     }
     throw PluginError("plugin file " + path + " cannot be loaded: " + why);
   }
+  // The descriptor must say what the note said: the checks were made on the note.
+  const std::string label = "plugin \"" + note->name + "\" " + note->version + " (" + path + ")";
   if (!library.has("plugfit_plugin"))
-    throw PluginError(path + " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN "
-                      "declares one)");
+    throw PluginError(label + " exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
   const auto& d = library.get_alias<const plugfit_plugin_descriptor>("plugfit_plugin");
   if (d.struct_size < sizeof(plugfit_plugin_descriptor) || d.name == nullptr || d.version == nullptr ||
       d.toolchain == nullptr || d.register_types == nullptr)
     throw PluginError(path + " has a malformed plugfit_plugin descriptor");
+  if (d.name != note->name || d.version != note->version || d.toolchain != note->toolchain ||
+      d.sdk_abi_major != note->abi_major || d.sdk_abi_minor != note->abi_minor)
+    throw PluginError(label + " has a plugfit_plugin descriptor that does not match its .note.plugfit");
   const std::string name = d.name;
-  const std::string label = "plugin \"" + name + "\" " + d.version + " (" + path + ")";
-  if (d.sdk_abi_major != PLUGFIT_SDK_ABI_MAJOR)
-    throw PluginError(label + " was built for SDK ABI " + abi_text(d.sdk_abi_major, d.sdk_abi_minor) +
-                      ", but this plugfit has ABI " + abi_text(PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR) +
-                      "; rebuild it against this SDK");
-  if (d.sdk_abi_minor > PLUGFIT_SDK_ABI_MINOR)
-    throw PluginError(label + " was built for SDK ABI " + abi_text(d.sdk_abi_major, d.sdk_abi_minor) +
-                      ", newer than this plugfit's " + abi_text(PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR) +
-                      "; upgrade plugfit or rebuild the plugin against this SDK");
-  if (std::strcmp(d.toolchain, PLUGFIT_TOOLCHAIN_TAG) != 0)
-    throw PluginError(label + " was built with toolchain \"" + d.toolchain + "\", but this plugfit needs \"" +
-                      PLUGFIT_TOOLCHAIN_TAG + "\"; rebuild it with the same compiler and libraries");
-  if (!valid_plugin_name(name)) throw PluginError(path + " declares an invalid plugin name \"" + name + "\"");
-  if (!expected_name.empty() && name != expected_name)
-    throw PluginError("the file " + path + " should hold plugin \"" + expected_name + "\" but declares \"" + name + "\"");
 
-  for (const TypeEntry* e : registry.entries())
-    if (e->provider == name)
-      throw PluginError(label + " is already loaded from another file (plugin names must be unique)");
   // The registrar stamps every type with this plugin's name: the plugin cannot name another.
   Registrar registrar = RegistryAccess::for_plugin(registry, name, d.version);
   try {

@@ -1,5 +1,7 @@
 // Plugins that must be refused, one per file, selected by -DVARIANT=...: each shows the host's
 // checks on the descriptor before it calls anything in the library.
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <plugfit/sdk.hpp>
@@ -24,12 +26,9 @@ class Noop final : public plugfit::Callback {
 
 }  // namespace
 
-#define DESCRIPTOR(NAME, MAJOR, MINOR, TOOLCHAIN, FN)                                                           \
-  namespace plugfit_plugin_entry {                                                                             \
-  extern "C" const plugfit_plugin_descriptor descriptor = {sizeof(plugfit_plugin_descriptor), MAJOR, MINOR,    \
-                                                           TOOLCHAIN, NAME, "9.9.9", "test plugin", &FN};      \
-  }                                                                                                            \
-  BOOST_DLL_ALIAS(plugfit_plugin_entry::descriptor, plugfit_plugin)
+#define DESCRIPTOR(NAME, MAJOR, MINOR, TOOLCHAIN, FN)              \
+  PLUGFIT_PLUGIN_NOTE_(NAME, "9.9.9", MAJOR, MINOR, TOOLCHAIN) \
+  PLUGFIT_PLUGIN_DESCRIPTOR_(NAME, "9.9.9", "test plugin", FN, MAJOR, MINOR, TOOLCHAIN)
 
 #if VARIANT == 1
 DESCRIPTOR("bad_abi_major", PLUGFIT_SDK_ABI_MAJOR + 1, 0, PLUGFIT_TOOLCHAIN_TAG, register_noop)
@@ -61,4 +60,23 @@ DESCRIPTOR("bad_forged_provider", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, 
            register_forged_provider)
 #elif VARIANT == 10
 DESCRIPTOR("bad_bare_name", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG, register_bare_name)
+#elif VARIANT == 11
+// Declares another SDK ABI and writes a marker file from a static constructor: the host must
+// refuse it from its note alone, so the marker is never written.
+DESCRIPTOR("bad_abi_constructor", PLUGFIT_SDK_ABI_MAJOR + 1, 0, PLUGFIT_TOOLCHAIN_TAG, register_noop)
+namespace {
+[[gnu::constructor]] void write_marker() {
+  if (const char* marker = std::getenv("PLUGFIT_TEST_MARKER"); marker != nullptr)
+    if (std::FILE* f = std::fopen(marker, "w"); f != nullptr) std::fclose(f);
+}
+}  // namespace
+#elif VARIANT == 12
+// A descriptor without its note, as no PLUGFIT_PLUGIN writes it: nothing can be checked before loading.
+PLUGFIT_PLUGIN_DESCRIPTOR_("bad_no_note", "9.9.9", "test plugin", register_noop, PLUGFIT_SDK_ABI_MAJOR,
+                           PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG)
+#elif VARIANT == 13
+// A note that passes the checks over a descriptor that says otherwise.
+PLUGFIT_PLUGIN_NOTE_("bad_note_mismatch", "9.9.9", PLUGFIT_SDK_ABI_MAJOR, PLUGFIT_SDK_ABI_MINOR, PLUGFIT_TOOLCHAIN_TAG)
+PLUGFIT_PLUGIN_DESCRIPTOR_("bad_note_mismatch", "9.9.9", "test plugin", register_noop, PLUGFIT_SDK_ABI_MAJOR + 1, 0,
+                           PLUGFIT_TOOLCHAIN_TAG)
 #endif

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -77,7 +79,13 @@ const std::string kAbi = std::to_string(PLUGFIT_SDK_ABI_MAJOR) + "." + std::to_s
 TEST_CASE("each malformed plugin is refused with a clear sentence") {
   CHECK(refusal("bad_no_descriptor", test_plugin("bad_no_descriptor")) ==
         test_plugin("bad_no_descriptor") +
-            " is not a plugfit plugin: it exports no plugfit_plugin descriptor (PLUGFIT_PLUGIN declares one)");
+            " is not a plugfit plugin: it has no .note.plugfit (PLUGFIT_PLUGIN writes one; rebuild it against this SDK)");
+  CHECK(refusal("bad_no_note", test_plugin("bad_no_note")) ==
+        test_plugin("bad_no_note") +
+            " is not a plugfit plugin: it has no .note.plugfit (PLUGFIT_PLUGIN writes one; rebuild it against this SDK)");
+  CHECK(refusal("bad_note_mismatch", test_plugin("bad_note_mismatch")) ==
+        "plugin \"bad_note_mismatch\" 9.9.9 (" + test_plugin("bad_note_mismatch") +
+            ") has a plugfit_plugin descriptor that does not match its .note.plugfit");
   CHECK(refusal("bad_abi_major", test_plugin("bad_abi_major")) ==
         "plugin \"bad_abi_major\" 9.9.9 (" + test_plugin("bad_abi_major") +
             ") was built for SDK ABI " + std::to_string(PLUGFIT_SDK_ABI_MAJOR + 1) + ".0, but this plugfit has ABI " + kAbi + "; rebuild it against this SDK");
@@ -97,6 +105,17 @@ TEST_CASE("each malformed plugin is refused with a clear sentence") {
   CHECK(refusal("bad_wrong_name", test_plugin("bad_wrong_name")) ==
         "the file " + test_plugin("bad_wrong_name") +
             " should hold plugin \"bad_wrong_name\" but declares \"someone_else\"");
+}
+
+TEST_CASE("a refused plugin runs none of its code: its static constructors never run") {
+  const fs::path marker = fs::temp_directory_path() / ("plugfit-marker-" + std::to_string(::getpid()));
+  fs::remove(marker);
+  ::setenv("PLUGFIT_TEST_MARKER", marker.c_str(), 1);
+  CHECK(refusal("bad_abi_constructor", test_plugin("bad_abi_constructor")) ==
+        "plugin \"bad_abi_constructor\" 9.9.9 (" + test_plugin("bad_abi_constructor") + ") was built for SDK ABI " +
+            std::to_string(PLUGFIT_SDK_ABI_MAJOR + 1) + ".0, but this plugfit has ABI " + kAbi + "; rebuild it against this SDK");
+  ::unsetenv("PLUGFIT_TEST_MARKER");
+  CHECK_FALSE(fs::exists(marker));
 }
 
 TEST_CASE("a plugin cannot register under another provider's name or a bare name") {
@@ -208,7 +227,7 @@ TEST_CASE("scan lists good plugins and says why each other file was refused") {
   for (const auto& r : scan.refused) refused[fs::path(r.file).stem().string()] = r.reason;
   for (const char* bad : {"bad_abi_major", "bad_abi_minor", "bad_toolchain", "bad_register_throws",
                           "bad_duplicate_type", "bad_no_descriptor", "bad_wrong_name", "bad_forged_provider",
-                          "bad_bare_name"})
+                          "bad_bare_name", "bad_abi_constructor", "bad_no_note", "bad_note_mismatch"})
     CHECK_MESSAGE(refused.count(bad) == 1, bad);
 }
 
