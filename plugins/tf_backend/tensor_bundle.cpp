@@ -108,8 +108,13 @@ TensorBundle::TensorBundle(fs::path prefix) : prefix_(std::move(prefix)) {
       throw FormatError(what + " is in shard " + std::to_string(e.shard_id) + " of " + std::to_string(header_.num_shards));
     if (e.offset < 0 || e.size < 0) throw FormatError(what + " has a negative offset or size");
     if (e.shape.unknown_rank) throw FormatError(what + " has a shape of unknown rank");
-    for (const auto d : e.shape.dims)
+    std::uint64_t count = 1;
+    for (const auto d : e.shape.dims) {
       if (d < 0) throw FormatError(what + " has a negative dimension");
+      if (d != 0 && count > (std::uint64_t(1) << 62) / static_cast<std::uint64_t>(d))
+        throw FormatError(what + " has a shape of more than 2^62 values");
+      count *= static_cast<std::uint64_t>(d);
+    }
     const std::size_t width = dtype_size(e.dtype);
     if (width != 0) {
       const std::uint64_t n = v.elements();
