@@ -221,6 +221,31 @@ History Sequential::fit(const Dataset& data, const FitOptions& options) {
                     manager->backend().uri().c_str(), name.c_str(), position.epoch, position.epoch + 1);
     }
   }
+  if (!options.resume_from.empty() && writer) {
+    // Another location's checkpoint (a TensorFlow SavedModel, say): read, never written.
+    context_of(*impl_, "FitOptions.resume_from");
+    const CheckpointUri from = parse_checkpoint_uri(options.resume_from);
+    const auto source = open_existing_backend(from, registry, loader);
+    const auto [name, record] = load_named(*source, from);
+    if (record.info.value("kind", "") != "full") {
+      session.restore(record, {true, false, false, false});
+      const Json keras = record.info.value("keras", Json::object());
+      const std::string why = keras.contains("optimizer_state") && keras["optimizer_state"].is_string()
+                                  ? keras["optimizer_state"].get<std::string>()
+                                  : std::string("it is a weights-only checkpoint");
+      warn(source->uri() + "/" + name + " holds weights but no optimizer state to resume (" + why +
+           "); continuing from its weights with a fresh optimizer at epoch 0");
+    } else {
+      // Another run's callbacks are not this run's; the run's own seed shuffles on.
+      session.restore(record, {true, true, true, false});
+      const TrainingPosition& position = session.position();
+      loop.initial_epoch = position.epoch;
+      resume = {position.batch, position.global_step};
+      if (options.verbose > 0)
+        std::printf("Continuing from %s/%s at step %lld (epoch %d)\n", source->uri().c_str(), name.c_str(),
+                    static_cast<long long>(position.global_step), position.epoch + 1);
+    }
+  }
   return plugfit::fit(*this, data, loop, callbacks, &session, resume);
 }
 

@@ -2,14 +2,29 @@
 #include <plugfit/checkpoint_index.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 
 namespace plugfit {
 
 namespace {
 
+// TensorFlow's locations have no telling name: the one filesystem look of the grammar. A folder
+// with saved_model.pb (a SavedModel) or TF's `checkpoint` file, or a prefix P with P.index
+// beside it, means "tf". Only paths that are there already are looked at, so a location a run is
+// about to create is never taken for one.
+bool is_tensorflow_location(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    return fs::is_regular_file(fs::path(path) / "saved_model.pb", ec) ||
+           (fs::is_regular_file(fs::path(path) / "checkpoint", ec) && !fs::exists(fs::path(path) / "index.json", ec));
+  return !fs::exists(path, ec) && fs::is_regular_file(path + ".index", ec);
+}
+
 // The scheme a plain path means by its name: Keras's file names are HDF5 files or zips the
-// hdf5: backend reads, a database an sqlite: file; any other path is a folder.
+// hdf5: backend reads, a database an sqlite: file; TensorFlow's folders and prefixes tf:; any
+// other path is a folder.
 std::string scheme_for_bare_path(const std::string& path) {
   std::string lower = path;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -22,6 +37,7 @@ std::string scheme_for_bare_path(const std::string& path) {
     if (ends_with(suffix)) return "hdf5";
   for (const char* suffix : {".db", ".sqlite"})
     if (ends_with(suffix)) return "sqlite";
+  if (is_tensorflow_location(path)) return "tf";
   return "dir";
 }
 

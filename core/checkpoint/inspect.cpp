@@ -40,6 +40,14 @@ Json describe_checkpoints(const CheckpointBackend& backend) {
         if (optimizer.is_object() && optimizer.contains("iterations")) summary["optimizer_iterations"] = optimizer["iterations"];
         entry["keras"] = std::move(summary);
       }
+      // A TensorFlow checkpoint (the tf: backend): its variables, index and step count.
+      const Json tf = info.value("tf", Json());
+      if (tf.is_object()) {
+        Json summary = Json::object();
+        for (const char* key : {"index", "variables", "step"})
+          if (tf.contains(key)) summary[key] = tf[key];
+        entry["tf"] = std::move(summary);
+      }
     } catch (const CheckpointCorrupt& e) {
       entry.update({{"status", "corrupt"}, {"error", e.what()}});
     }

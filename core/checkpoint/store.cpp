@@ -47,7 +47,8 @@ std::unique_ptr<CheckpointBackend> open_existing_backend(const CheckpointUri& ur
   require_backend_type(uri, registry, loader);
   const fs::path path(uri.location);
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  // A TensorFlow checkpoint prefix names no file itself: PREFIX.index is there.
+  if (!fs::exists(path, ec) && !(uri.scheme == "tf" && fs::is_regular_file(uri.location + ".index", ec))) {
     const std::string where = path.is_absolute() ? "" : " (looked at " + fs::absolute(path, ec).string() + ")";
     throw InputError("the checkpoint location " + uri.text() + " does not exist" + where);
   }

@@ -189,6 +189,19 @@ int cmd_inspect(const Args& args) {
       if (c["keras"].contains("optimizer_state") && c["keras"]["optimizer_state"].is_string())
         std::printf("    optimizer state: %s\n", c["keras"]["optimizer_state"].get<std::string>().c_str());
     }
+    if (c.contains("tf") && c["tf"].is_object()) {  // a TensorFlow checkpoint: every variable it stores
+      const Json& tf = c["tf"];
+      const Json variables = tf.value("variables", Json::array());
+      std::printf("    TensorFlow variables: %zu in %s", variables.size(), tf.value("index", std::string()).c_str());
+      if (tf.contains("step")) std::printf(", step count (optimizer/iter) %lld", static_cast<long long>(tf["step"].get<std::int64_t>()));
+      std::printf("\n");
+      for (const auto& v : variables) {
+        std::string shape;
+        for (const auto& d : v.value("shape", Json::array())) shape += (shape.empty() ? "" : ", ") + d.dump();
+        std::printf("      %-72s %-8s (%s)\n", v.value("key", std::string()).c_str(), v.value("dtype", std::string()).c_str(),
+                    shape.c_str());
+      }
+    }
   }
   return any_corrupt ? 1 : 0;
 }

@@ -118,6 +118,7 @@ int train_run(RunSpec& run, const ArgParser& parser, Context& context, const std
   options.checkpoint = checkpoint_uri;
   if (!checkpoint_uri.empty()) options.checkpoint_options = manager_options(run.checkpoint, run.path + ": \"checkpoint\"");
   options.resume = parser.has_flag("--resume");
+  if (auto from = parser.get("--resume-from")) options.resume_from = *from;
   options.overwrite = parser.has_flag("--overwrite");
   options.checkpoint_info = {{"data", {{"train", run.train_data}, {"validation", run.validation_data},
                                        {"test", run.test_data}}}};
@@ -176,6 +177,8 @@ int cmd_train(const Args& args) {
                                      "when the batch is large enough to gain)")
       .option("--checkpoint", "URI", "save a full checkpoint every epoch at URI (dir:PATH, sqlite:FILE, hdf5:FILE)")
       .flag("--resume", "continue from the latest good checkpoint at the checkpoint location")
+      .option("--resume-from", "URI", "continue from the checkpoint at URI (weights, optimizer state, step count; "
+                                      "tf:SAVED_MODEL, a Keras file) and save this run's checkpoints at --checkpoint")
       .flag("--overwrite", "remove the checkpoints and index already at the checkpoint location, then train")
       .option("--distributed", "NAME", "train data-parallel over the communicator plugin NAME (mpi: run under "
                                        "`mpirun -np N`); batch_size is the global batch")
@@ -197,6 +200,9 @@ int cmd_train(const Args& args) {
   const std::string checkpoint_uri =
       run.checkpoint.is_string() ? run.checkpoint.get<std::string>()
                                  : run.checkpoint.is_object() ? run.checkpoint.value("uri", std::string()) : "";
+  if (parser.has_flag("--resume") && parser.get("--resume-from"))
+    throw InputError("--resume and --resume-from contradict each other: --resume continues the run at the checkpoint "
+                     "location, --resume-from continues another location's checkpoint as a new run");
   if (parser.has_flag("--resume") && checkpoint_uri.empty())
     throw InputError("--resume needs a checkpoint location: --checkpoint URI or \"checkpoint\" in the run file");
   if (parser.has_flag("--overwrite") && (checkpoint_uri.empty() || parser.has_flag("--resume")))

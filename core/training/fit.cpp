@@ -30,6 +30,9 @@ void FitOptions::validate() const {
   if (resume && checkpoint.empty()) throw InputError("\"resume\" needs a \"checkpoint\" location to resume from");
   if (overwrite && checkpoint.empty()) throw InputError("\"overwrite\" needs a \"checkpoint\" location to clear");
   if (overwrite && resume) throw InputError("\"overwrite\" and \"resume\" contradict each other");
+  if (resume && !resume_from.empty())
+    throw InputError("\"resume\" and \"resume_from\" contradict each other: resume the run at \"checkpoint\", or "
+                     "continue from " + resume_from);
   if (checkpoint_options.mode != "min" && checkpoint_options.mode != "max")
     throw InputError("\"checkpoint_options.mode\" must be \"min\" or \"max\", got \"" + checkpoint_options.mode + "\"");
   if (checkpoint_options.max_to_keep && *checkpoint_options.max_to_keep == 0)

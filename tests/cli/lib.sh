@@ -37,6 +37,13 @@ need_keras_files() {
     skip "../shared/keras_files is not beside this clone (CI lays it out; see README)"
 }
 
+# The real TensorFlow checkpoints and SavedModels (../shared/tf_files/README.md), as CI lays them out.
+tf_files=$root/../shared/tf_files
+need_tf_files() {
+  [ -d "$tf_files" ] ||
+    skip "../shared/tf_files is not beside this clone (CI lays it out; see README)"
+}
+
 # wait_until PID COMMAND...: polls COMMAND until it succeeds, while PID runs (progress markers,
 # not sleeps, decide when a test acts, so a loaded machine only makes it slower). Fails when
 # PID ends first or after 10 minutes.

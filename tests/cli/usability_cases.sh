@@ -72,7 +72,7 @@ case $case_name in
     expect_error 2 "the checkpoint location dir:absent does not exist" "$plugfit" predict dir:absent --input x.npy --output y.npy
     expect_error 2 "the checkpoint location dir:absent does not exist" "$plugfit" convert dir:absent dir:other
     [ -z "$(ls | grep -v '^run.json$\|^stdout.txt$\|^stderr.txt$')" ] || fail "something was created: $(ls)"
-    expect_error 2 '^plugfit: error: no checkpoint backend for "nope:" URIs \(known: dir, hdf5, sqlite;' "$plugfit" inspect nope:x
+    expect_error 2 '^plugfit: error: no checkpoint backend for "nope:" URIs \(known: dir, hdf5, sqlite, tf;' "$plugfit" inspect nope:x
     ;;
   *) fail "unknown case $case_name" ;;
 esac

@@ -5,7 +5,10 @@
 //   SCHEME    a scheme a backend plugin registers ("sqlite", "hdf5") or "dir". Without one (a
 //             plain path, or a ':' after the first '/') the path's name decides, as Keras's own
 //             file names do: ".keras", ".h5", ".hdf5" (".weights.h5" included) mean "hdf5",
-//             ".db" and ".sqlite" mean "sqlite", anything else (a folder) "dir"
+//             ".db" and ".sqlite" mean "sqlite"; a path that is a TensorFlow location already
+//             (a folder with saved_model.pb or TF's `checkpoint` file, or a prefix P with
+//             P.index beside it: the grammar's one look at the filesystem) means "tf";
+//             anything else (a folder) "dir"
 //   LOCATION  the backend's location (a folder, a file); must not be empty
 //   NAME      one checkpoint: a checkpoint name, "latest" or "best"; empty means the latest
 //

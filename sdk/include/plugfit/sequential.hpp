@@ -116,6 +116,12 @@ struct FitOptions {
   bool overwrite = false;
   // Merged into every checkpoint's info (the CLI records its data specs under "data").
   Json checkpoint_info = Json::object();
+  // Continue from the checkpoint at this URI ("tf:saved_model_dir", "old.h5#best"): its weights,
+  // optimizer state and step count, as resume does, while `checkpoint` (when set) receives this
+  // run's checkpoints as a new run's. For a source plugfit cannot write to (tf:, a read-only
+  // copy). A weights-only source gives its weights and a fresh optimizer, with a warning. Empty:
+  // none. Not with resume (SDK ABI 4.1).
+  std::string resume_from{};
   // ensures: returns, or throws InputError naming the field at fault.
   void validate() const;
 };
