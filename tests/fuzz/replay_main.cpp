@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   std::vector<fs::path> inputs;
   for (int i = 1; i < argc; ++i) {
+    if (!fs::exists(argv[i])) continue;  // a corpus with no committed inputs yet
     if (fs::is_directory(argv[i])) {
       for (const auto& entry : fs::directory_iterator(argv[i]))
         if (entry.is_regular_file()) inputs.push_back(entry.path());
@@ -24,9 +25,9 @@ int main(int argc, char** argv) {
     }
   }
   std::sort(inputs.begin(), inputs.end());
-  if (inputs.empty()) {
-    std::fprintf(stderr, "usage: %s CORPUS_DIR_OR_FILE...: no inputs found\n", argv[0]);
-    return 2;
+  if (inputs.empty()) {  // meson's skip, with the reason scripts/test prints
+    std::printf("skipped: no corpus inputs committed for %s (scripts/fuzz seeds it from ../shared)\n", argv[0]);
+    return 77;
   }
   for (const auto& path : inputs) {
     std::ifstream in(path, std::ios::binary);
