@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <string_view>
 
 #include <plugfit/npy.hpp>
 
@@ -217,23 +219,39 @@ NamedTensor read_tensor(const std::string& name, const std::string& bytes, const
 
 bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
-// Removes .tmp-* and .trash-* folders left by processes that are gone.
+// plugfit's own temporary folders are named .tmp-NAME-PID-N.plugfit and .trash-NAME-PID-N.plugfit,
+// so that the clean-up never touches a user's file that merely looks alike.
+constexpr std::string_view kTemporarySuffix = ".plugfit";
+
+std::string unique_suffix() {
+  return std::to_string(::getpid()) + "-" + std::to_string(save_counter.fetch_add(1)) + std::string(kTemporarySuffix);
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The PID of a temporary folder plugfit made, or 0 when NAME is not one.
+long temporary_owner(std::string_view name) {
+  if (!name.starts_with(".tmp-") && !name.starts_with(".trash-")) return 0;
+  if (!name.ends_with(kTemporarySuffix)) return 0;
+  name.remove_suffix(kTemporarySuffix.size());
+  const auto last = name.rfind('-');
+  if (last == std::string_view::npos || last == 0 || !all_digits(name.substr(last + 1))) return 0;
+  const auto before = name.rfind('-', last - 1);
+  if (before == std::string_view::npos) return 0;
+  const std::string_view pid = name.substr(before + 1, last - before - 1);
+  return all_digits(pid) && pid.size() < 10 ? std::stol(std::string(pid)) : 0;
+}
+
+// Removes the temporary folders left by processes that are gone (a folder, never a symlink).
 void remove_stale(const fs::path& root) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp-", 0) != 0 && name.rfind(".trash-", 0) != 0) continue;
-    // .tmp-NAME-PID-N: the PID is the second-to-last dash-separated field.
-    const auto last = name.rfind('-');
-    const auto before = last == std::string::npos ? std::string::npos : name.rfind('-', last - 1);
-    if (before == std::string::npos) continue;
-    const long pid = std::strtol(name.substr(before + 1, last - before - 1).c_str(), nullptr, 10);
+    const long pid = temporary_owner(entry.path().filename().string());
+    if (pid == 0 || !entry.is_directory(ec) || entry.is_symlink(ec)) continue;
     if (!process_alive(pid)) fs::remove_all(entry.path(), ec);
   }
-}
-
-std::string unique_suffix() {
-  return std::to_string(::getpid()) + "-" + std::to_string(save_counter.fetch_add(1));
 }
 
 }  // namespace

@@ -179,15 +179,16 @@ Tensor read_idx_data(const std::string& path, bool scale_u8) {
     throw InputError("IDX file " + path + " is truncated: its header ends before its " + std::to_string(ndims) +
                      " dimensions");
   Shape shape(ndims);
-  std::size_t count = 1;
-  for (std::size_t d = 0; d < ndims; ++d) {
-    shape[d] = load_be32(dim_bytes + 4 * d);
-    if (__builtin_mul_overflow(count, shape[d], &count))
-      throw InputError("IDX file " + path + " declares dimensions " + dims_str(shape) + " too large to load");
-  }
-  std::size_t bytes = 0;
-  if (__builtin_mul_overflow(count, type->width, &bytes) || count > (std::size_t{1} << 40))
-    throw InputError("IDX file " + path + " declares dimensions " + dims_str(shape) + " too large to load");
+  for (std::size_t d = 0; d < ndims; ++d) shape[d] = load_be32(dim_bytes + 4 * d);
+  const std::size_t count = checked_shape_size(shape, "IDX file " + path);
+  const std::size_t bytes = count * type->width;
+  // Nothing is allocated for more data than the file can hold: deflate expands at most 1032-fold.
+  std::error_code ec;
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  constexpr std::uintmax_t kMaxDeflateRatio = 1032;
+  if (!ec && bytes / kMaxDeflateRatio > file_bytes)
+    throw InputError("IDX file " + path + " declares dimensions " + dims_str(shape) + " (" + std::to_string(bytes) +
+                     " bytes), more than its " + std::to_string(file_bytes) + " bytes can hold even compressed");
 
   Tensor t;
   try {

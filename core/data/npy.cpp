@@ -292,10 +292,7 @@ Header parse_header(std::string_view bytes, const std::string& what) {
   if (fortran)
     refuse(what, "is in Fortran order, which is not supported (save a C-ordered array, e.g. "
                  "numpy.ascontiguousarray)");
-  std::size_t count = 1;
-  for (std::size_t d : h.shape)
-    if (__builtin_mul_overflow(count, d, &count))
-      refuse(what, "declares a shape " + full_shape_str(h.shape) + " whose element count overflows");
+  const std::size_t count = checked_shape_size(h.shape, what);
   if (__builtin_mul_overflow(count, dtype_width(h.dtype), &h.data_bytes))
     refuse(what, "declares a shape " + full_shape_str(h.shape) + " whose byte count overflows");
   return h;

@@ -17,12 +17,14 @@ class WeightCollector final : public BuildContext {
       : store_(store), layer_(std::move(layer)), rng_(rng), samples_(samples), layer_trainable_(layer_trainable) {}
   Weight& add_weight(const std::string& name, const Shape& shape, const Initializer& init,
                      bool trainable = true) override {
+    // Checked first: a config's shape must not make plugfit allocate without bound.
+    const std::size_t size = checked_shape_size(shape, "the layer " + layer_ + "'s weight \"" + name + "\"");
     Weight& w = store_.emplace_back();
     w.name = layer_ + "/" + name;
     w.shape = shape;
     w.initializer = init;
     w.trainable = trainable && layer_trainable_;
-    w.size = shape_size(shape);
+    w.size = size;
     return w;
   }
   Rng& rng() override { return rng_; }

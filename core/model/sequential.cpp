@@ -178,6 +178,7 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
     throw InputError("the model expects input of shape " + shape_str(*impl_->declared_input_shape_) +
                      " but the data has shape " + shape_str(input_shape));
   impl_->rng_.reseed(derive_seed(seed, 2));  // dropout stream
+  checked_shape_size(input_shape, "the model's input");
   Shape shape = input_shape;
   impl_->input_shape_ = input_shape;
   impl_->layer_output_shapes_.clear();
@@ -193,6 +194,7 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
     } catch (...) {
       rethrow_from_layer(i, "build");
     }
+    checked_shape_size(shape, "the output of the layer " + layer.name());
     layer.set_needs_input_gradient(learns_before);
     impl_->layer_params_.push_back(0);
     bool layer_learns = false;
@@ -215,6 +217,10 @@ void Sequential::build(const Shape& input_shape, std::uint64_t seed) {
         w->offset = total;
         total += w->size;
       }
+  // The weights live in one flat buffer, a tensor like any other.
+  if (total > max_tensor_elements())
+    throw InputError("the model has " + std::to_string(total) + " parameters, more than the limit of " +
+                     std::to_string(max_tensor_elements()) + " (PLUGFIT_MAX_TENSOR_ELEMENTS raises it)");
   impl_->num_trainable_ = 0;
   for (const Weight* w : impl_->weights_)
     if (w->trainable) impl_->num_trainable_ += w->size;

@@ -24,7 +24,10 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
       save_weights_only_(config.get<bool>("save_weights_only", false)),
       save_last_(config.get<bool>("save_last", false)),
       async_(config.get<bool>("async", false)) {
-  for (std::size_t start = 0; start <= filepath_.size();) {
+  // Every component is checked, the first one after a scheme too ("dir:../x/best").
+  const std::size_t colon = filepath_.find(':');
+  const std::size_t path_start = colon != std::string::npos && colon < filepath_.find('/') ? colon + 1 : 0;
+  for (std::size_t start = path_start; start <= filepath_.size();) {
     const std::size_t end = std::min(filepath_.find('/', start), filepath_.size());
     if (filepath_.compare(start, end - start, "..") == 0 && end - start == 2)
       throw InputError("ModelCheckpoint: the filepath \"" + filepath_ + "\" would write outside the checkpoint folder "

@@ -16,24 +16,36 @@ std::string format_one(const std::string& pattern, const std::string& key, const
   if (spec.size() >= 2 && (spec[1] == '<' || spec[1] == '>' || spec[1] == '^')) fill = spec[0], align = spec[1], i = 2;
   else if (!spec.empty() && (spec[0] == '<' || spec[0] == '>' || spec[0] == '^')) align = spec[0], i = 1;
   if (i < spec.size() && spec[i] == '0' && align == '\0') fill = '0', align = '=', ++i;
+  // Width and precision are bounded: a name is a file name, and the numbers must not overflow.
+  constexpr int kMaxDigits = 100;
+  auto number = [&](int& out) {
+    out = 0;
+    while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i]))) {
+      out = out * 10 + (spec[i++] - '0');
+      if (out > kMaxDigits)
+        throw InputError("the filepath template \"" + pattern + "\" asks for more than " + std::to_string(kMaxDigits) +
+                         " characters in the format spec \"" + spec + "\" for \"" + key + "\"");
+    }
+  };
   int width = 0, precision = -1;
-  while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i]))) width = width * 10 + (spec[i++] - '0');
+  number(width);
   if (i < spec.size() && spec[i] == '.') {
-    precision = 0;
     ++i;
-    while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i])))
-      precision = precision * 10 + (spec[i++] - '0');
+    number(precision);
   }
   const char type = i < spec.size() ? spec[i++] : '\0';
   if (i != spec.size() || (type != '\0' && std::string("dfFeEgG%").find(type) == std::string::npos))
     throw InputError("the filepath template \"" + pattern + "\" has a format spec \"" + spec + "\" for \"" + key +
                      "\" that plugfit does not support (use d, f, e, g, %, width and precision)");
-  char buf[128];
+  // An integer too large for long long is printed by %.0f, which has no such limit.
+  const bool fits_long_long = std::fabs(value) < 9.2e18;
+  char buf[512];  // room for 1e308 with a precision of 100
   if (type == 'd') {
     if (value != std::floor(value))
       throw InputError("the filepath template \"" + pattern + "\" formats \"" + key + "\" with d, but it is " +
                        std::to_string(value));
-    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
+    if (fits_long_long) std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
+    else std::snprintf(buf, sizeof buf, "%.0f", value);
   } else if (type == '%') {
     std::snprintf(buf, sizeof buf, "%.*f%%", precision < 0 ? 6 : precision, value * 100.0);
   } else if (type != '\0') {

@@ -37,7 +37,7 @@ inline std::pair<Sequential, Sequential> straight_and_resumed(const std::functio
   resumed.fit(data, options);
   const auto p = straight.parameters(), q = resumed.parameters();
   REQUIRE(p.size() == q.size());
-  CHECK(std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(p.data(), q.data(), p.size() * sizeof(float)));
   return {std::move(straight), std::move(resumed)};
 }
 

@@ -157,3 +157,24 @@ TEST_CASE("a file-size limit hit mid-save fails the save and keeps the previous 
   for (const auto& entry : fs::directory_iterator(dir.path))
     CHECK(entry.path().filename().string().rfind(".tmp-", 0) != 0);
 }
+
+// Issue 15: the clean-up removed any .tmp-*-* entry whose second-to-last field was not a live PID,
+// a user's files too. It now removes only plugfit's own folders of dead processes.
+TEST_CASE("the clean-up of a dead writer's folders leaves files that merely look alike") {
+  TempDir dir;
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);  // a PID no process has now
+  const std::string dead = std::to_string(child);
+  fs::create_directories(dir.path);
+  const fs::path stale = dir.path / (".tmp-c-" + dead + "-0.plugfit");
+  fs::create_directories(stale / "weights");
+  std::ofstream(dir.path / (".tmp-notes-" + dead + "-1")) << "the user's";
+  fs::create_directories(dir.path / (".tmp-drafts-" + dead + "-2"));
+  fs::create_directories(dir.path / (".trash-old-" + dead + "-x.plugfit"));
+  DirBackend(dir.path).save("c", sample(1.f));
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(dir.path / (".tmp-notes-" + dead + "-1")));
+  CHECK(fs::exists(dir.path / (".tmp-drafts-" + dead + "-2")));
+  CHECK(fs::exists(dir.path / (".trash-old-" + dead + "-x.plugfit")));
+}

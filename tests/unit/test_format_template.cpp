@@ -27,3 +27,17 @@ TEST_CASE("a missing key or an unsupported spec is an error naming it") {
   CHECK_THROWS_WITH_AS(format_template("{epoch", v), doctest::Contains("unclosed"), plugfit::InputError);
   CHECK_THROWS_WITH_AS(format_template("{loss:d}", v), doctest::Contains("formats \"loss\" with d"), plugfit::InputError);
 }
+
+// Issue 15's UBSan findings: a width or precision of many digits overflowed an int, and a value
+// beyond long long's range was cast to it.
+TEST_CASE("huge widths, precisions and integers are refused or printed without overflow") {
+  const std::map<std::string, double> v{{"epoch", 1}, {"loss", 1e300}, {"step", -3e19}};
+  CHECK_THROWS_WITH_AS(format_template("{epoch:99999999999d}", v), doctest::Contains("more than 100 characters"),
+                       plugfit::InputError);
+  CHECK_THROWS_WITH_AS(format_template("{epoch:.99999999999f}", v), doctest::Contains("more than 100 characters"),
+                       plugfit::InputError);
+  CHECK(format_template("{loss:d}", v).size() == 301);
+  CHECK(format_template("{step}", v) == "-3e+19");
+  CHECK(format_template("{step:d}", v) == "-30000000000000000000");
+  CHECK(format_template("{loss:.100f}", v).size() == 301 + 1 + 100);
+}

@@ -43,7 +43,7 @@ struct Host {
 
 bool same_bits(const NamedTensor& a, const NamedTensor& b) {
   return a.name == b.name && a.shape == b.shape && a.values.size() == b.values.size() &&
-         std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0;
+         plugfit::test::same_memory(a.values.data(), b.values.data(), a.values.size() * sizeof(float));
 }
 
 void check_same(const CheckpointRecord& got, const CheckpointRecord& want) {
@@ -197,7 +197,7 @@ TEST_CASE("a trained model's full record round-trips bit for bit, and rebuilds t
   check_same(back, record);
   auto rebuilt = model_from_record(back, host.registry, host.loader);
   REQUIRE(rebuilt->parameters().size() == model->parameters().size());
-  CHECK(std::memcmp(rebuilt->parameters().data(), model->parameters().data(), model->parameters().size_bytes()) == 0);
+  CHECK(plugfit::test::same_memory(rebuilt->parameters().data(), model->parameters().data(), model->parameters().size_bytes()));
   CHECK(rebuilt->optimizer()->iterations() == model->optimizer()->iterations());
 }
 

@@ -123,3 +123,15 @@ TEST_CASE("IDX files with a bad magic, an unknown type or no file at all") {
   msg = input_error([&] { plugfit::load_dataset("idx:" + dir.file("x.idx") + "," + dir.file("y.idx")); });
   CHECK(contains(msg, "2 samples but 3 labels"));
 }
+
+// Issue 15: IDX dimensions were trusted up to 2^40 elements, allocated before reading.
+TEST_CASE("IDX dimensions beyond the tensor limit or the file's size are refused before allocating") {
+  TempDir dir;
+  const std::string path = dir.file("huge.idx");
+  write_file(path, idx_header(0x08, {0, 0xFFFFFFFFu, 0xFFFFFFFFu}));
+  CHECK(contains(input_error([&] { plugfit::read_idx(path); }), "more than the limit of 1073741824 elements"));
+  write_file(path, idx_header(0x08, {1000, 1000, 1000}));  // a gigabyte declared in 20 bytes
+  const std::string msg = input_error([&] { plugfit::read_idx(path); });
+  CHECK(contains(msg, "IDX file " + path + " declares dimensions"));
+  CHECK(contains(msg, "more than its 16 bytes can hold even compressed"));
+}

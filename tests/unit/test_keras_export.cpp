@@ -26,7 +26,7 @@ namespace {
 
 bool same_bits(const NamedTensor& a, const NamedTensor& b) {
   return a.name == b.name && a.shape == b.shape && a.values.size() == b.values.size() &&
-         std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0;
+         plugfit::test::same_memory(a.values.data(), b.values.data(), a.values.size() * sizeof(float));
 }
 
 void check_same(const StoredCheckpoint& read, const StoredCheckpoint& written) {
@@ -87,8 +87,8 @@ TEST_CASE("each Keras format reads back bit for bit through its plugfit group") 
       const ArchiveWeights weights = open_archive_weights(path);
       REQUIRE(has_plugfit_group(weights.file));
       check_same(read_plugfit_group(weights.file, name), written);
-      CHECK(std::memcmp(dataset_values(weights.file, "/layers/dense/vars/1").data(), written.record.tensors[1].values.data(),
-                        64 * sizeof(float)) == 0);
+      CHECK(plugfit::test::same_memory(dataset_values(weights.file, "/layers/dense/vars/1").data(), written.record.tensors[1].values.data(),
+                        64 * sizeof(float)));
     } else {
       const Handle file = open_file(path);
       REQUIRE(has_plugfit_group(file));
@@ -97,7 +97,7 @@ TEST_CASE("each Keras format reads back bit for bit through its plugfit group") 
       const std::string bias = keras_format_for(path) == KerasFormat::legacy_h5
                                    ? "/model_weights/dense/sequential/dense/bias"
                                    : "/layers/dense/vars/1";
-      CHECK(std::memcmp(dataset_values(file, bias).data(), written.record.tensors[1].values.data(), 64 * sizeof(float)) == 0);
+      CHECK(plugfit::test::same_memory(dataset_values(file, bias).data(), written.record.tensors[1].values.data(), 64 * sizeof(float)));
       const std::string velocity = keras_format_for(path) == KerasFormat::legacy_h5
                                        ? "/optimizer_weights/adam/sequential_dense_2_bias_velocity"
                                        : "/optimizer/vars/13";

@@ -144,6 +144,10 @@ TEST_CASE("options are checked: unknown keys, bad modes, escaping paths, missing
                        doctest::Contains("ModelCheckpoint has no option \"save_best_onyl\""), InputError);
   CHECK_THROWS_WITH_AS(h.make({{"filepath", "c/x"}, {"mode", "up"}}), doctest::Contains("mode must be"), InputError);
   CHECK_THROWS_WITH_AS(h.make({{"filepath", "c/../../x"}}), doctest::Contains("would write outside"), InputError);
+  // Issue 15: a '..' right after the scheme got past the check.
+  for (const char* escaping : {"dir:../x/best", "hdf5:../x.h5", "sqlite:../m.db/best", "dir:a/../../b/c", "../m.keras"})
+    CHECK_THROWS_WITH_AS(h.registry.create_callback("ModelCheckpoint", {{"filepath", escaping}}),
+                         doctest::Contains("would write outside"), InputError);
   auto cb = h.make({{"filepath", "c/{val_acc:.2f}"}});
   CHECK_THROWS_WITH_AS(h.epochs(*cb, {0.5}), doctest::Contains("no \"val_acc\" in the logs"), InputError);
 }

@@ -232,5 +232,5 @@ TEST_CASE("a model with BatchNormalization resumes bit for bit, moving statistic
   REQUIRE(moving != nullptr);
   CHECK(moving->value_data[0] != 0.f);  // training moved it
   const Tensor a = straight.predict(data, 64), b = resumed.predict(data, 64);
-  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(a.data(), b.data(), a.size() * sizeof(float)));
 }

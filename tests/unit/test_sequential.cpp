@@ -263,7 +263,7 @@ TEST_CASE("a non-trainable weight round-trips through dir:, sqlite: and hdf5:, w
     auto rebuilt = model_from_record(backend->load("ckpt"), host.registry, host.loader);
     REQUIRE(rebuilt->num_params() == model->num_params());
     CHECK(rebuilt->num_trainable() == model->num_trainable());
-    CHECK(std::memcmp(rebuilt->parameters().data(), model->parameters().data(), model->parameters().size_bytes()) == 0);
+    CHECK(plugfit::test::same_memory(rebuilt->parameters().data(), model->parameters().data(), model->parameters().size_bytes()));
     CHECK(values_of(*rebuilt->find_weight("moving_scale/moving_mean")) == values_of(*model->find_weight("moving_scale/moving_mean")));
     for (const auto& slot : rebuilt->optimizer()->slots()) CHECK(slot.values->size() == rebuilt->num_trainable());
   }

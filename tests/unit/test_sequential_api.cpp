@@ -9,6 +9,8 @@
 
 #include <plugfit/plugfit.hpp>
 
+#include "same_memory.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -106,14 +108,14 @@ TEST_CASE("fit, save and load_model: the loaded model predicts the same") {
   plugfit::Sequential loaded = plugfit::load_model(saved.text());
   const plugfit::Tensor a = model.predict(data, 50), b = loaded.predict(data, 50);
   REQUIRE(a.size() == b.size());
-  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(a.data(), b.data(), a.size() * sizeof(float)));
   CHECK(loaded.evaluate(data).at("loss") == doctest::Approx(model.evaluate(data).at("loss")));
   // load_weights into a fresh model of the same architecture.
   plugfit::Sequential fresh = small_model();
   fresh.build({4}, 99);
   fresh.load_weights(saved.text());
   const plugfit::Tensor c = fresh.predict(data, 50);
-  CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(a.data(), c.data(), a.size() * sizeof(float)));
 }
 
 TEST_CASE("resume through FitOptions ends bit-identical to a straight run") {
@@ -134,7 +136,7 @@ TEST_CASE("resume through FitOptions ends bit-identical to a straight run") {
   CHECK(rest.epochs == std::vector<int>{2, 3});
   const auto p = straight.parameters(), q = resumed.parameters();
   REQUIRE(p.size() == q.size());
-  CHECK(std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(p.data(), q.data(), p.size() * sizeof(float)));
 }
 
 TEST_CASE("bad options are InputErrors naming the field") {
@@ -200,7 +202,7 @@ TEST_CASE("the application's own layer type saves and loads by name through its 
   const auto saved = model.save("dir:" + folder.path + "/m");
   plugfit::Sequential loaded = plugfit::load_model(saved.text(), context_with_twice());
   const plugfit::Tensor a = model.predict(data), b = loaded.predict(data);
-  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  CHECK(plugfit::test::same_memory(a.data(), b.data(), a.size() * sizeof(float)));
   // Without the registration the name is unknown: it would be a plugin "myapp", which is nowhere.
   CHECK(error_of([&] { plugfit::load_model(saved.text()); }).find("myapp") != std::string::npos);
 }

@@ -68,7 +68,7 @@ bool same_bits(const CheckpointRecord& got, const CheckpointRecord& want) {
   for (std::size_t i = 0; i < want.tensors.size(); ++i) {
     const NamedTensor &g = got.tensors[i], &w = want.tensors[i];
     if (g.name != w.name || g.shape != w.shape || g.values.size() != w.values.size() ||
-        std::memcmp(g.values.data(), w.values.data(), w.values.size() * sizeof(float)) != 0)
+        !plugfit::test::same_memory(g.values.data(), w.values.data(), w.values.size() * sizeof(float)))
       return false;
   }
   return true;

@@ -16,6 +16,7 @@
 #include <plugfit/registry.hpp>
 
 #include "data/dataset.hpp"
+#include "same_memory.hpp"
 #include "builtins/builtins.hpp"
 #include "model/sequential.hpp"
 #include "training/callback_access.hpp"

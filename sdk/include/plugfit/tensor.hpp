@@ -31,6 +31,16 @@ PLUGFIT_API std::size_t shape_size(const Shape& shape);
 // The shape of a tensor as a Shape.
 PLUGFIT_API Shape shape_of(const Tensor& t);
 
+// The most elements one tensor read from a file or declared by a config may have: 2^30 (4 GiB
+// of float32), or the value of PLUGFIT_MAX_TENSOR_ELEMENTS when that is set (a positive integer).
+// A hostile header cannot make plugfit allocate more than this.
+PLUGFIT_API std::size_t max_tensor_elements();
+// The number of elements of shape, checked before anything is allocated.
+// ensures: throws InputError "<what> has the shape S, more than the limit of N elements (...)" when
+//   the product of its non-zero dimensions exceeds max_tensor_elements() (a zero dimension does not
+//   excuse the others: strides are computed from them).
+PLUGFIT_API std::size_t checked_shape_size(const Shape& shape, const std::string& what);
+
 // A view of n floats at data with the given shape (the caller keeps the memory alive).
 inline TensorView view_of(float* data, const Shape& shape) {
   return TensorView(xt::xbuffer_adaptor<float*, xt::no_ownership>(data, shape_size(shape)), shape);
