@@ -81,7 +81,7 @@ void check_type_spec(const Json& spec, const std::string& field) {
                      (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string());
   if (!named)
     throw InputError("CompileOptions: \"" + field + "\" must be a type name or {\"class_name\": ..., \"config\": {...}}, got " +
-                     spec.dump());
+                     json_excerpt(spec));
 }
 
 }  // namespace

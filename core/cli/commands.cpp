@@ -156,11 +156,23 @@ int cmd_inspect(const Args& args) {
   const CheckpointSource source(parser.positionals().at(0), parser);
   const CheckpointBackend* backend = source.backend.get();
   const Json out = describe_checkpoints(*backend);
-  bool any_corrupt = false;
-  for (const auto& c : out["checkpoints"]) any_corrupt = any_corrupt || c["status"] == "corrupt";
+  std::vector<std::string> corrupt;
+  for (const auto& c : out["checkpoints"])
+    if (c["status"] == "corrupt") corrupt.push_back(c["name"].get<std::string>());
+  // The listing shows each damage; one sentence on stderr (exit 1) says the location is not whole.
+  auto verdict = [&] {
+    if (corrupt.empty()) return 0;
+    std::string names;
+    for (std::size_t i = 0; i < corrupt.size() && i < 5; ++i) names += (i == 0 ? "" : ", ") + corrupt[i];
+    if (corrupt.size() > 5) names += ", ...";
+    throw CheckpointCorrupt(std::to_string(corrupt.size()) + " of " + std::to_string(out["checkpoints"].size()) +
+                            " checkpoints in " + backend->uri() + (corrupt.size() == 1 ? " is" : " are") +
+                            " corrupt (" + names + ")");
+  };
   if (parser.has_flag("--json")) {
     std::printf("%s\n", out.dump(2).c_str());
-    return any_corrupt ? 1 : 0;
+    std::fflush(stdout);
+    return verdict();
   }
   std::printf("%s: %zu checkpoint(s)", backend->uri().c_str(), out["checkpoints"].size());
   if (out["latest"].is_string()) std::printf(", latest %s", out["latest"].get<std::string>().c_str());
@@ -203,7 +215,8 @@ int cmd_inspect(const Args& args) {
       }
     }
   }
-  return any_corrupt ? 1 : 0;
+  std::fflush(stdout);
+  return verdict();
 }
 
 int cmd_convert(const Args& args) {

@@ -28,7 +28,7 @@ RunSpec read_run_file(const std::string& path) {
   const fs::path base = fs::path(path).parent_path();
   // Every section is read through a Config, so that a misspelt field is an error naming it.
   auto in = [&](const std::string& section) { return path + ": " + section; };
-  try {
+  in_run_file(path, [&] {
     Config top(root, path);
     const Json model = top.require<Json>("model");
     if (model.is_string()) {
@@ -94,11 +94,7 @@ RunSpec read_run_file(const std::string& path) {
                        "\"collective_timeout\": SECONDS}");
     }
     top.check_all_used();
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    if (what.rfind(path, 0) == 0) throw;
-    throw InputError(path + ": " + what);
-  }
+  });
   return run;
 }
 

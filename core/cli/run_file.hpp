@@ -57,4 +57,17 @@ struct RunSpec {
 // Throws InputError naming the file and the field.
 RunSpec read_run_file(const std::string& path);
 
+// Runs configure(); an InputError it throws (a model, optimizer or callback the run file
+// configures) names the run file first, as read_run_file's own errors do.
+template <typename F>
+decltype(auto) in_run_file(const std::string& path, F&& configure) {
+  try {
+    return configure();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw InputError(path + ": " + what);
+  }
+}
+
 }  // namespace plugfit

@@ -93,17 +93,22 @@ int train_run(RunSpec& run, const ArgParser& parser, Context& context, const std
   context.load_plugins_named_in({{"class_name", run.optimizer.class_name}});
   context.load_plugins_named_in({{"class_name", run.loss.class_name}});
 
-  const Dataset train = load_dataset(run.train_data);
+  // The data specs are the run file's (a file they name is named in the sentence too).
+  const Dataset train = in_run_file(run.path, [&] { return load_dataset(run.train_data); });
   std::unique_ptr<Dataset> validation, test;
-  if (!run.validation_data.empty()) validation = std::make_unique<Dataset>(load_dataset(run.validation_data));
-  if (!run.test_data.empty()) test = std::make_unique<Dataset>(load_dataset(run.test_data));
+  in_run_file(run.path, [&] {
+    if (!run.validation_data.empty()) validation = std::make_unique<Dataset>(load_dataset(run.validation_data));
+    if (!run.test_data.empty()) test = std::make_unique<Dataset>(load_dataset(run.test_data));
+  });
 
-  Sequential model = Sequential::from_config(run.model, context);
+  Sequential model = in_run_file(run.path, [&] { return Sequential::from_config(run.model, context); });
   const std::uint64_t seed = run.seed.value_or(std::random_device{}());
-  model.build(model.declared_input_shape().value_or(train.sample_shape()), seed);
-  CompileOptions compile{type_spec_json(run.optimizer), type_spec_json(run.loss), {}};
-  for (const auto& m : run.metrics) compile.metrics.push_back(type_spec_json(m));
-  model.compile(compile);
+  in_run_file(run.path, [&] {
+    model.build(model.declared_input_shape().value_or(train.sample_shape()), seed);
+    CompileOptions compile{type_spec_json(run.optimizer), type_spec_json(run.loss), {}};
+    for (const auto& m : run.metrics) compile.metrics.push_back(type_spec_json(m));
+    model.compile(compile);
+  });
   if (!run.load_weights.empty() && writer) {  // rank 0's weights reach the others in fit()
     const CheckpointLocation loaded = model.load_weights(run.load_weights);
     if (run.verbose > 0) std::printf("Loaded weights from %s/%s\n", loaded.uri.c_str(), loaded.name.c_str());
@@ -112,7 +117,7 @@ int train_run(RunSpec& run, const ArgParser& parser, Context& context, const std
   std::vector<std::unique_ptr<Callback>> owned;
   FitOptions options;
   for (const auto& spec : run.callbacks) {
-    owned.push_back(context.create_callback(spec.class_name, spec.config));
+    owned.push_back(in_run_file(run.path, [&] { return context.create_callback(spec.class_name, spec.config); }));
     options.callbacks.emplace_back(owned.back().get());
   }
   options.checkpoint = checkpoint_uri;

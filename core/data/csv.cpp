@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include <plugfit/config.hpp>
 #include <plugfit/error.hpp>
 
 #include "dataset.hpp"
@@ -99,11 +100,8 @@ std::optional<float> parse_number(std::string_view s) {
   return static_cast<float>(v);
 }
 
-std::string shown(std::string_view field) {
-  constexpr std::size_t kMax = 40;
-  if (field.size() > kMax) return "\"" + std::string(field.substr(0, kMax)) + "...\"";
-  return "\"" + std::string(field) + "\"";
-}
+// A field as a message quotes it: cut, control characters escaped, invalid UTF-8 replaced.
+std::string shown(std::string_view field) { return json_excerpt(Json(std::string(field))); }
 
 }  // namespace
 
@@ -163,9 +161,9 @@ Dataset read_csv(const std::string& path, const std::string& options) {
             std::string names;
             for (const auto& h : header) {
               if (!names.empty()) names += ", ";
-              names += h;
+              names += shown(h);
             }
-            throw InputError("CSV file " + path + " has no column named \"" + opts.label + "\"" +
+            throw InputError("CSV file " + path + " has no column named " + shown(opts.label) +
                              (header.empty() ? " (it has no header row)" : " (columns: " + names + ")"));
           }
           label_col = found;

@@ -2,11 +2,13 @@
 // the first ':' to the readers in idx.cpp, npy.cpp, csv.cpp, synthetic.cpp and token_lists.cpp.
 #include "dataset.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <utility>
 
+#include <plugfit/config.hpp>
 #include <plugfit/error.hpp>
 #include <plugfit/npy.hpp>
 
@@ -111,6 +113,9 @@ Dataset load_csv(const std::string& spec, const std::string& rest) {
 }  // namespace
 
 Dataset load_dataset(const std::string& spec) {
+  // Every reader quotes the spec in its sentences; control characters have no place in it.
+  if (std::any_of(spec.begin(), spec.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    throw InputError("data spec " + json_excerpt(Json(spec)) + " holds control characters");
   // A spec without ':' is a bare kind ("synthetic" with its defaults).
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);

@@ -1,6 +1,8 @@
 // The .npy codec of plugfit/npy.hpp: one parser for files, checkpoints and backends.
 #include <plugfit/npy.hpp>
 
+#include <plugfit/config.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -54,7 +56,7 @@ class HeaderParser {
         shape = tuple();
         have_shape = true;
       } else {
-        refuse(what_, "has the unexpected header key '" + key + "'");
+        refuse(what_, "has the unexpected header key " + json_excerpt(Json(key)));
       }
       skip_space();
       if (peek() == ',') {
@@ -145,7 +147,7 @@ void read_descr(const std::string& descr, Header& h, const std::string& what) {
   else if (kind == "i1") h.dtype = DType::int8;
   else if (kind == "u1") h.dtype = DType::uint8;
   else if (kind == "b1") h.dtype = DType::boolean;
-  else refuse(what, "has the unsupported dtype '" + descr + "' (supported: " + kSupported + ")");
+  else refuse(what, "has the unsupported dtype " + json_excerpt(Json(descr)) + " (supported: " + kSupported + ")");
   h.big_endian = order == '>' && dtype_width(h.dtype) > 1;
 }
 

@@ -17,7 +17,7 @@ int read_axis(Config& config) {
   if (axis.is_null()) return -1;
   if (axis.is_number_integer()) return axis.get<int>();
   if (axis.is_array() && axis.size() == 1 && axis[0].is_number_integer()) return axis[0].get<int>();
-  throw InputError("BatchNormalization: \"axis\" must be one integer (plugfit normalizes along one axis), got " + axis.dump());
+  throw InputError("BatchNormalization: \"axis\" must be one integer (plugfit normalizes along one axis), got " + json_excerpt(axis));
 }
 
 }  // namespace
@@ -34,16 +34,16 @@ BatchNormalization::BatchNormalization(Config& config)
       moving_mean_init_(initializer_or(config, "moving_mean_initializer", "zeros")),
       moving_variance_init_(initializer_or(config, "moving_variance_initializer", "ones")) {
   if (!(std::isfinite(epsilon_) && epsilon_ >= 0.0))
-    throw InputError("BatchNormalization: \"epsilon\" must be a non-negative number, got " + config.raw("epsilon").dump());
+    throw InputError("BatchNormalization: \"epsilon\" must be a non-negative number, got " + json_excerpt(config.raw("epsilon")));
   if (!(momentum_ >= 0.0 && momentum_ <= 1.0))
-    throw InputError("BatchNormalization: \"momentum\" must be in [0, 1], got " + config.raw("momentum").dump());
+    throw InputError("BatchNormalization: \"momentum\" must be in [0, 1], got " + json_excerpt(config.raw("momentum")));
   if (config.get<bool>("renorm", false))
     throw InputError("BatchNormalization: the option \"renorm\" is not supported by plugfit (use false)");
   // Keras reads renorm_clipping and renorm_momentum only with renorm.
   config.accept({"renorm_clipping", "renorm_momentum"});
   // tf.keras 2's "fused" picks a kernel, not the math.
   if (config.has("fused") && !config.raw("fused").is_boolean())
-    throw InputError("BatchNormalization: \"fused\" must be true, false or null, got " + config.raw("fused").dump());
+    throw InputError("BatchNormalization: \"fused\" must be true, false or null, got " + json_excerpt(config.raw("fused")));
   reject_keras_extras(config, {"virtual_batch_size", "adjustment"});
   accept_keras_layer_options(config);
   reject_keras_extras(config, {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"});

@@ -72,7 +72,7 @@ Recurrent::Recurrent(Config& config, Cell cell, const char* class_name)
   if (config.has("use_cudnn")) {  // a GPU choice of Keras 3's TensorFlow backend: "auto", true or false
     const Json& v = config.raw("use_cudnn");
     if (!(v.is_boolean() || v == "auto"))
-      throw InputError(where + ": \"use_cudnn\" must be \"auto\", true or false, got " + v.dump());
+      throw InputError(where + ": \"use_cudnn\" must be \"auto\", true or false, got " + json_excerpt(v));
   }
   accept_keras_layer_options(config);
   reject_keras_extras(config, {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer",

@@ -36,13 +36,22 @@ std::string keras_snake_case(const std::string& class_name) {
 
 namespace {
 
+// A type name as a message shows it: bare when it is a plain identifier ("Dense"), else quoted
+// and cut (json_excerpt), so that a hostile name cannot fill or garble the sentence.
+std::string bare_or_quoted(const std::string& name) {
+  const bool plain = !name.empty() && name.size() <= 60 && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '>' || c == '.';
+  });
+  return plain ? name : json_excerpt(Json(name));
+}
+
 // Keras's "trainable" layer option: absent or true trains the layer, false freezes it.
 bool layer_trainable(const Json& layer_config, const std::string& name, const std::string& class_name) {
   if (!layer_config.is_object() || !layer_config.contains("trainable")) return true;
   const Json& flag = layer_config["trainable"];
   if (!flag.is_boolean())
-    throw InputError("layer \"" + name + "\" (" + class_name + "): \"trainable\" must be true or false, got " +
-                     flag.dump());
+    throw InputError("layer " + json_excerpt(Json(name)) + " (" + bare_or_quoted(class_name) + "): \"trainable\" must be true or false, got " +
+                     json_excerpt(flag));
   return flag.get<bool>();
 }
 
@@ -97,7 +106,7 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
   const Json* body = &config;
   if (config.is_object() && config.contains("class_name")) {
     if (config["class_name"] != "Sequential")
-      throw InputError("only Sequential models are supported, got class_name " + config["class_name"].dump());
+      throw InputError("only Sequential models are supported, got class_name " + json_excerpt(config["class_name"]));
     if (!config.contains("config")) throw InputError("the model config has no \"config\" object");
     body = &config["config"];
   }
@@ -113,7 +122,7 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
     const Json& spec = specs[i];
     const std::string where = "layer " + std::to_string(i);
     if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string())
-      throw InputError(where + " needs a \"class_name\" string, got " + spec.dump());
+      throw InputError(where + " needs a \"class_name\" string, got " + json_excerpt(spec));
     const std::string class_name = spec["class_name"].get<std::string>();
     const Json layer_config = spec.value("config", Json::object());
     // The options every Keras layer takes are the model's business (as in Keras's base Layer),
@@ -144,7 +153,8 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
       // A constructor names its class for direct callers ("Conv2D: ..."): said once here.
       std::string what = e.what();
       if (what.rfind(class_name + ": ", 0) == 0) what.erase(0, class_name.size() + 2);
-      throw InputError((name.empty() ? where : "layer \"" + name + "\"") + " (" + class_name + "): " + what);
+      throw InputError((name.empty() ? where : "layer " + json_excerpt(Json(name))) + " (" +
+                       bare_or_quoted(class_name) + "): " + what);
     }
     if (i == 0) {
       Json shape_keys = layer_config;
@@ -159,7 +169,7 @@ std::unique_ptr<Sequential> Sequential::from_config(const Json& given, const Reg
       if (i != 0) throw InputError(where + ": an InputLayer may only come first");
       model->impl_->declared_input_shape_ = input->shape();
     }
-    if (names_taken[name]) throw InputError(where + ": the layer name \"" + name + "\" is used twice");
+    if (names_taken[name]) throw InputError(where + ": the layer name " + json_excerpt(Json(name)) + " is used twice");
     names_taken[name] = true;
     layer->set_name(name);
     const TypeEntry& entry = registry.resolve(TypeKind::layer, class_name);

@@ -104,7 +104,7 @@ const TypeEntry& Registry::resolve(TypeKind kind, std::string_view name) const {
   if (candidates.size() > 1)
     throw InputError(std::string("the ") + kind_name(kind) + " name \"" + std::string(name) +
                      "\" is ambiguous; qualify it as one of: " + join(candidates));
-  throw InputError(std::string("unknown ") + kind_name(kind) + " \"" + std::string(name) + "\" (known: " +
+  throw InputError(std::string("unknown ") + kind_name(kind) + " " + json_excerpt(Json(std::string(name))) + " (known: " +
                    join(names(kind)) + ")");
 }
 

@@ -104,6 +104,17 @@ void check_token_ids(Sequential& model, const Dataset& data, const std::string& 
   }
 }
 
+// Runs the loss and the metrics on a batch: when they refuse its labels (a class index out of
+// range, say), the sentence names the data the labels came from.
+template <typename F>
+void naming_labels(const Dataset& data, const char* role, F&& loss_and_metrics) {
+  try {
+    loss_and_metrics();
+  } catch (const InputError& e) {
+    throw InputError(std::string("the ") + role + " data " + data.spec + ": " + e.what());
+  }
+}
+
 void check_data(Sequential& model, const Dataset& data, const char* role) {
   if (data.size() == 0) throw InputError(std::string("the ") + role + " data " + data.spec + " holds no samples");
   if (!data.has_labels()) throw InputError(std::string("the ") + role + " data " + data.spec + " has no labels");
@@ -141,8 +152,10 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
       gather_rows(data.x, order, step * batch_size + first, rows, xb, &model.input_shape());
       gather_rows(data.y, order, step * batch_size + first, rows, yb);
       const Tensor& out = model.forward(xb, false);
-      totals.add_loss(model.loss().compute(out, yb, nullptr), rows);
-      for (auto& metric : model.metrics()) metric->update(out, yb);
+      naming_labels(data, "evaluated", [&] {
+        totals.add_loss(model.loss().compute(out, yb, nullptr), rows);
+        for (auto& metric : model.metrics()) metric->update(out, yb);
+      });
     }
     // Every rank combines at every batch (the same collectives whatever each rank's callbacks).
     if (parallel.distributed() || callbacks.wants(BatchHook::kTestBatchEnd)) totals.combine();
@@ -270,9 +283,12 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
           gather_rows(data.x, order, step * batch + first, rows, xb, &model.input_shape());
           gather_rows(data.y, order, step * batch + first, rows, yb);
           const Tensor& out = model.forward(xb, true);
-          const double loss = model.softmax_fused() ? model.loss().compute_from_softmax(out, yb, &dy)
-                                                    : model.loss().compute(out, yb, &dy);
-          for (auto& metric : model.metrics()) metric->update(out, yb);
+          double loss = 0.0;
+          naming_labels(data, "training", [&] {
+            loss = model.softmax_fused() ? model.loss().compute_from_softmax(out, yb, &dy)
+                                         : model.loss().compute(out, yb, &dy);
+            for (auto& metric : model.metrics()) metric->update(out, yb);
+          });
           model.backward(dy);
           totals.add_loss(loss, rows);
         }

@@ -75,7 +75,7 @@ ModelCheckpoint::ModelCheckpoint(Config& config)
   const Json freq = config.raw("save_freq");
   if (freq.is_number_integer() && freq.get<long long>() > 0) save_freq_batches_ = freq.get<std::int64_t>();
   else if (!freq.is_null() && freq != "epoch")
-    throw InputError("ModelCheckpoint: \"save_freq\" must be \"epoch\" or a positive number of batches, got " + freq.dump());
+    throw InputError("ModelCheckpoint: \"save_freq\" must be \"epoch\" or a positive number of batches, got " + json_excerpt(freq));
   best_ = monitor_.baseline();  // Keras: initial_value_threshold is the best before any save
   if (config.has("save_top_k")) {
     save_top_k_ = config.get<int>("save_top_k", -1);

@@ -20,6 +20,8 @@ Json parse_json(const std::string& text, const std::string& origin) {
     }
     std::string reason = e.what();
     if (const auto pos = reason.find(": "); pos != std::string::npos) reason = reason.substr(pos + 2);
+    // nlohmann echoes the bytes it last read: input, possibly binary; the position says where.
+    if (const auto pos = reason.find("; last read: "); pos != std::string::npos) reason.erase(pos);
     throw InputError(origin + ":" + std::to_string(line) + ":" + std::to_string(column) + ": malformed JSON: " + reason);
   }
 }

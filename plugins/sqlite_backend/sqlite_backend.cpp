@@ -551,7 +551,17 @@ class SqliteBackend final : public CheckpointBackend {
       std::vector<std::string> names;
       if (!connect(false)) return names;
       Statement select(db_, "SELECT name FROM checkpoints ORDER BY seq");
-      while (select.step()) names.push_back(select.text(0));
+      while (select.step()) {
+        // plugfit writes only names check_checkpoint_name accepts; another is damage.
+        std::string name = select.text(0);
+        try {
+          check_checkpoint_name(name);
+        } catch (const InputError& e) {
+          throw CheckpointCorrupt(uri() + " is corrupt: it lists a checkpoint named " +
+                                  plugfit::json_excerpt(Json(name)) + ", which plugfit never writes");
+        }
+        names.push_back(std::move(name));
+      }
       return names;
     } catch (const SqliteError& e) {
       fail("listing the checkpoints in " + uri() + " failed", e);

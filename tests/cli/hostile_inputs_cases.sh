@@ -2,7 +2,8 @@
 # Hostile inputs outside HDF5 (issue 15): headers and configs that ask for more memory than any
 # file could hold, checkpoint filepaths that leave their folder after a scheme, and the README's
 # own checkpoint-manager object. Each is refused in one sentence, exit 2, under a memory limit far
-# below what the header asks for (so nothing was allocated first).
+# below what the header asks for (so nothing was allocated first). mutated_inputs samples
+# mutations of every format and checks the form of each rejection (mutated_inputs.py).
 # Usage: hostile_inputs_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
@@ -86,6 +87,10 @@ print(re.search(r'\`(\{\"uri\": \"dir:ckpts\", \"max_to_keep\"[^\`]*)\`', text).
     sed -i 's|"data": {|"data": {"validation": "synthetic:samples=32,features=5,classes=3,seed=9", |' run.json
     "$plugfit" train run.json || fail "the README's manager options with nulls were refused"
     [ -f ckpts/index.json ] || fail "no checkpoint was written"
+    ;;
+  mutated_inputs)
+    # Seeds of every format mutated as a fuzzer would: each rejection is one sentence naming its input.
+    py "$root/tests/cli/mutated_inputs.py" "$plugfit" "$root" 40 || fail "a mutated input ended badly"
     ;;
   *) fail "unknown case $case_name" ;;
 esac

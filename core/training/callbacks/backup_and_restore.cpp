@@ -22,7 +22,7 @@ BackupAndRestore::BackupAndRestore(Config& config)
     save_each_epoch_ = false;  // Keras's save_freq=False: no saves
   } else if (!freq.is_null() && freq != "epoch") {
     throw InputError("BackupAndRestore: \"save_freq\" must be \"epoch\", a positive number of batches or false, got " +
-                     freq.dump());
+                     json_excerpt(freq));
   }
   if (config.get<bool>("double_checkpoint", false))
     throw InputError("BackupAndRestore: \"double_checkpoint\" is not needed: every save is atomic");

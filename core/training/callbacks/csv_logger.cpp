@@ -122,13 +122,13 @@ void CSVLogger::drop_rows_from(int epoch) {
 Json CSVLogger::state() const { return {{"keys", keys_ ? Json(*keys_) : Json()}}; }
 
 void CSVLogger::load_state(const Json& state) {
-  if (!state.is_object()) throw InputError("CSVLogger: the saved state must be a JSON object, got " + state.dump());
+  if (!state.is_object()) throw InputError("CSVLogger: the saved state must be a JSON object, got " + json_excerpt(state));
   const Json keys = state.value("keys", Json());
   if (keys.is_null()) {
     keys_.reset();
   } else {
     if (!keys.is_array() || !std::all_of(keys.begin(), keys.end(), [](const Json& k) { return k.is_string(); }))
-      throw InputError("CSVLogger: the saved state's \"keys\" must be a list of strings, got " + keys.dump());
+      throw InputError("CSVLogger: the saved state's \"keys\" must be a list of strings, got " + json_excerpt(keys));
     keys_ = keys.get<std::vector<std::string>>();
   }
   loaded_ = true;

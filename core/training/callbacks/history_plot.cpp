@@ -79,16 +79,16 @@ Json HistoryPlot::state() const {
 void HistoryPlot::load_state(const Json& state) {
   const std::string who = "HistoryPlot: the saved state";
   if (!state.is_object() || !state.contains("rows") || !state["rows"].is_array())
-    throw InputError(who + " must be an object with a list \"rows\", got " + state.dump());
+    throw InputError(who + " must be an object with a list \"rows\", got " + json_excerpt(state));
   std::vector<Row> rows;
   for (const Json& r : state["rows"]) {
     if (!r.is_object() || !r.contains("epoch") || !r["epoch"].is_number_integer() || r["epoch"].get<long long>() < 0 ||
         r["epoch"].get<long long>() > std::numeric_limits<int>::max() || !r.contains("logs") || !r["logs"].is_object())
-      throw InputError(who + " has a row that is not {\"epoch\": N, \"logs\": {...}}: " + r.dump());
+      throw InputError(who + " has a row that is not {\"epoch\": N, \"logs\": {...}}: " + json_excerpt(r));
     Row row{r["epoch"].get<int>(), {}};
     for (const auto& [key, value] : r["logs"].items()) {
       if (!value.is_null() && !value.is_number())
-        throw InputError(who + ": the value of \"" + key + "\" must be a number or null, got " + value.dump());
+        throw InputError(who + ": the value of \"" + key + "\" must be a number or null, got " + json_excerpt(value));
       row.second.emplace_back(key, value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>());
     }
     rows.push_back(std::move(row));

@@ -94,10 +94,10 @@ Json JsonLinesLogger::state() const { return {{"last_epoch", last_epoch_ ? Json(
 
 void JsonLinesLogger::load_state(const Json& state) {
   if (!state.is_object())
-    throw InputError("JsonLinesLogger: the saved state must be a JSON object, got " + state.dump());
+    throw InputError("JsonLinesLogger: the saved state must be a JSON object, got " + json_excerpt(state));
   const Json last = state.value("last_epoch", Json());
   if (!last.is_null() && !last.is_number_integer())
-    throw InputError("JsonLinesLogger: the saved state's \"last_epoch\" must be an integer or null, got " + last.dump());
+    throw InputError("JsonLinesLogger: the saved state's \"last_epoch\" must be an integer or null, got " + json_excerpt(last));
   last_epoch_ = last.is_null() ? std::nullopt : std::optional<int>(last.get<int>());
   loaded_ = true;
 }

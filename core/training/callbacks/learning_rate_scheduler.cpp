@@ -75,14 +75,14 @@ Schedule piecewise_constant_schedule(Config& config) {
                      std::to_string(boundaries.size() + 1) + "), got " + std::to_string(values.size()));
   std::vector<double> b, v;
   for (const Json& x : boundaries) {
-    if (!x.is_number()) throw InputError(who + ": \"boundaries\" must hold epoch numbers, got " + x.dump());
+    if (!x.is_number()) throw InputError(who + ": \"boundaries\" must hold epoch numbers, got " + json_excerpt(x));
     if (!b.empty() && !(x.get<double>() > b.back()))
-      throw InputError(who + ": \"boundaries\" must be increasing, got " + boundaries.dump());
+      throw InputError(who + ": \"boundaries\" must be increasing, got " + json_excerpt(boundaries));
     b.push_back(x.get<double>());
   }
   for (const Json& x : values) {
     if (!x.is_number() || !(x.get<double>() >= 0.0) || !std::isfinite(x.get<double>()))
-      throw InputError(who + ": \"values\" must hold non-negative learning rates, got " + x.dump());
+      throw InputError(who + ": \"values\" must hold non-negative learning rates, got " + json_excerpt(x));
     v.push_back(x.get<double>());
   }
   return [b, v](int epoch, double) {
@@ -149,7 +149,7 @@ std::vector<std::string> schedule_names() {
 Schedule make_schedule(const Json& spec, const Registry* registry) {
   if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string())
     throw InputError("LearningRateScheduler: \"schedule\" must be {\"class_name\": NAME, \"config\": {...}} with NAME "
-                     "one of " + joined_names() + ", got " + spec.dump());
+                     "one of " + joined_names() + ", got " + json_excerpt(spec));
   for (auto it = spec.begin(); it != spec.end(); ++it)
     if (it.key() != "class_name" && it.key() != "config")
       throw InputError("LearningRateScheduler: the schedule has no field \"" + it.key() +

@@ -44,7 +44,7 @@ std::string log_keys(const Logs& logs) {
 }
 
 std::optional<double> state_number(const Json& state, const char* field, const std::string& who) {
-  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + state.dump());
+  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + json_excerpt(state));
   const auto it = state.find(field);
   if (it == state.end() || it->is_null()) return std::nullopt;
   if (!it->is_number())
@@ -53,7 +53,7 @@ std::optional<double> state_number(const Json& state, const char* field, const s
 }
 
 long long state_integer(const Json& state, const char* field, long long fallback, const std::string& who) {
-  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + state.dump());
+  if (!state.is_object()) throw InputError(who + ": the saved state must be a JSON object, got " + json_excerpt(state));
   const auto it = state.find(field);
   if (it == state.end()) return fallback;
   if (!it->is_number_integer())

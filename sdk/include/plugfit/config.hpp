@@ -20,6 +20,11 @@
 namespace plugfit {
 
 using Json = nlohmann::json;
+
+// A JSON value as an error message quotes it: as JSON when that is short (60 characters),
+// a longer string cut, a longer object or list by what it holds ("an object with the keys "a",
+// "b"", "a list of 300 values"), so that a sentence never carries a dump of the input.
+PLUGFIT_API std::string json_excerpt(const Json& value);
 class Registry;
 
 class PLUGFIT_API Config {
