@@ -190,7 +190,7 @@ assert len(d["refused"]) >= 7, d["refused"]' || fail "plugins --json"
     # A plugin's plugfit::InputError reaches the host as InputError (exit 2, its own sentence):
     # libplugfit's hidden visibility keeps the SDK's exception typeinfo exported.
     write_run run.json "$small_model" ', "callbacks": [{"class_name": "faulty>Refuses", "config": {"level": 9}}]'
-    expect_error 2 '^plugfit: error: callback faulty>Refuses: "level" must be at most 3, not 9$' \
+    expect_error 2 '^plugfit: error: run.json: callback faulty>Refuses: "level" must be at most 3, not 9$' \
       "$plugfit" train run.json --plugin-path "$test_plugins"
     ;;
   seed_best_weights)

@@ -56,7 +56,7 @@ open('z.npy', 'wb').write(b'\x93NUMPY\x01\x00' + len(h).to_bytes(2, 'little') + 
  "data": {"train": "synthetic:samples=4,features=183000,classes=3"},
  "compile": {"optimizer": "adam", "loss": "mse"}, "fit": {"epochs": 1, "batch_size": 4, "verbose": 0}}
 JSON
-    expect_error 2 "^plugfit: error: the layer dense's weight \"kernel\" has the shape \(183000, 200000\), more than the limit of 1073741824 elements per tensor" \
+    expect_error 2 "^plugfit: error: run.json: the layer dense's weight \"kernel\" has the shape \(183000, 200000\), more than the limit of 1073741824 elements per tensor" \
       bounded "$plugfit" train run.json
     # The limit is stated and can be lowered (or raised) by the user.
     run_json ''
@@ -70,7 +70,7 @@ JSON
     mkdir inside && cd inside || fail "mkdir"
     for filepath in "dir:../x/best" "hdf5:../x.h5" "sqlite:../m.db/best" "dir:a/../../b/c"; do
       run_json ', "callbacks": [{"class_name": "ModelCheckpoint", "config": {"filepath": "'"$filepath"'"}}]'
-      expect_error 2 "^plugfit: error: ModelCheckpoint: the filepath \"$filepath\" would write outside the checkpoint folder" \
+      expect_error 2 "^plugfit: error: run.json: ModelCheckpoint: the filepath \"$filepath\" would write outside the checkpoint folder" \
         "$plugfit" train run.json
     done
     [ -z "$(ls -A ..| grep -v '^inside$')" ] || fail "something was written outside: $(ls -A ..)"

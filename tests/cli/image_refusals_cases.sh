@@ -26,7 +26,7 @@ refused() {
  "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
  "fit": {"epochs": 1, "batch_size": 4, "seed": 1, "verbose": 0}}
 JSON
-  expect_error 2 "^plugfit: error: $pattern$" "$plugfit" train run.json
+  expect_error 2 "^plugfit: error: (run\.json: )?$pattern$" "$plugfit" train run.json
 }
 
 case "$case_name" in

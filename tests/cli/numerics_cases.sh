@@ -95,7 +95,7 @@ JSON
   optimizer_refusals)
     write_accumulating_run run.json
     sed 's/"gradient_accumulation_steps": 3/"jit_compile": true/' run.json >jit.json
-    expect_error 2 "error: Adam: jit_compile is an XLA compilation flag; plugfit has no XLA, set it to false" \
+    expect_error 2 "error: jit.json: Adam: jit_compile is an XLA compilation flag; plugfit has no XLA, set it to false" \
       "$plugfit" train jit.json
     sed 's/"gradient_accumulation_steps": 3/"use_ema": true/' run.json >ema.json
     expect_error 2 "Adam: use_ema is not supported" "$plugfit" train ema.json

@@ -44,7 +44,7 @@ JSON
 # refused TRAIN LAYERS PATTERN: training LAYERS on TRAIN is refused with one line matching PATTERN.
 refused() {
   write_run "$1" "$2"
-  expect_error 2 "^plugfit: error: $3$" "$plugfit" train run.json
+  expect_error 2 "^plugfit: error: (run\.json: )?$3$" "$plugfit" train run.json
 }
 outside() { echo "sample $1 holds token id $2 at step $3, outside input_dim 1000 of layer \"embedding\" \\(Embedding\\)"; }
 

@@ -77,7 +77,7 @@ TEST_CASE("npy files that are not supported say why") {
   CHECK(big(1) == -2.f);
 
   write_file(path, npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", std::string(16, '\0')));
-  CHECK(contains(input_error([&] { plugfit::npy::read_file(path); }), "'<c8'"));
+  CHECK(contains(input_error([&] { plugfit::npy::read_file(path); }), "\"<c8\""));
 
   write_file(path, npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0')));
   CHECK(contains(input_error([&] { plugfit::npy::read_file(path); }), "structured"));
