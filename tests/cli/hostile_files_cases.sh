@@ -59,6 +59,7 @@ refused() {
   strace -f -e trace=open,openat -o opens.txt "$plugfit" predict hostile.h5 --input X.npy --output y.npy 2>/dev/null
   ! grep -E '"(/etc/passwd|[^"]*other\.h5)"' opens.txt || fail "plugfit opened a file outside the crafted one"
   ! grep -E 'HDF5_PLUGIN|hdf5/lib/plugin|libh5' opens.txt || fail "libhdf5 looked for a filter plugin"
+  opened_only opens.txt "^($PWD/)?(hostile\.h5|hostile\.h5\.checkpoints(/.*)?|X\.npy|y\.npy)$"
   echo "nothing outside hostile.h5 was opened"
 }
 
@@ -101,6 +102,11 @@ dir_refused() {
   py -c 'import numpy as np; np.save("X.npy", np.ones((2, 5), "f4"))'
   # Exit 1, as for every corrupt checkpoint (cli_checkpoint_corruption): the manifest fails as data.
   expect_error 1 "$2" timeout 20 "$plugfit" predict dir:ck --input X.npy --output y.npy
+  if command -v strace >/dev/null; then
+    strace -f -e trace=open,openat -o opens.txt "$plugfit" predict dir:ck --input X.npy --output y.npy 2>/dev/null
+    # The checkpoint folder's own entries: the manifest named the file outside, it was not opened.
+    opened_only opens.txt "^($PWD/)?(ck|ck/.*|X\.npy|y\.npy)$"
+  fi
   ! grep -q "$(stat -c %s secret.npy) bytes" stderr.txt || fail "the message tells the outside file's size"
   timeout 20 "$plugfit" inspect dir:ck >inspect.txt 2>&1
   local code=$?
