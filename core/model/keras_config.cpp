@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <iterator>
 
 #include <plugfit/keras_config.hpp>
 
@@ -69,6 +71,53 @@ void apply_keras_era(Json& layer_specs, const std::string& keras_version) {
 
 bool is_keras_model_json(const Json& model_config) {
   return model_config.is_object() && model_config.contains("keras_version") && model_config["keras_version"].is_string();
+}
+
+namespace {
+
+// A metric as plugfit names it: module prefixes dropped, MeanMetricWrapper as its function "fn"
+// (Keras logs it under its name: "accuracy" for fn categorical_accuracy).
+Json keras_metric_spec(const Json& metric) {
+  if (!metric.is_object()) return metric;
+  Json out = metric;
+  if (out.contains("class_name") && out["class_name"].is_string())
+    out["class_name"] = keras_bare_class_name(out["class_name"].get<std::string>());
+  if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
+    const Json config = out.value("config", Json::object());
+    if (config.is_object() && config.contains("fn") && config["fn"].is_string()) {
+      const Json name = config.value("name", Json());
+      if (!name.is_string()) return config["fn"];
+      return Json{{"class_name", config["fn"]}, {"config", {{"name", name}}}};
+    }
+  }
+  if (out.contains("config") && out["config"].is_object()) out["config"].erase("shared_object_id");
+  out.erase("shared_object_id");
+  return out;
+}
+
+}  // namespace
+
+Json compile_config_from_keras(const Json& training) {
+  if (!training.is_object() || !training.contains("loss") || training["loss"].is_null()) return Json();
+  Json compile = {{"loss", training["loss"]}, {"metrics", Json::array()}};
+  const Json optimizer = training.value("optimizer_config", Json());
+  if (optimizer.is_object() && optimizer.contains("class_name")) {
+    // plugfit's optimizers take an option they lack only when it is absent, and null means absent.
+    Json config = optimizer.value("config", Json::object());
+    for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
+    compile["optimizer"] = {{"class_name", keras_bare_class_name(optimizer.value("class_name", std::string()))},
+                            {"config", config}};
+  }
+  // Keras 3 nests metrics per output; a Sequential model has one output.
+  std::function<void(const Json&)> add = [&](const Json& m) {
+    if (m.is_array()) {
+      for (const auto& inner : m) add(inner);
+    } else if (!m.is_null()) {
+      compile["metrics"].push_back(keras_metric_spec(m));
+    }
+  };
+  add(training.value("metrics", Json::array()));
+  return compile;
 }
 
 }  // namespace plugfit

@@ -7,6 +7,8 @@
 #include <map>
 #include <regex>
 
+#include <plugfit/keras_config.hpp>
+
 #include "keras_bidirectional.hpp"
 #include "plugfit_extras.hpp"
 #include "zip_reader.hpp"
@@ -311,7 +313,7 @@ KerasParts read_keras3_weights(hid_t file, const Json& model_config, const Json&
     parts.weights.layers.push_back(std::move(entry));
   }
   std::string optimizer;
-  const Json compile = model_config.is_null() ? Json() : keras_compile_to_plugfit(training_config);
+  const Json compile = model_config.is_null() ? Json() : plugfit::compile_config_from_keras(training_config);
   if (compile.is_object()) optimizer = compile.value("optimizer", Json::object()).value("class_name", std::string());
   const bool has_state = path_exists(file, "optimizer/vars");
   if (optimizer.empty() && has_state) {
@@ -367,7 +369,7 @@ StoredCheckpoint read_keras3_archive(const fs::path& path, const std::string& fi
   const Json config = parse("config.json");
   if (!config.is_object()) throw InputError(file_label + ": its config.json is not a JSON object");
   const Json model_config = functional_chain_as_sequential(config, file_label);
-  // Keras 3's compile_config in the shape of the legacy training_config keras_compile_to_plugfit reads.
+  // Keras 3's compile_config in the shape of the legacy training_config compile_config_from_keras reads.
   Json training = config.value("compile_config", Json());
   if (training.is_object() && training.contains("optimizer") && !training.contains("optimizer_config"))
     training["optimizer_config"] = training["optimizer"];

@@ -59,30 +59,6 @@ std::string strip_output_index(std::string name) {
 }
 std::string last_component(const std::string& name) { return name.substr(name.rfind('/') + 1); }
 
-// The normalisation of Keras's JSON is the SDK's (plugfit/keras_config.hpp), shared with run
-// files whose model is Keras's model.to_json().
-std::string bare_class_name(std::string name) { return plugfit::keras_bare_class_name(std::move(name)); }
-
-// A metric as plugfit names it: MeanMetricWrapper (how tf.keras 2.x serialize "accuracy" and
-// the others) is its function "fn", module prefixes dropped.
-Json metric_spec(const Json& metric) {
-  if (!metric.is_object()) return metric;
-  Json out = metric;
-  if (out.contains("class_name") && out["class_name"].is_string())
-    out["class_name"] = bare_class_name(out["class_name"].get<std::string>());
-  if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
-    // Keras logs it under its name ("accuracy" for fn categorical_accuracy).
-    const Json config = out.value("config", Json::object());
-    if (config.is_object() && config.contains("fn") && config["fn"].is_string()) {
-      const Json name = config.value("name", Json());
-      if (!name.is_string()) return config["fn"];
-      return Json{{"class_name", config["fn"]}, {"config", {{"name", name}}}};
-    }
-  }
-  return out;
-}
-
-
 Json parse_json_attr(hid_t obj, const std::string& name, const std::string& file_label) {
   const std::string text = read_string_attr(obj, name);
   try {
@@ -213,29 +189,6 @@ std::pair<Json, std::optional<Shape>> keras_model_to_plugfit(const Json& config,
   return {model, input};
 }
 
-Json keras_compile_to_plugfit(const Json& training) {
-  if (!training.is_object() || !training.contains("loss") || training["loss"].is_null()) return Json();
-  Json compile = {{"loss", training["loss"]}, {"metrics", Json::array()}};
-  const Json optimizer = training.value("optimizer_config", Json());
-  if (optimizer.is_object() && optimizer.contains("class_name")) {
-    // Keras 3 writes every option, null when unset (clipnorm, weight_decay, ...); plugfit's
-    // optimizers take an option they lack only when it is absent, and null means absent.
-    Json config = optimizer.value("config", Json::object());
-    for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
-    compile["optimizer"] = {{"class_name", bare_class_name(optimizer.value("class_name", std::string()))},
-                            {"config", config}};
-  }
-  // Keras 3 nests metrics per output; a Sequential model has one output.
-  std::function<void(const Json&)> add = [&](const Json& m) {
-    if (m.is_array()) {
-      for (const auto& inner : m) add(inner);
-    } else if (!m.is_null()) {
-      compile["metrics"].push_back(metric_spec(m));
-    }
-  };
-  add(training.value("metrics", Json::array()));
-  return compile;
-}
 
 std::vector<std::string> positional_slots(const std::string& optimizer) {
   if (optimizer == "adam") return {"m", "v"};
@@ -454,7 +407,7 @@ CheckpointRecord keras_record(const KerasParts& parts, const std::string& file_l
     }
     info["model"] = std::move(model);
     if (input_shape) info["input_shape"] = *input_shape;
-    if (!parts.training_config.is_null()) compile = keras_compile_to_plugfit(parts.training_config);
+    if (!parts.training_config.is_null()) compile = plugfit::compile_config_from_keras(parts.training_config);
     // Keras <= 2.3's RMSprop divides by sqrt(a) + epsilon; plugfit's default is tf.keras's and
     // Keras 3's sqrt(a + epsilon).
     if (compile.is_object() && compile.contains("optimizer") && keras_era(parts.keras).standalone_keras2() &&
@@ -503,7 +456,7 @@ CheckpointRecord import_keras(hid_t file, const std::string& file_label) {
   const bool nested = path_exists(file, "model_weights");
   parts.weights = read_weights(nested ? open_group(file, "model_weights") : open_group(file, "/"));
   name_depthwise_kernels(parts);
-  const Json compile = parts.model_config.is_null() ? Json() : keras_compile_to_plugfit(parts.training_config);
+  const Json compile = parts.model_config.is_null() ? Json() : plugfit::compile_config_from_keras(parts.training_config);
   if (!compile.is_null() && path_exists(file, "optimizer_weights")) {
     parts.optimizer = read_optimizer(file, compile, parts.weights.tensors);
     if (!parts.optimizer.complete) parts.optimizer.reason = "not read: " + parts.optimizer.reason;

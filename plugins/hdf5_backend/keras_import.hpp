@@ -62,9 +62,6 @@ struct KerasParts {
 // not Sequential, or that plugfit could build but declares no fixed input shape.
 std::pair<plugfit::Json, std::optional<plugfit::Shape>> keras_model_to_plugfit(const plugfit::Json& config,
                                                                                const std::string& file_label);
-// Keras's training_config (compile_config) as plugfit's {"optimizer", "loss", "metrics"}; null
-// when it names no loss.
-plugfit::Json keras_compile_to_plugfit(const plugfit::Json& training);
 
 // The plugfit slots of an optimizer ("adam", "rmsprop", "sgd", lower case) in the order Keras
 // keeps them per weight: Adam's m then v, RMSprop's velocity, SGD's momentum; empty for others.

@@ -65,45 +65,6 @@ std::string plugfit_slot(const std::string& optimizer, const std::string& slot) 
   return "";
 }
 
-Json metric_spec(const Json& metric) {
-  if (!metric.is_object()) return metric;
-  Json out = metric;
-  if (out.contains("class_name") && out["class_name"].is_string())
-    out["class_name"] = keras_bare_class_name(out["class_name"].get<std::string>());
-  if (out.value("class_name", std::string()) == "MeanMetricWrapper") {
-    const Json config = out.value("config", Json::object());
-    if (config.is_object() && config.contains("fn") && config["fn"].is_string()) {
-      const Json name = config.value("name", Json());
-      if (!name.is_string()) return config["fn"];
-      return Json{{"class_name", config["fn"]}, {"config", {{"name", name}}}};
-    }
-  }
-  if (out.contains("config") && out["config"].is_object()) out["config"].erase("shared_object_id");
-  out.erase("shared_object_id");
-  return out;
-}
-
-// Keras's training_config as plugfit's compile config; null without a loss.
-Json compile_from_keras(const Json& training) {
-  if (!training.is_object() || !training.contains("loss") || training["loss"].is_null()) return Json();
-  Json compile = {{"loss", training["loss"]}, {"metrics", Json::array()}};
-  const Json optimizer = training.value("optimizer_config", Json());
-  if (optimizer.is_object() && optimizer.contains("class_name")) {
-    Json config = optimizer.value("config", Json::object());
-    for (auto it = config.begin(); it != config.end();) it = it->is_null() ? config.erase(it) : std::next(it);
-    compile["optimizer"] = {{"class_name", keras_bare_class_name(optimizer.value("class_name", std::string()))},
-                            {"config", config}};
-  }
-  std::function<void(const Json&)> add = [&](const Json& m) {
-    if (m.is_array()) {
-      for (const auto& inner : m) add(inner);
-    } else if (!m.is_null()) {
-      compile["metrics"].push_back(metric_spec(m));
-    }
-  };
-  add(training.value("metrics", Json::array()));
-  return compile;
-}
 
 struct KerasModel {
   Json model;         // plugfit's {"class_name": "Sequential", "config": {"layers": [...]}}
@@ -158,7 +119,7 @@ KerasModel model_from_metadata(const std::string& bytes, const std::string& path
   }
   if (out.input_shape.is_null()) throw InputError(path + ": the Keras model declares no input shape");
   out.model = {{"class_name", "Sequential"}, {"config", {{"layers", layers}}}};
-  out.compile = compile_from_keras(untuple(meta.value("training_config", Json())));
+  out.compile = compile_config_from_keras(untuple(meta.value("training_config", Json())));
   // Each "root.layer_with_weights-N" node's name, for the tensors' names.
   std::map<int, std::string> named;
   const std::string prefix = "root.layer_with_weights-";

@@ -27,6 +27,12 @@ PLUGFIT_API Json keras_layer_spec(Json spec);
 // "hard_sigmoid_keras2". Requires: specs already passed through keras_layer_spec.
 PLUGFIT_API void apply_keras_era(Json& layer_specs, const std::string& keras_version);
 
+// Keras's training_config (legacy .h5 files, SavedModels; Keras 3's compile_config in the same
+// shape) as plugfit's compile config {"optimizer", "loss", "metrics"}: null options dropped
+// (Keras 3 writes every option, null when unset), class names bare, a MeanMetricWrapper (how
+// tf.keras 2.x serializes "accuracy" and the others) as its function. Null when it names no loss.
+PLUGFIT_API Json compile_config_from_keras(const Json& training_config);
+
 // Whether a model config is Keras's model.to_json() form: it names the keras_version.
 PLUGFIT_API bool is_keras_model_json(const Json& model_config);
 
