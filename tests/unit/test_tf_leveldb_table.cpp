@@ -8,26 +8,14 @@
 
 #include "crc32c.hpp"
 #include "leveldb_table.hpp"
+#include "tf_wire_bytes.hpp"
 
 using namespace tf_files;
 
+using namespace tf_test;
+
 namespace {
 
-std::string varint(std::uint64_t v) {
-  std::string out;
-  do {
-    unsigned char b = v & 0x7f;
-    v >>= 7;
-    if (v) b |= 0x80;
-    out += static_cast<char>(b);
-  } while (v);
-  return out;
-}
-std::string fixed32(std::uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
-  return s;
-}
 
 // A block of the entries, keys prefix-compressed with a restart every `interval` entries.
 std::string block(const std::vector<std::pair<std::string, std::string>>& entries, std::size_t interval = 2) {

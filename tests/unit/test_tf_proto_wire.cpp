@@ -5,22 +5,14 @@
 #include <string>
 
 #include "proto_wire.hpp"
+#include "tf_wire_bytes.hpp"
 
 using namespace tf_files;
 
+using namespace tf_test;
+
 namespace {
 
-std::string varint(std::uint64_t v) {
-  std::string out;
-  do {
-    unsigned char b = v & 0x7f;
-    v >>= 7;
-    if (v) b |= 0x80;
-    out += static_cast<char>(b);
-  } while (v);
-  return out;
-}
-std::string key(int number, int type) { return varint(static_cast<std::uint64_t>(number) << 3 | static_cast<unsigned>(type)); }
 std::string bytes_field(int number, const std::string& body) { return key(number, 2) + varint(body.size()) + body; }
 
 }  // namespace

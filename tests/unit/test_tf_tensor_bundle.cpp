@@ -16,28 +16,15 @@
 
 #include "crc32c.hpp"
 #include "tensor_bundle.hpp"
+#include "tf_wire_bytes.hpp"
 
 using namespace tf_files;
 namespace fs = std::filesystem;
 
+using namespace tf_test;
+
 namespace {
 
-std::string varint(std::uint64_t v) {
-  std::string out;
-  do {
-    unsigned char b = v & 0x7f;
-    v >>= 7;
-    if (v) b |= 0x80;
-    out += static_cast<char>(b);
-  } while (v);
-  return out;
-}
-std::string fixed32(std::uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
-  return s;
-}
-std::string key(int n, int t) { return varint(static_cast<std::uint64_t>(n) << 3 | static_cast<unsigned>(t)); }
 std::string field(int n, const std::string& body) { return key(n, 2) + varint(body.size()) + body; }
 
 std::string block(const std::vector<std::pair<std::string, std::string>>& entries) {
