@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -92,9 +93,18 @@ int xClose(sqlite3_file* f) {
   return r(f)->xClose(real(f));
 }
 int xRead(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return r(f)->xRead(real(f), b, n, o); }
+// The errno of this thread's last failed write, sync or truncate. sqlite3_system_errno() is not
+// set when COMMIT fails (OP_AutoCommit returns without SQLite's error bookkeeping), so a file-size
+// limit or a full disk hit at commit read as a bare "disk I/O error" without this.
+thread_local int last_io_errno = 0;
+int noted(int rc) {
+  if (rc != SQLITE_OK) last_io_errno = errno;
+  return rc;
+}
+
 int xWrite(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
   File* p = self(f);
-  const int rc = r(f)->xWrite(real(f), b, n, o);
+  const int rc = noted(r(f)->xWrite(real(f), b, n, o));
   if (rc == SQLITE_OK && p->fd >= 0) {
     if (o < p->from || o > p->to) p->from = p->to = o;  // a new run
     p->to = std::max(p->to, o + n);
@@ -105,8 +115,8 @@ int xWrite(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
   }
   return rc;
 }
-int xTruncate(sqlite3_file* f, sqlite3_int64 s) { return r(f)->xTruncate(real(f), s); }
-int xSync(sqlite3_file* f, int flags) { return r(f)->xSync(real(f), flags); }
+int xTruncate(sqlite3_file* f, sqlite3_int64 s) { return noted(r(f)->xTruncate(real(f), s)); }
+int xSync(sqlite3_file* f, int flags) { return noted(r(f)->xSync(real(f), flags)); }
 int xFileSize(sqlite3_file* f, sqlite3_int64* s) { return r(f)->xFileSize(real(f), s); }
 int xLock(sqlite3_file* f, int l) { return r(f)->xLock(real(f), l); }
 int xUnlock(sqlite3_file* f, int l) { return r(f)->xUnlock(real(f), l); }
@@ -171,8 +181,12 @@ class SqliteError : public std::runtime_error {
   std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   // "disk I/O error" alone does not say that the file grew past a limit or the disk is full.
-  if (db != nullptr && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN))
-    if (const int err = sqlite3_system_errno(db); err != 0) message += std::string(" (") + std::strerror(err) + ")";
+  if (db != nullptr && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
+    int err = sqlite3_system_errno(db);
+    if (err == 0 && primary != SQLITE_CANTOPEN) err = writeback::last_io_errno;  // a failed COMMIT's
+    if (err != 0) message += std::string(" (") + std::strerror(err) + ")";
+  }
+  writeback::last_io_errno = 0;  // consumed: never attached to a later, unrelated error
   throw SqliteError(rc, message);
 }
 
@@ -445,6 +459,7 @@ class SqliteBackend final : public CheckpointBackend {
                               .count();
 
     std::lock_guard lock(mutex_);
+    writeback::last_io_errno = 0;  // only this save's failures explain its error
     try {
       connect(true);
       // The previous save's checkpoint first: then this save finds the WAL empty (or reusable), and
