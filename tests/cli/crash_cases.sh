@@ -201,13 +201,7 @@ case "$case_name" in
     # A file-size limit hit mid-save (as a full disk would; hdf5_cases.sh's hdf5_full_disk for
     # hdf5:, test_dir_backend's for dir:): the save fails in one sentence saying why, the previous
     # checkpoint still loads whole, no journal or temporary file is left, and a later save works.
-    cat >run.json <<JSON
-{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
-                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
- "data": {"train": "synthetic:samples=64,features=200,classes=4"},
- "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
- "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
-JSON
+    write_full_disk_run
     "$plugfit" train run.json --checkpoint sqlite:run.db || fail "first run"
     "$plugfit" convert sqlite:run.db dir:before >/dev/null || fail "copying the first checkpoint"
     size=$(stat -c %s run.db)
@@ -215,7 +209,7 @@ JSON
     # database's one record). SQLite's own text for a failed COMMIT is "disk I/O error": the
     # plugin adds the system's reason.
     expect_error 1 "saving checkpoint \"ckpt-0002\" to sqlite:$PWD/run.db failed: .*File too large" \
-      bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit $(( size / 2 / 1024 )) \
+      with_file_limit $(( size / 2 / 1024 )) \
       "$plugfit" train run.json --epochs 2 --checkpoint sqlite:run.db --resume
     [ "$(ls -A | grep '^run\.db' | tr '\n' ' ')" = "run.db " ] || fail "files left beside run.db: $(ls -A)"
     "$plugfit" inspect sqlite:run.db | tee inspect.txt || fail "the previous checkpoint does not load"

@@ -780,19 +780,13 @@ PY
   hdf5_full_disk)
     # A file-size limit hit mid-save (as a full disk would): the save fails naming the file and
     # the reason, the process exits cleanly, and the previous file is left byte for byte.
-    cat >run.json <<JSON
-{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
-                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
- "data": {"train": "synthetic:samples=64,features=200,classes=4"},
- "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
- "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
-JSON
+    write_full_disk_run
     "$plugfit" train run.json --checkpoint hdf5:run.h5 || fail "first run"
     cp run.h5 before.h5
     size=$(stat -c %s run.h5)
     # ulimit -f counts KiB: room for half a checkpoint (the new file is as large as the old).
     expect_error 1 "saving checkpoint \"ckpt-0002\" to hdf5:$PWD/run.h5 failed: .*File too large" \
-      bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit $(( size / 2 / 1024 )) \
+      with_file_limit $(( size / 2 / 1024 )) \
       "$plugfit" train run.json --epochs 2 --checkpoint hdf5:run.h5 --resume
     cmp run.h5 before.h5 || fail "the previous file changed"
     ! ls run.h5.tmp-* run.h5.checkpoints/.tmp-* 2>/dev/null || fail "a temporary file was left behind"

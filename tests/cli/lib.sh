@@ -160,3 +160,18 @@ opened_only() {
   [ -z "$climbing$others" ] || fail "opened outside its inputs and plugfit's own files: $(echo $climbing $others)"
   echo "every open was of the inputs, plugfit's build tree or a system library"
 }
+
+# write_full_disk_run: run.json for the full-disk cases, one epoch whose checkpoint is ~0.6 MB.
+write_full_disk_run() {
+  cat >run.json <<JSON
+{"model": {"layers": [{"class_name": "Dense", "config": {"units": 256, "activation": "relu"}},
+                      {"class_name": "Dense", "config": {"units": 4, "activation": "softmax"}}]},
+ "data": {"train": "synthetic:samples=64,features=200,classes=4"},
+ "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+ "fit": {"epochs": 1, "batch_size": 32, "seed": 1, "verbose": 0}}
+JSON
+}
+
+# with_file_limit KIB COMMAND...: COMMAND unable to grow a file past KIB KiB (as a full disk
+# would stop it), with SIGXFSZ ignored so that the write fails with EFBIG instead.
+with_file_limit() { bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' limit "$@"; }
