@@ -3,6 +3,7 @@
 //
 //   plugfit_bench [--model mlp|cnn|lstm|gru|MODEL.json] [--batch 32] [--epochs 1] [--hidden 128[,64...]]
 //                 [--optimizer adam] [--idle-callbacks N] [--epoch-callbacks N] [--threads T|auto] [--seed S]
+//                 [--gradient-block-rows R]
 //
 // lstm and gru read Fashion-MNIST's 28 rows as 28 steps of 28 features: LSTM(hidden) or
 // GRU(hidden) (Keras's defaults: GRU reset_after) -> Dense(10), as torch_peer.py --model lstm.
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   const int epoch_only = std::stoi(arg(argc, argv, "--epoch-callbacks", "0"));
   const std::string threads_setting = arg(argc, argv, "--threads", "auto");
   const auto seed = std::stoull(arg(argc, argv, "--seed", "0"));
+  const std::size_t block_rows = std::stoul(arg(argc, argv, "--gradient-block-rows", "0"));
 
   try {
     Registry registry;
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
     options.batch_size = batch;
     options.verbose = 0;
     options.seed = seed;
+    options.gradient_block_rows = block_rows;
     const auto t0 = std::chrono::steady_clock::now();
     fit(*model, train, options, callbacks);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -142,10 +145,10 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &usage);
     std::printf(
         "{\"peer\": \"plugfit\", \"model\": \"%s\", \"batch\": %zu, \"epochs\": %d, \"hidden\": \"%s\", \"optimizer\": \"%s\", "
-        "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"threads\": %d, \"blas_core\": \"%s\", "
+        "\"idle_callbacks\": %d, \"epoch_callbacks\": %d, \"threads\": %d, \"gradient_block_rows\": %zu, \"blas_core\": \"%s\", "
         "\"samples_per_s\": %.0f, \"s_per_epoch\": %.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f, "
         "\"plugin_load_ms\": %.3f, \"forward_flops_per_sample\": %.0f, \"train_gflops_per_s\": %.2f}\n",
-        model_kind.c_str(), batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, blas_core_name(),
+        model_kind.c_str(), batch, epochs, hidden.c_str(), optimizer.c_str(), idle, epoch_only, threads, block_rows, blas_core_name(),
         double(train.size()) * epochs / seconds, seconds / epochs, result.at("accuracy"),
         double(usage.ru_maxrss) / 1024.0, plugin_load_ms, flops_per_sample,
         // A training step counted as 3 forwards (forward, input gradient, kernel gradient), the

@@ -59,6 +59,7 @@ RunSpec read_run_file(const std::string& path) {
     run.validation_split = fit.get<double>("validation_split", run.validation_split);
     if (fit.has("seed")) run.seed = fit.get<std::uint64_t>("seed", 0);
     run.verbose = fit.get<int>("verbose", run.verbose);
+    run.gradient_block_rows = fit.get<std::size_t>("gradient_block_rows", run.gradient_block_rows);
     if (fit.has("threads")) {
       const Json threads = fit.get<Json>("threads", Json());
       run.threads = parse_threads(threads.is_string() ? threads.get<std::string>() : threads.dump(), in("fit.threads"));

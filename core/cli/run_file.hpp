@@ -46,6 +46,7 @@ struct RunSpec {
   std::optional<std::uint64_t> seed;
   int verbose = 1;
   int threads = 0;  // 0: auto (resolve_threads, training/thread_policy.hpp)
+  std::size_t gradient_block_rows = 0;  // FitOptions::gradient_block_rows; 0: off
   std::vector<std::string> plugins;
   std::vector<TypeSpec> callbacks;
   Json checkpoint;  // a URI, or {"uri": ..., "max_to_keep": ..., ...}

@@ -135,6 +135,7 @@ int train_run(RunSpec& run, const ArgParser& parser, Context& context, const std
   options.verbose = run.verbose;
   options.seed = seed;
   options.threads = run.threads;
+  options.gradient_block_rows = run.gradient_block_rows;
   try {
     model.fit(train, options);
   } catch (const TrainingInterrupted& stop) {
@@ -187,6 +188,8 @@ int cmd_train(const Args& args) {
       .flag("--overwrite", "remove the checkpoints and index already at the checkpoint location, then train")
       .option("--distributed", "NAME", "train data-parallel over the communicator plugin NAME (mpi: run under "
                                        "`mpirun -np N`); batch_size is the global batch")
+      .option("--gradient-block-rows", "N", "sum each batch's gradient over blocks of N rows in double precision, so "
+                                            "that 1 and N ranks make the same update (default: the run file's, else off)")
       .option("--collective-timeout", "SECONDS", "with --distributed: end the job when a step waits longer than "
                                                  "SECONDS for the other ranks (default: the run file's, else never)");
   plugin_options(parser);
@@ -200,6 +203,10 @@ int cmd_train(const Args& args) {
   if (auto v = parser.get("--checkpoint")) run.checkpoint = *v;
   if (auto v = parser.get("--threads")) run.threads = parse_threads(*v, "--threads");
   if (auto v = parser.get("--distributed")) run.distributed = *v;
+  if (auto v = parser.get_int("--gradient-block-rows")) {
+    if (*v < 0) throw InputError("--gradient-block-rows must be a positive number of rows, or 0 for off");
+    run.gradient_block_rows = static_cast<std::size_t>(*v);
+  }
   if (auto v = parser.get("--collective-timeout")) run.collective_timeout = parse_seconds(*v, "--collective-timeout");
   if (run.batch_size == 0) throw InputError("--batch-size must be positive");
   const std::string checkpoint_uri =

@@ -102,6 +102,7 @@ std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, 
                                                              const std::vector<Callback*>& callbacks,
                                                              const FitSession& session) {
   std::string fit = std::to_string(options.epochs) + "/" + std::to_string(options.batch_size) + "/" +
+                    std::to_string(options.gradient_block_rows) + "/" +
                     std::to_string(options.shuffle) + "/" + std::to_string(options.validation_split) + "/" +
                     session.extra_info().dump();
   std::string callback_types;
@@ -120,7 +121,7 @@ std::vector<std::pair<std::string, std::uint64_t>> run_parts(Sequential& model, 
       {"its plugins (names and versions)", fnv1a(plugins)},
       {"its model config", fnv1a(model.get_config().dump())},
       {"its compile config (optimizer, loss, metrics)", fnv1a(session.compile_config().dump())},
-      {"its fit options (epochs, batch_size, shuffle, validation, data specs)", fnv1a(fit)},
+      {"its fit options (epochs, batch_size, gradient_block_rows, shuffle, validation, data specs)", fnv1a(fit)},
       {"its callbacks", fnv1a(callback_types)},
       {"its training data (" + data.spec + ")", data_hash(data)},
   };
@@ -172,8 +173,33 @@ std::string DataParallel::prefix() const {
 
 std::pair<std::size_t, std::size_t> DataParallel::slice(std::size_t rows) const {
   const auto n = static_cast<std::size_t>(size_), r = static_cast<std::size_t>(rank_);
-  const std::size_t base = rows / n, extra = rows % n;
-  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
+  const std::size_t unit = block_rows_ > 0 ? block_rows_ : 1;
+  const std::size_t units = (rows + unit - 1) / unit;
+  const std::size_t base = units / n, extra = units % n;
+  const std::size_t first = std::min(rows, (r * base + std::min(r, extra)) * unit);
+  const std::size_t last = std::min(rows, first + (base + (r < extra ? 1 : 0)) * unit);
+  return {first, last - first};
+}
+
+void DataParallel::set_gradient_blocks(std::size_t rows) {
+  block_rows_ = rows;
+  block_sums_.clear();
+}
+
+void DataParallel::add_block_gradient(std::span<const float> grads, std::size_t rows, std::size_t global) {
+  if (block_sums_.size() != grads.size()) block_sums_.assign(grads.size(), 0.0);  // the first step's
+  const float share = static_cast<float>(double(rows) / double(global));
+  for (std::size_t i = 0; i < grads.size(); ++i) block_sums_[i] += double(grads[i] * share);
+}
+
+void DataParallel::combine_block_gradients(std::span<float> grads) {
+  if (block_sums_.size() != grads.size()) block_sums_.assign(grads.size(), 0.0);  // a rank without rows
+  if (distributed()) {
+    const Collective in_progress(*this, "all-reduce of the gradients");
+    communicator_->allreduce_sum(std::span<double>(block_sums_));
+  }
+  for (std::size_t i = 0; i < grads.size(); ++i) grads[i] = static_cast<float>(block_sums_[i]);
+  std::fill(block_sums_.begin(), block_sums_.end(), 0.0);
 }
 
 void DataParallel::combine_gradients(std::span<float> grads, std::size_t local, std::size_t global) {

@@ -62,8 +62,25 @@ class DataParallel {
   bool distributed() const { return size_ > 1; }
 
   // This rank's rows [first, first + count) of a global batch of `rows`: contiguous, in rank
-  // order, sizes differing by at most one.
+  // order, sizes differing by at most one (by at most one block with gradient blocks).
   std::pair<std::size_t, std::size_t> slice(std::size_t rows) const;
+
+  // Partition-independent gradients (FitOptions::gradient_block_rows; 0: off). slice() hands out
+  // whole blocks of `rows` rows, fit() runs each block alone (forward, loss, backward) and adds its
+  // gradient with add_block_gradient(), and combine_block_gradients() sums the blocks of every
+  // rank. A float has 24 bits and a double 53: the double sum of a few float terms is exact
+  // unless they lie more than ~2^27 apart, so the order of the additions (one rank's loop, the
+  // ring's chunks) almost never changes the float it rounds to, and 1, 2 or N ranks make the same
+  // update. Each block's own arithmetic is the same whatever the world size: the same rows, the
+  // same GEMM shapes, the same draws (reseeded per block).
+  void set_gradient_blocks(std::size_t rows);
+  std::size_t gradient_block_rows() const { return block_rows_; }
+  // grads: the gradient of the mean loss over one block of `rows` rows of a global batch of
+  // `global` rows; adds its share (rows / global) to this step's sums.
+  void add_block_gradient(std::span<const float> grads, std::size_t rows, std::size_t global);
+  // ensures: grads is the gradient of the mean over the global batch (every rank's blocks), the
+  // same bits on every rank; the sums are zero again for the next step.
+  void combine_block_gradients(std::span<float> grads);
 
   // grads: this rank's gradient of the mean loss over its `local` rows (ignored, and zeros
   // contributed, when local is 0). ensures: grads is the gradient of the mean over all `global`
@@ -98,7 +115,8 @@ class DataParallel {
   Communicator* communicator_;
   int rank_ = 0, size_ = 1;
   std::vector<std::byte> bytes_;  // broadcast scratch
-  std::vector<float> non_trainable_;
+  std::size_t block_rows_ = 0;
+  std::vector<double> block_sums_;  // this step's gradient, summed over blocks
   double timeout_seconds_;
   std::atomic<std::int64_t> collective_started_ns_{0};  // 0: none in progress
   std::atomic<const char*> collective_what_{""};

@@ -25,6 +25,10 @@ void FitOptions::validate() const {
     throw InputError("\"validation_split\" must be in [0, 1), got " + std::to_string(validation_split));
   if (verbose < 0 || verbose > 2) throw InputError("\"verbose\" must be 0, 1 or 2");
   if (threads < 0) throw InputError("\"threads\" must be positive, or 0 for auto, got " + std::to_string(threads));
+  // Blocks of one size: a batch's buffers keep their shape from block to block (no allocation).
+  if (gradient_block_rows > 0 && batch_size % gradient_block_rows != 0)
+    throw InputError("\"gradient_block_rows\" (" + std::to_string(gradient_block_rows) + ") must divide \"batch_size\" (" +
+                     std::to_string(batch_size) + ")");
   for (std::size_t i = 0; i < callbacks.size(); ++i)
     if (callbacks[i].get() == nullptr) throw InputError("\"callbacks\"[" + std::to_string(i) + "] is null");
   if (resume && checkpoint.empty()) throw InputError("\"resume\" needs a \"checkpoint\" location to resume from");
@@ -193,12 +197,20 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
   if (n_train == 0) throw InputError("validation_split leaves no training samples");
   const std::size_t batch = options.batch_size;
   const std::size_t steps = (n_train + batch - 1) / batch;
-  set_threads(resolve_threads(options.threads, model, batch));
+  const std::size_t block_rows = options.gradient_block_rows;
+  if (block_rows > 0 && model.parameters().size() > model.num_trainable())
+    throw InputError("\"gradient_block_rows\" needs a model whose weights are all trainable, and this one has " +
+                     std::to_string(model.parameters().size() - model.num_trainable()) +
+                     " non-trainable values (BatchNormalization's moving statistics, say, would move once per "
+                     "block instead of once per batch)");
+  // Each forward is one block's when there are blocks: the threads' rule counts its work.
+  set_threads(resolve_threads(options.threads, model, block_rows > 0 ? std::min(block_rows, batch) : batch));
 
   static const Registry no_plugins;
   FitSession local_session(model, no_plugins, nullptr, Json::object(), options.seed);
   if (session == nullptr) session = &local_session;
   DataParallel& parallel = session->parallel();
+  parallel.set_gradient_blocks(block_rows);
 
   History history;
   ProgbarLogger progbar(options.verbose);
@@ -275,13 +287,15 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
         }
         const std::size_t count = std::min(batch, n_train - step * batch);
         const auto [first, rows] = parallel.slice(count);
-        // The step's draws (dropout, augmentation) depend on the seed, the step and each
-        // sample's place in the global batch only (rng.hpp): the same on any number of ranks.
-        model.rng().reseed(derive_seed(seed, kTrainingDrawsStream + static_cast<std::uint64_t>(global_step)));
-        samples.set_first_row(first);
-        if (rows > 0) {
-          gather_rows(data.x, order, step * batch + first, rows, xb, &model.input_shape());
-          gather_rows(data.y, order, step * batch + first, rows, yb);
+        // Forward, loss and backward of the global batch's rows [first_row, first_row + n).
+        // The draws (dropout, augmentation) depend on the seed, the step and each sample's place
+        // in the global batch only (rng.hpp): the same on any number of ranks or blocks.
+        const std::uint64_t step_seed = derive_seed(seed, kTrainingDrawsStream + static_cast<std::uint64_t>(global_step));
+        auto train_rows = [&](std::size_t first_row, std::size_t n) {
+          model.rng().reseed(step_seed);
+          samples.set_first_row(first_row);
+          gather_rows(data.x, order, step * batch + first_row, n, xb, &model.input_shape());
+          gather_rows(data.y, order, step * batch + first_row, n, yb);
           const Tensor& out = model.forward(xb, true);
           double loss = 0.0;
           naming_labels(data, "training", [&] {
@@ -290,9 +304,19 @@ History fit(Sequential& model, const Dataset& data, const FitOptions& options, s
             for (auto& metric : model.metrics()) metric->update(out, yb);
           });
           model.backward(dy);
-          totals.add_loss(loss, rows);
+          totals.add_loss(loss, n);
+        };
+        if (block_rows == 0) {
+          if (rows > 0) train_rows(first, rows);
+          parallel.combine_gradients(model.trainable_gradients(), rows, count);
+        } else {
+          for (std::size_t at = first; at < first + rows; at += block_rows) {
+            const std::size_t n = std::min(block_rows, first + rows - at);
+            train_rows(at, n);
+            parallel.add_block_gradient(model.trainable_gradients(), n, count);
+          }
+          parallel.combine_block_gradients(model.trainable_gradients());
         }
-        parallel.combine_gradients(model.trainable_gradients(), rows, count);
         if (callbacks.wants(BatchHook::kAfterBackward))
           callbacks.on_batch(BatchHook::kAfterBackward, batch_index, batch_logs);
         if (callbacks.wants(BatchHook::kBeforeOptimizerStep))

@@ -121,9 +121,9 @@ TEST_CASE("Weight::value() and grad() allocate nothing") {
   CHECK(g_allocations.load() - before == 0);
 }
 
-TEST_CASE("fit's batch loop allocates nothing per batch (callbacks without batch hooks)") {
+TEST_CASE("fit's batch loop allocates nothing per batch (callbacks without batch hooks), with gradient blocks too") {
   // Two runs of one epoch that differ only in the number of batches allocate the same.
-  auto allocations_of_fit = [](std::size_t samples) {
+  auto allocations_of_fit = [](std::size_t samples, std::size_t block_rows) {
     const Dataset data = blobs(samples, 4);
     auto model = make_model("Adam");
     FitOptions options;
@@ -131,14 +131,18 @@ TEST_CASE("fit's batch loop allocates nothing per batch (callbacks without batch
     options.batch_size = 16;
     options.verbose = 0;
     options.seed = 5;
+    options.gradient_block_rows = block_rows;
     const long before = g_allocations.load();
     fit(*model, data, options, {});
     return g_allocations.load() - before;
   };
-  allocations_of_fit(16);  // once-per-process setup (the thread pool) is not the batch loop's
-  const long eight_batches = allocations_of_fit(8 * 16);
-  const long thirty_two_batches = allocations_of_fit(32 * 16);
-  CHECK(thirty_two_batches == eight_batches);
+  allocations_of_fit(16, 0);  // once-per-process setup (the thread pool) is not the batch loop's
+  for (const std::size_t block_rows : {std::size_t{0}, std::size_t{4}}) {
+    CAPTURE(block_rows);
+    const long eight_batches = allocations_of_fit(8 * 16, block_rows);
+    const long thirty_two_batches = allocations_of_fit(32 * 16, block_rows);
+    CHECK(thirty_two_batches == eight_batches);
+  }
 }
 
 TEST_CASE("the Keras activations, losses and metrics allocate nothing per batch") {

@@ -92,6 +92,46 @@ TEST_CASE("the same seed gives bit-identical weights; another seed does not") {
   CHECK_FALSE(std::equal(a->parameters().begin(), a->parameters().end(), c->parameters().begin()));
 }
 
+TEST_CASE("gradient blocks: one block per batch is the whole-batch step bit for bit, smaller blocks its rounding") {
+  const Dataset data = blobs(300, 2);  // batches of 16 and a last one of 12 (three blocks of 4)
+  auto whole = make_model(5, "Adam", 0.3), one_block = make_model(5, "Adam", 0.3), blocks = make_model(5, "Adam", 0.3);
+  fit(*whole, data, quiet(3), {});
+  FitOptions options = quiet(3);
+  options.gradient_block_rows = 16;
+  fit(*one_block, data, options, {});
+  CHECK(std::equal(whole->parameters().begin(), whole->parameters().end(), one_block->parameters().begin()));
+  // Blocks of 4: the same dropout masks (keyed by each sample's place in the batch), the same
+  // gradient up to the order of its sums.
+  options.gradient_block_rows = 4;
+  fit(*blocks, data, options, {});
+  float worst = 0.f, largest = 0.f;
+  for (std::size_t i = 0; i < whole->parameters().size(); ++i) {
+    worst = std::max(worst, std::abs(whole->parameters()[i] - blocks->parameters()[i]));
+    largest = std::max(largest, std::abs(whole->parameters()[i]));
+  }
+  CHECK(worst > 0.f);
+  CHECK(worst / largest < 1e-5f);
+}
+
+TEST_CASE("gradient blocks refuse non-trainable weights, which would move once per block") {
+  Json layers = Json::array();
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 8}}}});
+  layers.push_back({{"class_name", "BatchNormalization"}, {"config", Json::object()}});
+  layers.push_back({{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "softmax"}}}});
+  auto model = Sequential::from_config({{"layers", layers}}, builtins());
+  model->build({4}, 1);
+  model->compile(builtins().create_optimizer("Adam", Json::object()),
+                 builtins().create_loss("sparse_categorical_crossentropy", Json::object()),
+                 "sparse_categorical_crossentropy", {});
+  FitOptions options = quiet(1);
+  options.gradient_block_rows = 4;
+  CHECK_THROWS_WITH_AS(fit(*model, blobs(40, 3), options, {}),
+                       "\"gradient_block_rows\" needs a model whose weights are all trainable, and this one has 16 "
+                       "non-trainable values (BatchNormalization's moving statistics, say, would move once per block "
+                       "instead of once per batch)",
+                       InputError);
+}
+
 TEST_CASE("hooks run in Keras's order with Keras's logs") {
   const Dataset data = blobs(100, 3);
   auto model = make_model(1);
@@ -184,6 +224,10 @@ TEST_CASE("bad fit input is an InputError naming the problem") {
   FitOptions bad = quiet(1);
   bad.validation_split = 1.5;
   CHECK_THROWS_WITH_AS(fit(*model, data, bad, {}), doctest::Contains("validation_split"), InputError);
+  FitOptions ragged = quiet(1);
+  ragged.gradient_block_rows = 5;
+  CHECK_THROWS_WITH_AS(fit(*model, data, ragged, {}), "\"gradient_block_rows\" (5) must divide \"batch_size\" (16)",
+                       InputError);
   Dataset wrong = data;
   wrong.x = xt::zeros<float>({20, 5});
   CHECK_THROWS_WITH_AS(fit(*model, wrong, quiet(1), {}),

@@ -122,6 +122,13 @@ struct FitOptions {
   // copy). A weights-only source gives its weights and a fresh optimizer, with a warning. Empty:
   // none. Not with resume (SDK ABI 4.1).
   std::string resume_from{};
+  // Gradients that do not depend on how many ranks share a batch (0: off). Each global batch is
+  // cut into blocks of this many rows; each block runs forward and backward alone and its
+  // gradient is summed in double precision, so one process and N ranks make the same update to
+  // the last bit in practice (data_parallel.hpp says why). Costs the batch's single large GEMM
+  // (README, "Data-parallel training"). Divides batch_size. Not with non-trainable weights:
+  // BatchNormalization would move its statistics once per block (SDK ABI 4.3).
+  std::size_t gradient_block_rows = 0;
   // ensures: returns, or throws InputError naming the field at fault.
   void validate() const;
 };
