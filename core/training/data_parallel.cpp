@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 #include "../checkpoint/record.hpp"
 #include "../plugin_loading/loader.hpp"
@@ -14,75 +13,6 @@ namespace {
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// A record as bytes for a broadcast: the info's JSON, then each tensor's name, shape and values.
-void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
-  const auto* p = reinterpret_cast<const std::byte*>(&v);
-  out.insert(out.end(), p, p + sizeof v);
-}
-void put_bytes(std::vector<std::byte>& out, const void* data, std::size_t n) {
-  put_u64(out, n);
-  const auto* p = static_cast<const std::byte*>(data);
-  out.insert(out.end(), p, p + n);
-}
-
-std::vector<std::byte> record_bytes(const CheckpointRecord& record) {
-  std::vector<std::byte> out;
-  out.reserve(record.tensor_bytes() + 4096);
-  const std::string info = record.info.dump();
-  put_bytes(out, info.data(), info.size());
-  put_u64(out, record.tensors.size());
-  for (const NamedTensor& t : record.tensors) {
-    put_bytes(out, t.name.data(), t.name.size());
-    put_u64(out, t.shape.size());
-    for (const std::size_t d : t.shape) put_u64(out, d);
-    put_bytes(out, t.values.data(), t.values.size() * sizeof(float));
-  }
-  return out;
-}
-
-// Reads what record_bytes wrote (rank 0's bytes, of this same program: no hostile input).
-class ByteReader {
- public:
-  explicit ByteReader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-  std::uint64_t u64() {
-    std::uint64_t v = 0;
-    std::memcpy(&v, take(sizeof v), sizeof v);
-    return v;
-  }
-  std::span<const std::byte> block() {
-    const std::uint64_t n = u64();
-    return {take(n), n};
-  }
-
- private:
-  const std::byte* take(std::uint64_t n) {
-    if (n > bytes_.size() - at_) throw RuntimeFailure("the run broadcast from rank 0 is truncated");
-    const std::byte* p = bytes_.data() + at_;
-    at_ += n;
-    return p;
-  }
-  std::span<const std::byte> bytes_;
-  std::size_t at_ = 0;
-};
-
-CheckpointRecord record_from_bytes(std::span<const std::byte> bytes) {
-  ByteReader in(bytes);
-  CheckpointRecord record;
-  const auto info = in.block();
-  record.info = Json::parse(reinterpret_cast<const char*>(info.data()), reinterpret_cast<const char*>(info.data()) + info.size());
-  record.tensors.resize(in.u64());
-  for (NamedTensor& t : record.tensors) {
-    const auto name = in.block();
-    t.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
-    t.shape.resize(in.u64());
-    for (std::size_t& d : t.shape) d = in.u64();
-    const auto values = in.block();
-    t.values.resize(values.size() / sizeof(float));
-    std::memcpy(t.values.data(), values.data(), values.size());
-  }
-  return record;
 }
 
 // What every rank must agree on before training together, each part hashed (FNV-1a).
@@ -253,14 +183,14 @@ void DataParallel::share_run_from_rank0(FitSession& session) {
   if (!distributed()) return;
   std::uint64_t size = 0;
   if (rank_ == 0) {
-    bytes_ = record_bytes(session.capture(false));
+    bytes_ = record_to_bytes(session.capture(false));
     size = bytes_.size();
   }
   const Collective in_progress(*this, "broadcast of rank 0's run");
   communicator_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&size, 1)), 0);
   bytes_.resize(size);
   communicator_->broadcast(bytes_, 0);
-  if (rank_ != 0) session.restore(record_from_bytes(bytes_), {true, true, true, true});
+  if (rank_ != 0) session.restore(record_from_bytes(bytes_, "the run broadcast from rank 0"), {true, true, true, true});
   bytes_.clear();
   bytes_.shrink_to_fit();
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "isolated_read.hpp"
 #include "keras_bidirectional.hpp"
 #include "keras_config.hpp"
 #include "keras_file.hpp"
@@ -251,9 +252,13 @@ void write_keras_file(const std::filesystem::path& path, KerasFormat format, con
       write_archive(path, checkpoint);
     } else {
       const Handle fapl = file_access();
-      Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + path.string());
+      // Room for the stamp that lets plugfit read its own file in process (isolated_read.hpp).
+      const Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "cannot set up " + path.string());
+      if (H5Pset_userblock(fcpl, kStampBytes) < 0) fail("cannot reserve the user block of " + path.string());
+      Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl, fapl), H5Fclose, "cannot create " + path.string());
       write_hdf5_content(file, format, checkpoint);
       file.close("cannot finish " + path.string());
+      stamp_file(path);
     }
     fsync_file(path);
   } catch (const H5Failure& e) {

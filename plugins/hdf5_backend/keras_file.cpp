@@ -1,8 +1,14 @@
 // read_keras_file: the content of a file decides how it is read (keras_file.hpp).
 #include "keras_file.hpp"
 
-#include <fstream>
+#include <sys/stat.h>
 
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
+#include "isolated_read.hpp"
 #include "keras3_import.hpp"
 #include "keras_import.hpp"
 #include "plugfit_extras.hpp"
@@ -23,13 +29,6 @@ std::string first_bytes(const fs::path& path, std::size_t count) {
   in.read(bytes.data(), static_cast<std::streamsize>(count));
   bytes.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
   return bytes;
-}
-
-// A file that cannot be read whole: damage in a plugfit store's file, bad input in a user's own.
-// sentence names the file and says what is wrong with it.
-[[noreturn]] void unreadable(const fs::path& path, const std::string& sentence) {
-  if (belongs_to_plugfit_store(path)) throw plugfit::CheckpointCorrupt(sentence);
-  throw InputError(sentence);
 }
 
 StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label, bool with_tensors) {
@@ -56,11 +55,8 @@ StoredCheckpoint read_hdf5(const fs::path& path, const std::string& label, bool 
                    "Keras's .h5 has, no layers group as Keras 3's .weights.h5 has) and no plugfit checkpoint file");
 }
 
-StoredCheckpoint read_file(const fs::path& path, const std::string& label, bool with_tensors) {
-  quiet_errors();
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw InputError(label + " does not exist");
-  if (fs::is_directory(path, ec)) throw InputError(label + " is a folder, not a Keras file");
+// What the file's content says it is, read as that (libhdf5 parses it: isolated_read.hpp).
+StoredCheckpoint read_content(const fs::path& path, const std::string& label, bool with_tensors) {
   const std::string magic = first_bytes(path, 8);
   try {
     if (magic.rfind("PK\x03\x04", 0) == 0) return read_keras3_archive(path, label);
@@ -75,6 +71,44 @@ StoredCheckpoint read_file(const fs::path& path, const std::string& label, bool 
   } catch (const plugfit::Json::exception& e) {  // a config field of another type than Keras writes
     throw InputError(label + " holds a Keras config that plugfit cannot read: " + e.what());
   }
+}
+
+// Which file a path names now (a rename or a change in place makes another).
+using FileKey = std::tuple<std::string, dev_t, ino_t, off_t, std::int64_t, std::int64_t>;
+std::optional<FileKey> file_key(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileKey{path.string(), st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+}
+
+// The last header read through a child, kept for the whole read that follows it (a store lists
+// FILE, then loads it): one child per file opened, not one per read. That read takes it.
+std::mutex last_header_mutex;
+std::optional<std::pair<FileKey, StoredCheckpoint>> last_header;
+
+StoredCheckpoint read_file(const fs::path& path, const std::string& label, bool with_tensors) {
+  quiet_errors();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(label + " does not exist");
+  if (fs::is_directory(path, ec)) throw InputError(label + " is a folder, not a Keras file");
+  if (stamp_holds(path)) return read_content(path, label, with_tensors);
+  const std::optional<FileKey> key = file_key(path);
+  {
+    const std::lock_guard lock(last_header_mutex);
+    if (key && last_header && last_header->first == *key) {
+      if (!with_tensors) return last_header->second;
+      StoredCheckpoint whole = std::move(last_header->second);
+      last_header.reset();
+      return whole;
+    }
+  }
+  // Whole, even for a header: a file without a valid stamp has no cheap header to trust.
+  StoredCheckpoint checkpoint = read_in_child(path, label, [&] { return read_content(path, label, true); });
+  if (!with_tensors && key) {
+    const std::lock_guard lock(last_header_mutex);
+    last_header.emplace(*key, checkpoint);
+  }
+  return checkpoint;
 }
 
 }  // namespace

@@ -183,6 +183,28 @@ PY
   hostile_dir_symlink)
     dir_refused symlink ': tensors/link.npy is a symbolic link, not a file of the checkpoint$'
     ;;
+  hostile_hdf5_library_crash | hostile_hdf5_library_hang)
+    # Files that crash or hang libhdf5 itself (tests/cli/crafted/README.md): read in a child
+    # process, each is one sentence and exit 2, within seconds, with no core file left.
+    py -c "import numpy as np; np.save('x.npy', np.zeros((2, 4), np.float32))"
+    if [ "$case_name" = hostile_hdf5_library_crash ]; then
+      cp "$root/tests/cli/crafted/libhdf5_segv.h5" crafted.h5
+      why="the HDF5 library crashed reading it \(signal SIGSEGV, in a separate process\)"
+    else
+      cp "$root/tests/cli/crafted/libhdf5_loop.h5" crafted.h5
+      export PLUGFIT_FOREIGN_READ_SECONDS=2
+      why="the HDF5 library was still reading it after 2 s \(in a separate process, now stopped; PLUGFIT_FOREIGN_READ_SECONDS gives it longer\)"
+    fi
+    ulimit -c unlimited 2>/dev/null || true
+    for command in "inspect crafted.h5" "predict crafted.h5 --input x.npy --output y.npy" \
+                   "evaluate crafted.h5 --data npy:x.npy,x.npy"; do
+      start=$SECONDS
+      # shellcheck disable=SC2086
+      expect_error 2 "^plugfit: error: ([^ ]*/)?crafted.h5 is damaged or crafted: $why$" timeout 20 "$plugfit" $command
+      [ $((SECONDS - start)) -le 10 ] || fail "$command took $((SECONDS - start)) s"
+    done
+    [ -z "$(find . -name 'core*' -type f)" ] || fail "a core file was left"
+    ;;
   hostile_hdf5_external_storage)
     refused external 'the dataset "sequential/dense/kernel" keeps its data in external files, which plugfit does not read'
     ;;

@@ -22,8 +22,10 @@
 // writer's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,5 +77,14 @@ PLUGFIT_API void check_checkpoint_name(const std::string& name);
 
 // CRC-32 (zlib's polynomial) of a byte range: the checksum of every stored part.
 PLUGFIT_API std::uint32_t crc32_of(const void* data, std::size_t size, std::uint32_t seed = 0);
+
+// A record as bytes and back, to hand it to another process (a broadcast between ranks, a reader
+// in a child process) (SDK ABI 4.3). The bytes are this machine's, not a file format.
+PLUGFIT_API std::vector<std::byte> record_to_bytes(const CheckpointRecord& record);
+// ensures: the record record_to_bytes was given. The bytes may come from a process that read a
+// hostile file: every count and size is checked against the bytes left and every shape against
+// its values (and max_tensor_elements()) before anything is allocated; bytes that do not add up
+// throw CheckpointCorrupt("<what> ...").
+PLUGFIT_API CheckpointRecord record_from_bytes(std::span<const std::byte> bytes, const std::string& what);
 
 }  // namespace plugfit
