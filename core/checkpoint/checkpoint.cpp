@@ -8,7 +8,7 @@
 namespace plugfit {
 
 CheckpointBackend::~CheckpointBackend() = default;
-CheckpointCorrupt::CheckpointCorrupt(const std::string& message) : RuntimeFailure(message) {}
+CheckpointCorrupt::CheckpointCorrupt(const std::string& message) : RuntimeFailure(message, 2) {}
 CheckpointCorrupt::~CheckpointCorrupt() = default;
 
 const NamedTensor* CheckpointRecord::find(const std::string& name) const {

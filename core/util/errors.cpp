@@ -9,6 +9,7 @@ Error::~Error() = default;
 InputError::InputError(const std::string& message) : Error(message, 2) {}
 InputError::~InputError() = default;
 RuntimeFailure::RuntimeFailure(const std::string& message) : Error(message, 1) {}
+RuntimeFailure::RuntimeFailure(const std::string& message, int exit_code) : Error(message, exit_code) {}
 RuntimeFailure::~RuntimeFailure() = default;
 
 void rethrow_as_failure(const std::string& who) {

@@ -291,7 +291,7 @@ PY
     /usr/bin/python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[200] ^= 0x01; open(p, 'wb').write(b)" "$f"
     "$plugfit" inspect dir:ckpts >inspect.txt; code=$?
     cat inspect.txt
-    [ $code -eq 1 ] || fail "inspect should exit 1 on a corrupt checkpoint"
+    [ $code -eq 2 ] || fail "inspect should exit 2 on a corrupt checkpoint"
     grep -q "ckpt-0003 .*CORRUPT: .*tensors/weights/dense/kernel.npy fails its checksum" inspect.txt || fail "flip not detected"
     "$plugfit" train run.json --epochs 4 --checkpoint dir:ckpts --resume >out.txt 2>err.txt || fail "resume with fallback"
     cat err.txt out.txt
@@ -300,7 +300,7 @@ PY
     truncate -s 100 ckpts/ckpt-0004/tensors/weights/dense_1/kernel.npy
     "$plugfit" evaluate dir:ckpts#ckpt-0004 --data "synthetic:samples=8,features=20,classes=4" 2>err.txt; code=$?
     cat err.txt
-    [ $code -eq 1 ] || fail "evaluate of a truncated checkpoint should exit 1"
+    [ $code -eq 2 ] || fail "evaluate of a truncated checkpoint should exit 2"
     grep -q "ckpt-0004.*is corrupt: tensors/weights/dense_1/kernel.npy has 100 bytes, the manifest says" err.txt || fail "truncation not detected"
     ;;
   checkpoint_names_confined)

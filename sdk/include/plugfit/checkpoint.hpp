@@ -51,7 +51,9 @@ struct CheckpointRecord {
   std::size_t tensor_bytes() const;
 };
 
-// A record that fails its checksums or cannot be parsed.
+// A record that fails its checksums or cannot be parsed. A RuntimeFailure, so that code that
+// catches load failures catches it, with exit code 2: a damaged file is bad input like any other
+// (SDK ABI 4.3; before, 1).
 class PLUGFIT_API CheckpointCorrupt : public RuntimeFailure {
  public:
   explicit CheckpointCorrupt(const std::string& message);

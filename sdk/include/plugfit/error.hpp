@@ -34,6 +34,9 @@ class PLUGFIT_API RuntimeFailure : public Error {
  public:
   explicit RuntimeFailure(const std::string& message);
   ~RuntimeFailure() override;
+
+ protected:
+  RuntimeFailure(const std::string& message, int exit_code);  // a kind that exits otherwise
 };
 
 }  // namespace plugfit
