@@ -151,7 +151,9 @@ Logs evaluate_rows(Sequential& model, const Dataset& data, std::size_t begin, st
       batch_logs.clear();
       callbacks.on_batch(BatchHook::kTestBatchBegin, static_cast<std::int64_t>(step), batch_logs);
     }
-    const auto [first, rows] = parallel.slice(count);
+    // Not a structured binding: clang 14 (scripts/fuzz's) cannot capture one in a lambda.
+    const std::pair<std::size_t, std::size_t> slice = parallel.slice(count);
+    const std::size_t first = slice.first, rows = slice.second;
     if (rows > 0) {
       gather_rows(data.x, order, step * batch_size + first, rows, xb, &model.input_shape());
       gather_rows(data.y, order, step * batch_size + first, rows, yb);
