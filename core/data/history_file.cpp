@@ -1,4 +1,5 @@
 #include "history_file.hpp"
+#include "../util/json_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -245,9 +246,10 @@ HistoryTable parse_history_jsonl(const std::string& text, const std::string& ori
     try {
       object = Json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      std::string reason = e.what();
-      if (const auto pos = reason.find(": "); pos != std::string::npos) reason = reason.substr(pos + 2);
-      throw InputError(where + ":" + std::to_string(std::max<std::size_t>(e.byte, 1)) + ": malformed JSON: " + reason);
+      throw InputError(where + ":" + std::to_string(std::max<std::size_t>(e.byte, 1)) + ": malformed JSON: " +
+                       json_error_reason(e));
+    } catch (const nlohmann::json::exception& e) {  // a number past double's range
+      throw InputError(where + ": malformed JSON: " + json_error_reason(e));
     }
     if (!object.is_object()) throw InputError(where + ": expected a JSON object per line, got " + shown_json(object));
     const auto epoch_it = object.find("epoch");

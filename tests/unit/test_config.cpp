@@ -37,4 +37,9 @@ TEST_CASE("malformed JSON is reported with file, line and column") {
                        doctest::Contains("run.json:3:8: malformed JSON"), InputError);
   CHECK_THROWS_WITH_AS(read_json_file("/nonexistent/run.json"), doctest::Contains("/nonexistent/run.json: cannot be read"),
                        InputError);
+  // Found by fuzz_run_file: a number past double's range is nlohmann's out_of_range, not a parse_error.
+  CHECK_THROWS_WITH_AS(parse_json("{\"epochs\": 1e400}", "run.json"),
+                       "run.json: malformed JSON: number overflow parsing '1e400'", InputError);
+  CHECK_THROWS_WITH_AS(parse_json("{\"epochs\": 1e" + std::string(300, '9') + "}", "run.json"),
+                       doctest::Contains("..."), InputError);
 }

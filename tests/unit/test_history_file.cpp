@@ -80,6 +80,7 @@ TEST_CASE("read_history_file: one-sentence errors naming the file, the line and 
   expect("l.jsonl", "{\"epoch\": 0, \"loss\": 0.5}\n{\"epoch\": 1, \"loss\": 0.4,}\n",
          ":2:26: malformed JSON: syntax error while parsing object key - unexpected '}'; expected string literal");
   expect("m.jsonl", "[1, 2]\n", ":1: expected a JSON object per line, got [1,2]");
+  expect("m2.jsonl", "{\"epoch\": 0, \"loss\": 1e400}\n", ":1: malformed JSON: number overflow parsing '1e400'");
   expect("n.jsonl", "{\"loss\": 0.5}\n", ":1: the object has no \"epoch\" (expected {\"epoch\": 0, \"loss\": ...})");
   expect("o.jsonl", "{\"epoch\": 0, \"loss\": \"low\"}\n", ":1: \"loss\" must be a number or null, got \"low\"");
   expect("p.jsonl", "{\"epoch\": -1, \"loss\": 1}\n", ":1: \"epoch\" must be a non-negative integer, got -1");
