@@ -38,6 +38,11 @@ std::string attr_what(const std::string& name) { return "the attribute \"" + nam
 std::vector<std::string> read_attr_strings(hid_t attr, hid_t type, std::size_t n, const std::string& name) {
   std::vector<std::string> out;
   if (n == 0) return out;
+  // Every stored string takes at least one byte of the attribute's storage: a count beyond that
+  // is a crafted dataspace, refused before a buffer is sized from it.
+  const hsize_t stored = H5Aget_storage_size(attr);
+  if (n > stored) throw H5Failure(attr_what(name) + " claims " + std::to_string(n) + " strings in " +
+                                  std::to_string(stored) + " bytes");
   if (H5Tis_variable_str(type) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose, "cannot make a string type");
     check(H5Tset_size(mem, H5T_VARIABLE), "cannot make a string type");
@@ -53,8 +58,12 @@ std::vector<std::string> read_attr_strings(hid_t attr, hid_t type, std::size_t n
   // Fixed length: read the bytes as stored and cut each at its padding.
   const std::size_t size = H5Tget_size(type);
   if (size == 0) fail("cannot size " + attr_what(name));
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(n, size, &bytes) || bytes != stored)
+    throw H5Failure(attr_what(name) + " holds " + std::to_string(stored) + " bytes, not " + std::to_string(n) +
+                    " strings of " + std::to_string(size));
   Handle mem(H5Tcopy(type), H5Tclose, "cannot copy the type of " + attr_what(name));
-  std::string buffer(n * size, '\0');
+  std::string buffer(bytes, '\0');
   check(H5Aread(attr, mem, buffer.data()), "cannot read " + attr_what(name));
   const bool space_padded = H5Tget_strpad(type) == H5T_STR_SPACEPAD;
   for (std::size_t i = 0; i < n; ++i) {
@@ -98,6 +107,17 @@ Handle space_of(const Shape& shape) {
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   static_cast<std::vector<std::string>*>(data)->emplace_back(name);
   return 0;
+}
+
+// The product of a dataset's dimensions may wrap (HDF5's own count wraps too, so libhdf5 reads a
+// few values for a shape of 2^64 + 2): the checked size refuses such a shape, and one past the
+// stated limit, before anything is allocated or read; an H5Failure, so the message names the file.
+std::size_t element_count(const Shape& shape, const std::string& what) {
+  try {
+    return plugfit::checked_shape_size(shape, what);
+  } catch (const plugfit::InputError& e) {
+    throw H5Failure(e.what());
+  }
 }
 
 }  // namespace
@@ -325,7 +345,7 @@ Shape dataset_shape(hid_t dataset) {
 std::vector<float> read_floats(hid_t dataset, const Shape& shape, const std::string& what) {
   Handle type(H5Dget_type(dataset), H5Tclose, "cannot read the type of " + what);
   if (H5Tget_class(type) != H5T_FLOAT) throw H5Failure(what + " does not hold floating-point numbers");
-  std::vector<float> values(plugfit::shape_size(shape));
+  std::vector<float> values(element_count(shape, what));
   if (!values.empty())
     check(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "cannot read " + what);
   return values;
@@ -333,7 +353,7 @@ std::vector<float> read_floats(hid_t dataset, const Shape& shape, const std::str
 
 std::int64_t read_scalar_int(hid_t dataset, const std::string& what) {
   Handle type(H5Dget_type(dataset), H5Tclose, "cannot read the type of " + what);
-  if (!dataset_shape(dataset).empty() && plugfit::shape_size(dataset_shape(dataset)) != 1)
+  if (const Shape shape = dataset_shape(dataset); !shape.empty() && element_count(shape, what) != 1)
     throw H5Failure(what + " is not a scalar");
   if (H5Tget_class(type) == H5T_FLOAT) return static_cast<std::int64_t>(read_scalar_double(dataset, what));
   if (H5Tget_class(type) != H5T_INTEGER) throw H5Failure(what + " is not a number");
@@ -344,7 +364,7 @@ std::int64_t read_scalar_int(hid_t dataset, const std::string& what) {
 
 double read_scalar_double(hid_t dataset, const std::string& what) {
   Handle type(H5Dget_type(dataset), H5Tclose, "cannot read the type of " + what);
-  if (!dataset_shape(dataset).empty() && plugfit::shape_size(dataset_shape(dataset)) != 1)
+  if (const Shape shape = dataset_shape(dataset); !shape.empty() && element_count(shape, what) != 1)
     throw H5Failure(what + " is not a scalar");
   const H5T_class_t kind = H5Tget_class(type);
   if (kind != H5T_FLOAT && kind != H5T_INTEGER) throw H5Failure(what + " is not a number");

@@ -304,10 +304,13 @@ std::optional<Shape> parse_shape(const std::string& text) {
   const Json json = Json::parse(text, nullptr, false);
   if (!json.is_array()) return std::nullopt;
   Shape shape;
+  std::size_t elements = 1;  // of the non-zero dimensions: a product that wraps could match a short blob
   for (const auto& dim : json) {
     if (!dim.is_number_unsigned()) return std::nullopt;
     shape.push_back(dim.get<std::size_t>());
+    if (shape.back() != 0 && __builtin_mul_overflow(elements, shape.back(), &elements)) return std::nullopt;
   }
+  if (elements > max_tensor_elements()) return std::nullopt;
   return shape;
 }
 

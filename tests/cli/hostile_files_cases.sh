@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Hostile files (issue 15): a Keras-layout .h5 whose kernel is stored outside the file, asks for
-# a filter plugin, links into another file or is a virtual dataset, and a dir: checkpoint whose
-# manifest names a file outside its folder (absolute, "..", a symlink) or a FIFO, and an SQLite
-# database whose schema runs its own SQL (a view, a trigger), are refused in one sentence naming
-# the file, and nothing outside the file is read.
+# a filter plugin, links into another file, is a virtual dataset or has a shape whose product
+# wraps; a dir: checkpoint whose manifest names a file outside its folder (absolute, "..", a
+# symlink) or a FIFO; an SQLite database whose schema runs its own SQL (a view, a trigger) or
+# whose tensor row's shape wraps: each is refused in one sentence naming the file, and nothing
+# outside the file is read.
 # Usage: hostile_files_cases.sh PLUGFIT SOURCE_ROOT CASE
 source "$(dirname "$0")/lib.sh"
 
@@ -35,6 +36,8 @@ with h5py.File("hostile.h5", "r+") as f:
         f.create_dataset(path, shape, dtype="<f4", external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
     elif kind == "filter":  # LZF: h5py's own filter, a plugin to libhdf5
         f.create_dataset(path, data=np.ones(shape, "f4"), compression="lzf", chunks=shape)
+    elif kind == "wrap":  # 3 x 6148914691236517206 = 2^64 + 2: the product wraps to 2 (HDF5's count too)
+        f.create_dataset(path, (3, 6148914691236517206), dtype="<f4", chunks=(1, 1))
     elif kind == "link":
         with h5py.File("other.h5", "w") as other:
             other["k"] = np.ones(shape, "f4")
@@ -148,6 +151,25 @@ case "$case_name" in
     expect_error 2 "^plugfit: error: sqlite:$PWD/evil.db is not a plugfit checkpoint database: its schema has the trigger \"spin\", which plugfit does not make$" \
       timeout 20 "$plugfit" train run.json --checkpoint sqlite:evil.db
     ;;
+  hostile_sqlite_wrapping_shape)
+    # A tensor row whose shape's product wraps to its 2 stored values, checksum recomputed:
+    # corrupt, never loaded as a tensor of 2^64 + 2 elements.
+    "$plugfit" train run.json --checkpoint sqlite:m.db >/dev/null || fail "training into sqlite:m.db"
+    py - <<'PY' || fail "could not craft the tensor row"
+import numpy as np, sqlite3, zlib
+np.save("X.npy", np.ones((2, 5), "f4"))
+db = sqlite3.connect("m.db")
+name, data = db.execute("SELECT name, data FROM tensors WHERE name = 'weights/dense/kernel'").fetchone()
+shape, data = "[3,6148914691236517206]", data[:8]
+crc = zlib.crc32(data, zlib.crc32((name + "\0" + shape + "\0").encode()))
+db.execute("UPDATE tensors SET shape = ?, data = ?, crc = ? WHERE name = ?", (shape, data, crc, name))
+db.commit()
+PY
+    why='checkpoint "ckpt-0001" in sqlite:'"$PWD"'/m.db is corrupt: tensor "weights/dense/kernel" has shape \[3,6148914691236517206\] for 2 values'
+    expect_error 2 "^plugfit: error: $why$" "$plugfit" predict sqlite:m.db --input X.npy --output y.npy
+    "$plugfit" inspect sqlite:m.db >inspect.txt 2>&1
+    grep -E "^  ckpt-0001 +CORRUPT: $why$" inspect.txt || fail "inspect did not list ckpt-0001 as corrupt: $(cat inspect.txt)"
+    ;;
   hostile_dir_checksummed_nonsense)
     # Valid checksums over an info.json that is no checkpoint's: --resume says so and falls back.
     py -c 'import json; r = json.load(open("run.json")); r["fit"]["epochs"] = 3; json.dump(r, open("run3.json", "w"))'
@@ -204,6 +226,9 @@ PY
       [ $((SECONDS - start)) -le 10 ] || fail "$command took $((SECONDS - start)) s"
     done
     [ -z "$(find . -name 'core*' -type f)" ] || fail "a core file was left"
+    ;;
+  hostile_hdf5_wrapping_shape)
+    refused wrap 'the weight "dense/sequential/dense/kernel" has the shape \(3, 6148914691236517206\), more than the limit of 1073741824 elements per tensor \(PLUGFIT_MAX_TENSOR_ELEMENTS raises it\)'
     ;;
   hostile_hdf5_external_storage)
     refused external 'the dataset "sequential/dense/kernel" keeps its data in external files, which plugfit does not read'
